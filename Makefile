@@ -1,0 +1,60 @@
+# Milepost: `make run` to try it, `make test` to check it. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/milepost
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: install system-deps run test bench lint format messages clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: system-deps $(STAMP) ## Create .venv with the project and its test tools
+
+# Browser tests need Debian's Chromium and CJK fonts; translations need gettext.
+system-deps:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -d /usr/share/fonts/opentype/noto ] || missing="$$missing fonts-noto-cjk"; \
+	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing system packages:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "Please install:$$missing (browser tests and translations need them)"; \
+		fi; \
+	fi
+
+messages: $(STAMP) ## Compile translations
+	$(BIN)/python manage.py compilemessages --ignore=.venv -v 0
+
+run: install messages ## Migrate, load demo data and serve web + worker + beat on http://127.0.0.1:8000
+	mkdir -p var
+	DEBUG=true $(BIN)/python manage.py migrate --noinput -v 0
+	DEBUG=true $(BIN)/python manage.py seed_demo
+	DEBUG=true $(BIN)/honcho start -f Procfile.dev
+
+test: install messages ## Run the whole suite against the real PostgreSQL and Redis
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+		$(BIN)/pytest --create-db -p no:randomly $(PYTEST_ARGS)
+
+bench: install messages ## Benchmarks (timings are measured here, never in tests)
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m benchmarks.run
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf var .venv test-artifacts

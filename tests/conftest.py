@@ -1,0 +1,38 @@
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests.factories import DepartmentFactory, ProjectFactory, UserFactory
+
+
+def pytest_collection_modifyitems(config, items):
+    # Fail loudly rather than silently test against SQLite: the rules use PostgreSQL features.
+    if items and connection.vendor != "postgresql":
+        raise pytest.UsageError(
+            "Milepost's tests need PostgreSQL: run `make test` or set DATABASE_URL=postgres://…"
+        )
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(username="staff", is_staff=True)
+
+
+@pytest.fixture
+def owner(db):
+    return UserFactory(username="owner")
+
+
+@pytest.fixture
+def project(owner):
+    return ProjectFactory(owner=owner, name="Double 11")
+
+
+@pytest.fixture
+def department(db):
+    return DepartmentFactory(code="merch", name="Merchandising")

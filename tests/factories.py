@@ -1,0 +1,80 @@
+"""factory_boy factories for the domain; tests build exactly the data their case needs."""
+
+from datetime import timedelta
+
+import factory
+from django.utils import timezone
+
+from tracker.accounts.models import ApiToken, Department, Membership, TokenScope, User
+from tracker.milestones.models import Milestone, MilestoneStatus
+from tracker.projects.models import Project, ProjectKind
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", "pw-Milepost-1")
+    language = "en"
+
+    @factory.post_generation
+    def save_password(self, create, extracted, **kwargs):
+        if create:
+            self.save(update_fields=["password"])
+
+
+class DepartmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Department
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"dept{n}")
+    name = factory.LazyAttribute(lambda d: d.code.title())
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    department = factory.SubFactory(DepartmentFactory)
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    name = factory.Sequence(lambda n: f"Project {n}")
+    kind = ProjectKind.CAMPAIGN
+    d_day = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
+    owner = factory.SubFactory(UserFactory)
+
+
+class MilestoneFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Milestone
+
+    project = factory.SubFactory(ProjectFactory)
+    title = factory.Sequence(lambda n: f"Node {n}")
+    department = factory.SubFactory(DepartmentFactory)
+    due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+    status = MilestoneStatus.TODO
+    completed_at = factory.LazyAttribute(
+        lambda m: m.due_at if m.status == MilestoneStatus.DONE else None
+    )
+
+
+def make_token(user: User, scope: str = TokenScope.WRITE, **fields) -> str:
+    """Create an API token for `user` and return its clear key."""
+    key = ApiToken.generate_key()
+    ApiToken.objects.create(
+        user=user,
+        prefix=key[: ApiToken.PREFIX_LENGTH],
+        key_hash=ApiToken.hash_key(key),
+        scope=scope,
+        **fields,
+    )
+    return key

@@ -1,0 +1,22 @@
+"""Domain errors raised by services; the API and the UI translate them into 400/403/412 answers."""
+
+from django.core.exceptions import ValidationError
+
+
+class DomainError(Exception):
+    """Base class for rule violations a caller can show to a person."""
+
+
+class ConflictError(DomainError):
+    """The object changed since the caller read it (optimistic concurrency)."""
+
+    def __init__(self, current_version: int):
+        super().__init__(f"This item was changed by someone else (now version {current_version}).")
+        self.current_version = current_version
+
+
+class PermissionDeniedError(DomainError):
+    """The actor may not do this."""
+
+
+__all__ = ["ConflictError", "DomainError", "PermissionDeniedError", "ValidationError"]

@@ -1,0 +1,280 @@
+"""Every write to a node goes through these functions: the API, the board, chat commands and
+imports all call them, so the rules (baseline reasons, completion dates, acyclic dependencies,
+optimistic versions, history) hold everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tracker.accounts.models import Department, User
+from tracker.core.errors import ConflictError
+from tracker.milestones.models import (
+    Milestone,
+    MilestoneChange,
+    MilestoneDependency,
+    MilestoneStatus,
+)
+from tracker.milestones.selectors import dependency_edges, find_cycle
+from tracker.projects.models import Project
+
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "department",
+    "assignee",
+    "due_at",
+    "status",
+    "completed_at",
+    "position",
+)
+
+
+def _display(field: str, value: Any) -> str:
+    """How a value is written into the history."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Department):
+        return value.code
+    if isinstance(value, User):
+        return value.username
+    return str(value)
+
+
+def _resolve_completion(
+    *,
+    status: str,
+    completed_at: datetime | None,
+    completed_at_given: bool,
+    previous_status: str | None,
+    previous_completed_at: datetime | None,
+    now: datetime,
+) -> datetime | None:
+    """Apply the completion rules: done sets now unless given; never in the future;
+    leaving done clears it; only done nodes carry a completion time."""
+    if status == MilestoneStatus.DONE:
+        if completed_at_given and completed_at is not None:
+            if completed_at > now:
+                raise ValidationError({"completed_at": _("Completion cannot be in the future.")})
+            return completed_at
+        if previous_status == MilestoneStatus.DONE and not completed_at_given:
+            return previous_completed_at
+        return now
+    if completed_at_given and completed_at is not None:
+        raise ValidationError(
+            {"completed_at": _("Only a node with status done has a completion time.")}
+        )
+    return None
+
+
+def _validate_dependencies(
+    *, milestone: Milestone | None, project: Project, depends_on: Iterable[Milestone]
+) -> list[Milestone]:
+    upstream = list({m.pk: m for m in depends_on}.values())
+    errors = []
+    for node in upstream:
+        if node.project_id != project.pk:
+            errors.append(_("Node %(id)s belongs to another project.") % {"id": node.pk})
+        if milestone is not None and node.pk == milestone.pk:
+            errors.append(_("A node cannot depend on itself."))
+    if errors:
+        raise ValidationError({"depends_on": errors})
+    if milestone is not None and upstream:
+        edges = [e for e in dependency_edges(project_ids=[project.pk]) if e[0] != milestone.pk]
+        edges += [(milestone.pk, node.pk) for node in upstream]
+        cycle = find_cycle(edges, start=milestone.pk)
+        if cycle:
+            titles = dict(Milestone.objects.filter(pk__in=cycle).values_list("pk", "title"))
+            path = " → ".join(f"#{pk} {titles.get(pk, '')}".strip() for pk in cycle)
+            raise ValidationError(
+                {
+                    "depends_on": [
+                        _("These dependencies would make a cycle: %(path)s") % {"path": path}
+                    ]
+                }
+            )
+    return upstream
+
+
+def _record(
+    changes: list[MilestoneChange], milestone: Milestone, field: str, old, new, actor, reason, now
+):
+    changes.append(
+        MilestoneChange(
+            milestone=milestone,
+            field=field,
+            old_value=_display(field, old),
+            new_value=_display(field, new),
+            actor=actor if actor and actor.pk else None,
+            reason=reason,
+            created_at=now,
+        )
+    )
+
+
+@transaction.atomic
+def milestone_create(
+    *,
+    project: Project,
+    actor: User | None,
+    title: str,
+    department: Department,
+    due_at: datetime,
+    description: str = "",
+    assignee: User | None = None,
+    status: str = MilestoneStatus.TODO,
+    completed_at: datetime | None = None,
+    depends_on: Iterable[Milestone] = (),
+    position: int | None = None,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Milestone:
+    """Add a node. A node added after the baseline gets its baseline from its first due date."""
+    now = now or timezone.now()
+    completed = _resolve_completion(
+        status=status,
+        completed_at=completed_at,
+        completed_at_given=completed_at is not None,
+        previous_status=None,
+        previous_completed_at=None,
+        now=now,
+    )
+    upstream = _validate_dependencies(milestone=None, project=project, depends_on=depends_on)
+    if position is None:
+        position = Milestone.objects.filter(project=project, department=department).count()
+    milestone = Milestone.objects.create(
+        project=project,
+        title=title,
+        description=description,
+        department=department,
+        assignee=assignee,
+        due_at=due_at,
+        baseline_due_at=due_at if project.baselined_at else None,
+        status=status,
+        completed_at=completed,
+        position=position,
+    )
+    MilestoneDependency.objects.bulk_create(
+        MilestoneDependency(milestone=milestone, depends_on=node) for node in upstream
+    )
+    changes: list[MilestoneChange] = []
+    _record(changes, milestone, "created", None, title, actor, reason, now)
+    MilestoneChange.objects.bulk_create(changes)
+    return milestone
+
+
+@transaction.atomic
+def milestone_update(
+    *,
+    milestone_id: int,
+    actor: User | None,
+    data: Mapping[str, Any],
+    expected_version: int | None = None,
+    change_reason: str = "",
+    now: datetime | None = None,
+) -> Milestone:
+    """Change a node. `data` holds only the fields being changed (a PATCH), with model
+    instances for department/assignee and a list of nodes for `depends_on`.
+
+    Raises ConflictError when `expected_version` no longer matches, and ValidationError for
+    broken rules; in both cases nothing is written.
+    """
+    now = now or timezone.now()
+    milestone = (
+        Milestone.objects.select_for_update(of=("self",))
+        .select_related("project", "department", "assignee")
+        .get(pk=milestone_id)
+    )
+    if expected_version is not None and milestone.version != expected_version:
+        raise ConflictError(milestone.version)
+    reason = (change_reason or "").strip()
+    changes: list[MilestoneChange] = []
+    updated: list[str] = []
+
+    unknown = set(data) - set(EDITABLE_FIELDS) - {"depends_on"}
+    if unknown:
+        raise ValidationError({field: _("This field cannot be changed.") for field in unknown})
+
+    if "due_at" in data and data["due_at"] != milestone.due_at:
+        if data["due_at"] is None:
+            raise ValidationError({"due_at": _("A node needs a due date.")})
+        if milestone.baseline_due_at is not None and not reason:
+            raise ValidationError(
+                {"change_reason": _("This node is baselined: say why its due date moves.")}
+            )
+
+    new_status = data.get("status", milestone.status)
+    completed_at = _resolve_completion(
+        status=new_status,
+        completed_at=data.get("completed_at"),
+        completed_at_given="completed_at" in data,
+        previous_status=milestone.status,
+        previous_completed_at=milestone.completed_at,
+        now=now,
+    )
+    values = {field: data[field] for field in EDITABLE_FIELDS if field in data}
+    values["status"] = new_status
+    values["completed_at"] = completed_at
+
+    for field, new in values.items():
+        old = getattr(milestone, field)
+        if old == new:
+            continue
+        _record(changes, milestone, field, old, new, actor, reason, now)
+        setattr(milestone, field, new)
+        updated.append(field)
+
+    if "due_at" in updated or ("status" in updated and milestone.is_open):
+        # A re-planned or re-opened node is judged afresh by the next overdue scan.
+        milestone.overdue_flagged_at = None
+        updated.append("overdue_flagged_at")
+
+    if "depends_on" in data:
+        upstream = _validate_dependencies(
+            milestone=milestone, project=milestone.project, depends_on=data["depends_on"]
+        )
+        old_ids = set(
+            MilestoneDependency.objects.filter(milestone=milestone).values_list(
+                "depends_on_id", flat=True
+            )
+        )
+        new_ids = {node.pk for node in upstream}
+        if old_ids != new_ids:
+            MilestoneDependency.objects.filter(milestone=milestone).exclude(
+                depends_on_id__in=new_ids
+            ).delete()
+            MilestoneDependency.objects.bulk_create(
+                MilestoneDependency(milestone=milestone, depends_on_id=pk)
+                for pk in new_ids - old_ids
+            )
+            _record(
+                changes,
+                milestone,
+                "depends_on",
+                ",".join(map(str, sorted(old_ids))),
+                ",".join(map(str, sorted(new_ids))),
+                actor,
+                reason,
+                now,
+            )
+
+    if not changes:
+        return milestone
+    milestone.version = F("version") + 1
+    milestone.save(update_fields=list(dict.fromkeys([*updated, "version", "updated_at"])))
+    milestone.refresh_from_db(fields=["version"])
+    MilestoneChange.objects.bulk_create(changes)
+    return milestone
+
+
+def milestone_delete(*, milestone_id: int) -> None:
+    Milestone.objects.filter(pk=milestone_id).delete()

@@ -1,0 +1,112 @@
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from tracker.core.models import TimeStampedModel
+
+
+class ProjectKind(models.TextChoices):
+    CAMPAIGN = "campaign", _("Sale campaign")
+    LAUNCH = "launch", _("Product launch")
+
+
+class ProjectStatus(models.TextChoices):
+    PLANNING = "planning", _("Planning")
+    ACTIVE = "active", _("Active")
+    CLOSED = "closed", _("Closed")
+    ARCHIVED = "archived", _("Archived")
+
+
+class ProjectTemplate(TimeStampedModel):
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=10, choices=ProjectKind.choices)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("template")
+        verbose_name_plural = _("templates")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TemplateNode(models.Model):
+    """One node of a template, scheduled relative to the project's D-day."""
+
+    template = models.ForeignKey(ProjectTemplate, on_delete=models.CASCADE, related_name="nodes")
+    key = models.SlugField(_("key"), max_length=60)
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    department_code = models.SlugField(_("department code"), max_length=40)
+    offset_days = models.IntegerField(
+        _("offset (days)"), help_text=_("Days from the D-day; negative is before it.")
+    )
+    time_of_day = models.TimeField(_("time of day"))
+    depends_on = models.JSONField(_("depends on (keys)"), default=list, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["template", "position", "offset_days"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "key"], name="projects_templatenode_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template.code}:{self.key}"
+
+
+class ProjectQuerySet(models.QuerySet):
+    def visible(self):
+        return self.exclude(status=ProjectStatus.ARCHIVED)
+
+
+class Project(TimeStampedModel):
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=10, choices=ProjectKind.choices)
+    d_day = models.DateTimeField(_("D-day"), help_text=_("The go-live moment."))
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="owned_projects",
+        verbose_name=_("owner"),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=ProjectStatus.choices, default=ProjectStatus.PLANNING
+    )
+    deviation_threshold = models.DecimalField(
+        _("deviation threshold"),
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.10"),
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(1))],
+        help_text=_("Share of nodes allowed to miss their planned date, e.g. 0.10."),
+    )
+    baselined_at = models.DateTimeField(_("baselined at"), null=True, blank=True, editable=False)
+    template = models.ForeignKey(
+        ProjectTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="projects"
+    )
+    due_soon_window = models.DurationField(_("remind before due"), default=timedelta(hours=24))
+    escalate_after = models.DurationField(_("escalate after overdue"), default=timedelta(hours=48))
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["d_day", "name"]
+        verbose_name = _("project")
+        verbose_name_plural = _("projects")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(deviation_threshold__gte=0, deviation_threshold__lte=1),
+                name="projects_project_threshold_fraction",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "d_day"])]
+
+    def __str__(self) -> str:
+        return self.name

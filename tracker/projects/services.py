@@ -1,0 +1,345 @@
+"""Writes to projects and templates: creation from a template, baseline, re-anchoring."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tracker.accounts.models import Department, User
+from tracker.milestones.models import (
+    Milestone,
+    MilestoneChange,
+    MilestoneDependency,
+    MilestoneStatus,
+)
+from tracker.projects.models import (
+    Project,
+    ProjectKind,
+    ProjectStatus,
+    ProjectTemplate,
+    TemplateNode,
+)
+
+TEMPLATE_DATA_DIR = Path(__file__).parent / "template_data"
+
+
+@dataclass(frozen=True)
+class ScheduledNode:
+    key: str
+    title: str
+    description: str
+    department_code: str
+    due_at: datetime
+    depends_on: tuple[str, ...]
+
+
+def template_schedule(*, template: ProjectTemplate, d_day: datetime) -> list[ScheduledNode]:
+    """Every node of the template, dated back from the D-day in the current time zone."""
+    local_day = timezone.localtime(d_day).date()
+    zone = timezone.get_current_timezone()
+    return [
+        ScheduledNode(
+            key=node.key,
+            title=node.title,
+            description=node.description,
+            department_code=node.department_code,
+            due_at=datetime.combine(
+                local_day + timedelta(days=node.offset_days), node.time_of_day, tzinfo=zone
+            ),
+            depends_on=tuple(node.depends_on),
+        )
+        for node in template.nodes.all()
+    ]
+
+
+def _missing_departments(codes: set[str]) -> list[str]:
+    found = set(Department.objects.filter(code__in=codes).values_list("code", flat=True))
+    return sorted(codes - found)
+
+
+@transaction.atomic
+def project_create(
+    *,
+    actor: User | None,
+    name: str,
+    kind: str,
+    d_day: datetime,
+    owner: User,
+    template: ProjectTemplate | None = None,
+    deviation_threshold: Decimal | None = None,
+    status: str = ProjectStatus.PLANNING,
+    now: datetime | None = None,
+) -> Project:
+    """Create a project; with a template, schedule all its nodes back from the D-day."""
+    now = now or timezone.now()
+    if template is not None and template.kind != kind:
+        raise ValidationError(
+            {
+                "template": _("Template “%(name)s” is for another kind of project.")
+                % {"name": template.name}
+            }
+        )
+    project = Project(name=name, kind=kind, d_day=d_day, owner=owner, template=template)
+    if deviation_threshold is not None:
+        project.deviation_threshold = deviation_threshold
+    project.full_clean(exclude=["template"])
+    project.save()
+    if template is not None:
+        schedule = template_schedule(template=template, d_day=d_day)
+        missing = _missing_departments({node.department_code for node in schedule})
+        if missing:
+            raise ValidationError(
+                {
+                    "template": _("Create these departments first: %(codes)s.")
+                    % {"codes": ", ".join(missing)}
+                }
+            )
+        departments = {d.code: d for d in Department.objects.all()}
+        milestones = Milestone.objects.bulk_create(
+            Milestone(
+                project=project,
+                title=node.title,
+                description=node.description,
+                department=departments[node.department_code],
+                assignee=departments[node.department_code].lead,
+                due_at=node.due_at,
+                position=position,
+                template_key=node.key,
+            )
+            for position, node in enumerate(schedule)
+        )
+        by_key = {m.template_key: m for m in milestones}
+        MilestoneDependency.objects.bulk_create(
+            MilestoneDependency(milestone=by_key[node.key], depends_on=by_key[upstream])
+            for node in schedule
+            for upstream in node.depends_on
+        )
+        MilestoneChange.objects.bulk_create(
+            MilestoneChange(
+                milestone=m,
+                field="created",
+                new_value=m.title,
+                actor=actor,
+                reason=_("From template %(code)s") % {"code": template.code},
+                created_at=now,
+            )
+            for m in milestones
+        )
+    if status == ProjectStatus.ACTIVE:
+        project_activate(project=project, actor=actor, now=now)
+    return project
+
+
+@transaction.atomic
+def project_baseline(
+    *, project: Project, actor: User | None, now: datetime | None = None
+) -> Project:
+    """Lock today's plan: every node's due date becomes its baseline, in one UPDATE.
+
+    The baseline is locked once taken, so that moving dates later cannot hide a slip.
+    """
+    now = now or timezone.now()
+    locked = Project.objects.select_for_update().get(pk=project.pk)
+    if locked.baselined_at is not None:
+        raise ValidationError(
+            _("This project was baselined on %(when)s; the baseline is locked.")
+            % {"when": timezone.localtime(locked.baselined_at).strftime("%Y-%m-%d %H:%M")}
+        )
+    Milestone.objects.filter(project=locked).update(
+        baseline_due_at=F("due_at"), version=F("version") + 1, updated_at=now
+    )
+    locked.baselined_at = now
+    locked.save(update_fields=["baselined_at", "updated_at"])
+    project.baselined_at = now
+    return project
+
+
+@transaction.atomic
+def project_activate(
+    *, project: Project, actor: User | None, now: datetime | None = None
+) -> Project:
+    """planning → active; activation takes the baseline if there is none yet."""
+    project.status = ProjectStatus.ACTIVE
+    project.save(update_fields=["status", "updated_at"])
+    if project.baselined_at is None:
+        project_baseline(project=project, actor=actor, now=now)
+    return project
+
+
+@transaction.atomic
+def project_reanchor(
+    *,
+    project: Project,
+    new_d_day: datetime,
+    reason: str,
+    actor: User | None,
+    now: datetime | None = None,
+) -> int:
+    """Move the D-day and every node that is not done by the same offset, in one step.
+
+    Baselines stay where they were, so the move shows up as slip in the reports.
+    Returns how many nodes moved.
+    """
+    now = now or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"change_reason": _("Say why the D-day moves.")})
+    locked = Project.objects.select_for_update().get(pk=project.pk)
+    delta = new_d_day - locked.d_day
+    if not delta:
+        return 0
+    moving = Milestone.objects.filter(project=locked).exclude(status=MilestoneStatus.DONE)
+    before = list(moving.values_list("pk", "due_at"))
+    moving.update(
+        due_at=F("due_at") + delta,
+        version=F("version") + 1,
+        overdue_flagged_at=None,
+        updated_at=now,
+    )
+    MilestoneChange.objects.bulk_create(
+        MilestoneChange(
+            milestone_id=pk,
+            field="due_at",
+            old_value=due_at.isoformat(),
+            new_value=(due_at + delta).isoformat(),
+            actor=actor,
+            reason=_("D-day moved: %(reason)s") % {"reason": reason},
+            created_at=now,
+        )
+        for pk, due_at in before
+    )
+    locked.d_day = new_d_day
+    locked.save(update_fields=["d_day", "updated_at"])
+    project.d_day = new_d_day
+    return len(before)
+
+
+@transaction.atomic
+def project_update(
+    *, project: Project, actor: User | None, data: dict[str, Any], change_reason: str = ""
+) -> Project:
+    """Change a project's fields; a new D-day re-anchors its nodes, a move to active baselines."""
+    data = dict(data)
+    new_d_day = data.pop("d_day", None)
+    new_status = data.pop("status", None)
+    for field, value in data.items():
+        setattr(project, field, value)
+    project.full_clean(exclude=["template"])
+    project.save()
+    if new_d_day is not None and new_d_day != project.d_day:
+        project_reanchor(project=project, new_d_day=new_d_day, reason=change_reason, actor=actor)
+    if new_status is not None and new_status != project.status:
+        if new_status == ProjectStatus.ACTIVE:
+            project_activate(project=project, actor=actor)
+        else:
+            project.status = new_status
+            project.save(update_fields=["status", "updated_at"])
+    return project
+
+
+def _parse_time(value: str) -> time:
+    try:
+        return time.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(
+            _("“%(value)s” is not a time of day (HH:MM).") % {"value": value}
+        ) from exc
+
+
+def template_validate_nodes(nodes: list[dict[str, Any]]) -> None:
+    """Keys unique, dependencies name existing keys, no cycles."""
+    keys = [node["key"] for node in nodes]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise ValidationError(_("Duplicate node keys: %(keys)s.") % {"keys": ", ".join(duplicates)})
+    known = set(keys)
+    for node in nodes:
+        unknown = [key for key in node.get("depends_on", []) if key not in known]
+        if unknown:
+            raise ValidationError(
+                _("Node %(key)s depends on unknown keys: %(unknown)s.")
+                % {"key": node["key"], "unknown": ", ".join(unknown)}
+            )
+    from tracker.milestones.selectors import find_cycle
+
+    index = {key: i for i, key in enumerate(keys)}
+    edges = [(index[n["key"]], index[d]) for n in nodes for d in n.get("depends_on", [])]
+    for i in index.values():
+        cycle = find_cycle(edges, start=i)
+        if cycle:
+            raise ValidationError(
+                _("Template dependencies make a cycle: %(path)s.")
+                % {"path": " → ".join(keys[j] for j in cycle)}
+            )
+
+
+@transaction.atomic
+def template_save(
+    *,
+    code: str,
+    name: str,
+    kind: str,
+    nodes: list[dict[str, Any]],
+    description: str = "",
+    template: ProjectTemplate | None = None,
+) -> ProjectTemplate:
+    """Create or replace a template and its nodes. Node dicts: key, title, department,
+    offset_days, time ("HH:MM"), depends_on (keys), optional description."""
+    if kind not in ProjectKind.values:
+        raise ValidationError({"kind": _("Unknown kind %(kind)s.") % {"kind": kind}})
+    template_validate_nodes(nodes)
+    if template is None:
+        template = ProjectTemplate(code=code)
+    template.code, template.name, template.kind, template.description = (
+        code,
+        name,
+        kind,
+        description,
+    )
+    template.full_clean()
+    template.save()
+    template.nodes.all().delete()
+    TemplateNode.objects.bulk_create(
+        TemplateNode(
+            template=template,
+            key=node["key"],
+            title=node["title"],
+            description=node.get("description", ""),
+            department_code=node["department"],
+            offset_days=int(node["offset_days"]),
+            time_of_day=_parse_time(node.get("time", "18:00")),
+            depends_on=list(node.get("depends_on", [])),
+            position=position,
+        )
+        for position, node in enumerate(nodes)
+    )
+    return template
+
+
+def template_load_shipped() -> list[ProjectTemplate]:
+    """Install (or refresh) the templates shipped with Milepost under template_data/."""
+    loaded = []
+    for path in sorted(TEMPLATE_DATA_DIR.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        existing = ProjectTemplate.objects.filter(code=data["code"]).first()
+        loaded.append(
+            template_save(
+                code=data["code"],
+                name=data["name"],
+                kind=data["kind"],
+                description=data.get("description", ""),
+                nodes=data["nodes"],
+                template=existing,
+            )
+        )
+    return loaded

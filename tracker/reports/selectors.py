@@ -1,0 +1,259 @@
+"""The node deviation rate, computed in SQL.
+
+- A node's planned due is its baseline due when set, else its due date. Cancelled nodes never
+  count.
+- The population of a period: nodes whose planned due lies in [start, end) and not after `as_of`.
+- A node of the population is deviated when it is not done, or was completed after its planned
+  due (done exactly at the planned due is on time).
+- deviation_rate = deviated / population, None for an empty population.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncWeek
+from django.utils import timezone
+
+from tracker.milestones.models import Milestone, MilestoneStatus
+from tracker.projects.models import Project
+from tracker.reports.periods import Period, week_period
+
+LATE = Q(status=MilestoneStatus.DONE, completed_at__gt=F("planned_due"))
+OPEN = ~Q(status=MilestoneStatus.DONE)
+DEVIATED = LATE | OPEN
+
+
+def default_threshold() -> Decimal:
+    return Decimal(str(getattr(settings, "DEVIATION_THRESHOLD", "0.10")))
+
+
+def report_population(
+    *,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    project_id: int | None = None,
+    department_id: int | None = None,
+) -> QuerySet[Milestone]:
+    queryset = (
+        Milestone.objects.exclude(status=MilestoneStatus.CANCELLED)
+        .annotate(planned_due=Coalesce("baseline_due_at", "due_at"))
+        .filter(planned_due__gte=start, planned_due__lt=end, planned_due__lte=as_of)
+    )
+    if project_id is not None:
+        queryset = queryset.filter(project_id=project_id)
+    if department_id is not None:
+        queryset = queryset.filter(department_id=department_id)
+    return queryset
+
+
+def _slip(as_of: datetime) -> ExpressionWrapper:
+    """How late a deviated node is: completion (or as_of, when still open) minus planned due."""
+    return ExpressionWrapper(
+        Case(
+            When(status=MilestoneStatus.DONE, then=F("completed_at")),
+            default=Value(as_of),
+        )
+        - F("planned_due"),
+        output_field=DurationField(),
+    )
+
+
+def _aggregates(as_of: datetime) -> dict[str, Any]:
+    return {
+        "due_count": Count("id"),
+        "late_count": Count("id", filter=LATE),
+        "open_overdue_count": Count("id", filter=OPEN),
+        "mean_slip": Avg(_slip(as_of), filter=DEVIATED, output_field=DurationField()),
+    }
+
+
+def _rate(deviated: int, population: int) -> float | None:
+    return round(deviated / population, 4) if population else None
+
+
+def _days(value: timedelta | None) -> float | None:
+    return None if value is None else round(value.total_seconds() / 86400, 2)
+
+
+def _figures(row: dict[str, Any]) -> dict[str, Any]:
+    deviated = row["late_count"] + row["open_overdue_count"]
+    return {
+        "due_count": row["due_count"],
+        "on_time_count": row["due_count"] - deviated,
+        "deviated_count": deviated,
+        "late_count": row["late_count"],
+        "open_overdue_count": row["open_overdue_count"],
+        "deviation_rate": _rate(deviated, row["due_count"]),
+        "mean_slip_days": _days(row["mean_slip"]),
+    }
+
+
+def _breached(rate: float | None, threshold: Decimal) -> bool:
+    return rate is not None and Decimal(str(rate)) > threshold
+
+
+def deviation_report(
+    *,
+    period: Period,
+    as_of: datetime | None = None,
+    project_id: int | None = None,
+    department_id: int | None = None,
+    worst_slips: int = 10,
+) -> dict[str, Any]:
+    """The deviation report of one period: headline, per department, per project, worst slips.
+
+    Four aggregate queries (plus one for the threshold of a single project), whatever the size.
+    """
+    as_of = as_of or timezone.now()
+    population = report_population(
+        start=period.start,
+        end=period.end,
+        as_of=as_of,
+        project_id=project_id,
+        department_id=department_id,
+    )
+    aggregates = _aggregates(as_of)
+    headline = _figures(population.aggregate(**aggregates))
+    threshold = (
+        Project.objects.filter(pk=project_id).values_list("deviation_threshold", flat=True).first()
+        if project_id is not None
+        else None
+    ) or default_threshold()
+
+    by_department = [
+        {"code": row["department__code"], "name": row["department__name"], **_figures(row)}
+        for row in population.values("department__code", "department__name")
+        .annotate(**aggregates)
+        .order_by("department__name")
+    ]
+    by_project = []
+    for row in (
+        population.values("project_id", "project__name", "project__deviation_threshold")
+        .annotate(**aggregates)
+        .order_by("project__name")
+    ):
+        figures = _figures(row)
+        by_project.append(
+            {
+                "id": row["project_id"],
+                "name": row["project__name"],
+                **figures,
+                "threshold": row["project__deviation_threshold"],
+                "breached": _breached(
+                    figures["deviation_rate"], row["project__deviation_threshold"]
+                ),
+            }
+        )
+    slips = (
+        population.filter(DEVIATED)
+        .annotate(slip=_slip(as_of))
+        .select_related("project", "department", "assignee")
+        .order_by("-slip", "id")[:worst_slips]
+    )
+    return {
+        "period": period.label,
+        "start": period.start,
+        "end": period.end,
+        "as_of": as_of,
+        **headline,
+        "threshold": threshold,
+        "breached": _breached(headline["deviation_rate"], threshold),
+        "by_department": by_department,
+        "by_project": by_project,
+        "worst_slips": [
+            {
+                "id": node.pk,
+                "title": node.title,
+                "project_id": node.project_id,
+                "project": node.project.name,
+                "department": node.department.code,
+                "assignee": node.assignee.username if node.assignee else None,
+                "planned_due": node.planned_due,
+                "completed_at": node.completed_at,
+                "status": node.status,
+                "slip_days": _days(node.slip),
+            }
+            for node in slips
+        ],
+    }
+
+
+def monthly_report(
+    *,
+    period: Period,
+    as_of: datetime | None = None,
+    project_id: int | None = None,
+    department_id: int | None = None,
+) -> dict[str, Any]:
+    """The month's report plus its weekly trend and the departments ranked by deviation."""
+    report = deviation_report(
+        period=period, as_of=as_of, project_id=project_id, department_id=department_id
+    )
+    population = report_population(
+        start=period.start,
+        end=period.end,
+        as_of=report["as_of"],
+        project_id=project_id,
+        department_id=department_id,
+    )
+    trend = _trend_by_week(population, as_of=report["as_of"], start=period.start, end=period.end)
+    report["weekly_trend"] = trend
+    report["departments_ranked"] = sorted(
+        report["by_department"],
+        key=lambda d: (-(d["deviation_rate"] or 0), -d["deviated_count"], d["name"]),
+    )
+    return report
+
+
+def _trend_by_week(
+    population: QuerySet[Milestone], *, as_of: datetime, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """Figures per ISO week from `start` to `end`, empty weeks included, in one query."""
+    zone = timezone.get_current_timezone()
+    rows = {
+        timezone.localtime(row["week"]).date(): row
+        for row in population.annotate(week=TruncWeek("planned_due", tzinfo=zone))
+        .values("week")
+        .annotate(**_aggregates(as_of))
+        .order_by("week")
+    }
+    empty = {"due_count": 0, "late_count": 0, "open_overdue_count": 0, "mean_slip": None}
+    trend = []
+    cursor = week_period(start)
+    while cursor.start < end:
+        row = rows.get(timezone.localtime(cursor.start).date(), empty)
+        trend.append(
+            {"week": cursor.label, "start": cursor.start, "end": cursor.end, **_figures(row)}
+        )
+        cursor = week_period(cursor.end)
+    return trend
+
+
+def weekly_trend(
+    *, weeks: int, as_of: datetime | None = None, project_id: int | None = None
+) -> list[dict[str, Any]]:
+    """The headline figures of the last `weeks` ISO weeks up to `as_of`, oldest first."""
+    as_of = as_of or timezone.now()
+    last = week_period(as_of)
+    first_start = week_period(last.start - timedelta(weeks=weeks - 1)).start
+    population = report_population(
+        start=first_start, end=last.end, as_of=as_of, project_id=project_id
+    )
+    return _trend_by_week(population, as_of=as_of, start=first_start, end=last.end)
