@@ -15,5 +15,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("integrations/", include("tracker.integrations.urls")),
     path("", include("tracker.web.urls")),
 ]

@@ -43,3 +43,8 @@ class PermanentDeliveryError(DeliveryError):
 
     def __str__(self) -> str:
         return self.detail
+
+
+@dataclass
+class RateLimitedError(TransientDeliveryError):
+    """Our own per-channel rate limit says wait: reschedule without counting a failed attempt."""

@@ -1,0 +1,95 @@
+"""Writes to users, departments and API tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tracker.accounts.models import ApiToken, Department, Membership, TokenScope, User
+
+
+def token_issue(
+    *,
+    user: User,
+    scope: str = TokenScope.READ,
+    expires_in: timedelta | None = None,
+    name: str = "",
+    now: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """Create an API token; returns it with the clear key, which is never stored or shown again."""
+    if scope not in TokenScope.values:
+        raise ValidationError({"scope": _("Scope must be read or write.")})
+    if expires_in is not None and expires_in <= timedelta(0):
+        raise ValidationError({"expires_in": _("A token must expire in the future.")})
+    now = now or timezone.now()
+    key = ApiToken.generate_key()
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=key[: ApiToken.PREFIX_LENGTH],
+        key_hash=ApiToken.hash_key(key),
+        scope=scope,
+        expires_at=now + expires_in if expires_in else None,
+    )
+    return token, key
+
+
+def token_revoke(*, token: ApiToken, now: datetime | None = None) -> ApiToken:
+    """Revoke a token (idempotent: the first revocation time is kept)."""
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=now or timezone.now()
+    )
+    token.refresh_from_db(fields=["revoked_at"])
+    return token
+
+
+@transaction.atomic
+def user_save(
+    *,
+    user: User | None = None,
+    username: str | None = None,
+    email: str | None = None,
+    password: str | None = None,
+    language: str | None = None,
+    department_codes: Iterable[str] | None = None,
+    **fields,
+) -> User:
+    """Create or update a user; memberships are replaced when `department_codes` is given."""
+    user = user or User()
+    if username is not None:
+        user.username = username
+    if email is not None:
+        user.email = email
+    if language is not None:
+        user.language = language
+    for field, value in fields.items():
+        setattr(user, field, value)
+    if password is not None:
+        validate_password(password, user)
+        user.set_password(password)
+    elif user.pk is None:
+        user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    if department_codes is not None:
+        codes = set(department_codes)
+        departments = list(Department.objects.filter(code__in=codes))
+        missing = codes - {d.code for d in departments}
+        if missing:
+            raise ValidationError(
+                {
+                    "departments": _("Unknown departments: %(codes)s.")
+                    % {"codes": ", ".join(sorted(missing))}
+                }
+            )
+        Membership.objects.filter(user=user).exclude(department__in=departments).delete()
+        Membership.objects.bulk_create(
+            [Membership(user=user, department=d) for d in departments], ignore_conflicts=True
+        )
+    return user
