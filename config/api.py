@@ -1,3 +1,14 @@
+"""The REST API v1 router: each app registers its viewsets here."""
+
 from rest_framework.routers import DefaultRouter
 
+from tracker.accounts.api.views import DepartmentViewSet, UserViewSet
+from tracker.milestones.api.views import MilestoneViewSet
+from tracker.projects.api.views import ProjectViewSet, TemplateViewSet
+
 router = DefaultRouter()
+router.register("departments", DepartmentViewSet, basename="department")
+router.register("users", UserViewSet, basename="user")
+router.register("templates", TemplateViewSet, basename="template")
+router.register("projects", ProjectViewSet, basename="project")
+router.register("milestones", MilestoneViewSet, basename="milestone")

@@ -5,6 +5,20 @@ from rest_framework.test import APIClient
 from tests.factories import DepartmentFactory, ProjectFactory, UserFactory
 
 
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Tests run with DEBUG off but without `collectstatic`: serve assets from the finders.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
+    # Password hashing is deliberately slow; tests create hundreds of users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def pytest_collection_modifyitems(config, items):
     # Fail loudly rather than silently test against SQLite: the rules use PostgreSQL features.
     if items and connection.vendor != "postgresql":

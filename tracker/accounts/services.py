@@ -71,7 +71,10 @@ def user_save(
     for field, value in fields.items():
         setattr(user, field, value)
     if password is not None:
-        validate_password(password, user)
+        try:
+            validate_password(password, user)
+        except ValidationError as error:
+            raise ValidationError({"password": error.messages}) from error
         user.set_password(password)
     elif user.pk is None:
         user.set_unusable_password()

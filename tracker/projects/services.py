@@ -289,25 +289,28 @@ def template_save(
     code: str,
     name: str,
     kind: str,
-    nodes: list[dict[str, Any]],
+    nodes: list[dict[str, Any]] | None,
     description: str = "",
     template: ProjectTemplate | None = None,
 ) -> ProjectTemplate:
-    """Create or replace a template and its nodes. Node dicts: key, title, department,
-    offset_days, time ("HH:MM"), depends_on (keys), optional description."""
+    """Create or update a template; `nodes` (dicts: key, title, department, offset_days,
+    time "HH:MM", depends_on keys, optional description) replace the old ones unless None."""
     if kind not in ProjectKind.values:
         raise ValidationError({"kind": _("Unknown kind %(kind)s.") % {"kind": kind}})
-    template_validate_nodes(nodes)
-    if template is None:
-        template = ProjectTemplate(code=code)
-    template.code, template.name, template.kind, template.description = (
-        code,
-        name,
-        kind,
-        description,
-    )
+    if nodes is not None or template is None:
+        if not nodes:
+            raise ValidationError({"nodes": _("A template needs at least one node.")})
+        try:
+            template_validate_nodes(nodes)
+        except ValidationError as error:
+            raise ValidationError({"nodes": error.messages}) from error
+    template = template or ProjectTemplate()
+    template.code, template.name, template.kind = code, name, kind
+    template.description = description
     template.full_clean()
     template.save()
+    if nodes is None:
+        return template
     template.nodes.all().delete()
     TemplateNode.objects.bulk_create(
         TemplateNode(

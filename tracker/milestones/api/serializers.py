@@ -1,0 +1,86 @@
+from rest_framework import serializers
+
+from tracker.accounts.models import Department, User
+from tracker.milestones.models import Milestone, MilestoneChange, MilestoneStatus
+from tracker.projects.models import Project
+
+
+class MilestoneSerializer(serializers.ModelSerializer):
+    """A node as read by clients; `is_overdue`/`is_at_risk` come from `annotate_flags`."""
+
+    department = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    depends_on = serializers.SerializerMethodField()
+    is_overdue = serializers.BooleanField(read_only=True, default=False)
+    is_at_risk = serializers.BooleanField(read_only=True, default=False)
+
+    class Meta:
+        model = Milestone
+        fields = [
+            "id",
+            "project",
+            "title",
+            "description",
+            "department",
+            "assignee",
+            "due_at",
+            "baseline_due_at",
+            "status",
+            "completed_at",
+            "depends_on",
+            "position",
+            "is_overdue",
+            "is_at_risk",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_depends_on(self, milestone) -> list[int]:
+        # Uses the prefetched links: no query per node.
+        return sorted(link.depends_on_id for link in milestone.upstream_links.all())
+
+
+class MilestoneWriteSerializer(serializers.Serializer):
+    """What a client may send; the service applies the rules."""
+
+    project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.all())
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True)
+    department = serializers.SlugRelatedField(slug_field="code", queryset=Department.objects.all())
+    assignee = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+    )
+    due_at = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=MilestoneStatus.choices, required=False)
+    completed_at = serializers.DateTimeField(required=False, allow_null=True)
+    depends_on = serializers.PrimaryKeyRelatedField(
+        queryset=Milestone.objects.all(), many=True, required=False
+    )
+    position = serializers.IntegerField(required=False, min_value=0)
+    change_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        help_text="Why the due date moves; required once the node is baselined.",
+    )
+
+    def validate(self, attrs):
+        moved = "project" in attrs and attrs["project"].pk != getattr(
+            self.instance, "project_id", None
+        )
+        if self.instance is not None and moved:
+            raise serializers.ValidationError({"project": "A node cannot move to another project."})
+        return attrs
+
+
+class MilestoneChangeSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = MilestoneChange
+        fields = ["id", "field", "old_value", "new_value", "actor", "reason", "created_at"]

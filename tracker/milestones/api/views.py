@@ -1,0 +1,145 @@
+"""Milestones over REST, with optimistic concurrency: GET gives an ETag built from `version`;
+a PATCH/PUT whose If-Match no longer matches gets 412 and changes nothing."""
+
+import re
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from tracker.core import permissions
+from tracker.core.errors import ConflictError
+from tracker.milestones.api.filters import MilestoneFilter
+from tracker.milestones.api.serializers import (
+    MilestoneChangeSerializer,
+    MilestoneSerializer,
+    MilestoneWriteSerializer,
+)
+from tracker.milestones.models import Milestone
+from tracker.milestones.selectors import annotate_flags, milestone_queryset
+from tracker.milestones.services import milestone_create, milestone_delete, milestone_update
+
+ETAG_PATTERN = re.compile(r'^(?:W/)?"(\d+)"$')
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description='The ETag from a GET (e.g. "3"); 412 if the node changed since.',
+)
+
+
+def etag_for(milestone: Milestone) -> str:
+    return f'"{milestone.version}"'
+
+
+def expected_version(request) -> int | None:
+    """The version named by If-Match; None when absent or `*`. An unreadable tag matches
+    nothing, so it is a precondition failure (-1), never a silent overwrite."""
+    header = request.headers.get("If-Match", "").strip()
+    if not header or header == "*":
+        return None
+    match = ETAG_PATTERN.match(header)
+    return int(match[1]) if match else -1
+
+
+@extend_schema_view(
+    partial_update=extend_schema(parameters=[IF_MATCH], request=MilestoneWriteSerializer),
+    update=extend_schema(parameters=[IF_MATCH], request=MilestoneWriteSerializer),
+    create=extend_schema(request=MilestoneWriteSerializer),
+)
+class MilestoneViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Nodes of every project. Writes follow the permission rules: staff and the project's
+    owner edit everything, a department lead edits the department's nodes, an assignee
+    edits their own."""
+
+    serializer_class = MilestoneSerializer
+    filterset_class = MilestoneFilter
+
+    def get_queryset(self):
+        return milestone_queryset().order_by("due_at", "id")
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        return annotate_flags(page) if page is not None else annotate_flags(list(queryset))
+
+    def _respond(self, milestone: Milestone, status_code=status.HTTP_200_OK) -> Response:
+        milestone = annotate_flags([milestone_queryset().get(pk=milestone.pk)])[0]
+        response = Response(self.get_serializer(milestone).data, status=status_code)
+        response["ETag"] = etag_for(milestone)
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        return self._respond(self.get_object())
+
+    def create(self, request, *args, **kwargs):
+        serializer = MilestoneWriteSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        project = data.pop("project")
+        if not permissions.can_create_milestone(request.user, project, data["department"].pk):
+            raise PermissionDenied(
+                "You can add nodes only to your own department's lane or to projects you own."
+            )
+        milestone = milestone_create(
+            project=project,
+            actor=request.user,
+            reason=data.pop("change_reason", ""),
+            **data,
+        )
+        return self._respond(milestone, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
+        milestone = self.get_object()
+        if not permissions.can_edit_milestone(request.user, milestone):
+            raise PermissionDenied("You cannot edit this node.")
+        serializer = MilestoneWriteSerializer(
+            milestone, data=request.data, partial=partial, context={"request": request}
+        )
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data.pop("project", None)
+        reason = data.pop("change_reason", "")
+        if "department" in data and not permissions.can_move_milestone_to_department(
+            request.user, milestone, data["department"].pk
+        ):
+            raise PermissionDenied("You cannot move this node to that department.")
+        version = expected_version(request)
+        if version == -1:
+            raise ConflictError(milestone.version)
+        milestone = milestone_update(
+            milestone_id=milestone.pk,
+            actor=request.user,
+            data=data,
+            expected_version=version,
+            change_reason=reason,
+        )
+        return self._respond(milestone)
+
+    def partial_update(self, request, *args, **kwargs):
+        kwargs["partial"] = True
+        return self.update(request, *args, **kwargs)
+
+    def perform_destroy(self, instance):
+        if not permissions.can_delete_milestone(self.request.user, instance):
+            raise PermissionDenied(
+                "Only the project's owner, staff or the department lead can delete a node."
+            )
+        milestone_delete(milestone_id=instance.pk)
+
+    @extend_schema(responses=MilestoneChangeSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def history(self, request, pk=None):
+        """Every change to the node: field, old and new value, who, when and why."""
+        milestone = self.get_object()
+        queryset = milestone.changes.select_related("actor").order_by("-created_at", "-id")
+        page = self.paginator.paginate_queryset(queryset, request, view=self)
+        return self.get_paginated_response(MilestoneChangeSerializer(page, many=True).data)

@@ -1,0 +1,110 @@
+from rest_framework import serializers
+
+from tracker.accounts.models import User
+from tracker.core.api.fields import CodeOrIdRelatedField
+from tracker.milestones.api.serializers import MilestoneSerializer
+from tracker.projects.models import Project, ProjectKind, ProjectStatus, ProjectTemplate
+
+
+class TemplateNodeSerializer(serializers.Serializer):
+    key = serializers.SlugField(max_length=60)
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    department = serializers.SlugField(source="department_code", max_length=40)
+    offset_days = serializers.IntegerField(min_value=-3650, max_value=3650)
+    time = serializers.TimeField(source="time_of_day", format="%H:%M")
+    depends_on = serializers.ListField(child=serializers.SlugField(), required=False, default=list)
+
+
+class TemplateSerializer(serializers.ModelSerializer):
+    nodes = TemplateNodeSerializer(many=True)
+
+    class Meta:
+        model = ProjectTemplate
+        fields = ["id", "code", "name", "kind", "description", "nodes"]
+
+    def validate_nodes(self, nodes):
+        if not nodes:
+            raise serializers.ValidationError("A template needs at least one node.")
+        return nodes
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.filter(is_active=True), required=False
+    )
+    template = CodeOrIdRelatedField(
+        queryset=ProjectTemplate.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="On create: a template id or code whose nodes are scheduled back from d_day.",
+    )
+    change_reason = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        help_text="Why the D-day moves (required when d_day changes).",
+    )
+    milestone_count = serializers.IntegerField(read_only=True, required=False)
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "d_day",
+            "owner",
+            "status",
+            "deviation_threshold",
+            "baselined_at",
+            "due_soon_window",
+            "escalate_after",
+            "template",
+            "change_reason",
+            "milestone_count",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["baselined_at", "created_at", "updated_at"]
+
+    def validate(self, attrs):
+        if self.instance is not None and "template" in attrs:
+            raise serializers.ValidationError(
+                {"template": "A template applies only when the project is created."}
+            )
+        if self.instance is not None and "kind" in attrs and attrs["kind"] != self.instance.kind:
+            raise serializers.ValidationError({"kind": "A project's kind cannot change."})
+        return attrs
+
+
+class BoardColumnsSerializer(serializers.Serializer):
+    todo = MilestoneSerializer(many=True)
+    in_progress = MilestoneSerializer(many=True)
+    blocked = MilestoneSerializer(many=True)
+    done = MilestoneSerializer(many=True)
+    cancelled = MilestoneSerializer(many=True)
+
+
+class BoardLaneSerializer(serializers.Serializer):
+    department = serializers.SerializerMethodField()
+    count = serializers.IntegerField()
+    columns = BoardColumnsSerializer()
+
+    def get_department(self, lane) -> dict:
+        return {"code": lane.department.code, "name": lane.department.name}
+
+
+class BoardSerializer(serializers.Serializer):
+    project = serializers.IntegerField()
+    statuses = serializers.ListField(child=serializers.CharField())
+    lanes = BoardLaneSerializer(many=True)
+
+
+__all__ = [
+    "BoardSerializer",
+    "ProjectKind",
+    "ProjectSerializer",
+    "ProjectStatus",
+    "TemplateSerializer",
+]

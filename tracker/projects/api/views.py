@@ -1,0 +1,142 @@
+from django.db.models import Count
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.response import Response
+
+from tracker.core import permissions
+from tracker.core.api.permissions import StaffWritesOthersRead
+from tracker.milestones.models import MilestoneStatus
+from tracker.milestones.selectors import project_board
+from tracker.projects.api.serializers import (
+    BoardSerializer,
+    ProjectSerializer,
+    TemplateSerializer,
+)
+from tracker.projects.models import Project, ProjectTemplate
+from tracker.projects.services import (
+    project_baseline,
+    project_create,
+    project_update,
+    template_save,
+)
+
+
+class TemplateViewSet(viewsets.ModelViewSet):
+    """Campaign and launch templates: nodes scheduled back from the D-day. Staff edit them."""
+
+    queryset = ProjectTemplate.objects.prefetch_related("nodes").order_by("name")
+    serializer_class = TemplateSerializer
+    permission_classes = [StaffWritesOthersRead]
+    filterset_fields = ["kind", "code"]
+
+    def _save(self, serializer, template=None):
+        data = serializer.validated_data
+        nodes = data.get("nodes")
+        serializer.instance = template_save(
+            template=template,
+            code=data.get("code", template.code if template else ""),
+            name=data.get("name", template.name if template else ""),
+            kind=data.get("kind", template.kind if template else ""),
+            description=data.get("description", template.description if template else ""),
+            nodes=None
+            if nodes is None
+            else [
+                {
+                    **node,
+                    "department": node["department_code"],
+                    "time": node["time_of_day"].isoformat(timespec="minutes"),
+                }
+                for node in nodes
+            ],
+        )
+
+    def perform_create(self, serializer):
+        self._save(serializer)
+
+    def perform_update(self, serializer):
+        self._save(serializer, template=serializer.instance)
+
+
+class ProjectViewSet(viewsets.ModelViewSet):
+    """Campaigns and launches. Any signed-in user creates one (and owns it); the owner and
+    staff change it. A new `d_day` (with `change_reason`) re-anchors every open node."""
+
+    serializer_class = ProjectSerializer
+    filterset_fields = ["kind", "status", "owner__username"]
+
+    def get_queryset(self):
+        return (
+            Project.objects.select_related("owner")
+            .annotate(milestone_count=Count("milestones"))
+            .order_by("d_day", "name")
+        )
+
+    def check_object_permissions(self, request, obj):
+        super().check_object_permissions(request, obj)
+        if request.method not in SAFE_METHODS and not permissions.can_manage_project(
+            request.user, obj
+        ):
+            raise PermissionDenied("Only the project's owner or staff can change this project.")
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("change_reason", None)
+        owner = data.pop("owner", None) or self.request.user
+        if owner != self.request.user and not self.request.user.is_staff:
+            raise PermissionDenied("Only staff can create a project for another owner.")
+        due_soon_window = data.pop("due_soon_window", None)
+        escalate_after = data.pop("escalate_after", None)
+        project = project_create(actor=self.request.user, owner=owner, **data)
+        if due_soon_window or escalate_after:
+            project = project_update(
+                project=project,
+                actor=self.request.user,
+                data={
+                    key: value
+                    for key, value in (
+                        ("due_soon_window", due_soon_window),
+                        ("escalate_after", escalate_after),
+                    )
+                    if value
+                },
+            )
+        serializer.instance = project
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        reason = data.pop("change_reason", "")
+        serializer.instance = project_update(
+            project=serializer.instance, actor=self.request.user, data=data, change_reason=reason
+        )
+
+    def perform_destroy(self, instance):
+        instance.delete()
+
+    @extend_schema(request=None, responses=ProjectSerializer)
+    @action(detail=True, methods=["post"])
+    def baseline(self, request, pk=None):
+        """Lock the plan: copy every node's due date into its baseline (once)."""
+        project = self.get_object()
+        project_baseline(project=project, actor=request.user)
+        return Response(
+            self.get_serializer(self.get_queryset().get(pk=project.pk)).data,
+            status=status.HTTP_200_OK,
+        )
+
+    @extend_schema(responses=BoardSerializer)
+    @action(detail=True, methods=["get"])
+    def board(self, request, pk=None):
+        """The board: nodes grouped by department (lanes) and status (columns)."""
+        project = self.get_object()
+        lanes = project_board(
+            project=project,
+            department_codes=request.query_params.getlist("department"),
+            assignee_username=request.query_params.get("assignee") or None,
+            overdue_only=request.query_params.get("overdue") in {"true", "1"},
+            at_risk_only=request.query_params.get("at_risk") in {"true", "1"},
+        )
+        data = {"project": project.pk, "statuses": MilestoneStatus.values, "lanes": lanes}
+        return Response(BoardSerializer(data, context={"request": request}).data)

@@ -1,0 +1,83 @@
+"""Shapes of the report answers (for the OpenAPI schema and for rendering)."""
+
+from rest_framework import serializers
+
+
+class FiguresSerializer(serializers.Serializer):
+    due_count = serializers.IntegerField()
+    on_time_count = serializers.IntegerField()
+    deviated_count = serializers.IntegerField()
+    late_count = serializers.IntegerField(help_text="Done after the planned due.")
+    open_overdue_count = serializers.IntegerField(help_text="Not done, planned due passed.")
+    deviation_rate = serializers.FloatField(
+        allow_null=True, help_text="deviated / due; null if none due."
+    )
+    mean_slip_days = serializers.FloatField(allow_null=True)
+
+
+class DepartmentFiguresSerializer(FiguresSerializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class ProjectFiguresSerializer(FiguresSerializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    threshold = serializers.DecimalField(max_digits=5, decimal_places=4, coerce_to_string=False)
+    breached = serializers.BooleanField()
+
+
+class SlipSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    project_id = serializers.IntegerField()
+    project = serializers.CharField()
+    department = serializers.CharField()
+    assignee = serializers.CharField(allow_null=True)
+    planned_due = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    status = serializers.CharField()
+    slip_days = serializers.FloatField()
+
+
+class WeekFiguresSerializer(FiguresSerializer):
+    week = serializers.CharField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class WeeklyReportSerializer(FiguresSerializer):
+    period = serializers.CharField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    as_of = serializers.DateTimeField()
+    threshold = serializers.DecimalField(max_digits=5, decimal_places=4, coerce_to_string=False)
+    breached = serializers.BooleanField()
+    by_department = DepartmentFiguresSerializer(many=True)
+    by_project = ProjectFiguresSerializer(many=True)
+    worst_slips = SlipSerializer(many=True)
+
+
+class MonthlyReportSerializer(WeeklyReportSerializer):
+    weekly_trend = WeekFiguresSerializer(many=True)
+    departments_ranked = DepartmentFiguresSerializer(many=True)
+
+
+class ReportQuerySerializer(serializers.Serializer):
+    project = serializers.IntegerField(required=False, min_value=1)
+    department = serializers.SlugField(required=False)
+
+    def validate_project(self, value):
+        from tracker.projects.models import Project
+
+        if not Project.objects.filter(pk=value).exists():
+            raise serializers.ValidationError(f"No project with id {value}.")
+        return value
+
+    def validate_department(self, value):
+        from tracker.accounts.models import Department
+
+        department = Department.objects.filter(code=value).only("id").first()
+        if department is None:
+            raise serializers.ValidationError(f"No department with code “{value}”.")
+        return department.pk
