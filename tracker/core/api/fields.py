@@ -1,6 +1,8 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
 class CodeOrIdRelatedField(serializers.RelatedField):
     """Accepts an object's id or its code (e.g. a template by 7 or "sale-campaign")."""
 

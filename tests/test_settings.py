@@ -1,0 +1,48 @@
+"""Settings come from the environment; production values pass `check --deploy` cleanly."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION = {
+    "SECRET_KEY": "k3y-" + "x9Q" * 20,
+    "DEBUG": "false",
+    "ALLOWED_HOSTS": "milepost.example.com",
+    "SITE_URL": "https://milepost.example.com",
+    "EMAIL_HOST": "smtp.example.com",
+}
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in PRODUCTION}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**environment, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_with_production_values():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_check_deploy_flags_the_development_secret_key():
+    env = {k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode != 0 and "security.W009" in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(("name", "value"), [("DEBUG", "perhaps"), ("EMAIL_PORT", "twenty-five")])
+def test_bad_setting_values_fail_with_one_clear_line(name, value):
+    result = manage("check", **{**PRODUCTION, name: value})
+    assert result.returncode != 0
+    assert f"{name} must be" in result.stderr.strip().splitlines()[-1]
