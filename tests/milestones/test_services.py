@@ -1,0 +1,132 @@
+"""Node services and selectors: cycles, at-risk propagation, flags and concurrent edits."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import close_old_connections
+from django.utils import timezone
+
+from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory
+from tracker.core.errors import ConflictError
+from tracker.milestones.models import Milestone, MilestoneDependency, MilestoneStatus
+from tracker.milestones.selectors import at_risk_ids, find_cycle, project_board
+from tracker.milestones.services import milestone_update
+
+
+@pytest.mark.parametrize(
+    ("edges", "start", "cycle"),
+    [
+        ([], 1, None),
+        ([(1, 2), (2, 3)], 1, None),
+        ([(1, 2), (2, 1)], 1, [1, 2, 1]),
+        ([(1, 2), (2, 3), (3, 1)], 1, [1, 2, 3, 1]),
+        ([(1, 2), (2, 3), (3, 2)], 1, None),  # a cycle that does not pass through 1
+        ([(1, 2), (1, 3), (3, 4), (4, 1)], 1, [1, 3, 4, 1]),
+    ],
+    ids=["none", "chain", "pair", "triangle", "elsewhere", "branch"],
+)
+def test_find_cycle(edges, start, cycle):
+    assert find_cycle(edges, start=start) == cycle
+
+
+@pytest.fixture
+def chain(db):
+    """a ← b ← c, and d independent; a is overdue."""
+    project = ProjectFactory()
+    department = DepartmentFactory()
+    now = timezone.now()
+    a = MilestoneFactory(project=project, department=department, due_at=now - timedelta(hours=2))
+    b = MilestoneFactory(project=project, department=department)
+    c = MilestoneFactory(project=project, department=department)
+    d = MilestoneFactory(project=project, department=department)
+    MilestoneDependency.objects.bulk_create(
+        [
+            MilestoneDependency(milestone=b, depends_on=a),
+            MilestoneDependency(milestone=c, depends_on=b),
+        ]
+    )
+    return project, a, b, c, d
+
+
+def test_at_risk_propagates_downstream_transitively(chain):
+    project, a, b, c, d = chain
+    assert at_risk_ids(project_ids=[project.pk]) == {b.pk, c.pk}
+
+
+def test_done_nodes_are_not_at_risk_and_a_done_upstream_clears_risk(chain):
+    project, a, b, c, d = chain
+    Milestone.objects.filter(pk=b.pk).update(
+        status=MilestoneStatus.DONE, completed_at=timezone.now()
+    )
+    assert at_risk_ids(project_ids=[project.pk]) == {c.pk}
+    Milestone.objects.filter(pk=a.pk).update(
+        status=MilestoneStatus.DONE, completed_at=timezone.now()
+    )
+    assert at_risk_ids(project_ids=[project.pk]) == set()
+
+
+def test_at_risk_costs_two_queries(chain, django_assert_num_queries):
+    project, *_ = chain
+    with django_assert_num_queries(2):
+        at_risk_ids(project_ids=[project.pk])
+
+
+def test_board_filters(chain):
+    project, a, b, c, d = chain
+    lanes = project_board(project=project, at_risk_only=True)
+    assert {n.pk for lane in lanes for column in lane.columns.values() for n in column} == {
+        b.pk,
+        c.pk,
+    }
+    lanes = project_board(project=project, overdue_only=True)
+    assert {n.pk for lane in lanes for column in lane.columns.values() for n in column} == {a.pk}
+
+
+def test_moving_due_date_clears_the_overdue_flag(db):
+    node = MilestoneFactory(due_at=timezone.now() - timedelta(hours=1))
+    Milestone.objects.filter(pk=node.pk).update(overdue_flagged_at=timezone.now())
+    milestone_update(
+        milestone_id=node.pk, actor=None, data={"due_at": timezone.now() + timedelta(days=1)}
+    )
+    node.refresh_from_db()
+    assert node.overdue_flagged_at is None and node.version == 2
+
+
+def test_unknown_fields_are_refused(db):
+    node = MilestoneFactory()
+    with pytest.raises(ValidationError) as error:
+        milestone_update(milestone_id=node.pk, actor=None, data={"version": 9})
+    assert "version" in error.value.message_dict
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_edits_of_the_same_version_one_wins(db):
+    """Two editors read version 1 and save at the same moment: exactly one write lands, the
+    other gets ConflictError (the row lock serialises them; the version check decides)."""
+    node = MilestoneFactory(title="Original")
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def edit(title: str) -> None:
+        try:
+            barrier.wait()
+            milestone_update(
+                milestone_id=node.pk, actor=None, data={"title": title}, expected_version=1
+            )
+            outcomes.append("saved")
+        except ConflictError:
+            outcomes.append("conflict")
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=edit, args=(t,)) for t in ("Mine", "Theirs")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["conflict", "saved"]
+    node.refresh_from_db()
+    assert node.version == 2 and node.title in {"Mine", "Theirs"}
+    assert node.changes.filter(field="title").count() == 1
