@@ -51,12 +51,12 @@ def chain(db):
 
 
 def test_at_risk_propagates_downstream_transitively(chain):
-    project, a, b, c, d = chain
+    project, _a, b, c, _d = chain
     assert at_risk_ids(project_ids=[project.pk]) == {b.pk, c.pk}
 
 
 def test_done_nodes_are_not_at_risk_and_a_done_upstream_clears_risk(chain):
-    project, a, b, c, d = chain
+    project, a, b, c, _d = chain
     Milestone.objects.filter(pk=b.pk).update(
         status=MilestoneStatus.DONE, completed_at=timezone.now()
     )
@@ -74,7 +74,7 @@ def test_at_risk_costs_two_queries(chain, django_assert_num_queries):
 
 
 def test_board_filters(chain):
-    project, a, b, c, d = chain
+    project, a, b, c, _d = chain
     lanes = project_board(project=project, at_risk_only=True)
     assert {n.pk for lane in lanes for column in lane.columns.values() for n in column} == {
         b.pk,
