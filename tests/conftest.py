@@ -50,3 +50,15 @@ def project(owner):
 @pytest.fixture
 def department(db):
     return DepartmentFactory(code="merch", name="Merchandising")
+
+
+@pytest.fixture
+def shipped_templates(db):
+    """The templates a migration ships. Transactional tests flush the database (and with it
+    migration data), so tests that need the templates ask for them explicitly."""
+    from tracker.projects.models import ProjectTemplate
+    from tracker.projects.services import template_load_shipped
+
+    if ProjectTemplate.objects.filter(code__in=["sale-campaign", "product-launch"]).count() < 2:
+        template_load_shipped()
+    return {t.code: t for t in ProjectTemplate.objects.all()}

@@ -10,7 +10,7 @@ from tests.factories import DepartmentFactory, MilestoneFactory, UserFactory
 from tracker.milestones.models import Milestone, MilestoneChange, MilestoneStatus
 from tracker.projects.models import Project, ProjectTemplate
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_templates")]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TEMPLATE_DEPARTMENTS = ["merch", "supply", "design", "tech", "marketing", "cs", "ops"]
 

@@ -13,7 +13,7 @@ from tracker.milestones.models import MilestoneChange
 from tracker.projects.models import ProjectTemplate
 from tracker.projects.services import project_baseline, project_reanchor, template_schedule
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_templates")]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 

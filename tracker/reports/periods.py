@@ -50,22 +50,28 @@ def month_period(moment: datetime | date) -> Period:
 
 def parse_week(value: str) -> Period:
     """'2026-W47' → that ISO week; a clear ValidationError for anything else."""
-    match = WEEK_PATTERN.match(value or "")
+    match = WEEK_PATTERN.fullmatch(value or "")
     if not match:
         raise ValidationError(_("Give the week as YYYY-Www, for example 2026-W47."))
     year, week = int(match[1]), int(match[2])
     try:
-        monday = date.fromisocalendar(year, week, 1)
-    except ValueError as exc:
+        # OverflowError: the week after 9999-W52 is past the last date Python knows.
+        return week_period(date.fromisocalendar(year, week, 1))
+    except (ValueError, OverflowError) as exc:
         raise ValidationError(
             _("%(year)s has no ISO week %(week)s.") % {"year": year, "week": week}
         ) from exc
-    return week_period(monday)
 
 
 def parse_month(value: str) -> Period:
     """'2026-11' → that calendar month; a clear ValidationError for anything else."""
-    match = MONTH_PATTERN.match(value or "")
+    match = MONTH_PATTERN.fullmatch(value or "")
     if not match or not 1 <= int(match[2]) <= 12:
         raise ValidationError(_("Give the month as YYYY-MM, for example 2026-11."))
-    return month_period(date(int(match[1]), int(match[2]), 1))
+    try:
+        # ValueError: year 0; OverflowError: the month after 9999-12.
+        return month_period(date(int(match[1]), int(match[2]), 1))
+    except (ValueError, OverflowError) as exc:
+        raise ValidationError(
+            _("%(value)s is outside the calendar Milepost can report on.") % {"value": value}
+        ) from exc

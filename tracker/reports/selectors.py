@@ -105,8 +105,9 @@ def _figures(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _breached(rate: float | None, threshold: Decimal) -> bool:
-    return rate is not None and Decimal(str(rate)) > threshold
+def _breached(figures: dict[str, Any], threshold: Decimal) -> bool:
+    """deviated / population > threshold, compared exactly (the shown rate is rounded)."""
+    return figures["deviated_count"] > threshold * figures["due_count"]
 
 
 def deviation_report(
@@ -135,7 +136,9 @@ def deviation_report(
         Project.objects.filter(pk=project_id).values_list("deviation_threshold", flat=True).first()
         if project_id is not None
         else None
-    ) or default_threshold()
+    )
+    if threshold is None:  # not `or`: a project's threshold of 0 is a real threshold
+        threshold = default_threshold()
 
     by_department = [
         {"code": row["department__code"], "name": row["department__name"], **_figures(row)}
@@ -156,9 +159,7 @@ def deviation_report(
                 "name": row["project__name"],
                 **figures,
                 "threshold": row["project__deviation_threshold"],
-                "breached": _breached(
-                    figures["deviation_rate"], row["project__deviation_threshold"]
-                ),
+                "breached": _breached(figures, row["project__deviation_threshold"]),
             }
         )
     slips = (
@@ -174,7 +175,7 @@ def deviation_report(
         "as_of": as_of,
         **headline,
         "threshold": threshold,
-        "breached": _breached(headline["deviation_rate"], threshold),
+        "breached": _breached(headline, threshold),
         "by_department": by_department,
         "by_project": by_project,
         "worst_slips": [
