@@ -79,6 +79,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Boards of hundreds of cards compress ~10×; Django's gzip adds BREACH mitigation.
+    "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -220,7 +222,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a `status` or `kind`: name each enum so the schema is unambiguous.
     "ENUM_NAME_OVERRIDES": {
+        "ProjectKindEnum": "tracker.projects.models.ProjectKind",
+        "ChannelKindEnum": "tracker.integrations.models.ChannelKind",
+        "ChannelEventEnum": "tracker.integrations.models.ChannelEvent",
         "ProjectStatusEnum": "tracker.projects.models.ProjectStatus",
         "MilestoneStatusEnum": "tracker.milestones.models.MilestoneStatus",
     },
@@ -269,3 +275,10 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 DEVIATION_THRESHOLD = env_str("DEVIATION_THRESHOLD", "0.10")
+
+# Deadline engine: the outbox's retry policy (exponential backoff with jitter, then failed).
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
+OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 30)
+OUTBOX_RETRY_MAX_SECONDS = env_int("OUTBOX_RETRY_MAX_SECONDS", 3600)
+OUTBOX_FLUSH_SECONDS = env_int("OUTBOX_FLUSH_SECONDS", 120)
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")

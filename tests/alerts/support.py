@@ -1,0 +1,249 @@
+"""Real components for the deadline engine's tests: an SMTP server on loopback (aiosmtpd),
+Celery worker processes on the real broker, and the team every case starts from."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.conf import settings
+from django.db import connection
+
+REPO = Path(__file__).resolve().parents[2]
+logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd narrates every command
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float = 20, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out waiting")
+
+
+# SMTP -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    sender: str
+    recipients: list[str]
+    message: EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    def body(self, subtype: str = "plain") -> str:
+        return self.message.get_body(preferencelist=(subtype,)).get_content()
+
+
+@dataclass
+class Recorder:
+    """An aiosmtpd handler that keeps what it accepts and refuses what it is told to."""
+
+    received: list[Received] = field(default_factory=list)
+    refuse_rcpt: dict[str, str] = field(default_factory=dict)  # address → SMTP reply
+    data_reply: str | None = None  # e.g. "451 4.3.0 try later"
+    hold: threading.Event | None = None  # DATA waits for this event, then refuses
+    data_started: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse_rcpt:
+            return self.refuse_rcpt[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.data_started.set()
+        if self.hold is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.hold.wait, 30)
+            return "421 4.3.0 closing"
+        if self.data_reply:
+            return self.data_reply
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[Received]:
+        return [r for r in self.received if address in r.recipients]
+
+
+class SmtpServer:
+    """An SMTP server on a fixed loopback port that can be stopped and started again."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.handler = Recorder()
+        self.controller: Controller | None = None
+
+    def start(self) -> None:
+        if self.controller is None:
+            self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+            self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def reset(self) -> None:
+        self.handler.received.clear()
+        self.handler.refuse_rcpt.clear()
+        self.handler.data_reply = None
+        self.handler.hold = None
+        self.handler.data_started.clear()
+
+    def use(self, django_settings) -> SmtpServer:
+        """Start (again), empty, and point Django's email settings here."""
+        self.start()
+        self.reset()
+        django_settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        django_settings.EMAIL_HOST = "127.0.0.1"
+        django_settings.EMAIL_PORT = self.port
+        django_settings.EMAIL_TIMEOUT = 5
+        django_settings.OUTBOX_RETRY_BASE_SECONDS = 1
+        return self
+
+
+# Celery ---------------------------------------------------------------------------------------
+
+
+def broker_url() -> str:
+    url = os.environ.get("CELERY_BROKER_URL") or settings.REDIS_URL
+    if not url.startswith(("redis://", "rediss://", "amqp://")):
+        pytest.fail("The engine tests need a real broker: set REDIS_URL or CELERY_BROKER_URL.")
+    return url
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    return f"postgres://{db['USER']}@{host}:{port}/{db['NAME']}"
+
+
+def child_env(smtp_server: SmtpServer, queue: str) -> dict[str, str]:
+    """The environment of a worker or scan process: the test database, the broker, our SMTP."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": broker_url(),
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp_server.port),
+        "OUTBOX_RETRY_BASE_SECONDS": "1",
+        "SITE_URL": "https://milepost.example.com",
+        "TIME_ZONE": settings.TIME_ZONE,
+        "LOG_LEVEL": "INFO",
+    }
+
+
+class Worker:
+    """`celery worker` in a process of its own (solo pool: the process that sends is the one
+    a test can kill)."""
+
+    def __init__(self, env: dict[str, str], queue: str, log: Path) -> None:
+        self.queue = queue
+        self.log = log
+        self.handle = log.open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-P",
+                "solo",
+                "-Q",
+                queue,
+                "-n",
+                f"{queue}@%h",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "INFO",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while "ready." not in log.read_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Celery worker did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.handle.close()
+
+
+# Data -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Team:
+    """One project, one department: its lead, an assignee and the project's owner."""
+
+    owner: object
+    lead: object
+    assignee: object
+    department: object
+    project: object
+
+    def node(self, due_at, **fields):
+        from tests.factories import MilestoneFactory
+
+        fields.setdefault("assignee", self.assignee)
+        fields.setdefault("project", self.project)
+        fields.setdefault("department", self.department)
+        return MilestoneFactory(due_at=due_at, **fields)
+
+
+def make_team() -> Team:
+    from tests.factories import DepartmentFactory, ProjectFactory, UserFactory
+    from tracker.projects.models import ProjectStatus
+
+    owner = UserFactory(username="olga", email="olga@example.com")
+    lead = UserFactory(username="li", email="li@example.com")
+    assignee = UserFactory(username="lena", email="lena@example.com")
+    department = DepartmentFactory(code="merch", name="Merchandising", lead=lead)
+    project = ProjectFactory(owner=owner, name="Double 11", status=ProjectStatus.ACTIVE)
+    return Team(owner, lead, assignee, department, project)

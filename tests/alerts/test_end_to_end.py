@@ -1,0 +1,135 @@
+"""The whole path with real parts: the beat's tasks go through Redis to a `celery worker`
+process, which scans the test database and mails a real SMTP server on loopback. Then several
+processes scan at the same moment, without the advisory lock."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.alerts.support import REPO, child_env, wait_until
+from tests.factories import ProjectFactory
+from tracker.alerts.models import Alert, AlertKind, OutboxMessage, OutboxStatus
+from tracker.alerts.tasks import scan_due_soon, scan_overdue
+from tracker.projects.models import ProjectStatus
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+H = timedelta(hours=1)
+
+
+def sent(count: int) -> list[OutboxMessage]:
+    wait_until(
+        lambda: (
+            OutboxMessage.objects.filter(status=OutboxStatus.SENT).count() >= count
+            and not OutboxMessage.objects.filter(status=OutboxStatus.PENDING).exists()
+        ),
+        timeout=30,
+    )
+    return list(OutboxMessage.objects.all())
+
+
+def test_beat_tasks_through_redis_to_a_worker_and_smtp(celery_worker, smtp, team):
+    now = timezone.now()
+    other = ProjectFactory(owner=team.owner, name="618 Launch", status=ProjectStatus.ACTIVE)
+    late = team.node(now - 2 * H, title="Price approval")
+    stuck = team.node(now - 60 * H, title="Stock check", project=other)
+    soon = team.node(now + 3 * H, title="Banner copy")
+
+    scan_overdue.delay()
+    sent(3)
+    by_address = {r.recipients[0]: r for r in smtp.handler.received}
+    assert sorted(by_address) == ["lena@example.com", "li@example.com", "olga@example.com"]
+    assert len(smtp.handler.received) == 3  # one email each, however many alerts
+
+    lead = by_address["li@example.com"]
+    assert lead.subject == "3 new alerts in 618 Launch, Double 11"
+    text = lead.body()
+    assert text.index("[Escalation] Stock check") < text.index("[Overdue] Stock check")
+    assert text.index("[Overdue] Stock check") < text.index("[Overdue] Price approval")
+    for node in (late, stuck):
+        assert f"https://milepost.example.com/nodes/{node.pk}/" in text
+        assert f'href="https://milepost.example.com/nodes/{node.pk}/"' in lead.body("html")
+    assert by_address["lena@example.com"].subject == "2 new alerts in 618 Launch, Double 11"
+    assert by_address["olga@example.com"].subject == "1 new alert in 618 Launch"
+
+    smtp.reset()
+    scan_due_soon.delay()
+    sent(4)
+    (reminder,) = smtp.handler.received
+    assert reminder.recipients == ["lena@example.com"]
+    assert reminder.subject == "1 new alert in Double 11"
+    assert f"https://milepost.example.com/nodes/{soon.pk}/" in reminder.body()
+
+    # The beat runs again a minute later: nothing new, nothing resent.
+    smtp.reset()
+    scan_overdue.delay()
+    scan_due_soon.delay()
+    time.sleep(1.5)
+    assert not smtp.handler.received
+    assert OutboxMessage.objects.count() == 4
+
+
+RACER = """
+import json, sys, time
+import django
+django.setup()
+from datetime import datetime
+from django.db import transaction
+from tracker.alerts.services import ScanLock, alerts_scan
+now, start = datetime.fromisoformat(sys.argv[1]), float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+with transaction.atomic():
+    result = alerts_scan(now=now, lock=ScanLock.NONE)
+    time.sleep(0.3)  # keep the transaction open: the others run into its uncommitted rows
+print(json.dumps(result.as_dict()))
+"""
+
+
+def test_racing_scans_alert_and_email_once(celery_worker, smtp_server, smtp, team):
+    now = timezone.now()
+    nodes = [team.node(now - (i + 1) * H, title=f"Late {i}") for i in range(5)]
+    nodes.append(team.node(now - 50 * H, title="Very late", assignee=None))
+    nodes.append(team.node(now + H, title="Soon"))
+
+    env = child_env(smtp_server, celery_worker.queue)
+    start = time.time() + 3  # past every process's start-up
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, now.isoformat(), str(start)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = []
+    for racer in racers:
+        out, err = racer.communicate(timeout=60)
+        assert racer.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+
+    assert sum(r["overdue"] for r in results) == 6
+    assert sum(r["escalated"] for r in results) == 1
+    assert sum(r["due_soon"] for r in results) == 1
+    assert Alert.objects.count() == 8
+    assert set(Alert.objects.values_list("kind", flat=True)) == {
+        AlertKind.OVERDUE,
+        AlertKind.ESCALATION,
+        AlertKind.DUE_SOON,
+    }
+    messages = sent(3)
+    assert len(messages) == 3 == sum(r["messages"] for r in results)
+    time.sleep(0.5)
+    assert sorted(r.recipients[0] for r in smtp.handler.received) == [
+        "lena@example.com",
+        "li@example.com",
+        "olga@example.com",
+    ]

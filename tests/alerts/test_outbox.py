@@ -1,0 +1,245 @@
+"""The outbox under faults: SMTP down then up, refusals, retry policy, chat endpoints answering
+errors, and a worker killed in the middle of a send. Real SMTP and HTTP servers on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.db import transaction
+from django.utils import timezone
+
+from tests.alerts.support import wait_until
+from tracker.alerts.models import OutboxMessage, OutboxStatus
+from tracker.alerts.outbox import FlushResult, outbox_flush, outbox_retry, retry_delay
+from tracker.alerts.services import alerts_scan
+from tracker.alerts.tasks import outbox_flush as outbox_flush_task
+from tracker.integrations.models import Channel
+
+NOW = datetime(2026, 11, 2, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+H = timedelta(hours=1)
+
+
+def queue_one_email(team) -> OutboxMessage:
+    """An overdue node with no assignee: exactly one email, to the lead."""
+    team.node(NOW - H, assignee=None, title="Price approval")
+    alerts_scan(now=NOW)
+    return OutboxMessage.objects.get()
+
+
+def flush_at(moment: datetime):
+    with time_machine.travel(moment, tick=False):
+        return outbox_flush(budget_seconds=30)
+
+
+def test_smtp_down_then_up_delivers_once(smtp, team):
+    message = queue_one_email(team)
+    smtp.stop()
+    assert flush_at(NOW).retrying == 1
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.PENDING, 1)
+    assert "refused" in message.last_error.lower()
+    assert NOW + timedelta(seconds=0.5) <= message.next_attempt_at <= NOW + timedelta(seconds=1)
+
+    assert flush_at(NOW).sent == 0  # not due yet: nothing is hammered
+    smtp.start()
+    assert flush_at(NOW + timedelta(seconds=2)).sent == 1
+    assert flush_at(NOW + H).sent == 0
+    assert [r.recipients for r in smtp.handler.received] == [["li@example.com"]]
+    message.refresh_from_db()
+    assert (message.status, message.attempts, message.last_error) == ("sent", 2, "")
+    assert message.subject == "1 new alert in Double 11"
+
+
+def test_permanent_refusal_is_recorded_not_retried(smtp, team):
+    smtp.handler.refuse_rcpt["li@example.com"] = "550 5.1.1 No such user"
+    message = queue_one_email(team)
+    assert flush_at(NOW).failed == 1
+    assert flush_at(NOW + 48 * H) == FlushResult()
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.FAILED, 1)
+    assert message.last_error == "550 5.1.1 No such user"
+    assert not smtp.handler.received
+
+
+@pytest.mark.parametrize(
+    ("rcpt_reply", "data_reply", "status"),
+    [
+        ("450 4.2.1 Mailbox busy", None, "pending"),
+        (None, "451 4.3.0 Try again later", "pending"),
+        (None, "554 5.7.1 Message rejected as spam", "failed"),
+    ],
+)
+def test_smtp_answers_sorted_into_transient_and_permanent(
+    smtp, team, rcpt_reply, data_reply, status
+):
+    if rcpt_reply:
+        smtp.handler.refuse_rcpt["li@example.com"] = rcpt_reply
+    smtp.handler.data_reply = data_reply
+    message = queue_one_email(team)
+    flush_at(NOW)
+    message.refresh_from_db()
+    assert message.status == status
+    assert message.last_error == (rcpt_reply or data_reply)
+
+
+def test_transient_failures_give_up_after_the_last_attempt(smtp, settings, team):
+    settings.OUTBOX_MAX_ATTEMPTS = 3
+    smtp.handler.data_reply = "451 4.3.0 Try again later"
+    message = queue_one_email(team)
+    for hour in range(3):
+        flush_at(NOW + hour * H)
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.FAILED, 3)
+
+    # An admin fixes the cause and sends it again.
+    smtp.handler.data_reply = None
+    assert outbox_retry(message_ids=[message.pk]) == 1
+    assert flush_at(timezone.now() + timedelta(seconds=1)).sent == 1
+    assert len(smtp.handler.received) == 1
+
+
+@pytest.mark.parametrize(
+    ("attempts", "low", "high"),
+    [(1, 15, 30), (2, 30, 60), (3, 60, 120), (8, 1800, 3600), (30, 1800, 3600)],
+)
+def test_retry_delay_doubles_with_jitter_up_to_the_cap(settings, attempts, low, high):
+    settings.OUTBOX_RETRY_BASE_SECONDS = 30
+    settings.OUTBOX_RETRY_MAX_SECONDS = 3600
+    delays = {retry_delay(attempts) for _ in range(200)}
+    assert all(low <= delay <= high for delay in delays)
+    assert len(delays) > 100  # jittered, not one fixed value
+
+
+# Chat rows go through the integrations' deliver_chat ------------------------------------------
+
+
+class ChatEndpoint:
+    """An HTTP server on loopback answering like a chat platform, with a script of answers."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.answers: list[tuple[int, str, dict]] = []
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                endpoint.requests.append({"headers": dict(self.headers), "body": json.loads(body)})
+                status, text, headers = (
+                    endpoint.answers.pop(0) if endpoint.answers else (200, "ok", {})
+                )
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(text.encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def chat(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    endpoint = ChatEndpoint()
+    yield endpoint
+    endpoint.close()
+
+
+def test_chat_answers(chat, smtp, team):
+    Channel.objects.create(
+        name="Double 11 war room",
+        kind="slack",
+        url=chat.url,
+        project=team.project,
+        events=["overdue"],
+    )
+    chat.answers = [(503, "rollup_error", {"Retry-After": "120"}), (200, "ok", {})]
+    team.node(NOW - H, title="Price approval")
+    alerts_scan(now=NOW)
+    message = OutboxMessage.objects.get(channel__isnull=False)
+
+    flush_at(NOW)
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.PENDING, 1)
+    assert message.next_attempt_at >= NOW + timedelta(seconds=120)  # the server's Retry-After
+    flush_at(NOW + 3 * timedelta(minutes=1))
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.SENT, 2)
+    assert len(chat.requests) == 2
+    assert "Price approval" in json.dumps(chat.requests[-1]["body"], ensure_ascii=False)
+
+
+def test_chat_rate_limit_waits_without_counting_an_attempt(chat, team):
+    for name in ("room a", "room b"):
+        Channel.objects.create(name=name, kind="slack", url=chat.url, events=["overdue"])
+    team.node(NOW - H)
+    alerts_scan(now=NOW)
+    # Both channels share one Slack webhook: one message a second.
+    result = outbox_flush(budget_seconds=30)
+    assert (result.sent, result.retrying) == (3, 1)  # two emails, one chat message
+    waiting = OutboxMessage.objects.get(channel__isnull=False, status="pending")
+    assert waiting.attempts == 0
+    assert "rate limit" in waiting.last_error
+    wait_until(lambda: outbox_flush(budget_seconds=5).sent, timeout=5, interval=0.2)
+    assert len(chat.requests) == 2
+
+
+def test_chat_permanent_refusal(chat, team):
+    Channel.objects.create(name="gone", kind="slack", url=chat.url, events=["overdue"])
+    chat.answers = [(404, "channel_not_found", {})]
+    team.node(NOW - H)
+    alerts_scan(now=NOW)
+    flush_at(NOW)
+    message = OutboxMessage.objects.get(channel__isnull=False)
+    assert (message.status, message.attempts) == (OutboxStatus.FAILED, 1)
+    assert "channel_not_found" in message.last_error
+
+
+# A worker killed mid-send ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_send_loses_nothing(transactional_db, smtp, team, celery_worker_factory):
+    message = queue_one_email(team)
+    smtp.handler.hold = threading.Event()
+    worker = celery_worker_factory()
+    outbox_flush_task.delay()
+    assert smtp.handler.data_started.wait(20), "the worker never reached DATA"
+
+    # The worker holds the row while it talks to the server: nobody else can take it.
+    with transaction.atomic():
+        assert (
+            not OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(pk=message.pk)
+            .exists()
+        )
+    worker.kill()
+    smtp.handler.hold.set()  # the server refuses the half-sent message
+
+    # The dead worker's transaction is rolled back: still pending, no attempt counted.
+    def claimable() -> bool:
+        with transaction.atomic():
+            rows = OutboxMessage.objects.select_for_update(skip_locked=True)
+            return rows.filter(pk=message.pk).exists()
+
+    wait_until(claimable, timeout=10)
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.PENDING, 0)
+    smtp.handler.hold = None
+    assert wait_until(lambda: outbox_flush(budget_seconds=5).sent) == 1
+    assert [r.recipients for r in smtp.handler.received] == [["li@example.com"]]

@@ -1,0 +1,348 @@
+"""The scan's rules, case by case, at the edges (time-machine holds the clock)."""
+
+from datetime import datetime, timedelta
+from uuid import uuid4
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from tests.alerts.support import database_url
+from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
+from tracker.accounts.models import EmailMode
+from tracker.alerts.models import Alert, AlertKind, OutboxMessage, OutboxStatus
+from tracker.alerts.services import (
+    ScanLock,
+    ScanResult,
+    Step,
+    alerts_digest_send,
+    alerts_scan,
+    scan_lock_name,
+)
+from tracker.alerts.sql import advisory_xact_lock, lock_key
+from tracker.milestones.models import Milestone, MilestoneStatus
+from tracker.milestones.services import milestone_update
+from tracker.projects.models import ProjectStatus
+
+NOW = datetime(2026, 11, 2, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+US = timedelta(microseconds=1)
+H = timedelta(hours=1)
+M = timedelta(minutes=1)
+
+
+def scan(**kwargs) -> ScanResult:
+    """A full scan at the frozen clock, the way the beat task calls it."""
+    return alerts_scan(now=timezone.now(), **kwargs)
+
+
+def kinds(node: Milestone) -> set[str]:
+    return set(Alert.objects.filter(milestone=node).values_list("kind", flat=True))
+
+
+@pytest.mark.parametrize(
+    ("due", "status", "expected"),
+    [
+        (NOW, MilestoneStatus.TODO, {"due_soon"}),  # due exactly now has not passed yet
+        (NOW - US, MilestoneStatus.TODO, {"overdue"}),
+        (NOW - US, MilestoneStatus.IN_PROGRESS, {"overdue"}),
+        (NOW - US, MilestoneStatus.BLOCKED, {"overdue"}),
+        (NOW + 24 * H, MilestoneStatus.TODO, {"due_soon"}),  # the window's far edge is in
+        (NOW + 24 * H + US, MilestoneStatus.TODO, set()),
+        (NOW - 48 * H, MilestoneStatus.TODO, {"overdue"}),  # overdue exactly 48 h: not yet
+        (NOW - 48 * H - US, MilestoneStatus.TODO, {"overdue", "escalation"}),
+        (NOW - 5 * H, MilestoneStatus.DONE, set()),
+        (NOW - 5 * H, MilestoneStatus.CANCELLED, set()),
+        (NOW + H, MilestoneStatus.DONE, set()),
+    ],
+)
+def test_boundaries(team, due, status, expected):
+    node = team.node(due, status=status)
+    with time_machine.travel(NOW, tick=False):
+        scan()
+    assert kinds(node) == expected
+    node.refresh_from_db()
+    assert (node.overdue_flagged_at is not None) == ("overdue" in expected)
+
+
+@pytest.mark.parametrize(
+    ("window", "escalate_after", "due", "expected"),
+    [
+        (2 * H, 48 * H, NOW + 2 * H, {"due_soon"}),
+        (2 * H, 48 * H, NOW + 2 * H + US, set()),
+        (timedelta(0), 48 * H, NOW + H, set()),
+        (24 * H, 4 * H, NOW - 4 * H, {"overdue"}),
+        (24 * H, 4 * H, NOW - 4 * H - US, {"overdue", "escalation"}),
+    ],
+)
+def test_project_settings(team, window, escalate_after, due, expected):
+    team.project.due_soon_window = window
+    team.project.escalate_after = escalate_after
+    team.project.save()
+    node = team.node(due)
+    with time_machine.travel(NOW, tick=False):
+        scan()
+    assert kinds(node) == expected
+
+
+@pytest.mark.parametrize("status", [ProjectStatus.CLOSED, ProjectStatus.ARCHIVED])
+def test_quiet_projects_raise_nothing_but_are_flagged(team, status):
+    team.project.status = status
+    team.project.save()
+    overdue = team.node(NOW - H)
+    soon = team.node(NOW + H)
+    with time_machine.travel(NOW, tick=False):
+        result = scan()
+    assert result == ScanResult()
+    assert not Alert.objects.exists()
+    overdue.refresh_from_db()
+    soon.refresh_from_db()
+    assert overdue.overdue_flagged_at == NOW  # out of the next scan's index
+    assert soon.overdue_flagged_at is None
+
+
+def test_escalation_comes_a_scan_later(team):
+    node = team.node(NOW - H)
+    with time_machine.travel(NOW, tick=False):
+        assert scan().overdue == 1
+    with time_machine.travel(NOW + 47 * H, tick=False):
+        assert scan().escalated == 0
+    with time_machine.travel(NOW + 47 * H + US, tick=False):
+        assert scan().escalated == 1
+    assert kinds(node) == {"overdue", "escalation"}
+
+
+def test_rescan_raises_and_sends_nothing_new(team):
+    team.node(NOW - 3 * H)
+    team.node(NOW + 3 * H)
+    team.node(NOW - 50 * H, assignee=None)
+    with time_machine.travel(NOW, tick=False):
+        first = scan()
+        again = scan()
+    with time_machine.travel(NOW + 10 * M, tick=False):
+        later = scan()
+    assert first == ScanResult(overdue=2, escalated=1, due_soon=1, messages=3)  # lena, li, olga
+    assert again == later == ScanResult()
+    assert Alert.objects.count() == 4
+    assert OutboxMessage.objects.count() == 3
+
+
+def test_moving_a_node_later_resolves_and_a_new_date_passing_alerts_again(team):
+    node = team.node(NOW - H)
+    with time_machine.travel(NOW, tick=False):
+        scan()
+    with time_machine.travel(NOW + 10 * M, tick=False):
+        milestone_update(milestone_id=node.pk, actor=team.lead, data={"due_at": NOW + 2 * 24 * H})
+        result = scan()
+    assert result.resolved == 1
+    old = Alert.objects.get(milestone=node, kind=AlertKind.OVERDUE)
+    assert old.resolved_at == NOW + 10 * M
+    resolved = Alert.objects.get(milestone=node, kind=AlertKind.RESOLVED)
+    assert resolved.due_at == NOW - H  # names the date it resolves
+    node.refresh_from_db()
+    assert node.overdue_flagged_at is None
+
+    with time_machine.travel(NOW + 2 * 24 * H + M, tick=False):
+        result = scan()
+    assert result.overdue == 1
+    assert list(
+        Alert.objects.filter(milestone=node, kind=AlertKind.OVERDUE)
+        .order_by("due_at")
+        .values_list("due_at", "resolved_at")
+    ) == [(NOW - H, NOW + 10 * M), (NOW + 2 * 24 * H, None)]
+
+
+def test_moving_later_but_still_past_resolves_and_alerts_in_one_scan(team):
+    node = team.node(NOW - 5 * H)
+    with time_machine.travel(NOW, tick=False):
+        scan()
+        milestone_update(milestone_id=node.pk, actor=team.lead, data={"due_at": NOW - H})
+        result = scan()
+    assert (result.resolved, result.overdue) == (1, 1)
+    assert Alert.objects.open().get(milestone=node).due_at == NOW - H
+
+
+def test_moving_earlier_keeps_the_alert_open(team):
+    node = team.node(NOW + 5 * H)
+    with time_machine.travel(NOW, tick=False):
+        scan()
+        milestone_update(milestone_id=node.pk, actor=team.lead, data={"due_at": NOW + 2 * H})
+        result = scan()
+    assert result == ScanResult(due_soon=1, messages=1)
+    assert Alert.objects.open().filter(milestone=node).count() == 2
+
+
+@pytest.mark.parametrize("status", [MilestoneStatus.DONE, MilestoneStatus.CANCELLED])
+def test_finishing_resolves_every_open_alert_once(team, status):
+    node = team.node(NOW - 50 * H)
+    with time_machine.travel(NOW, tick=False):
+        scan()
+        milestone_update(milestone_id=node.pk, actor=team.assignee, data={"status": status})
+    with time_machine.travel(NOW + M, tick=False):
+        assert scan().resolved == 1
+        assert scan().resolved == 0
+    assert not Alert.objects.open().filter(milestone=node).exists()
+    assert Alert.objects.filter(milestone=node, kind=AlertKind.RESOLVED).count() == 1
+
+
+def test_reopened_node_is_not_alerted_twice_for_the_same_date(team):
+    node = team.node(NOW - H)
+    with time_machine.travel(NOW, tick=False):
+        scan()
+        milestone_update(milestone_id=node.pk, actor=team.lead, data={"status": "done"})
+        scan()
+        milestone_update(milestone_id=node.pk, actor=team.lead, data={"status": "todo"})
+        result = scan()
+    assert result == ScanResult()
+    node.refresh_from_db()
+    assert node.overdue_flagged_at == NOW  # judged again, nothing new to say
+    assert Alert.objects.filter(milestone=node, kind=AlertKind.OVERDUE).count() == 1
+
+
+# Recipients ----------------------------------------------------------------------------------
+
+
+def recipients(alert_kind: str) -> set[str]:
+    """Who has an email (queued or held) listing an alert of this kind."""
+    ids = set(Alert.objects.filter(kind=alert_kind).values_list("pk", flat=True))
+    return {
+        message.recipient.username
+        for message in OutboxMessage.objects.filter(recipient__isnull=False).select_related(
+            "recipient"
+        )
+        if ids & set(message.payload["alert_ids"])
+    }
+
+
+@pytest.mark.parametrize(
+    ("due", "assigned", "kind", "expected"),
+    [
+        (NOW + H, True, "due_soon", {"lena"}),
+        (NOW + H, False, "due_soon", {"li"}),  # nobody assigned: the lead
+        (NOW - H, True, "overdue", {"lena", "li"}),
+        (NOW - H, False, "overdue", {"li"}),  # the lead once, not twice
+        (NOW - 49 * H, True, "escalation", {"olga", "li"}),
+    ],
+)
+def test_recipients(team, due, assigned, kind, expected):
+    team.node(due, assignee=team.assignee if assigned else None)
+    with time_machine.travel(NOW, tick=False):
+        scan()
+    assert recipients(kind) == expected
+
+
+@pytest.mark.parametrize(
+    ("due", "expected"),
+    [
+        (NOW + H, set()),  # only reminded: finishing on time emails nobody
+        (NOW - H, {"lena", "li"}),
+        (NOW - 49 * H, {"lena", "li", "olga"}),
+    ],
+)
+def test_resolved_goes_to_whoever_heard_of_the_problem(team, due, expected):
+    node = team.node(due)
+    with time_machine.travel(NOW, tick=False):
+        scan()
+        milestone_update(milestone_id=node.pk, actor=team.assignee, data={"status": "done"})
+        scan()
+    assert recipients(AlertKind.RESOLVED) == expected
+
+
+def test_muted_inactive_and_addressless_people_get_nothing(team):
+    team.assignee.muted_projects.add(team.project)
+    team.owner.is_active = False
+    team.owner.save()
+    team.lead.email = ""
+    team.lead.save()
+    team.node(NOW - 49 * H)
+    with time_machine.travel(NOW, tick=False):
+        result = scan()
+    assert (result.overdue, result.escalated, result.messages) == (1, 1, 0)
+    assert not OutboxMessage.objects.exists()
+
+
+def test_digest_mode_waits_for_the_digest(team):
+    team.assignee.email_mode = EmailMode.DIGEST
+    team.assignee.save()
+    team.node(NOW - H)
+    team.node(NOW + H)
+    with time_machine.travel(NOW, tick=False):
+        result = scan()
+    assert result.messages == 1  # the lead's
+    (held,) = OutboxMessage.objects.filter(recipient=team.assignee)
+    assert held.status == OutboxStatus.HELD
+    assert len(held.payload["alert_ids"]) == 2
+    with time_machine.travel(NOW + 5 * H, tick=False):
+        scan()  # the reminded node is overdue now: held too, for the same digest
+    assert OutboxMessage.objects.filter(recipient=team.assignee, status="held").count() == 2
+
+    assert alerts_digest_send(now=NOW + 14 * H) == 1
+    assert alerts_digest_send(now=NOW + 14 * H) == 0
+    digest = OutboxMessage.objects.get(event="digest")
+    assert (digest.recipient, digest.status) == (team.assignee, OutboxStatus.PENDING)
+    assert digest.payload["alert_ids"] == sorted(
+        Alert.objects.filter(kind__in=["overdue", "due_soon"]).values_list("pk", flat=True)
+    )
+    assert set(
+        OutboxMessage.objects.filter(event="alerts", recipient=team.assignee).values_list(
+            "status", flat=True
+        )
+    ) == {OutboxStatus.MERGED}
+
+
+# Shape and cost ------------------------------------------------------------------------------
+
+
+def populate(count: int) -> None:
+    for _ in range(count):
+        lead = UserFactory()
+        department = DepartmentFactory(lead=lead)
+        project = ProjectFactory(status=ProjectStatus.ACTIVE)
+        for due in (NOW - H, NOW - 50 * H, NOW + H):
+            MilestoneFactory(
+                project=project, department=department, assignee=UserFactory(), due_at=due
+            )
+        done = MilestoneFactory(project=project, department=department, due_at=NOW - 2 * H)
+        Alert.objects.create(
+            milestone=done,
+            project=project,
+            department=department,
+            kind="overdue",
+            due_at=done.due_at,
+            scan_id=uuid4(),
+        )
+        Milestone.objects.filter(pk=done.pk).update(status="done", completed_at=NOW - H)
+
+
+@pytest.mark.parametrize("size", [1, 12])
+def test_scan_costs_a_constant_number_of_queries(db, size):
+    populate(size)
+    with CaptureQueriesContext(connection) as queries:
+        result = alerts_scan(now=NOW, lock=ScanLock.NONE)
+    assert result.overdue == 2 * size and result.resolved == size
+    # savepoint 2, no JIT 1, resolve 3, overdue 2, escalation 3, due soon 2, emails 1,
+    # channels 1: the same for 4 nodes or 48 (resolve adds 2 per 5,000 alerts closed)
+    assert len(queries) == 15, [q["sql"][:80] for q in queries]
+
+
+def test_a_held_lock_skips_the_beat_run(transactional_db, team):
+    team.node(NOW - H)
+    key = lock_key(scan_lock_name(Step.ALL))
+    with psycopg.connect(database_url(), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [key])
+        assert alerts_scan(now=NOW, lock=ScanLock.TRY) == ScanResult(skipped=True)
+        assert alerts_scan(now=NOW, lock=ScanLock.NONE).overdue == 1
+        other.execute("SELECT pg_advisory_unlock(%s)", [key])
+    assert alerts_scan(now=NOW, lock=ScanLock.TRY) == ScanResult()
+
+
+def test_advisory_lock_is_per_transaction(transactional_db):
+    from django.db import transaction
+
+    with transaction.atomic():
+        assert advisory_xact_lock("probe", wait=False)
+    with transaction.atomic():
+        assert advisory_xact_lock("probe", wait=False)

@@ -1,0 +1,217 @@
+"""Alerts raised by the deadline scan and the outbox that tells people and channels about them.
+
+Exactly-once is a property of the data: one alert per (node, kind, due date), and one outbox row
+per dedupe key (a scan and a person, a scan and a channel, a report and a person…). Alerts are
+fanned out only by the scan that inserted them, in the same transaction. Scans and workers may
+race; the constraints decide who wins.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class AlertKind(models.TextChoices):
+    DUE_SOON = "due_soon", _("Due soon")
+    OVERDUE = "overdue", _("Overdue")
+    ESCALATION = "escalation", _("Escalation")
+    RESOLVED = "resolved", _("Resolved")
+
+    @classmethod
+    def problems(cls) -> list[str]:
+        """Kinds that describe a problem and stay open until the node is resolved."""
+        return [cls.DUE_SOON, cls.OVERDUE, cls.ESCALATION]
+
+    @classmethod
+    def urgency(cls, kind: str) -> int:
+        """Sort key: most urgent first."""
+        return [cls.ESCALATION, cls.OVERDUE, cls.DUE_SOON, cls.RESOLVED].index(kind)
+
+
+class AlertQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(resolved_at__isnull=True)
+
+    def open_problems(self):
+        return self.open().filter(kind__in=AlertKind.problems())
+
+
+class Alert(models.Model):
+    """One thing the scan noticed about one node for one due date.
+
+    `due_at` is the due date the alert was raised for: moving the node later resolves the alert,
+    and a new alert for the new date is a different row. `project` and `department` are the
+    node's when the alert was raised (chat channels follow them). `scan_id` names the scan that
+    raised it, so that scan (and only it) fans the alert out. `escalated_at` marks an overdue
+    alert whose escalation exists, which takes it out of the escalation step's index.
+    """
+
+    milestone = models.ForeignKey(
+        "milestones.Milestone",
+        on_delete=models.CASCADE,
+        related_name="alerts",
+        verbose_name=_("milestone"),
+        db_index=False,  # the unique (milestone, kind, due_at) index serves these lookups
+    )
+    # Copies of the node's project and department when the alert was raised (filters and chat
+    # channels read them without a join). The node's own foreign keys guard them, so the
+    # database does not check them again: that would lock two more rows per alert a scan raises.
+    project = models.ForeignKey(
+        "projects.Project",
+        on_delete=models.CASCADE,
+        related_name="alerts",
+        verbose_name=_("project"),
+        db_index=False,  # covered by the (project, created_at) index
+        db_constraint=False,
+    )
+    department = models.ForeignKey(
+        "accounts.Department",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("department"),
+        db_index=False,  # nodes PROTECT their department, and alerts go with their nodes
+        db_constraint=False,
+        null=True,  # the scan always sets it
+        blank=True,
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=AlertKind.choices)
+    due_at = models.DateTimeField(_("due"))
+    created_at = models.DateTimeField(_("raised at"), default=timezone.now)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True, editable=False)
+    scan_id = models.UUIDField(editable=False)
+
+    objects = AlertQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["milestone", "kind", "due_at"], name="alerts_alert_once_per_due_date"
+            )
+        ]
+        indexes = [
+            # The API's newest-first list, and a scan finding the alerts it raised.
+            models.Index(fields=["created_at"]),
+            models.Index(fields=["project", "created_at"]),
+            # The resolution step reads every open problem alert.
+            models.Index(
+                fields=["milestone"],
+                condition=Q(resolved_at__isnull=True) & ~Q(kind="resolved"),
+                name="alerts_open_problems",
+            ),
+            # The escalation step reads open overdue alerts not escalated yet, by due date.
+            models.Index(
+                fields=["due_at"],
+                condition=Q(resolved_at__isnull=True, escalated_at__isnull=True, kind="overdue"),
+                name="alerts_to_escalate",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.milestone_id} @ {self.due_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    HELD = "held", _("Held for the daily digest")
+    MERGED = "merged", _("Sent in a digest")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped (nothing left to send)")
+
+
+class OutboxEvent(models.TextChoices):
+    ALERTS = "alerts", _("Alerts")
+    DIGEST = "digest", _("Daily digest")
+    WEEKLY_REPORT = "weekly_report", _("Weekly report")
+    MONTHLY_REPORT = "monthly_report", _("Monthly report")
+    TEST = "test", _("Test message")
+
+
+class OutboxQuerySet(models.QuerySet):
+    def due(self, now):
+        return self.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
+
+
+class OutboxMessage(models.Model):
+    """One email to one person or one message to one chat channel, sent by a Celery task.
+
+    Email bodies are rendered at send time in the recipient's language from `payload`
+    (`alert_ids` for alert emails and digests, `snapshot_id` for reports); chat payloads are
+    stored whole in the shape `tracker.core.delivery` documents. The row's id is the
+    idempotency key. A person in daily-digest mode gets their alert rows HELD; the digest
+    merges them into one email.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    event = models.CharField(_("event"), max_length=20, choices=OutboxEvent.choices)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="outbox_messages",
+        verbose_name=_("recipient"),
+    )
+    channel = models.ForeignKey(
+        "integrations.Channel",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="outbox_messages",
+        verbose_name=_("channel"),
+    )
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    dedupe_key = models.CharField(max_length=200, unique=True, editable=False)
+    status = models.CharField(
+        _("status"), max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    last_error = models.TextField(_("last error"), blank=True)
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    response = models.TextField(_("answer"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    objects = OutboxQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(recipient__isnull=True) ^ Q(channel__isnull=True),
+                name="alerts_outbox_one_destination",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="alerts_outbox_pending_due",
+            ),
+            models.Index(fields=["status", "created_at"]),
+            models.Index(
+                fields=["recipient"], condition=Q(status="held"), name="alerts_outbox_held"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} → {self.recipient or self.channel}"
+
+    @property
+    def is_email(self) -> bool:
+        return self.recipient_id is not None

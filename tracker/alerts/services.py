@@ -1,0 +1,480 @@
+"""The deadline scan and the daily digest: raise alerts set-based, tell each person once.
+
+A scan, in one transaction, as of `now`:
+
+- overdue: open nodes past their due date that no scan has judged yet get an alert, then the
+  flag that takes them out of the next scan's index (every minute);
+- escalation: overdue alerts older than their project's `escalate_after` (every minute);
+- due soon: open nodes within their project's `due_soon_window` (every 15 minutes);
+- resolve: open alerts of nodes that are done, cancelled or re-planned later get `resolved_at`,
+  and one `resolved` alert per node and due date says so (every 15 minutes);
+- fan-out: the alerts this scan raised become one outbox row per person (held for the digest
+  when they chose one) and one per chat channel, sent by a worker after commit.
+
+Each step is one statement over the whole table, guarded by unique constraints: re-running a
+scan, or several scans racing, never raises a second alert or queues a second message for the
+same node, kind and due date. The advisory lock only saves a racing scan the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.db.models import (
+    CharField,
+    DateTimeField,
+    Exists,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    UUIDField,
+    Value,
+)
+
+from tracker.accounts.models import EmailMode
+from tracker.alerts.chat import ALERT_ROW_FIELDS, AlertRow, alerts_payload, channel_receives
+from tracker.alerts.models import Alert, AlertKind, OutboxEvent, OutboxMessage, OutboxStatus
+from tracker.alerts.outbox import outbox_flush_after_commit
+from tracker.alerts.sql import (
+    advisory_xact_lock,
+    execute,
+    insert_from_select,
+    vendor_sql,
+    without_jit,
+)
+from tracker.integrations.models import Channel
+from tracker.milestones.models import Milestone, MilestoneStatus
+from tracker.projects.models import Project, ProjectStatus
+
+logger = logging.getLogger(__name__)
+
+# Closed and archived projects stay quiet: their nodes are flagged but raise no alerts.
+QUIET_PROJECT_STATUSES = [ProjectStatus.CLOSED, ProjectStatus.ARCHIVED]
+CLOSED_STATUSES = [MilestoneStatus.DONE, MilestoneStatus.CANCELLED]
+ALERT_COLUMNS = (
+    "milestone_id",
+    "project_id",
+    "department_id",
+    "kind",
+    "due_at",
+    "created_at",
+    "resolved_at",
+)
+ALERT_KEY = ("milestone_id", "kind", "due_at")
+CHUNK = 5000  # ids per statement, well under any database's parameter limit
+
+
+class Step:
+    OVERDUE = "overdue"
+    ESCALATE = "escalate"
+    DUE_SOON = "due_soon"
+    RESOLVE = "resolve"
+
+    ALL = frozenset({OVERDUE, ESCALATE, DUE_SOON, RESOLVE})
+    EVERY_MINUTE = frozenset({OVERDUE, ESCALATE})
+    EVERY_QUARTER_HOUR = frozenset({DUE_SOON, RESOLVE})
+
+
+class Role:
+    """Who hears about a node."""
+
+    ASSIGNEE = "assignee"  # the assignee, or the department lead when nobody is assigned
+    LEAD = "lead"  # the department lead
+    OWNER = "owner"  # the project owner
+
+
+RECIPIENTS: dict[str, tuple[str, ...]] = {
+    AlertKind.DUE_SOON: (Role.ASSIGNEE,),
+    AlertKind.OVERDUE: (Role.ASSIGNEE, Role.LEAD),
+    AlertKind.ESCALATION: (Role.OWNER, Role.LEAD),
+    # AlertKind.RESOLVED goes to whoever was told about the overdue or escalation it closes.
+}
+# Each role as SQL over a node `m`, its department `d` and its project `p`.
+ROLE_COLUMN = {
+    Role.ASSIGNEE: "COALESCE(m.assignee_id, d.lead_id)",
+    Role.LEAD: "d.lead_id",
+    Role.OWNER: "p.owner_id",
+}
+
+
+class ScanLock:
+    TRY = "try"  # beat: skip this run when another scan is running
+    WAIT = "wait"  # the command: wait for it
+    NONE = "none"  # rely on the constraints alone
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    overdue: int = 0
+    escalated: int = 0
+    due_soon: int = 0
+    resolved: int = 0
+    messages: int = 0
+    skipped: bool = False
+
+    def as_dict(self) -> dict[str, int | bool]:
+        return asdict(self)
+
+
+def scan_steps(*, overdue: bool, due_soon: bool) -> frozenset[str]:
+    return (Step.EVERY_MINUTE if overdue else frozenset()) | (
+        Step.EVERY_QUARTER_HOUR if due_soon else frozenset()
+    )
+
+
+def scan_lock_name(steps: frozenset[str]) -> str:
+    """One lock per kind of scan: the minute scan never waits for the quarter-hour one."""
+    return "alerts-scan:" + ",".join(sorted(steps))
+
+
+def alerts_scan(
+    *, now: datetime, overdue: bool = True, due_soon: bool = True, lock: str = ScanLock.TRY
+) -> ScanResult:
+    """One scan as of `now`: the beat tasks, the `flag_overdue` command and the benchmark all
+    call this. `overdue` is the every-minute part (newly overdue nodes, escalations),
+    `due_soon` the quarter-hour part (due-soon reminders, resolutions). Returns what it raised
+    and how many messages it queued to send now."""
+    steps = scan_steps(overdue=overdue, due_soon=due_soon)
+    scan_id = uuid.uuid4()
+    counts = {}
+    with transaction.atomic():
+        locked = lock == ScanLock.NONE or advisory_xact_lock(
+            scan_lock_name(steps), wait=lock == ScanLock.WAIT
+        )
+        if not locked:
+            logger.info("Another alert scan holds the lock; skipping this run.")
+            return ScanResult(skipped=True)
+        without_jit()
+        if Step.RESOLVE in steps:
+            counts["resolved"] = _resolve(now=now, scan_id=scan_id)
+        if Step.OVERDUE in steps:
+            counts["overdue"] = _raise_overdue(now=now, scan_id=scan_id)
+        if Step.ESCALATE in steps:
+            counts["escalated"] = _raise_escalations(now=now, scan_id=scan_id)
+        if Step.DUE_SOON in steps:
+            counts["due_soon"] = _raise_due_soon(now=now, scan_id=scan_id)
+        if any(counts.values()):
+            counts["messages"] = _fan_out(scan_id=scan_id, now=now)
+    result = ScanResult(**counts)
+    if any(counts.values()):
+        logger.info("Alert scan %s: %s", scan_id, result.as_dict())
+    return result
+
+
+# Raising alerts -------------------------------------------------------------------------------
+
+
+def _insert_alerts(
+    candidates: QuerySet,
+    *,
+    milestone: str,
+    kind: str,
+    now: datetime,
+    scan_id: uuid.UUID,
+    resolved: bool = False,
+) -> int:
+    """One alert of `kind` per candidate row (a node or an alert: its `milestone` field,
+    `project_id`, `department_id` and `due_at`), unless that node already has one for that due
+    date."""
+    rows = candidates.order_by().values_list(
+        F(milestone),
+        F("project_id"),
+        F("department_id"),
+        Value(kind, output_field=CharField()),
+        F("due_at"),
+        Value(now, output_field=DateTimeField()),
+        Value(now if resolved else None, output_field=DateTimeField()),
+        Value(scan_id, output_field=UUIDField()),
+    )
+    return insert_from_select(Alert, (*ALERT_COLUMNS, "scan_id"), rows, conflict=ALERT_KEY)
+
+
+def _quiet_project_ids() -> QuerySet:
+    """For `NOT IN`: a filter the planner keeps on the node's own index scan, where a join
+    with the (many) alerting projects tempts it into reading every node of every project."""
+    return Project.objects.filter(status__in=QUIET_PROJECT_STATUSES).values("pk")
+
+
+def _alerting_projects() -> QuerySet[Project]:
+    return Project.objects.exclude(status__in=QUIET_PROJECT_STATUSES)
+
+
+def _raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
+    """Alert every open node past its due date that no scan has judged yet, then flag it.
+
+    Both statements read the partial index of open, unflagged nodes. A node is flagged only
+    once its alert for its current due date exists (or its project is quiet), so a node that
+    becomes overdue between the two statements is left for the next scan, never lost.
+    """
+    newly = Milestone.objects.open().filter(overdue_flagged_at__isnull=True, due_at__lt=now)
+    quiet = _quiet_project_ids()
+    created = _insert_alerts(
+        newly.exclude(project_id__in=quiet),
+        milestone="pk",
+        kind=AlertKind.OVERDUE,
+        now=now,
+        scan_id=scan_id,
+    )
+    alerted = Alert.objects.filter(
+        milestone=OuterRef("pk"), kind=AlertKind.OVERDUE, due_at=OuterRef("due_at")
+    )
+    newly.filter(Exists(alerted) | Q(project_id__in=quiet)).update(overdue_flagged_at=now)
+    return created
+
+
+def _raise_escalations(*, now: datetime, scan_id: uuid.UUID) -> int:
+    """Escalate open nodes overdue for longer than their project's `escalate_after`.
+
+    Read from the overdue alerts not escalated yet (a partial index, so the ones escalated
+    long ago cost nothing), then marked like the overdue flag: only once the escalation exists.
+    """
+    shortest = _alerting_projects().aggregate(shortest=Min("escalate_after"))["shortest"]
+    if shortest is None:
+        return 0
+    waiting = Alert.objects.filter(
+        kind=AlertKind.OVERDUE,
+        resolved_at__isnull=True,
+        escalated_at__isnull=True,
+        due_at__lt=now - shortest,
+    )
+    candidates = (
+        waiting.filter(
+            milestone__status__in=MilestoneStatus.open_values(),
+            milestone__due_at=F("due_at"),
+        )
+        .exclude(project_id__in=_quiet_project_ids())
+        .alias(escalate_at=F("due_at") + F("project__escalate_after"))
+        .filter(escalate_at__lt=now)
+    )
+    created = _insert_alerts(
+        candidates, milestone="milestone_id", kind=AlertKind.ESCALATION, now=now, scan_id=scan_id
+    )
+    escalation = Alert.objects.filter(
+        milestone=OuterRef("milestone_id"), kind=AlertKind.ESCALATION, due_at=OuterRef("due_at")
+    )
+    waiting.filter(Exists(escalation)).update(escalated_at=now)
+    return created
+
+
+def _raise_due_soon(*, now: datetime, scan_id: uuid.UUID) -> int:
+    """Remind about open nodes due within their project's window (`due_at` == now included)."""
+    widest = _alerting_projects().aggregate(widest=Max("due_soon_window"))["widest"]
+    if not widest:
+        return 0
+    candidates = (
+        Milestone.objects.open()
+        .filter(
+            overdue_flagged_at__isnull=True,
+            due_at__gte=now,
+            due_at__lte=now + widest,  # a range on the partial index before the per-project test
+        )
+        .exclude(project_id__in=_quiet_project_ids())
+        .alias(remind_at=F("due_at") - F("project__due_soon_window"))
+        .filter(remind_at__lte=now)
+        .exclude(
+            Exists(
+                Alert.objects.filter(
+                    milestone=OuterRef("pk"), kind=AlertKind.DUE_SOON, due_at=OuterRef("due_at")
+                )
+            )
+        )
+    )
+    return _insert_alerts(
+        candidates, milestone="pk", kind=AlertKind.DUE_SOON, now=now, scan_id=scan_id
+    )
+
+
+def _resolve(*, now: datetime, scan_id: uuid.UUID) -> int:
+    """Close open alerts of nodes that are done, cancelled or moved to a later date, with one
+    `resolved` alert per node and due date.
+
+    Every open alert is checked against its node (one join, a few microseconds an alert), so
+    this runs every 15 minutes rather than every minute; the ids found (only the alerts to
+    close) are then written in chunks.
+    """
+    stale_ids = list(
+        Alert.objects.open_problems()
+        .filter(Q(milestone__status__in=CLOSED_STATUSES) | Q(milestone__due_at__gt=F("due_at")))
+        .values_list("pk", flat=True)
+    )
+    created = 0
+    for start in range(0, len(stale_ids), CHUNK):
+        stale = Alert.objects.filter(pk__in=stale_ids[start : start + CHUNK])
+        created += _insert_alerts(
+            stale.distinct(),
+            milestone="milestone_id",
+            kind=AlertKind.RESOLVED,
+            now=now,
+            scan_id=scan_id,
+            resolved=True,
+        )
+        stale.update(resolved_at=now)
+    return created
+
+
+# Fan-out --------------------------------------------------------------------------------------
+
+
+def _fan_out(*, scan_id: uuid.UUID, now: datetime) -> int:
+    """Outbox rows for the alerts this scan raised; returns how many are to be sent now."""
+    alerts = Alert.objects.filter(created_at=now, scan_id=scan_id)
+    emails = _queue_emails(scan_id=scan_id, now=now)
+    chats = _queue_chat_messages(alerts, scan_id=scan_id, now=now)
+    if emails or chats:
+        outbox_flush_after_commit()
+    return emails + chats
+
+
+def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
+    """One email per person listing all their new alerts, in one INSERT … SELECT … GROUP BY
+    (held for the daily digest when the person chose one). Returns the emails to send now.
+
+    `base` reads each new alert with its node's people once; `pairs` is one SELECT per role of
+    RECIPIENTS, joined by UNION (which drops the duplicate when the assignee is the lead).
+    Inactive people, people without an email address and people who muted the project are
+    skipped.
+    """
+    branches, branch_params = [], []
+    for role in ROLE_COLUMN:
+        kinds = [kind for kind, roles in RECIPIENTS.items() if role in roles]
+        closes = [kind for kind in kinds if kind != AlertKind.DUE_SOON] or [""]
+        branches.append(
+            f"SELECT id, project_id, {role} AS to_user FROM base WHERE {role} IS NOT NULL AND ("
+            f"kind IN ({', '.join(['%s'] * len(kinds))}) OR (kind = %s AND EXISTS ("
+            "SELECT 1 FROM alerts_alert AS told WHERE told.milestone_id = base.milestone_id"
+            f" AND told.due_at = base.due_at AND told.kind IN ({', '.join(['%s'] * len(closes))})"
+            ")))"
+        )
+        branch_params += [*kinds, AlertKind.RESOLVED, *closes]
+    sql = f"""
+        WITH base AS MATERIALIZED (
+            SELECT a.id, a.kind, a.project_id, a.milestone_id, a.due_at,
+                {", ".join(f"{column} AS {role}" for role, column in ROLE_COLUMN.items())}
+            FROM alerts_alert AS a
+            INNER JOIN milestones_milestone AS m ON m.id = a.milestone_id
+            INNER JOIN accounts_department AS d ON d.id = m.department_id
+            INNER JOIN projects_project AS p ON p.id = a.project_id
+            WHERE a.created_at = %s AND a.scan_id = %s
+        ), pairs AS (
+            {" UNION ".join(branches)}
+        )
+        INSERT INTO alerts_outboxmessage (
+            id, event, recipient_id, payload, dedupe_key, status, attempts, next_attempt_at,
+            last_error, subject, response, created_at
+        )
+        SELECT {vendor_sql("new_uuid")}, %s, r.to_user,
+            {vendor_sql("id_list", key="alert_ids", column="r.id")},
+            %s || CAST(r.to_user AS TEXT),
+            CASE WHEN u.email_mode = %s THEN %s ELSE %s END, 0, %s, '', '', '', %s
+        FROM pairs AS r
+        INNER JOIN accounts_user AS u ON u.id = r.to_user
+        WHERE u.is_active AND u.email <> '' AND NOT EXISTS (
+            SELECT 1 FROM accounts_user_muted_projects AS muted
+            WHERE muted.user_id = r.to_user AND muted.project_id = r.project_id
+        )
+        GROUP BY r.to_user, u.email_mode
+        RETURNING status
+    """
+    when = DateTimeField().get_db_prep_value(now, connection)  # raw SQL: as the ORM would
+    params = (
+        when,
+        UUIDField().get_db_prep_value(scan_id, connection),
+        *branch_params,
+        OutboxEvent.ALERTS,
+        f"alerts:{scan_id}:user:",
+        EmailMode.DIGEST,
+        OutboxStatus.HELD,
+        OutboxStatus.PENDING,
+        when,
+        when,
+    )
+    rows = execute(sql, params)
+    return sum(1 for (status,) in rows if status == OutboxStatus.PENDING)
+
+
+def _queue_chat_messages(alerts: QuerySet[Alert], *, scan_id: uuid.UUID, now: datetime) -> int:
+    """One message per chat channel listing the new alerts it follows."""
+    channels = [
+        channel
+        for channel in Channel.objects.active()
+        if set(channel.events or []) & set(AlertKind.values)
+    ]
+    if not channels:
+        return 0
+    if not any(c.project_id is None and c.department_id is None for c in channels):
+        # Only scoped channels: load just the alerts of their projects and departments.
+        alerts = alerts.filter(
+            Q(project_id__in={c.project_id for c in channels if c.project_id})
+            | Q(department_id__in={c.department_id for c in channels if c.department_id})
+        )
+    matched = defaultdict(list)
+    kinds = {kind for channel in channels for kind in channel.events}
+    for values in alerts.filter(kind__in=kinds).values_list(*ALERT_ROW_FIELDS):
+        row = AlertRow(*values)
+        for channel in channels:
+            if channel_receives(
+                channel, event=row.kind, project_id=row.project_id, department_id=row.department_id
+            ):
+                matched[channel].append(row)
+    OutboxMessage.objects.bulk_create(
+        OutboxMessage(
+            event=OutboxEvent.ALERTS,
+            channel=channel,
+            payload=alerts_payload(found, language=channel.language),
+            dedupe_key=f"alerts:{scan_id}:channel:{channel.pk}",
+            created_at=now,
+            next_attempt_at=now,
+        )
+        for channel, found in matched.items()
+    )
+    return len(matched)
+
+
+# The daily digest -----------------------------------------------------------------------------
+
+
+def alerts_digest_send(*, now: datetime) -> int:
+    """Merge each person's held alert emails into one digest email. Returns digests queued.
+
+    The held rows are locked (SKIP LOCKED), so two digests running at once split the work
+    instead of sending a row twice.
+    """
+    with transaction.atomic():
+        held = list(
+            OutboxMessage.objects.filter(status=OutboxStatus.HELD)
+            .select_for_update(skip_locked=True)
+            .order_by("created_at")
+            .values_list("pk", "recipient_id", "payload")
+        )
+        if not held:
+            return 0
+        alert_ids: dict[int, set[int]] = defaultdict(set)
+        for _pk, recipient_id, payload in held:
+            alert_ids[recipient_id].update(payload.get("alert_ids", []))
+        run = uuid.uuid4()
+        OutboxMessage.objects.bulk_create(
+            OutboxMessage(
+                event=OutboxEvent.DIGEST,
+                recipient_id=recipient_id,
+                payload={"alert_ids": sorted(ids)},
+                dedupe_key=f"digest:{run}:user:{recipient_id}",
+                created_at=now,
+                next_attempt_at=now,
+            )
+            for recipient_id, ids in alert_ids.items()
+        )
+        pks = [pk for pk, _recipient, _payload in held]
+        for start in range(0, len(pks), CHUNK):
+            OutboxMessage.objects.filter(pk__in=pks[start : start + CHUNK]).update(
+                status=OutboxStatus.MERGED, sent_at=now
+            )
+        outbox_flush_after_commit()
+    return len(alert_ids)

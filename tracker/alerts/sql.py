@@ -1,0 +1,91 @@
+"""Set-based writes the ORM has no verb for: INSERT … SELECT … ON CONFLICT DO NOTHING.
+
+The SELECT is an ordinary queryset, compiled for the current database (PostgreSQL in
+production, SQLite in `make run`), so the datetime and interval arithmetic stays the ORM's.
+The two SQL expressions the databases spell differently are in VENDOR_SQL.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+
+from django.db import connection, models
+
+VENDOR_SQL = {
+    "postgresql": {
+        "new_uuid": "gen_random_uuid()",
+        "id_list": "jsonb_build_object('{key}', jsonb_agg({column} ORDER BY {column}))",
+    },
+    "sqlite": {
+        "new_uuid": "lower(hex(randomblob(16)))",  # Django keeps UUIDs as 32 hex digits here
+        "id_list": "json_object('{key}', json_group_array({column}))",
+    },
+}
+
+
+def vendor_sql(name: str, **parts: str) -> str:
+    return VENDOR_SQL[connection.vendor][name].format(**parts)
+
+
+def compile_queryset(queryset: models.QuerySet) -> tuple[str, tuple]:
+    return queryset.query.get_compiler(using=queryset.db).as_sql()
+
+
+def execute(sql: str, params) -> list[tuple]:
+    """Run one statement; its rows if it returns any."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def insert_from_select(
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: models.QuerySet,
+    *,
+    conflict: Sequence[str] = (),
+) -> int:
+    """Insert the rows `rows` selects (one value per column, in order); rows that would break a
+    unique constraint are skipped. Returns how many rows were inserted."""
+    select_sql, params = compile_queryset(rows)
+    quote = connection.ops.quote_name
+    target = f"({', '.join(quote(c) for c in conflict)}) " if conflict else ""
+    # SQLite needs the SELECT to end in a WHERE clause before ON CONFLICT; every caller filters.
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+        f"{select_sql} ON CONFLICT {target}DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return max(cursor.rowcount, 0)
+
+
+def without_jit() -> None:
+    """Switch PostgreSQL's JIT off for the current transaction: the scan's statements have high
+    cost estimates but touch few rows, and compiling them (~20 ms each) would cost more than
+    running them."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+
+
+def lock_key(name: str) -> int:
+    return zlib.crc32(f"milepost:{name}".encode())
+
+
+def advisory_xact_lock(name: str, *, wait: bool) -> bool:
+    """Take a PostgreSQL advisory lock until the end of the current transaction.
+
+    With `wait=False` answer False at once when someone else holds it. SQLite (one writer at a
+    time anyway) always answers True.
+    """
+    if connection.vendor != "postgresql":
+        return True
+    key = lock_key(name)
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+            return True
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [key])
+        return bool(cursor.fetchone()[0])

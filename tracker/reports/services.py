@@ -1,0 +1,219 @@
+"""Report snapshots: compute a period's report, keep it, send it to the people and channels that
+follow it. The figures come from `tracker.reports.selectors`, the one place they are defined."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from tracker.accounts.models import Department, User
+from tracker.alerts import links
+from tracker.alerts.chat import channel_receives, report_payload
+from tracker.alerts.models import OutboxEvent, OutboxMessage
+from tracker.alerts.outbox import outbox_flush_after_commit
+from tracker.integrations.models import Channel
+from tracker.projects.models import Project
+from tracker.reports.models import PeriodKind, ReportSnapshot
+from tracker.reports.periods import Period, month_period, week_period
+from tracker.reports.selectors import deviation_report, monthly_report
+
+REPORT_EVENTS = {
+    PeriodKind.WEEK: OutboxEvent.WEEKLY_REPORT,
+    PeriodKind.MONTH: OutboxEvent.MONTHLY_REPORT,
+}
+
+
+@dataclass(frozen=True)
+class Published:
+    snapshot: ReportSnapshot
+    messages: int
+
+
+def report_compute(
+    *,
+    period: Period,
+    as_of: datetime,
+    project_id: int | None = None,
+    department_id: int | None = None,
+) -> dict[str, Any]:
+    """The weekly report of a week, or the monthly report (with its weekly trend) of a month."""
+    compute = deviation_report if period.kind == PeriodKind.WEEK else monthly_report
+    return compute(
+        period=period,
+        as_of=timezone.localtime(as_of),  # so the stored JSON reads in local time
+        project_id=project_id,
+        department_id=department_id,
+    )
+
+
+def report_to_json(report: dict[str, Any]) -> dict[str, Any]:
+    """The report as stored and sent: ISO datetimes, decimals as strings."""
+    return json.loads(json.dumps(report, cls=DjangoJSONEncoder))
+
+
+def report_scope(*, project: Project | None, department: Department | None) -> str:
+    if project is not None:
+        return f"project:{project.pk}"
+    if department is not None:
+        return f"department:{department.code}"
+    return "all"
+
+
+@transaction.atomic
+def report_snapshot_save(
+    *,
+    period: Period,
+    as_of: datetime,
+    project: Project | None = None,
+    department: Department | None = None,
+) -> ReportSnapshot:
+    """Compute and keep the report; running it again for the same period updates the row."""
+    report = report_compute(
+        period=period,
+        as_of=as_of,
+        project_id=project.pk if project else None,
+        department_id=department.pk if department else None,
+    )
+    snapshot, _created = ReportSnapshot.objects.update_or_create(
+        kind=period.kind,
+        label=period.label,
+        scope=report_scope(project=project, department=department),
+        defaults={
+            "project": project,
+            "department": department,
+            "period_start": period.start,
+            "period_end": period.end,
+            "as_of": report["as_of"],
+            "deviation_rate": report["deviation_rate"],
+            "breached": report["breached"],
+            "data": report_to_json(report),
+        },
+    )
+    return snapshot
+
+
+def report_recipients(snapshot: ReportSnapshot) -> QuerySet[User]:
+    """The owners of the projects in the report and the leads of its departments."""
+    project_ids = [row["id"] for row in snapshot.data.get("by_project", [])]
+    codes = [row["code"] for row in snapshot.data.get("by_department", [])]
+    return (
+        User.objects.filter(
+            Q(owned_projects__id__in=project_ids) | Q(led_departments__code__in=codes),
+            is_active=True,
+        )
+        .exclude(email="")
+        .distinct()
+        .order_by("pk")
+    )
+
+
+def report_channels(snapshot: ReportSnapshot, event: str) -> list[Channel]:
+    """Active channels following `event` whose scope is exactly the snapshot's scope."""
+    return [
+        channel
+        for channel in Channel.objects.active().filter(
+            project_id=snapshot.project_id, department_id=snapshot.department_id
+        )
+        if channel_receives(
+            channel,
+            event=event,
+            project_id=snapshot.project_id,
+            department_id=snapshot.department_id,
+        )
+    ]
+
+
+@transaction.atomic
+def report_send(*, snapshot: ReportSnapshot, email: bool = True) -> int:
+    """Queue the report for its recipients (by email) and its channels, once per period and
+    scope: sending the same snapshot again queues nothing. Returns the messages queued."""
+    event = REPORT_EVENTS[snapshot.kind]
+    base = f"{event}:{snapshot.label}:{snapshot.scope}"
+    messages = []
+    if email:
+        messages += [
+            OutboxMessage(
+                event=event,
+                recipient=user,
+                payload={"snapshot_id": snapshot.pk},
+                dedupe_key=f"{base}:user:{user.pk}",
+            )
+            for user in report_recipients(snapshot)
+        ]
+    url = links.report_url(
+        snapshot.kind,
+        snapshot.label,
+        project_id=snapshot.project_id,
+        department_id=snapshot.department_id,
+    )
+    messages += [
+        OutboxMessage(
+            event=event,
+            channel=channel,
+            payload=report_payload(
+                event=event,
+                kind=snapshot.kind,
+                label=snapshot.label,
+                report=snapshot.data,
+                url=url,
+                language=channel.language,
+            ),
+            dedupe_key=f"{base}:channel:{channel.pk}",
+        )
+        for channel in report_channels(snapshot, event)
+    ]
+    known = set(
+        OutboxMessage.objects.filter(dedupe_key__in=[m.dedupe_key for m in messages]).values_list(
+            "dedupe_key", flat=True
+        )
+    )
+    new = [message for message in messages if message.dedupe_key not in known]
+    # ignore_conflicts: a racing run that queued the same key first wins, nothing is doubled.
+    OutboxMessage.objects.bulk_create(new, ignore_conflicts=True)
+    if new:
+        outbox_flush_after_commit()
+    return len(new)
+
+
+def report_publish(
+    *,
+    period: Period,
+    as_of: datetime,
+    project: Project | None = None,
+    department: Department | None = None,
+    email: bool = True,
+) -> Published:
+    snapshot = report_snapshot_save(
+        period=period, as_of=as_of, project=project, department=department
+    )
+    return Published(snapshot=snapshot, messages=report_send(snapshot=snapshot, email=email))
+
+
+def report_run_scheduled(*, kind: str, now: datetime) -> list[Published]:
+    """The beat's weekly/monthly job: last period's report for everyone by email and for the
+    all-projects channels, plus one scoped report per project or department channel."""
+    current = week_period(now) if kind == PeriodKind.WEEK else month_period(now)
+    period = current.previous()
+    published = [report_publish(period=period, as_of=now)]
+    event = REPORT_EVENTS[kind]
+    scoped = {
+        (channel.project, channel.department)
+        for channel in Channel.objects.active()
+        .exclude(project__isnull=True, department__isnull=True)
+        .select_related("project", "department")
+        if event in (channel.events or [])
+    }
+    for project, department in sorted(scoped, key=lambda s: (str(s[0]), str(s[1]))):
+        published.append(
+            report_publish(
+                period=period, as_of=now, project=project, department=department, email=False
+            )
+        )
+    return published
