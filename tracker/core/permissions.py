@@ -72,6 +72,18 @@ def can_delete_milestone(user: User, milestone: Milestone) -> bool:
     )
 
 
+def can_manage_channel(user: User, project: Project | None) -> bool:
+    """Chat channels: staff manage every channel; a project's owner those scoped to the project."""
+    return is_active_user(user) and (
+        user.is_staff or (project is not None and project.owner_id == user.id)
+    )
+
+
+def can_manage_any_channel(user: User) -> bool:
+    """The channels page: staff, and anyone who owns a project (for that project's channels)."""
+    return is_active_user(user) and (user.is_staff or user.owned_projects.exists())
+
+
 def can_manage_templates(user: User) -> bool:
     return is_active_user(user) and user.is_staff
 

@@ -1,3 +1,50 @@
+from django.urls import path, re_path
+
+from tracker.integrations.views import calendar, channels, commands, spreadsheets
+
 app_name = "integrations"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("channels/", channels.channel_list_view, name="channel_list"),
+    path("channels/new/", channels.channel_create_view, name="channel_create"),
+    path("channels/<int:channel_id>/edit/", channels.channel_edit_view, name="channel_edit"),
+    path("channels/<int:channel_id>/delete/", channels.channel_delete_view, name="channel_delete"),
+    path("channels/<int:channel_id>/test/", channels.channel_test_view, name="channel_test"),
+    path("slack/commands", commands.slack_commands, name="slack_commands"),
+    path("chat/commands", commands.chat_commands, name="chat_commands"),
+    path("chat/link/", commands.chat_link_view, name="chat_link"),
+    path("chat/accounts/", commands.chat_identities_view, name="chat_identities"),
+    path(
+        "chat/accounts/<int:identity_id>/unlink/",
+        commands.chat_identity_unlink_view,
+        name="chat_identity_unlink",
+    ),
+    path("calendar/", calendar.calendar_feeds_view, name="calendar_feeds"),
+    path(
+        "calendar/<int:feed_id>/regenerate/",
+        calendar.calendar_feed_regenerate_view,
+        name="calendar_feed_regenerate",
+    ),
+    path(
+        "calendar/<int:feed_id>/revoke/",
+        calendar.calendar_feed_revoke_view,
+        name="calendar_feed_revoke",
+    ),
+    path("calendar/<str:token>.ics", calendar.calendar_feed_view, name="calendar_feed"),
+    re_path(
+        r"^projects/(?P<project_id>\d+)/export\.(?P<fmt>csv|xlsx)$",
+        spreadsheets.project_export_view,
+        name="project_export",
+    ),
+    path(
+        "projects/<int:project_id>/import/",
+        spreadsheets.project_import_view,
+        name="project_import",
+    ),
+    re_path(
+        r"^reports/(?P<kind>weekly|monthly)/(?P<label>[0-9]{4}-W?[0-9]{2})/"
+        r"(?P<table>departments|projects|slips|trend)\.(?P<fmt>csv|xlsx)$",
+        spreadsheets.report_export_view,
+        name="report_export",
+    ),
+]

@@ -1,0 +1,131 @@
+"""iCalendar feeds behind revocable secret URLs, parsed back with the icalendar library."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from icalendar import Calendar
+
+from tests.factories import MilestoneFactory, ProjectFactory, UserFactory
+from tracker.integrations.calendar import feed_url
+from tracker.integrations.models import CalendarFeed
+from tracker.integrations.services import calendar_feed_create
+from tracker.milestones.models import MilestoneStatus
+from tracker.projects.models import ProjectStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def fetch(client, feed) -> Calendar:
+    response = client.get(reverse("integrations:calendar_feed", args=[feed.token]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/calendar; charset=utf-8"
+    return Calendar.from_ical(response.content)
+
+
+def test_a_users_feed_has_their_nodes_as_events(client, settings):
+    settings.SITE_URL = "https://milepost.example.com"
+    user = UserFactory()
+    due = timezone.now().replace(microsecond=0) + timedelta(days=3)
+    mine = MilestoneFactory(
+        title="Price approval", assignee=user, due_at=due, description="Check margins"
+    )
+    cancelled = MilestoneFactory(title="Dropped", assignee=user, status=MilestoneStatus.CANCELLED)
+    MilestoneFactory(title="Someone else's")
+    MilestoneFactory(
+        title="Archived", assignee=user, project=ProjectFactory(status=ProjectStatus.ARCHIVED)
+    )
+
+    calendar = fetch(client, calendar_feed_create(user=user))
+    assert calendar["VERSION"] == "2.0" and "PRODID" in calendar
+    events = {str(e["SUMMARY"]): e for e in calendar.walk("VEVENT")}
+    assert set(events) == {
+        f"[{mine.project.name}] Price approval",
+        f"[{cancelled.project.name}] Dropped",
+    }
+    event = events[f"[{mine.project.name}] Price approval"]
+    assert event["UID"] == f"milestone-{mine.pk}@milepost.example.com"
+    assert event.decoded("DTSTART") == due
+    assert "DTEND" not in event  # a deadline is an instant
+    assert str(event["URL"]) == f"https://milepost.example.com/nodes/{mine.pk}/"
+    assert "Check margins" in str(event["DESCRIPTION"])
+    assert str(events[f"[{cancelled.project.name}] Dropped"]["STATUS"]) == "CANCELLED"
+
+
+def test_a_project_feed_and_updates_bump_the_sequence(client):
+    owner = UserFactory()
+    project = ProjectFactory(owner=owner)
+    node = MilestoneFactory(project=project)
+    MilestoneFactory()
+    feed = calendar_feed_create(user=UserFactory(), project=project)
+    [event] = fetch(client, feed).walk("VEVENT")
+    assert event["SEQUENCE"] == 1
+    node.version = 4
+    node.save()
+    [event] = fetch(client, feed).walk("VEVENT")
+    assert event["SEQUENCE"] == 4
+
+
+def test_query_count_does_not_grow_with_the_feed(client):
+    user = UserFactory()
+    feed = calendar_feed_create(user=user)
+    MilestoneFactory(assignee=user)
+    with CaptureQueriesContext(connection) as few:
+        fetch(client, feed)
+    MilestoneFactory.create_batch(15, assignee=user)
+    with CaptureQueriesContext(connection) as many:
+        calendar = fetch(client, feed)
+    assert len(calendar.walk("VEVENT")) == 16
+    assert len(many) == len(few) <= 4
+
+
+def test_regenerate_and_revoke_from_the_settings_page(client):
+    user = UserFactory()
+    client.force_login(user)
+    page = reverse("integrations:calendar_feeds")
+    assert client.post(page, {"project": ""}).status_code == 302
+    assert client.post(page, {"project": ""}).status_code == 302  # the same feed, not a second
+    feed = CalendarFeed.objects.get(user=user)
+    assert feed_url(feed) in client.get(page).content.decode()
+    old = feed.token
+
+    client.post(reverse("integrations:calendar_feed_regenerate", args=[feed.pk]))
+    feed.refresh_from_db()
+    assert feed.token != old
+    assert client.get(reverse("integrations:calendar_feed", args=[old])).status_code == 404
+    fetch(client, feed)
+
+    client.post(reverse("integrations:calendar_feed_revoke", args=[feed.pk]))
+    assert client.get(reverse("integrations:calendar_feed", args=[feed.token])).status_code == 404
+    assert not CalendarFeed.objects.exists()
+
+
+def test_nobody_else_can_regenerate_or_revoke_my_feed(client):
+    feed = calendar_feed_create(user=UserFactory())
+    client.force_login(UserFactory())
+    assert (
+        client.post(reverse("integrations:calendar_feed_revoke", args=[feed.pk])).status_code == 404
+    )
+    assert (
+        client.post(reverse("integrations:calendar_feed_regenerate", args=[feed.pk])).status_code
+        == 404
+    )
+    assert CalendarFeed.objects.get().token == feed.token
+
+
+def test_a_deactivated_users_feeds_stop(client):
+    user = UserFactory()
+    feed = calendar_feed_create(user=user)
+    user.is_active = False
+    user.save()
+    assert client.get(reverse("integrations:calendar_feed", args=[feed.token])).status_code == 404
+
+
+def test_an_unknown_project_is_a_form_error(client):
+    client.force_login(UserFactory())
+    response = client.post(reverse("integrations:calendar_feeds"), {"project": "999999"})
+    assert response.status_code == 400
+    assert not CalendarFeed.objects.exists()

@@ -1,0 +1,100 @@
+"""Admin for channels (through the same validation as the pages and the API), linked chat
+accounts and calendar feeds. Secrets and tokens are never shown."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from tracker.integrations.models import CalendarFeed, Channel, ChannelEvent, ChatIdentity
+from tracker.integrations.services import channel_validate
+
+
+class ChannelAdminForm(forms.ModelForm):
+    secret = forms.CharField(
+        label=_("Secret"),
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_("Not shown once saved. Leave empty to keep the saved secret."),
+    )
+    clear_secret = forms.BooleanField(label=_("Remove the saved secret"), required=False)
+    events = forms.MultipleChoiceField(
+        label=_("Events"), choices=ChannelEvent.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = Channel
+        fields = [
+            "name",
+            "kind",
+            "url",
+            "secret",
+            "project",
+            "department",
+            "events",
+            "is_active",
+            "language",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._saved_secret = self.instance.secret if self.instance.pk else ""
+        self._saved_url = self.instance.url if self.instance.pk else None
+        if self.instance.pk:
+            # The URL carries the platform's token: never printed, kept when left empty.
+            self.initial["url"] = ""
+            self.fields["url"].required = False
+            self.fields["url"].widget.attrs["placeholder"] = self.instance.url_display
+            self.fields["url"].help_text = _("Not shown once saved. Leave empty to keep it.")
+
+    def clean_url(self) -> str:
+        return self.cleaned_data.get("url") or self._saved_url or ""
+
+    def clean_secret(self) -> str:
+        if self.data.get(self.add_prefix("clear_secret")):
+            return ""
+        return self.cleaned_data.get("secret") or self._saved_secret
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        if self.errors:
+            return
+        try:
+            channel_validate(self.instance, check_address=self.instance.url != self._saved_url)
+        except ValidationError as error:
+            self._update_errors(error)
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelAdminForm
+    list_display = ["name", "kind", "project", "department", "is_active", "url_display"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name"]
+    autocomplete_fields = []
+    raw_id_fields = ["project"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ChatIdentity)
+class ChatIdentityAdmin(admin.ModelAdmin):
+    list_display = ["user", "platform", "display_name", "external_id", "created_at"]
+    list_filter = ["platform"]
+    search_fields = ["user__username", "display_name", "external_id"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(admin.ModelAdmin):
+    list_display = ["user", "project", "created_at", "last_fetched_at"]
+    fields = ["user", "project", "created_at", "last_fetched_at"]
+    readonly_fields = ["user", "project", "created_at", "last_fetched_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -1,0 +1,256 @@
+"""Chat commands: `overdue [project]`, `mine`, `done <node id>`, `report [week]`, `help`.
+
+One service for every platform: the endpoints verify the request, find the Milepost user behind
+the chat account and call `command_run`; the reply is formatted for the platform afterwards.
+Writes go through `milestone_update` (history) after `can_edit_milestone` (the API's rule).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from tracker.accounts.models import User
+from tracker.alerts.links import node_url, report_url
+from tracker.core.permissions import can_edit_milestone
+from tracker.integrations.platforms.base import format_due, report_lines
+from tracker.milestones.models import Milestone, MilestoneStatus
+from tracker.milestones.services import milestone_update
+from tracker.projects.models import Project, ProjectStatus
+from tracker.reports.periods import parse_week, week_period
+from tracker.reports.selectors import deviation_report
+
+LIST_LIMIT = 15
+NODE_ID = re.compile(r"^#?(\d{1,18})$")
+ALIASES = {
+    "overdue": "overdue",
+    "逾期": "overdue",
+    "mine": "mine",
+    "我的": "mine",
+    "done": "done",
+    "完成": "done",
+    "report": "report",
+    "周报": "report",
+    "help": "help",
+    "帮助": "help",
+    "?": "help",
+}
+
+
+@dataclass
+class Row:
+    text: str
+    url: str = ""
+
+
+@dataclass
+class Reply:
+    """What a command answers: a heading and rows (each optionally linked)."""
+
+    heading: str
+    rows: list[Row] = field(default_factory=list)
+    ok: bool = True
+
+    def markdown(self) -> str:
+        lines = [f"**{self.heading}**"]
+        lines += [f"- [{r.text}]({r.url})" if r.url else f"- {r.text}" for r in self.rows]
+        return "\n".join(lines)
+
+    def slack(self) -> str:
+        def esc(text: str) -> str:
+            return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+        lines = [f"*{esc(self.heading)}*"]
+        lines += [f"• <{r.url}|{esc(r.text)}>" if r.url else f"• {esc(r.text)}" for r in self.rows]
+        return "\n".join(lines)
+
+    def plain(self) -> str:
+        lines = [self.heading]
+        lines += [f"- {r.text} {r.url}".rstrip() for r in self.rows]
+        return "\n".join(lines)
+
+
+def _node_row(node: Milestone, now: datetime) -> Row:
+    facts = [node.project.name, node.department.name]
+    if node.assignee_id:
+        facts.append(f"@{node.assignee.username}")
+    facts.append(_("due %(when)s") % {"when": format_due(node.due_at)})
+    late = node.is_open and node.due_at < now
+    prefix = _("OVERDUE") + " " if late else ""
+    return Row(f"{prefix}#{node.pk} {node.title} · {' · '.join(facts)}", node_url(node.pk))
+
+
+def _list_reply(heading: str, queryset, now: datetime, empty: str) -> Reply:
+    nodes = list(queryset.select_related("project", "department", "assignee")[: LIST_LIMIT + 1])
+    if not nodes:
+        return Reply(empty)
+    rows = [_node_row(node, now) for node in nodes[:LIST_LIMIT]]
+    if len(nodes) > LIST_LIMIT:
+        total = queryset.count()
+        rows.append(Row(_("…and %(count)s more") % {"count": total - LIST_LIMIT}))
+    return Reply(heading, rows)
+
+
+def _find_project(term: str) -> tuple[Project | None, str]:
+    """A visible project by id, exact name or unique part of a name; or why not."""
+    projects = Project.objects.visible()
+    match = NODE_ID.match(term)
+    if match:
+        project = projects.filter(pk=int(match[1])).first()
+        if project:
+            return project, ""
+    exact = list(projects.filter(name__iexact=term)[:2])
+    found = exact or list(projects.filter(name__icontains=term).order_by("name")[:6])
+    if len(found) == 1:
+        return found[0], ""
+    if not found:
+        return None, _("No project matches “%(term)s”.") % {"term": term}
+    names = ", ".join(f"{p.name} (#{p.pk})" for p in found[:5])
+    return None, _("Several projects match “%(term)s”: %(names)s. Give the id.") % {
+        "term": term,
+        "names": names,
+    }
+
+
+def _overdue(user: User, args: str, now: datetime, platform: str) -> Reply:
+    queryset = (
+        Milestone.objects.overdue(now)
+        .exclude(project__status__in=[ProjectStatus.ARCHIVED, ProjectStatus.CLOSED])
+        .order_by("due_at", "id")
+    )
+    heading = _("Overdue nodes")
+    if args:
+        project, problem = _find_project(args)
+        if project is None:
+            return Reply(problem, ok=False)
+        queryset = queryset.filter(project=project)
+        heading = _("Overdue nodes in %(project)s") % {"project": project.name}
+    return _list_reply(heading, queryset, now, _("Nothing is overdue."))
+
+
+def _mine(user: User, args: str, now: datetime, platform: str) -> Reply:
+    queryset = (
+        Milestone.objects.open()
+        .filter(assignee=user)
+        .exclude(project__status=ProjectStatus.ARCHIVED)
+        .order_by("due_at", "id")
+    )
+    return _list_reply(
+        _("Your open nodes"), queryset, now, _("You have no open nodes assigned to you.")
+    )
+
+
+def _done(user: User, args: str, now: datetime, platform: str) -> Reply:
+    match = NODE_ID.match(args)
+    if not match:
+        return Reply(_("Say which node: done <node id>, for example done 42."), ok=False)
+    node = Milestone.objects.select_related("project").filter(pk=int(match[1])).first()
+    if node is None:
+        return Reply(_("There is no node #%(id)s.") % {"id": match[1]}, ok=False)
+    row = Row(f"#{node.pk} {node.title}", node_url(node.pk))
+    if not can_edit_milestone(user, node):
+        return Reply(
+            _(
+                "You cannot change node #%(id)s: only its assignee, its department's lead, the "
+                "project's owner or staff can."
+            )
+            % {"id": node.pk},
+            [row],
+            ok=False,
+        )
+    if node.status == MilestoneStatus.DONE:
+        return Reply(_("Node #%(id)s is already done.") % {"id": node.pk}, [row])
+    try:
+        milestone_update(
+            milestone_id=node.pk,
+            actor=user,
+            data={"status": MilestoneStatus.DONE},
+            change_reason=_("Marked done from %(platform)s.") % {"platform": platform},
+            now=now,
+        )
+    except ValidationError as exc:
+        return Reply(" ".join(exc.messages), [row], ok=False)
+    return Reply(_("Marked node #%(id)s done.") % {"id": node.pk}, [row])
+
+
+def _report(user: User, args: str, now: datetime, platform: str) -> Reply:
+    try:
+        period = parse_week(args.upper()) if args else week_period(now)
+    except ValidationError as exc:
+        return Reply(" ".join(exc.messages), ok=False)
+    report = deviation_report(period=period, as_of=now)
+    heading = _("Deviation report %(week)s") % {"week": period.label}
+    rows = [Row(line) for line in report_lines(report)]
+    rows.append(Row(_("Full report"), report_url("week", period.label)))
+    return Reply(heading, rows)
+
+
+def _help(user: User | None = None, args: str = "", now=None, platform: str = "") -> Reply:
+    return Reply(
+        _("Milepost commands"),
+        [
+            Row(_("overdue [project] — overdue nodes, of every project or of one")),
+            Row(_("mine — your open nodes")),
+            Row(_("done <node id> — mark a node done (e.g. done 42)")),
+            Row(_("report [week] — the deviation report of a week (e.g. report 2026-W47)")),
+            Row(_("help — this list")),
+        ],
+    )
+
+
+COMMANDS: dict[str, Callable[[User, str, datetime, str], Reply]] = {
+    "overdue": _overdue,
+    "mine": _mine,
+    "done": _done,
+    "report": _report,
+    "help": _help,
+}
+
+
+def parse_command(text: str) -> tuple[str, str]:
+    """('done', '42') from '@Milepost done 42'; ('', text) when the word is unknown."""
+    words = (text or "").strip().split(None, 1)
+    while words and words[0].startswith("@"):
+        # Group bots are addressed with a mention in front of the command.
+        words = words[1].split(None, 1) if len(words) > 1 else []
+    if not words:
+        return "help", ""
+    name = ALIASES.get(words[0].lower(), "")
+    return name, (words[1].strip() if len(words) > 1 else "")
+
+
+def command_run(
+    *,
+    user: User | None,
+    text: str,
+    platform: str,
+    link_url: str = "",
+    now: datetime | None = None,
+) -> Reply:
+    """Run one command for `user` (None: an unknown chat account, which changes nothing)."""
+    now = now or timezone.now()
+    language = user.language if user is not None else settings.LANGUAGE_CODE
+    with translation.override(language):
+        if user is None or not user.is_active:
+            rows = [Row(_("Link your chat account to Milepost"), link_url)] if link_url else []
+            return Reply(
+                _("I don't know you yet: no Milepost user is linked to this chat account."),
+                rows,
+                ok=False,
+            )
+        name, args = parse_command(text)
+        if not name:
+            reply = _help()
+            reply.heading = _("Unknown command “%(text)s”. Milepost commands:") % {
+                "text": text.strip()[:50]
+            }
+            reply.ok = False
+            return reply
+        return COMMANDS[name](user, args, now, platform)

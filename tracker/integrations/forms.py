@@ -1,0 +1,149 @@
+"""Forms of the integrations pages. They parse and check shapes; the rules live in services,
+whose ValidationErrors are copied onto the form by `add_service_errors`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from tracker.accounts.models import Department, Language, User
+from tracker.integrations.models import Channel, ChannelEvent, ChannelKind
+from tracker.integrations.spreadsheets import MAX_BYTES
+from tracker.projects.models import Project
+
+
+def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Put a service's ValidationError on the matching fields (or on the form as a whole)."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            target = field if field in form.fields else None
+            for item in errors:
+                form.add_error(target, item.messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+class ChannelForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    kind = forms.ChoiceField(label=_("Platform"), choices=ChannelKind.choices)
+    url = forms.CharField(
+        label=_("Webhook URL"),
+        max_length=500,
+        widget=forms.TextInput(
+            attrs={"inputmode": "url", "autocomplete": "off", "spellcheck": "false"}
+        ),
+    )
+    secret = forms.CharField(
+        label=_("Secret"),
+        required=False,
+        max_length=200,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_(
+            "Feishu: the signature secret. DingTalk: the SEC… signing secret. Signed webhook: "
+            "whsec_ and base64. Leave empty for WeCom, Slack and Teams (their URL is the secret)."
+        ),
+    )
+    clear_secret = forms.BooleanField(label=_("Remove the saved secret"), required=False)
+    project = forms.ModelChoiceField(
+        label=_("Project"),
+        queryset=Project.objects.none(),
+        required=False,
+        empty_label=_("Every project"),
+    )
+    department = forms.ModelChoiceField(
+        label=_("Department"),
+        queryset=Department.objects.order_by("name"),
+        required=False,
+        empty_label=_("Every department"),
+        help_text=_("Only this department's alerts (in every project)."),
+    )
+    events = forms.MultipleChoiceField(
+        label=_("Send"),
+        choices=ChannelEvent.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[ChannelEvent.OVERDUE, ChannelEvent.ESCALATION, ChannelEvent.WEEKLY_REPORT],
+    )
+    language = forms.ChoiceField(label=_("Message language"), choices=Language.choices)
+    is_active = forms.BooleanField(
+        label=pgettext_lazy("channel switch", "Active"), required=False, initial=True
+    )
+
+    def __init__(self, *args: Any, user: User, channel: Channel | None = None, **kwargs: Any):
+        self.user = user
+        self.channel = channel
+        if channel is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "name": channel.name,
+                    "kind": channel.kind,
+                    "project": channel.project_id,
+                    "department": channel.department_id,
+                    "events": channel.events,
+                    "language": channel.language,
+                    "is_active": channel.is_active,
+                },
+            )
+        super().__init__(*args, **kwargs)
+        projects = Project.objects.visible().order_by("name")
+        if not user.is_staff:
+            projects = projects.filter(owner=user)
+            # Only staff scope channels to a department or to everything.
+            del self.fields["department"]
+            self.fields["project"].required = True
+            self.fields["project"].empty_label = None
+        self.fields["project"].queryset = projects
+        if channel is None:
+            del self.fields["clear_secret"]
+        else:
+            self.fields["url"].required = False
+            self.fields["url"].widget.attrs["placeholder"] = channel.url_display
+            self.fields["url"].help_text = _("Leave empty to keep the saved URL.")
+            if channel.secret:
+                self.fields["secret"].help_text = _(
+                    "A secret is saved (not shown). Leave empty to keep it."
+                )
+
+    def service_data(self) -> dict[str, Any]:
+        """The changed values, in the shape channel_create/channel_update take."""
+        data = dict(self.cleaned_data)
+        clear = data.pop("clear_secret", False)
+        data.setdefault("department", None)
+        if self.channel is not None:
+            if not data["url"]:
+                data.pop("url")
+            if clear:
+                data["secret"] = ""
+            elif not data["secret"]:
+                data.pop("secret")
+        return data
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("Spreadsheet"),
+        help_text=_("A .csv or .xlsx file, at most 5 MB."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx"}),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_BYTES:
+            raise ValidationError(_("The file is larger than 5 MB."))
+        if not upload.name.lower().endswith((".csv", ".xlsx")):
+            raise ValidationError(_("Upload a .csv or .xlsx file."))
+        return upload
+
+
+class CalendarFeedForm(forms.Form):
+    project = forms.ModelChoiceField(
+        label=_("Project"),
+        queryset=Project.objects.visible().order_by("name"),
+        required=False,
+        empty_label=_("My nodes (assigned to me, every project)"),
+    )

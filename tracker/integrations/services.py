@@ -1,0 +1,277 @@
+"""Writes of the integrations app: channels, test messages, calendar feeds and chat identities.
+
+The browser settings, the admin and the REST API all call these, so the rules (who manages a
+channel, the SSRF guard at save time, each platform's secret format) hold everywhere.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from tracker.accounts.models import Department, Language, User
+from tracker.core.delivery import DeliveryError, TransientDeliveryError
+from tracker.core.errors import PermissionDeniedError
+from tracker.core.permissions import can_manage_channel
+from tracker.integrations.delivery import deliver_chat
+from tracker.integrations.models import (
+    CalendarFeed,
+    Channel,
+    ChannelEvent,
+    ChannelKind,
+    ChatIdentity,
+    ChatPlatform,
+)
+from tracker.integrations.platforms import get_platform
+from tracker.integrations.ssrf import UnsafeURLError, check_url
+from tracker.projects.models import Project
+
+CHANNEL_FIELDS = (
+    "name",
+    "kind",
+    "url",
+    "secret",
+    "project",
+    "department",
+    "events",
+    "is_active",
+    "language",
+)
+CHAT_LINK_SALT = "milepost.integrations.chat-link"
+CHAT_LINK_MAX_AGE = 30 * 60
+
+
+# Channels ----------------------------------------------------------------------------------
+
+
+def channel_validate(channel: Channel, *, check_address: bool) -> None:
+    """Every rule of a channel's final state; all broken ones at once, by field."""
+    errors: dict[str, list[str]] = {}
+    channel.name = (channel.name or "").strip()
+    if not channel.name:
+        errors.setdefault("name", []).append(_("Give the channel a name."))
+    elif len(channel.name) > 100:
+        errors.setdefault("name", []).append(_("At most 100 characters."))
+    if channel.kind not in ChannelKind.values:
+        errors.setdefault("kind", []).append(
+            _("Choose one of: %(kinds)s.") % {"kinds": ", ".join(ChannelKind.values)}
+        )
+    channel.url = (channel.url or "").strip()
+    if not channel.url:
+        errors.setdefault("url", []).append(_("Give the webhook URL."))
+    elif len(channel.url) > 500:
+        errors.setdefault("url", []).append(_("At most 500 characters."))
+    elif check_address:
+        try:
+            check_url(channel.url)
+        except UnsafeURLError as exc:
+            errors.setdefault("url", []).append(str(exc))
+    channel.secret = (channel.secret or "").strip()
+    if channel.kind in ChannelKind.values:
+        try:
+            get_platform(channel.kind).validate_secret(channel.secret)
+        except ValidationError as exc:
+            errors.setdefault("secret", []).extend(exc.messages)
+    events = channel.events if isinstance(channel.events, list) else None
+    if not events:
+        errors.setdefault("events", []).append(_("Choose at least one event."))
+    else:
+        unknown = [str(e) for e in events if e not in ChannelEvent.values]
+        if unknown:
+            errors.setdefault("events", []).append(
+                _("Unknown events: %(events)s. Choose from: %(choices)s.")
+                % {"events": ", ".join(unknown), "choices": ", ".join(ChannelEvent.values)}
+            )
+        else:
+            channel.events = [e for e in ChannelEvent.values if e in events]
+    if channel.project_id and channel.department_id:
+        errors.setdefault("department", []).append(
+            _("Scope a channel to a project or to a department, not both.")
+        )
+    if channel.language not in Language.values:
+        errors.setdefault("language", []).append(_("Choose English or Simplified Chinese."))
+    if errors:
+        raise ValidationError(errors)
+
+
+def _check_permission(actor: User, project: Project | None) -> None:
+    if not can_manage_channel(actor, project):
+        raise PermissionDeniedError(
+            _("Only staff, or the owner of the channel's project, can manage this channel.")
+        )
+
+
+@transaction.atomic
+def channel_create(
+    *,
+    actor: User,
+    name: str,
+    kind: str,
+    url: str,
+    events: list[str],
+    secret: str = "",
+    project: Project | None = None,
+    department: Department | None = None,
+    is_active: bool = True,
+    language: str = Language.EN,
+) -> Channel:
+    """Add a channel. The URL must reach a public address now (SSRF guard)."""
+    _check_permission(actor, project)
+    channel = Channel(
+        name=name,
+        kind=kind,
+        url=url,
+        secret=secret,
+        project=project,
+        department=department,
+        events=list(events or []),
+        is_active=is_active,
+        language=language,
+        created_by=actor,
+    )
+    channel_validate(channel, check_address=True)
+    channel.save()
+    return channel
+
+
+@transaction.atomic
+def channel_update(*, channel_id: int, actor: User, data: Mapping[str, Any]) -> Channel:
+    """Change a channel. `data` holds only the changed fields; an absent secret is kept."""
+    channel = (
+        Channel.objects.select_for_update(of=("self",)).select_related("project").get(pk=channel_id)
+    )
+    _check_permission(actor, channel.project)
+    unknown = set(data) - set(CHANNEL_FIELDS)
+    if unknown:
+        raise ValidationError({field: _("This field cannot be changed.") for field in unknown})
+    old_url = channel.url
+    for field, value in data.items():
+        setattr(channel, field, value)
+    if "project" in data:
+        # Moving a channel needs the right to manage it where it lands, too.
+        _check_permission(actor, channel.project)
+    channel_validate(channel, check_address=channel.url != old_url)
+    channel.save()
+    return channel
+
+
+def channel_delete(*, channel_id: int, actor: User) -> None:
+    channel = Channel.objects.select_related("project").get(pk=channel_id)
+    _check_permission(actor, channel.project)
+    channel.delete()
+
+
+@dataclass
+class TestResult:
+    ok: bool
+    answer: str
+    retry_after: float | None = None
+
+
+def channel_test_payload(channel: Channel) -> dict[str, Any]:
+    with translation.override(channel.language):
+        return {
+            "event": "test",
+            "title": _("Milepost test message"),
+            "summary": _("Channel “%(name)s” is connected. It receives: %(events)s.")
+            % {
+                "name": channel.name,
+                "events": ", ".join(
+                    str(ChannelEvent(e).label) for e in channel.events if e in ChannelEvent.values
+                ),
+            },
+            "url": settings.SITE_URL + reverse("integrations:channel_list"),
+            "items": [],
+        }
+
+
+def channel_send_test(*, channel_id: int, actor: User) -> TestResult:
+    """Send a test message now, through the same guard, limiter and signer as real alerts."""
+    channel = Channel.objects.select_related("project").get(pk=channel_id)
+    _check_permission(actor, channel.project)
+    try:
+        answer = deliver_chat(
+            channel=channel,
+            payload=channel_test_payload(channel),
+            idempotency_key=f"test-{channel.pk}-{uuid.uuid4().hex}",
+        )
+    except DeliveryError as exc:
+        retry = exc.retry_after if isinstance(exc, TransientDeliveryError) else None
+        return TestResult(ok=False, answer=str(exc), retry_after=retry)
+    return TestResult(ok=True, answer=answer)
+
+
+# Calendar feeds ----------------------------------------------------------------------------
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def calendar_feed_create(*, user: User, project: Project | None = None) -> CalendarFeed:
+    """The user's feed for `project` (or their own nodes); an existing one is returned as is."""
+    CalendarFeed.objects.bulk_create(
+        [CalendarFeed(user=user, project=project, token=_new_token())], ignore_conflicts=True
+    )
+    return CalendarFeed.objects.get(user=user, project=project)
+
+
+def calendar_feed_regenerate(*, feed_id: int, user: User) -> CalendarFeed:
+    """A new secret URL; the old one stops working at once."""
+    feed = CalendarFeed.objects.get(pk=feed_id, user=user)
+    feed.token = _new_token()
+    feed.save(update_fields=["token"])
+    return feed
+
+
+def calendar_feed_revoke(*, feed_id: int, user: User) -> None:
+    CalendarFeed.objects.filter(pk=feed_id, user=user).delete()
+
+
+# Chat identities ---------------------------------------------------------------------------
+
+
+def chat_link_token(*, platform: str, external_id: str, display_name: str = "") -> str:
+    """A signed, short-lived token naming a chat account; the bot offers it to unknown users."""
+    return signing.dumps(
+        {"p": platform, "u": external_id, "n": display_name[:200]}, salt=CHAT_LINK_SALT
+    )
+
+
+def chat_link_read(token: str) -> dict[str, str]:
+    """The chat account named by a link token; ValidationError when forged or expired."""
+    try:
+        data = signing.loads(token, salt=CHAT_LINK_SALT, max_age=CHAT_LINK_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise ValidationError(_("This link has expired: ask the bot for a new one.")) from exc
+    except signing.BadSignature as exc:
+        raise ValidationError(_("This link is not valid.")) from exc
+    if data.get("p") not in ChatPlatform.values or not data.get("u"):
+        raise ValidationError(_("This link is not valid."))
+    return {"platform": data["p"], "external_id": data["u"], "display_name": data.get("n", "")}
+
+
+def chat_identity_link(*, user: User, token: str) -> ChatIdentity:
+    """Link the chat account of `token` to `user` (moving it if someone else had it)."""
+    account = chat_link_read(token)
+    identity, _created = ChatIdentity.objects.update_or_create(
+        platform=account["platform"],
+        external_id=account["external_id"],
+        defaults={"user": user, "display_name": account["display_name"]},
+    )
+    return identity
+
+
+def chat_identity_unlink(*, identity_id: int, user: User) -> None:
+    ChatIdentity.objects.filter(pk=identity_id, user=user).delete()

@@ -1,0 +1,615 @@
+"""Spreadsheets in and out: import a project's nodes from CSV/XLSX, export nodes and report
+tables as CSV/XLSX.
+
+An import is validated as a whole before anything is written: every broken cell is reported
+with its row and column, and then either every row is created (in one transaction, through
+`milestone_create`, in dependency order) or none is.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import defaultdict, deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zipfile import BadZipFile
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+
+from tracker.accounts.models import Department, User
+from tracker.core.permissions import can_create_milestone
+from tracker.milestones.models import Milestone, MilestoneDependency
+from tracker.milestones.services import milestone_create
+from tracker.projects.models import Project
+from tracker.reports.periods import parse_month, parse_week
+from tracker.reports.selectors import deviation_report, weekly_trend
+
+MAX_ROWS = 2000
+MAX_BYTES = 5 * 1024 * 1024
+DEFAULT_DUE_TIME = time(18, 0)  # a due date without a time means the end of the working day
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+DEPENDENCY_SEPARATORS = re.compile(r"[;\n,，；]")
+
+# Accepted headers (case and spacing ignored) for each column the importer reads.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "title": ("title", "node", "标题", "节点"),
+    "department": ("department", "dept", "部门"),
+    "assignee": ("assignee", "owner", "负责人"),
+    "due": ("due", "due at", "due_at", "deadline", "截止时间", "截止"),
+    "depends_on": ("depends on", "depends_on", "dependencies", "依赖"),
+    "description": ("description", "notes", "描述", "说明"),
+}
+REQUIRED = ("title", "department", "due")
+# Columns of our own export that the importer skips, so an export can be imported again.
+EXPORT_ONLY = ("id", "status", "completed at", "completed_at", "baseline due", "baseline_due_at")
+
+
+@dataclass
+class CellError:
+    row: int  # spreadsheet row number (the header is row 1)
+    column: str  # the header as written, or "" for the whole file
+    message: str
+
+    def __str__(self) -> str:
+        if self.row and self.column:
+            return _("Row %(row)s, %(column)s: %(message)s") % {
+                "row": self.row,
+                "column": self.column,
+                "message": self.message,
+            }
+        if self.row:
+            return _("Row %(row)s: %(message)s") % {"row": self.row, "message": self.message}
+        return self.message
+
+
+class SpreadsheetError(Exception):
+    """The file cannot be imported; `errors` lists every problem found."""
+
+    def __init__(self, errors: list[CellError]):
+        super().__init__("; ".join(str(e) for e in errors[:5]))
+        self.errors = errors
+
+
+@dataclass
+class ParsedRow:
+    number: int
+    title: str
+    department: Department | None = None
+    assignee: User | None = None
+    due_at: datetime | None = None
+    description: str = ""
+    depends_on_rows: list[int] = field(default_factory=list)
+    depends_on_existing: list[Milestone] = field(default_factory=list)
+
+
+# Reading ----------------------------------------------------------------------------------
+
+
+def _norm_header(value: Any) -> str:
+    return " ".join(str(value or "").replace("_", " ").split()).casefold()
+
+
+def _cell_text(value: Any) -> str:
+    """A cell as text: integral floats lose their '.0'; our own formula guard is undone."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    if text.startswith("'") and text[1:2] in FORMULA_START:
+        text = text[1:]
+    return text
+
+
+def _xlsx_value(cell: Any) -> Any:
+    """A cell's value; a date-formatted cell (no hours in its format) is a date, not midnight."""
+    value = getattr(cell, "value", None)
+    if (
+        isinstance(value, datetime)
+        and "h" not in (getattr(cell, "number_format", "") or "").lower()
+    ):
+        return value.date()
+    return value
+
+
+def read_table(*, filename: str, content: bytes) -> list[list[Any]]:
+    """The rows of the first sheet of an .xlsx or of a .csv (UTF-8, or GB18030 from Excel)."""
+    if len(content) > MAX_BYTES:
+        raise SpreadsheetError([CellError(0, "", _("The file is larger than 5 MB."))])
+    name = (filename or "").lower()
+    if name.endswith(".xlsx"):
+        try:
+            workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        except (InvalidFileException, BadZipFile, OSError, KeyError, ValueError) as exc:
+            raise SpreadsheetError(
+                [CellError(0, "", _("This is not a readable .xlsx file."))]
+            ) from exc
+        try:
+            sheet = workbook.worksheets[0]
+            rows = [
+                [_xlsx_value(cell) for cell in row]
+                for _n, row in zip(range(MAX_ROWS + 2), sheet.iter_rows(), strict=False)
+            ]
+        finally:
+            workbook.close()
+        return rows
+    if name.endswith(".csv"):
+        for encoding in ("utf-8-sig", "gb18030"):
+            try:
+                text = content.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise SpreadsheetError([CellError(0, "", _("Save the CSV file as UTF-8."))])
+        try:
+            dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        try:
+            return list(csv.reader(io.StringIO(text), dialect))[: MAX_ROWS + 2]
+        except csv.Error as exc:
+            raise SpreadsheetError(
+                [CellError(0, "", _("This CSV file cannot be read: %(error)s") % {"error": exc})]
+            ) from exc
+    raise SpreadsheetError([CellError(0, "", _("Upload a .csv or .xlsx file."))])
+
+
+def _parse_due(value: Any) -> datetime | None:
+    zone = timezone.get_current_timezone()
+    if isinstance(value, datetime):
+        return timezone.make_aware(value, zone) if timezone.is_naive(value) else value
+    if isinstance(value, date):
+        return datetime.combine(value, DEFAULT_DUE_TIME, tzinfo=zone)
+    text = _cell_text(value).replace("/", "-")
+    if not text:
+        return None
+    try:
+        day = parse_date(text)
+        moment = datetime.combine(day, DEFAULT_DUE_TIME) if day else parse_datetime(text)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise ValueError(text)
+    return timezone.make_aware(moment, zone) if timezone.is_naive(moment) else moment
+
+
+def _header_map(header: Sequence[Any]) -> tuple[dict[str, int], dict[str, str], list[CellError]]:
+    """column key → index and → header text as written, plus header errors."""
+    lookup = {alias: key for key, aliases in COLUMNS.items() for alias in aliases}
+    indexes: dict[str, int] = {}
+    names: dict[str, str] = {}
+    errors: list[CellError] = []
+    for index, raw in enumerate(header):
+        name = _norm_header(raw)
+        if not name or name in {_norm_header(h) for h in EXPORT_ONLY}:
+            continue
+        key = lookup.get(name)
+        if key is None:
+            errors.append(
+                CellError(
+                    1,
+                    str(raw),
+                    _("Unknown column. Use: %(columns)s.")
+                    % {"columns": ", ".join(COLUMNS[k][0] for k in COLUMNS)},
+                )
+            )
+        elif key in indexes:
+            errors.append(CellError(1, str(raw), _("This column appears twice.")))
+        else:
+            indexes[key] = index
+            names[key] = str(raw).strip()
+    for key in REQUIRED:
+        if key not in indexes:
+            errors.append(
+                CellError(1, "", _("The column “%(column)s” is missing.") % {"column": key})
+            )
+    return indexes, names, errors
+
+
+def _dependency_order(rows: list[ParsedRow]) -> tuple[list[ParsedRow], list[int]]:
+    """Rows with their in-file upstream rows first; the row numbers caught in a cycle."""
+    by_number = {row.number: row for row in rows}
+    waiting = {row.number: len(set(row.depends_on_rows)) for row in rows}
+    downstream: dict[int, list[int]] = defaultdict(list)
+    for row in rows:
+        for upstream in set(row.depends_on_rows):
+            downstream[upstream].append(row.number)
+    queue = deque(number for number, count in waiting.items() if count == 0)
+    ordered = []
+    while queue:
+        number = queue.popleft()
+        ordered.append(by_number[number])
+        for nxt in downstream[number]:
+            waiting[nxt] -= 1
+            if waiting[nxt] == 0:
+                queue.append(nxt)
+    stuck = sorted(number for number, count in waiting.items() if count > 0)
+    return ordered, stuck
+
+
+def validate_rows(*, project: Project, actor: User, table: list[list[Any]]) -> list[ParsedRow]:
+    """Check every cell; return the parsed rows or raise SpreadsheetError with all problems."""
+    if not table or not any(_cell_text(v) for v in table[0]):
+        raise SpreadsheetError([CellError(0, "", _("The file is empty."))])
+    indexes, names, errors = _header_map(table[0])
+    if errors:
+        raise SpreadsheetError(errors)
+    body = [
+        (number, row)
+        for number, row in enumerate(table[1:], start=2)
+        if any(_cell_text(v) for v in row)
+    ]
+    if not body:
+        raise SpreadsheetError([CellError(0, "", _("The file has no rows below its header."))])
+    if len(body) > MAX_ROWS:
+        raise SpreadsheetError(
+            [CellError(0, "", _("At most %(max)s rows per import.") % {"max": MAX_ROWS})]
+        )
+
+    def cell(row: list[Any], key: str) -> Any:
+        index = indexes.get(key)
+        return row[index] if index is not None and index < len(row) else None
+
+    # Everything the rows refer to, loaded at once.
+    departments = list(Department.objects.all())
+    department_by = {d.code.casefold(): d for d in departments}
+    for d in departments:
+        department_by.setdefault(d.name.casefold(), d)
+    wanted = {_cell_text(cell(row, "assignee")).casefold() for _n, row in body} - {""}
+    users = list(
+        User.objects.annotate(username_ci=Lower("username"), email_ci=Lower("email"))
+        .filter(Q(username_ci__in=wanted) | Q(email_ci__in=wanted), is_active=True)
+        .order_by("id")
+        if wanted
+        else []
+    )
+    user_by = {u.username.casefold(): u for u in users}
+    user_by.update({u.email.casefold(): u for u in users if u.email})
+    existing = list(Milestone.objects.filter(project=project).only("id", "title", "project_id"))
+    existing_by_id = {m.pk: m for m in existing}
+    existing_by_title: dict[str, list[Milestone]] = defaultdict(list)
+    for m in existing:
+        existing_by_title[m.title.casefold()].append(m)
+    file_titles: dict[str, list[int]] = defaultdict(list)
+    for number, row in body:
+        file_titles[_cell_text(cell(row, "title")).casefold()].append(number)
+
+    parsed: list[ParsedRow] = []
+    for number, row in body:
+
+        def err(key: str, message: str, number: int = number) -> None:
+            errors.append(CellError(number, names.get(key, key), message))
+
+        title = " ".join(_cell_text(cell(row, "title")).split())
+        item = ParsedRow(number=number, title=title)
+        if not title:
+            err("title", _("A node needs a title."))
+        elif len(title) > 200:
+            err("title", _("At most 200 characters."))
+
+        department_text = _cell_text(cell(row, "department"))
+        item.department = department_by.get(department_text.casefold())
+        if not department_text:
+            err("department", _("Give the department's code."))
+        elif item.department is None:
+            err("department", _("No department “%(value)s”.") % {"value": department_text})
+        elif not can_create_milestone(actor, project, item.department.pk):
+            err(
+                "department",
+                _("You cannot add nodes to %(department)s in this project.")
+                % {"department": item.department.name},
+            )
+
+        assignee_text = _cell_text(cell(row, "assignee"))
+        if assignee_text:
+            item.assignee = user_by.get(assignee_text.casefold())
+            if item.assignee is None:
+                err("assignee", _("No active user “%(value)s”.") % {"value": assignee_text})
+
+        try:
+            item.due_at = _parse_due(cell(row, "due"))
+            if item.due_at is None:
+                err("due", _("A node needs a due date."))
+        except ValueError:
+            err(
+                "due",
+                _("“%(value)s” is not a date: write 2026-11-02 or 2026-11-02 18:00.")
+                % {"value": _cell_text(cell(row, "due"))},
+            )
+
+        item.description = _cell_text(cell(row, "description"))
+
+        for token in DEPENDENCY_SEPARATORS.split(_cell_text(cell(row, "depends_on"))):
+            token = " ".join(token.split())
+            if not token:
+                continue
+            id_match = re.fullmatch(r"#?(\d+)", token)
+            in_file = file_titles.get(token.casefold(), [])
+            if in_file and not (id_match and token.startswith("#")):
+                if len(in_file) > 1:
+                    err(
+                        "depends_on",
+                        _("“%(value)s” is the title of several rows (%(rows)s).")
+                        % {"value": token, "rows": ", ".join(map(str, in_file))},
+                    )
+                elif in_file[0] == number:
+                    err("depends_on", _("A node cannot depend on itself."))
+                else:
+                    item.depends_on_rows.append(in_file[0])
+            elif id_match and int(id_match[1]) in existing_by_id:
+                item.depends_on_existing.append(existing_by_id[int(id_match[1])])
+            elif len(existing_by_title.get(token.casefold(), [])) == 1:
+                item.depends_on_existing.append(existing_by_title[token.casefold()][0])
+            elif existing_by_title.get(token.casefold()):
+                err(
+                    "depends_on",
+                    _("Several nodes of this project are called “%(value)s”: give #id.")
+                    % {"value": token},
+                )
+            else:
+                err(
+                    "depends_on",
+                    _("“%(value)s” is neither a row of this file nor a node of this project.")
+                    % {"value": token},
+                )
+        parsed.append(item)
+
+    _ordered, stuck = _dependency_order(parsed)
+    if stuck:
+        errors.append(
+            CellError(
+                0,
+                "",
+                _("The dependencies of rows %(rows)s make a cycle.")
+                % {"rows": ", ".join(map(str, stuck))},
+            )
+        )
+    if errors:
+        raise SpreadsheetError(sorted(errors, key=lambda e: e.row))
+    return parsed
+
+
+def milestones_import(
+    *, project: Project, actor: User, filename: str, content: bytes
+) -> list[Milestone]:
+    """Create every node of the file, or none (SpreadsheetError lists all the problems)."""
+    parsed = validate_rows(
+        project=project, actor=actor, table=read_table(filename=filename, content=content)
+    )
+    ordered, _stuck = _dependency_order(parsed)
+    created: dict[int, Milestone] = {}
+    reason = _("Imported from %(file)s") % {"file": filename}
+    with transaction.atomic():
+        for row in ordered:
+            created[row.number] = milestone_create(
+                project=project,
+                actor=actor,
+                title=row.title,
+                department=row.department,
+                due_at=row.due_at,
+                description=row.description,
+                assignee=row.assignee,
+                depends_on=[*row.depends_on_existing, *(created[n] for n in row.depends_on_rows)],
+                reason=reason,
+            )
+    return [created[row.number] for row in parsed]
+
+
+# Writing ----------------------------------------------------------------------------------
+
+
+def _safe_text(value: Any) -> Any:
+    """Text a spreadsheet will not run as a formula (CSV injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _local(moment: datetime | None) -> datetime | None:
+    return timezone.localtime(moment).replace(tzinfo=None) if moment else None
+
+
+def write_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """UTF-8 with a BOM so Excel shows Chinese text correctly."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow(
+            [
+                v.strftime("%Y-%m-%d %H:%M") if isinstance(v, datetime) else _safe_text(v)
+                for v in row
+            ]
+        )
+    return ("\ufeff" + buffer.getvalue()).encode()
+
+
+def write_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str) -> bytes:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Sheet")
+    widths = [len(str(h)) for h in headers]
+
+    def cells(values: Sequence[Any], bold: bool = False) -> list[WriteOnlyCell]:
+        out = []
+        for index, value in enumerate(values):
+            item = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str):
+                item.data_type = "s"  # never a formula, whatever the text starts with
+            elif isinstance(value, datetime):
+                item.number_format = "yyyy-mm-dd hh:mm"
+            if bold:
+                item.font = Font(bold=True)
+            if index < len(widths):
+                widths[index] = max(widths[index], min(len(str(value or "")), 60))
+            out.append(item)
+        return out
+
+    materialised = [cells(list(row)) for row in rows]
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width + 2
+    sheet.freeze_panes = "A2"
+    sheet.append(cells(list(headers), bold=True))
+    for row in materialised:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def project_nodes_table(*, project: Project) -> tuple[list[str], list[list[Any]]]:
+    """A project's nodes as an importable table (three queries)."""
+    nodes = list(
+        Milestone.objects.filter(project=project)
+        .select_related("department", "assignee")
+        .order_by("due_at", "position", "id")
+    )
+    titles: dict[str, int] = defaultdict(int)
+    for node in nodes:
+        titles[node.title.casefold()] += 1
+    by_id = {node.pk: node for node in nodes}
+    upstream: dict[int, list[int]] = defaultdict(list)
+    for milestone_id, depends_on_id in MilestoneDependency.objects.filter(
+        milestone__project=project
+    ).values_list("milestone_id", "depends_on_id"):
+        upstream[milestone_id].append(depends_on_id)
+
+    def reference(pk: int) -> str:
+        node = by_id[pk]
+        return node.title if titles[node.title.casefold()] == 1 else f"#{pk}"
+
+    headers = [
+        "id",
+        "title",
+        "department",
+        "assignee",
+        "due",
+        "depends on",
+        "status",
+        "completed at",
+        "baseline due",
+        "description",
+    ]
+    rows = [
+        [
+            node.pk,
+            node.title,
+            node.department.code,
+            node.assignee.username if node.assignee else "",
+            _local(node.due_at),
+            "; ".join(reference(pk) for pk in sorted(upstream[node.pk]) if pk in by_id),
+            node.status,
+            _local(node.completed_at),
+            _local(node.baseline_due_at),
+            node.description,
+        ]
+        for node in nodes
+    ]
+    return headers, rows
+
+
+def export_file(
+    *, fmt: str, headers: Sequence[str], rows: list[list[Any]], title: str
+) -> tuple[bytes, str]:
+    """(content, content type) of a table in `fmt` (csv or xlsx)."""
+    if fmt == "xlsx":
+        return (
+            write_xlsx(headers, rows, title=title),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    if fmt == "csv":
+        return write_csv(headers, rows), "text/csv; charset=utf-8"
+    raise ValidationError(_("Choose csv or xlsx."))
+
+
+# Report tables ----------------------------------------------------------------------------
+
+REPORT_TABLES = ("departments", "projects", "slips", "trend")
+FIGURE_COLUMNS = [
+    "due_count",
+    "on_time_count",
+    "deviated_count",
+    "late_count",
+    "open_overdue_count",
+    "deviation_rate",
+    "mean_slip_days",
+]
+TREND_WEEKS = 12
+SLIPS_LIMIT = 5000
+
+
+def report_table(
+    *,
+    kind: str,
+    label: str,
+    table: str,
+    project_id: int | None = None,
+    department_id: int | None = None,
+    now: datetime | None = None,
+) -> tuple[list[str], list[list[Any]]]:
+    """One table of the weekly or monthly deviation report, as headers and rows.
+
+    Raises ValidationError for an unreadable period label.
+    """
+    now = now or timezone.now()
+    period = parse_week(label) if kind == "weekly" else parse_month(label)
+    scope = {"project_id": project_id, "department_id": department_id}
+    if table == "trend":
+        # The same twelve weeks the report page charts, ending with the period's last week.
+        trend = weekly_trend(
+            weeks=TREND_WEEKS,
+            as_of=min(now, period.end - timedelta(seconds=1)),
+            project_id=project_id,
+        )
+        return ["week", "start", *FIGURE_COLUMNS], [
+            [row["week"], _local(row["start"]), *(row[c] for c in FIGURE_COLUMNS)] for row in trend
+        ]
+    report = deviation_report(period=period, as_of=now, worst_slips=SLIPS_LIMIT, **scope)
+    if table == "departments":
+        return ["code", "name", *FIGURE_COLUMNS], [
+            [row["code"], row["name"], *(row[c] for c in FIGURE_COLUMNS)]
+            for row in report["by_department"]
+        ]
+    if table == "projects":
+        return ["id", "name", *FIGURE_COLUMNS, "threshold", "breached"], [
+            [
+                row["id"],
+                row["name"],
+                *(row[c] for c in FIGURE_COLUMNS),
+                float(row["threshold"]),
+                row["breached"],
+            ]
+            for row in report["by_project"]
+        ]
+    if table == "slips":
+        columns = ["id", "title", "project", "department", "assignee", "status", "slip_days"]
+        return [*columns[:5], "planned_due", "completed_at", *columns[5:]], [
+            [
+                row["id"],
+                row["title"],
+                row["project"],
+                row["department"],
+                row["assignee"] or "",
+                _local(row["planned_due"]),
+                _local(row["completed_at"]),
+                row["status"],
+                row["slip_days"],
+            ]
+            for row in report["worst_slips"]
+        ]
+    raise ValidationError(_("Choose a table: %(tables)s.") % {"tables": ", ".join(REPORT_TABLES)})

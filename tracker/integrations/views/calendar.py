@@ -1,0 +1,72 @@
+"""Calendar feeds: the signed-in user's secret URLs, and the public .ics behind each."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from tracker.integrations.calendar import feed_nodes, feed_url, render_calendar
+from tracker.integrations.forms import CalendarFeedForm
+from tracker.integrations.models import CalendarFeed
+from tracker.integrations.selectors import calendar_feed_by_token, calendar_feed_list
+from tracker.integrations.services import (
+    calendar_feed_create,
+    calendar_feed_regenerate,
+    calendar_feed_revoke,
+)
+
+
+@login_required
+def calendar_feeds_view(request: HttpRequest) -> HttpResponse:
+    form = CalendarFeedForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        calendar_feed_create(user=request.user, project=form.cleaned_data["project"])
+        messages.success(request, _("Calendar feed ready: copy its URL into your calendar."))
+        return redirect("integrations:calendar_feeds")
+    feeds = [(feed, feed_url(feed)) for feed in calendar_feed_list(user=request.user)]
+    return render(
+        request,
+        "integrations/calendar_feeds.html",
+        {"form": form, "feeds": feeds},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+@require_POST
+def calendar_feed_regenerate_view(request: HttpRequest, feed_id: int) -> HttpResponse:
+    feed = get_object_or_404(CalendarFeed, pk=feed_id, user=request.user)
+    calendar_feed_regenerate(feed_id=feed.pk, user=request.user)
+    messages.success(request, _("New URL made; the old one no longer works."))
+    return redirect("integrations:calendar_feeds")
+
+
+@login_required
+@require_POST
+def calendar_feed_revoke_view(request: HttpRequest, feed_id: int) -> HttpResponse:
+    feed = get_object_or_404(CalendarFeed, pk=feed_id, user=request.user)
+    calendar_feed_revoke(feed_id=feed.pk, user=request.user)
+    messages.success(request, _("Calendar feed revoked."))
+    return redirect("integrations:calendar_feeds")
+
+
+@require_GET
+def calendar_feed_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The .ics itself: the token in the URL is the only credential (calendars cannot log in)."""
+    feed = calendar_feed_by_token(token)
+    if feed is None:
+        raise Http404("No such calendar feed.")
+    now = timezone.now()
+    CalendarFeed.objects.filter(pk=feed.pk).update(last_fetched_at=now)
+    with translation.override(feed.user.language):
+        content = render_calendar(feed, list(feed_nodes(feed, now=now)))
+    response = HttpResponse(content, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="milepost.ics"'
+    response["Cache-Control"] = "private, max-age=300"
+    response["X-Robots-Tag"] = "noindex"
+    return response

@@ -1,0 +1,142 @@
+"""Import a project's nodes from a spreadsheet; export nodes and report tables."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+
+from tracker.accounts.authentication import ApiTokenAuthentication
+from tracker.accounts.models import Department
+from tracker.core.permissions import can_manage_project
+from tracker.integrations.forms import ImportForm
+from tracker.integrations.spreadsheets import (
+    COLUMNS,
+    SpreadsheetError,
+    export_file,
+    milestones_import,
+    project_nodes_table,
+    report_table,
+)
+from tracker.projects.models import Project
+
+
+def login_or_token_required(view):
+    """Downloads for people (session) and for scripts (`Authorization: Token <key>`)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated and request.headers.get("Authorization"):
+            try:
+                found = ApiTokenAuthentication().authenticate(Request(request))
+            except AuthenticationFailed as error:
+                return HttpResponse(str(error.detail), status=401, content_type="text/plain")
+            if found is not None:
+                request.user = found[0]
+        return login_required(view)(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_or_token_required
+def project_export_view(request: HttpRequest, project_id: int, fmt: str) -> HttpResponse:
+    project = get_object_or_404(Project, pk=project_id)
+    headers, rows = project_nodes_table(project=project)
+    content, content_type = export_file(fmt=fmt, headers=headers, rows=rows, title=project.name)
+    stamp = timezone.localtime().strftime("%Y%m%d")
+    return _download(content, content_type, f"milepost-project-{project.pk}-{stamp}.{fmt}")
+
+
+def _may_import(user, project: Project) -> bool:
+    return can_manage_project(user, project) or user.led_departments.exists()
+
+
+@login_required
+def project_import_view(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Upload a CSV/XLSX: every row is created, or none, with the problems listed by cell."""
+    project = get_object_or_404(Project, pk=project_id)
+    if not _may_import(request.user, project):
+        raise PermissionDenied(
+            _("Only the project's owner, staff or a department lead can import nodes.")
+        )
+    posted = request.method == "POST"
+    form = ImportForm(request.POST if posted else None, request.FILES if posted else None)
+    errors = []
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            created = milestones_import(
+                project=project, actor=request.user, filename=upload.name, content=upload.read()
+            )
+        except SpreadsheetError as error:
+            errors = error.errors
+        else:
+            messages.success(
+                request,
+                _("Imported %(count)s nodes into %(project)s.")
+                % {"count": len(created), "project": project.name},
+            )
+            try:
+                return redirect(reverse("web:board", args=[project.pk]))
+            except NoReverseMatch:
+                return redirect("integrations:project_import", project_id=project.pk)
+    status = 400 if request.method == "POST" else 200
+    context = {
+        "project": project,
+        "form": form,
+        "errors": errors,
+        "columns": [aliases[0] for aliases in COLUMNS.values()],
+    }
+    return render(request, "integrations/project_import.html", context, status=status)
+
+
+@login_or_token_required
+def report_export_view(
+    request: HttpRequest, kind: str, label: str, table: str, fmt: str
+) -> HttpResponse:
+    """One report table as a file; `project` (id) and `department` (code) narrow it."""
+    project_id = department_id = None
+    project_value = request.GET.get("project", "")
+    if project_value:
+        if not project_value.isdigit() or not Project.objects.filter(pk=project_value).exists():
+            return HttpResponseBadRequest(_("No project %(value)s.") % {"value": project_value})
+        project_id = int(project_value)
+    department_value = request.GET.get("department", "")
+    if department_value:
+        department = Department.objects.filter(code=department_value).first()
+        if department is None and department_value.isdigit():
+            department = Department.objects.filter(pk=department_value).first()
+        if department is None:
+            return HttpResponseBadRequest(
+                _("No department %(value)s.") % {"value": department_value}
+            )
+        department_id = department.pk
+    try:
+        headers, rows = report_table(
+            kind=kind,
+            label=label,
+            table=table,
+            project_id=project_id,
+            department_id=department_id,
+        )
+    except ValidationError as error:
+        return HttpResponseBadRequest(" ".join(error.messages))
+    content, content_type = export_file(
+        fmt=fmt, headers=headers, rows=rows, title=f"{label} {table}"
+    )
+    return _download(content, content_type, f"milepost-{kind}-{label}-{table}.{fmt}")
