@@ -43,7 +43,7 @@ run: install messages ## Migrate, load demo data and serve web + worker + beat o
 
 test: install messages ## Run the whole suite against the real PostgreSQL and Redis
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
-		$(BIN)/pytest --create-db -p no:randomly $(PYTEST_ARGS)
+		$(BIN)/pytest --create-db $(PYTEST_ARGS)
 
 bench: install messages ## Benchmarks (timings are measured here, never in tests)
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m benchmarks.run

@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
     path("i18n/", include("django.conf.urls.i18n")),
     path("integrations/", include("tracker.integrations.urls")),
+    path("accounts/", include("tracker.web.auth_urls")),
     path("", include("tracker.web.urls")),
 ]

@@ -18,7 +18,10 @@ PRODUCTION = {
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k not in PRODUCTION}
+    # Only what the process would have in production: no test-run leftovers such as
+    # DJANGO_ALLOW_ASYNC_UNSAFE (set by the browser tests), which `check --deploy` flags.
+    leftovers = {*PRODUCTION, "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    environment = {k: v for k, v in os.environ.items() if k not in leftovers}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -12,6 +13,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tracker.accounts.models import ApiToken, Department, Membership, TokenScope, User
+
+if TYPE_CHECKING:
+    from tracker.projects.models import Project
 
 
 def token_issue(
@@ -95,4 +99,20 @@ def user_save(
         Membership.objects.bulk_create(
             [Membership(user=user, department=d) for d in departments], ignore_conflicts=True
         )
+    return user
+
+
+@transaction.atomic
+def preferences_save(
+    *,
+    user: User,
+    language: str | None = None,
+    email_mode: str | None = None,
+    muted_projects: Iterable[Project] | None = None,
+) -> User:
+    """Save the settings a user changes for themselves; muted projects are replaced as a set."""
+    fields = {"email_mode": email_mode} if email_mode is not None else {}
+    user = user_save(user=user, language=language, **fields)
+    if muted_projects is not None:
+        user.muted_projects.set(list(muted_projects))
     return user

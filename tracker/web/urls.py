@@ -1,8 +1,35 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
+from tracker.web.views import account, board, home, nodes, projects, reports, timeline
+
 app_name = "web"
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/v1/docs/", permanent=False), name="home"),
+    path("", home.home, name="home"),
+    path("language/", account.set_language, name="language"),
+    path("settings/", account.settings_view, name="settings"),
+    path("settings/tokens/", account.token_create, name="token_create"),
+    path("settings/tokens/<int:token_id>/revoke/", account.token_revoke_view, name="token_revoke"),
+    path("projects/", projects.project_list, name="project_list"),
+    path("projects/new/", projects.project_create_view, name="project_create"),
+    path("projects/<int:project_id>/", board.board, name="board"),
+    path(
+        "projects/<int:project_id>/baseline/",
+        projects.project_baseline_view,
+        name="project_baseline",
+    ),
+    path("projects/<int:project_id>/timeline/", timeline.timeline, name="timeline"),
+    path(
+        "projects/<int:project_id>/lanes/<int:department_id>/add/",
+        board.node_add,
+        name="node_add",
+    ),
+    path("nodes/<int:node_id>/", nodes.node_detail_view, name="node_detail"),
+    path("nodes/<int:node_id>/card/", board.card, name="card"),
+    path("nodes/<int:node_id>/edit/", board.card_edit, name="card_edit"),
+    path("nodes/<int:node_id>/move/", board.card_move, name="card_move"),
+    path("reports/", RedirectView.as_view(pattern_name="web:report_weekly"), name="reports"),
+    path("reports/weekly/", reports.weekly, name="report_weekly"),
+    path("reports/monthly/", reports.monthly, name="report_monthly"),
 ]

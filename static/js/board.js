@@ -1,0 +1,119 @@
+/* The board: drag a card to another status column, click a card to edit it, keep every card in
+   the column of its status after the server answers. The card's Move menu does the same as
+   dragging, for keyboards and touch screens. */
+(function () {
+  "use strict";
+
+  let dragged = null;
+
+  function columnList(card, status) {
+    const lane = card.closest(".lane");
+    return lane ? lane.querySelector('.column[data-status="' + status + '"] .cards') : null;
+  }
+
+  function updateCounts(lane) {
+    if (!lane) return;
+    lane.querySelectorAll(".column").forEach(function (column) {
+      const count = column.querySelectorAll(".card").length;
+      const badge = column.querySelector(".column-count");
+      if (badge) badge.textContent = count;
+    });
+  }
+
+  // The server's answer is the truth: put each card in the column its status names.
+  function place(card) {
+    const list = columnList(card, card.dataset.status);
+    if (list && card.parentElement !== list) {
+      const slot = list.querySelector(".add-slot");
+      list.insertBefore(card, slot);
+    }
+    updateCounts(card.closest(".lane"));
+  }
+
+  document.addEventListener("htmx:load", function (event) {
+    const root = event.detail.elt;
+    if (!(root instanceof Element)) return;
+    const cards = root.matches(".card") ? [root] : root.querySelectorAll(".card");
+    cards.forEach(function (card) {
+      place(card);
+      if (card.matches(".card-editing")) {
+        const first = card.querySelector("input:not([type=hidden]), select, textarea");
+        if (first) first.focus();
+      } else if (card.dataset.changed) {
+        card.classList.add("just-changed");
+      }
+    });
+    root.querySelectorAll && root.querySelectorAll(".add-slot input[name=title]").forEach(function (i) { i.focus(); });
+  });
+
+  // A refused move (403, 5xx) leaves the card where it came from.
+  document.addEventListener("htmx:responseError", function (event) {
+    const card = event.detail.elt && event.detail.elt.closest && event.detail.elt.closest(".card");
+    if (card) place(card);
+  });
+
+  document.addEventListener("dragstart", function (event) {
+    const card = event.target.closest && event.target.closest('.card[draggable="true"]');
+    if (!card) return;
+    dragged = card;
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setData("text/plain", card.id);
+    card.classList.add("dragging");
+  });
+
+  document.addEventListener("dragend", function () {
+    if (dragged) dragged.classList.remove("dragging");
+    document.querySelectorAll(".drop-target").forEach(function (c) { c.classList.remove("drop-target"); });
+    dragged = null;
+  });
+
+  function dropColumn(event) {
+    const column = event.target.closest && event.target.closest(".column");
+    // Cards move between statuses within their department's lane only.
+    if (!column || !dragged || column.closest(".lane") !== dragged.closest(".lane")) return null;
+    return column;
+  }
+
+  document.addEventListener("dragover", function (event) {
+    const column = dropColumn(event);
+    if (!column) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "move";
+    document.querySelectorAll(".drop-target").forEach(function (c) { if (c !== column) c.classList.remove("drop-target"); });
+    column.classList.add("drop-target");
+  });
+
+  document.addEventListener("drop", function (event) {
+    const column = dropColumn(event);
+    if (!column) return;
+    event.preventDefault();
+    column.classList.remove("drop-target");
+    const card = dragged;
+    const status = column.dataset.status;
+    if (status === card.dataset.status) return;
+    const list = column.querySelector(".cards");
+    list.insertBefore(card, list.querySelector(".add-slot"));
+    htmx.ajax("POST", card.dataset.moveUrl, {
+      source: card,
+      target: card,
+      swap: "outerHTML",
+      values: { status: status, version: card.dataset.version },
+    });
+  });
+
+  // Click anywhere on a card (not on a link or control) to edit it.
+  document.addEventListener("click", function (event) {
+    const card = event.target.closest && event.target.closest(".card:not(.card-editing)");
+    if (!card || event.target.closest("a, button, summary, details, input, select, textarea, form")) return;
+    const edit = card.querySelector("[data-edit]");
+    if (edit) edit.click();
+  });
+
+  // Escape leaves the inline editor without saving.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    const editing = event.target.closest && event.target.closest(".card-editing, .add-slot");
+    const cancel = editing && editing.querySelector("[data-cancel]");
+    if (cancel) cancel.click();
+  });
+})();

@@ -1,0 +1,257 @@
+"""The browser UI end to end in real Chromium: sign in, create from a template, baseline, drag a
+card, edit with a reason, a conflict between two browsers, Chinese, the weekly report's CSV."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
+from tracker.milestones.models import Milestone, MilestoneStatus
+from tracker.projects.models import Project
+from tracker.projects.services import template_load_shipped
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "pw-Milepost-1"
+DEPARTMENTS = {
+    "cs": "Customer service",
+    "design": "Design",
+    "marketing": "Marketing",
+    "merch": "Merchandising",
+    "ops": "Operations",
+    "supply": "Supply chain",
+    "tech": "Tech",
+}
+
+
+def watch(page: Page) -> list[str]:
+    """Collect JavaScript errors, so a test fails on a broken script, not just a wrong page."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
+
+
+def card_in(page: Page, lane: str, status: str):
+    return page.locator(".lane", has=page.get_by_role("heading", name=lane, exact=True)).locator(
+        f'.column[data-status="{status}"] .card'
+    )
+
+
+def column(page: Page, lane: str, status: str):
+    return page.locator(".lane", has=page.get_by_role("heading", name=lane, exact=True)).locator(
+        f'.column[data-status="{status}"]'
+    )
+
+
+def local_input(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+@pytest.fixture
+def company():
+    """The shipped templates, their seven departments (each with a lead), and an owner."""
+    template_load_shipped()
+    for code, name in DEPARTMENTS.items():
+        DepartmentFactory(code=code, name=name, lead=UserFactory(username=f"{code}-lead"))
+    return UserFactory(username="mei", first_name="Mei", last_name="Lin")
+
+
+def test_sign_in_create_baseline_drag_and_edit_with_a_reason(company, open_context, screenshot):
+    page = open_context().new_page()
+    errors = watch(page)
+
+    # Sign in.
+    page.goto("/")
+    expect(page).to_have_url("/accounts/login/?next=/")
+    page.get_by_label("Username").fill("mei")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="My work")).to_be_visible()
+
+    # Create a project from a template: preview first, then create.
+    page.get_by_role("link", name="Projects", exact=True).click()
+    page.get_by_role("link", name="New project").first.click()
+    page.get_by_label("Name").fill("Double 11 2026")
+    page.get_by_label("Kind").select_option("campaign")
+    page.get_by_label("Template").select_option(label="Big sale campaign (Double 11 / 618)")
+    d_day = timezone.localtime(timezone.now() + timedelta(days=40)).replace(hour=0, minute=0)
+    page.get_by_label("D-day").fill(local_input(d_day))
+    page.get_by_role("button", name="Preview the schedule").click()
+    expect(page.get_by_role("heading", name="Preview: 24 nodes")).to_be_visible()
+    assert not Project.objects.exists()
+    page.get_by_role("button", name="Create project").click()
+    expect(page.get_by_text("is created with 24 nodes")).to_be_visible()
+    project = Project.objects.get()
+    expect(page.locator(".card")).to_have_count(24)
+
+    # Baseline it, after a confirmation.
+    page.get_by_role("link", name="Baseline…").click()
+    expect(page.get_by_role("heading", name="Baseline “Double 11 2026”?")).to_be_visible()
+    page.get_by_role("button", name="Baseline now").click()
+    expect(page.get_by_text("is baselined")).to_be_visible()
+    project.refresh_from_db()
+    assert project.baselined_at is not None
+
+    # Drag a card to Done.
+    card = card_in(page, "Tech", "todo").first
+    card_id = card.get_attribute("id")
+    card.drag_to(column(page, "Tech", "done"))
+    moved = page.locator(f"#{card_id}")
+    expect(moved).to_have_attribute("data-status", "done")
+    expect(column(page, "Tech", "done").locator(f"#{card_id}")).to_be_visible()
+    node = Milestone.objects.get(pk=int(card_id.removeprefix("card-")))
+    assert node.status == MilestoneStatus.DONE and node.completed_at is not None
+
+    # The Move menu does the same from the keyboard.
+    other = card_in(page, "Design", "todo").first
+    other_id = other.get_attribute("id")
+    other.locator("summary").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")  # first choice: In progress
+    page.keyboard.press("Enter")
+    expect(column(page, "Design", "in_progress").locator(f"#{other_id}")).to_be_visible()
+
+    # Edit a due date with a reason, then find the reason in the node's history.
+    target = card_in(page, "Merchandising", "todo").first
+    target_id = target.get_attribute("id")
+    target.get_by_role("button", name="Edit").click()
+    editor = page.locator(f"#{target_id}.card-editing")
+    expect(editor).to_be_visible()
+    node = Milestone.objects.get(pk=int(target_id.removeprefix("card-")))
+    editor.get_by_label("Due").fill(local_input(node.due_at + timedelta(days=2)))
+    editor.get_by_role("button", name="Save").click()
+    expect(editor.get_by_text("say why its due date moves")).to_be_visible()
+    editor.get_by_label("Reason for the change").fill("Supplier needs two more days")
+    editor.get_by_role("button", name="Save").click()
+    card = page.locator(f"#{target_id}:not(.card-editing)")
+    expect(card.get_by_text("+2 days")).to_be_visible()
+    screenshot(page, "board-full")
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "board", full_page=False)
+
+    card.get_by_role("link", name=node.title).click()
+    expect(page.get_by_text("Reason: Supplier needs two more days")).to_be_visible()
+
+    page.goto(f"/projects/{project.pk}/timeline/")
+    expect(page.locator("svg.timeline .tl-node")).to_have_count(24)
+    screenshot(page, "timeline")
+    assert errors == []
+
+
+def test_conflicting_edits_from_two_browsers(company, open_context):
+    project = ProjectFactory(owner=company, name="Launch")
+    merch = company.__class__.objects.get(username="merch-lead").led_departments.get()
+    node = MilestoneFactory(project=project, department=merch, title="Hero SKU list")
+    other = MilestoneFactory(project=project, department=merch, title="Coupon rules")
+    mine = open_context(company).new_page()
+    theirs = open_context(merch.lead).new_page()
+    errors = watch(mine)
+    mine.goto(f"/projects/{project.pk}/")
+    theirs.goto(f"/projects/{project.pk}/")
+
+    # I open the editor; meanwhile the department lead renames the card and saves.
+    mine.locator(f"#card-{node.pk}").get_by_role("button", name="Edit").click()
+    my_editor = mine.locator(f"#card-{node.pk}.card-editing")
+    expect(my_editor).to_be_visible()
+    theirs.locator(f"#card-{node.pk}").get_by_role("button", name="Edit").click()
+    their_editor = theirs.locator(f"#card-{node.pk}.card-editing")
+    their_editor.get_by_label("Title").fill("Hero SKU list (final)")
+    their_editor.get_by_role("button", name="Save").click()
+    expect(theirs.locator(f"#card-{node.pk}:not(.card-editing)")).to_contain_text("(final)")
+
+    # My save is refused with their value shown, and my change kept in the form.
+    my_editor.get_by_label("Status").select_option("blocked")
+    my_editor.get_by_role("button", name="Save").click()
+    conflict = mine.get_by_role("alert").filter(has_text="someone else changed this node")
+    expect(conflict).to_be_visible()
+    expect(conflict).to_contain_text("Hero SKU list (final)")
+    expect(my_editor.get_by_label("Title")).to_have_value("Hero SKU list (final)")
+    expect(my_editor.get_by_label("Status")).to_have_value("blocked")
+    node.refresh_from_db()
+    assert (node.title, node.status) == ("Hero SKU list (final)", "todo")
+
+    # Saving again applies my status on top of their title.
+    my_editor.get_by_role("button", name="Save").click()
+    expect(mine.locator(f"#card-{node.pk}:not(.card-editing)")).to_have_attribute(
+        "data-status", "blocked"
+    )
+    node.refresh_from_db()
+    assert (node.title, node.status) == ("Hero SKU list (final)", "blocked")
+
+    # A drag based on a stale board is refused too, and the card goes where it really is.
+    theirs.locator(f"#card-{other.pk}").get_by_role("button", name="Edit").click()
+    theirs.locator(f"#card-{other.pk}.card-editing").get_by_label("Status").select_option(
+        "in_progress"
+    )
+    theirs.locator(f"#card-{other.pk}.card-editing").get_by_role("button", name="Save").click()
+    expect(theirs.locator(f"#card-{other.pk}:not(.card-editing)")).to_be_visible()
+    mine.locator(f"#card-{other.pk}").drag_to(column(mine, "Merchandising", "done"))
+    expect(mine.locator(f"#card-{other.pk}")).to_contain_text("Not moved")
+    expect(
+        column(mine, "Merchandising", "in_progress").locator(f"#card-{other.pk}")
+    ).to_be_visible()
+    other.refresh_from_db()
+    assert other.status == "in_progress"
+    assert errors == []
+
+
+def test_switch_to_chinese_and_see_the_board_translated(company, open_context, screenshot):
+    project = ProjectFactory(owner=company, name="双11大促")
+    merch = company.__class__.objects.get(username="merch-lead").led_departments.get()
+    MilestoneFactory(project=project, department=merch, title="爆款选品")
+    MilestoneFactory(
+        project=project,
+        department=merch,
+        title="价格审批",
+        due_at=timezone.now() - timedelta(days=1),
+    )
+    page = open_context(company).new_page()
+    errors = watch(page)
+    page.goto(f"/projects/{project.pk}/")
+    expect(page.locator(".column-head").first).to_contain_text("To do")
+
+    page.get_by_role("button", name="中文").click()
+
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+    expect(page.locator(".column-head").first).to_contain_text("待办")
+    expect(page.get_by_role("link", name="我的工作")).to_be_visible()
+    expect(page.locator(".badge-danger").first).to_contain_text("已逾期")
+    company.refresh_from_db()
+    assert company.language == "zh-hans"
+    screenshot(page, "board-zh-hans", full_page=False)
+    assert errors == []
+
+
+def test_weekly_report_and_csv_export(company, open_context, screenshot):
+    project = ProjectFactory(owner=company, name="Double 11")
+    merch = company.__class__.objects.get(username="merch-lead").led_departments.get()
+    now = timezone.now()
+    for index, days in enumerate(range(1, 80, 6)):
+        MilestoneFactory(
+            project=project,
+            department=merch,
+            due_at=now - timedelta(days=days),
+            status=MilestoneStatus.TODO if index % 3 == 0 else MilestoneStatus.DONE,
+        )
+    page = open_context(company).new_page()
+    errors = watch(page)
+
+    page.goto("/")
+    page.get_by_role("link", name="Reports").click()
+    expect(page.get_by_role("heading", name="Deviation rate, last 12 weeks")).to_be_visible()
+    expect(page.locator("svg.trend .tr-point.above").first).to_be_visible()
+    expect(page.locator("svg.trend polyline.tr-line").first).to_be_attached()
+    screenshot(page, "report-weekly")
+
+    section = page.locator("section", has=page.get_by_role("heading", name="By department"))
+    with page.expect_download() as download:
+        section.get_by_role("link", name="Export CSV").click()
+    content = download.value.path().read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(content)))
+    assert len(rows) >= 1
+    assert any("Merchandising" in cell or "merch" in cell for row in rows for cell in row)
+    assert errors == []

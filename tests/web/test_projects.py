@@ -1,0 +1,220 @@
+"""Projects list with health, creating from a template with a preview, and the baseline."""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory
+from tracker.milestones.models import Milestone, MilestoneDependency, MilestoneStatus
+from tracker.projects.models import Project, ProjectStatus
+from tracker.web.forms import DATETIME_FORMAT
+from tracker.web.selectors import Health, project_health, project_rows
+
+pytestmark = pytest.mark.django_db
+TEMPLATE_DEPARTMENTS = ["cs", "design", "marketing", "merch", "ops", "supply", "tech"]
+
+
+@pytest.mark.parametrize(
+    ("overdue", "at_risk", "breached", "health"),
+    [
+        (0, 0, False, Health.ON_TRACK),
+        (1, 0, False, Health.AT_RISK),
+        (0, 2, False, Health.AT_RISK),
+        (0, 0, True, Health.OFF_TRACK),
+        (3, 1, True, Health.OFF_TRACK),
+    ],
+)
+def test_health_rule(overdue, at_risk, breached, health):
+    assert (
+        project_health(overdue_count=overdue, at_risk_count=at_risk, deviation_breached=breached)
+        == health
+    )
+
+
+@time_machine.travel(datetime(2026, 11, 11, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False)
+def test_project_rows_measure_each_project_in_constant_queries(owner):
+    dept = DepartmentFactory()
+    now = timezone.now()
+    calm = ProjectFactory(owner=owner, name="Calm")
+    MilestoneFactory(project=calm, department=dept)
+    shaky = ProjectFactory(owner=owner, name="Shaky")
+    late = MilestoneFactory(project=shaky, department=dept, due_at=now + timedelta(days=-20))
+    waiting = MilestoneFactory(project=shaky, department=dept)
+    MilestoneDependency.objects.create(milestone=waiting, depends_on=late)
+    burning = ProjectFactory(owner=owner, name="Burning", deviation_threshold=Decimal("0.10"))
+    # Due earlier this week and not done: deviated now.
+    MilestoneFactory(project=burning, department=dept, due_at=now - timedelta(minutes=30))
+
+    with CaptureQueriesContext(connection) as captured:
+        rows = {row.project.name: row for row in project_rows(projects=Project.objects.all())}
+
+    assert len(captured) <= 8
+    assert rows["Calm"].health == Health.ON_TRACK
+    assert (rows["Shaky"].health, rows["Shaky"].overdue_count, rows["Shaky"].at_risk_count) == (
+        Health.AT_RISK,
+        1,
+        1,
+    )
+    assert rows["Burning"].health == Health.OFF_TRACK
+    assert rows["Burning"].deviation_rate == 1.0
+    assert rows["Calm"].days_to_d_day == 30
+
+
+def test_list_hides_archived_by_default_and_filters(client_for, owner):
+    ProjectFactory(owner=owner, name="Double 11", status=ProjectStatus.ACTIVE)
+    ProjectFactory(owner=owner, name="618 archive", status=ProjectStatus.ARCHIVED)
+    ProjectFactory(owner=owner, name="Earbuds", kind="launch")
+    client = client_for(owner)
+    url = reverse("web:project_list")
+
+    default = client.get(url).content.decode()
+    assert "Double 11" in default and "Earbuds" in default and "618 archive" not in default
+    assert "D-30" in default and "On track" in default
+
+    everything = client.get(url, {"status": "all"}).content.decode()
+    assert "618 archive" in everything
+
+    launches = client.get(url, {"kind": "launch"}).content.decode()
+    assert "Earbuds" in launches and "Double 11" not in launches
+
+    search = client.get(url, {"q": "double"}).content.decode()
+    assert "Double 11" in search and "Earbuds" not in search
+
+    healthy = client.get(url, {"health": "off_track"}).content.decode()
+    assert "No project matches these filters" in healthy
+
+
+def test_list_empty_state(client_for, owner):
+    html = client_for(owner).get(reverse("web:project_list")).content.decode()
+    assert "No projects yet" in html
+
+
+def _create_data(**overrides) -> dict:
+    d_day = timezone.localtime(timezone.now() + timedelta(days=70)).replace(hour=0, minute=0)
+    return {
+        "name": "Double 11 2026",
+        "kind": "campaign",
+        "d_day": d_day.strftime(DATETIME_FORMAT),
+        "threshold_percent": "12.5",
+        **overrides,
+    }
+
+
+def test_create_previews_then_creates(client_for, owner, shipped_templates):
+    for code in TEMPLATE_DEPARTMENTS:
+        DepartmentFactory(code=code)
+    template = shipped_templates["sale-campaign"]
+    client = client_for(owner)
+    url = reverse("web:project_create")
+    assert client.get(url).status_code == 200
+
+    preview = client.post(url, _create_data(template=template.pk, preview="1"))
+    assert preview.status_code == 200
+    html = preview.content.decode()
+    assert "Preview: 24 nodes" in html
+    assert "Campaign kickoff and targets" in html
+    assert not Project.objects.exists()  # a preview writes nothing
+
+    created = client.post(url, _create_data(template=template.pk, create="1"))
+    project = Project.objects.get()
+    assert created.status_code == 302
+    assert created["Location"] == reverse("web:board", args=[project.pk])
+    assert (project.owner, project.template, project.deviation_threshold) == (
+        owner,
+        template,
+        Decimal("0.125"),
+    )
+    assert project.milestones.count() == 24
+
+
+def test_create_without_template_makes_an_empty_board(client_for, owner):
+    response = client_for(owner).post(reverse("web:project_create"), _create_data(create="1"))
+    assert response.status_code == 302
+    assert Project.objects.get().milestones.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"name": ""}, "This field is required."),
+        ({"d_day": "after the holidays"}, "Enter a valid date/time."),
+        ({"threshold_percent": "120"}, "less than or equal to 100"),
+        ({"kind": "festival"}, "Select a valid choice."),
+    ],
+)
+def test_create_with_bad_input_creates_nothing(client_for, owner, overrides, message):
+    response = client_for(owner).post(
+        reverse("web:project_create"), _create_data(create="1", **overrides)
+    )
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    assert not Project.objects.exists()
+
+
+def test_create_refuses_a_template_of_another_kind(client_for, owner, shipped_templates):
+    response = client_for(owner).post(
+        reverse("web:project_create"),
+        _create_data(kind="launch", template=shipped_templates["sale-campaign"].pk, create="1"),
+    )
+    assert response.status_code == 422
+    assert "is a template for a sale campaign" in response.content.decode()
+    assert not Project.objects.exists()
+
+
+def test_create_reports_missing_departments_and_rolls_back(client_for, owner, shipped_templates):
+    DepartmentFactory(code="ops")
+    data = _create_data(template=shipped_templates["sale-campaign"].pk)
+    client = client_for(owner)
+
+    preview = client.post(reverse("web:project_create"), {**data, "preview": "1"})
+    assert "Some departments do not exist yet" in preview.content.decode()
+
+    response = client.post(reverse("web:project_create"), {**data, "create": "1"})
+    assert response.status_code == 422
+    assert "Create these departments first: cs, design" in response.content.decode()
+    assert not Project.objects.exists()
+    assert not Milestone.objects.exists()
+
+
+def test_baseline_asks_for_confirmation_then_locks(client_for, owner, project):
+    node = MilestoneFactory(project=project, department=DepartmentFactory())
+    url = reverse("web:project_baseline", args=[project.pk])
+    client = client_for(owner)
+
+    confirm = client.get(url)
+    assert confirm.status_code == 200
+    assert "Baseline now" in confirm.content.decode()
+    project.refresh_from_db()
+    assert project.baselined_at is None
+
+    done = client.post(url, follow=True)
+    assert "is baselined" in done.content.decode()
+    project.refresh_from_db()
+    node.refresh_from_db()
+    assert project.baselined_at is not None
+    assert node.baseline_due_at == node.due_at
+
+    again = client.post(url, follow=True)
+    assert "the baseline is locked" in again.content.decode()
+
+
+def test_baseline_button_only_for_managers(client_for, owner, project, member):
+    url = reverse("web:board", args=[project.pk])
+    assert "Baseline…" in client_for(owner).get(url).content.decode()
+    assert (
+        client_for(member).get(reverse("web:project_baseline", args=[project.pk])).status_code
+        == 403
+    )
+
+
+def test_archived_board_still_opens(client_for, owner):
+    project = ProjectFactory(owner=owner, status=ProjectStatus.ARCHIVED)
+    MilestoneFactory(project=project, status=MilestoneStatus.DONE)
+    assert client_for(owner).get(reverse("web:board", args=[project.pk])).status_code == 200

@@ -1,0 +1,283 @@
+"""Geometry for the two charts the server draws as SVG: the project timeline and the
+deviation-rate trend. Templates only place the shapes computed here; no JavaScript is needed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from tracker.milestones.models import Milestone
+
+# ---------------------------------------------------------------- timeline
+
+
+@dataclass
+class TimelineRow:
+    node: Milestone
+    y: float
+    due_x: float
+    baseline_x: float | None
+    done_x: float | None
+    slip_days: float | None  # current due vs baseline, positive = later
+    late_days: float | None  # completion vs current due, positive = late
+    height: int = 26
+
+    @property
+    def top(self) -> float:
+        return self.y - self.height / 2
+
+    @property
+    def text_y(self) -> float:
+        return self.y + 4
+
+    @staticmethod
+    def _diamond(x: float, y: float, r: float) -> str:
+        return f"{x},{y - r} {x + r},{y} {x},{y + r} {x - r},{y}"
+
+    @property
+    def due_diamond(self) -> str:
+        return self._diamond(self.due_x, self.y, 6)
+
+    @property
+    def baseline_diamond(self) -> str:
+        return self._diamond(self.baseline_x, self.y, 6) if self.baseline_x is not None else ""
+
+    @property
+    def note_x(self) -> float:
+        return max(self.due_x, self.done_x or 0) + 10
+
+
+@dataclass
+class Tick:
+    x: float
+    label: str
+
+
+@dataclass
+class TimelineChart:
+    width: int
+    height: int
+    label_width: int
+    plot_left: int
+    plot_right: int
+    top: int
+    row_height: int
+    rows: list[TimelineRow] = field(default_factory=list)
+    ticks: list[Tick] = field(default_factory=list)
+    today_x: float | None = None
+    d_day_x: float | None = None
+    edges: list[str] = field(default_factory=list)
+
+    @property
+    def plot_bottom(self) -> int:
+        return self.height - 8
+
+    @property
+    def label_clip(self) -> int:
+        """Titles are clipped before the department code at the end of the label column."""
+        return self.label_width - 56
+
+
+def _days(delta: timedelta) -> float:
+    return round(delta.total_seconds() / 86400, 1)
+
+
+def _ticks(start: datetime, end: datetime, scale) -> list[Tick]:
+    """Mondays for spans up to six months, first days of months beyond."""
+    first: date = timezone.localtime(start).date()
+    last: date = timezone.localtime(end).date()
+    zone = timezone.get_current_timezone()
+    ticks = []
+    if (last - first).days <= 183:
+        day = first + timedelta(days=(7 - first.weekday()) % 7)
+        while day <= last:
+            moment = datetime.combine(day, datetime.min.time(), tzinfo=zone)
+            ticks.append(Tick(scale(moment), day.strftime("%m-%d")))
+            day += timedelta(days=7)
+    else:
+        day = (first.replace(day=1) + timedelta(days=32)).replace(day=1)
+        while day <= last:
+            moment = datetime.combine(day, datetime.min.time(), tzinfo=zone)
+            ticks.append(Tick(scale(moment), day.strftime("%Y-%m")))
+            day = (day + timedelta(days=32)).replace(day=1)
+    return ticks
+
+
+def timeline_chart(
+    *,
+    nodes: list[Milestone],
+    d_day: datetime,
+    now: datetime,
+    width: int = 1160,
+    label_width: int = 300,
+    row_height: int = 26,
+) -> TimelineChart:
+    """One row per node (in the given order) on a shared time axis, with the today line, the
+    D-day marker and a curve from each upstream node's due date to its dependent's."""
+    top = 44
+    chart = TimelineChart(
+        width=width,
+        height=top + row_height * max(len(nodes), 1) + 16,
+        label_width=label_width,
+        plot_left=label_width + 16,
+        plot_right=width - 24,
+        top=top,
+        row_height=row_height,
+    )
+    moments = [now, d_day]
+    for node in nodes:
+        moments += [m for m in (node.due_at, node.baseline_due_at, node.completed_at) if m]
+    start = min(moments) - timedelta(days=2)
+    end = max(moments) + timedelta(days=2)
+    span = (end - start).total_seconds()
+    plot = chart.plot_right - chart.plot_left
+
+    def scale(moment: datetime) -> float:
+        return round(chart.plot_left + (moment - start).total_seconds() / span * plot, 1)
+
+    chart.ticks = _ticks(start, end, scale)
+    chart.today_x = scale(now)
+    chart.d_day_x = scale(d_day)
+    positions: dict[int, TimelineRow] = {}
+    for index, node in enumerate(nodes):
+        baseline = node.baseline_due_at
+        row = TimelineRow(
+            node=node,
+            y=top + index * row_height + row_height / 2,
+            due_x=scale(node.due_at),
+            baseline_x=scale(baseline) if baseline else None,
+            done_x=scale(node.completed_at) if node.completed_at else None,
+            slip_days=(_days(node.due_at - baseline) or None) if baseline else None,
+            late_days=(_days(node.completed_at - node.due_at) or None)
+            if node.completed_at
+            else None,
+            height=row_height,
+        )
+        chart.rows.append(row)
+        positions[node.pk] = row
+    for row in chart.rows:
+        for link in row.node.upstream_links.all():
+            upstream = positions.get(link.depends_on_id)
+            if upstream is None:
+                continue
+            x1, y1, x2, y2 = upstream.due_x, upstream.y, row.due_x, row.y
+            bend = max(24.0, abs(x2 - x1) / 3)
+            chart.edges.append(f"M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2 - 7},{y2}")
+    return chart
+
+
+# ---------------------------------------------------------------- trend
+
+
+@dataclass
+class TrendPoint:
+    x: float
+    y: float | None
+    week: str
+    rate: float | None
+    due_count: int
+    deviated_count: int
+    above: bool
+
+    @property
+    def triangle(self) -> str:
+        x, y = self.x, self.y or 0
+        return f"{x},{y - 7} {x + 6},{y + 4} {x - 6},{y + 4}"
+
+    @property
+    def band_x(self) -> float:
+        return self.x - 14
+
+
+@dataclass
+class TrendChart:
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    threshold: Decimal
+    threshold_y: float
+    points: list[TrendPoint] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    y_ticks: list[Tick] = field(default_factory=list)
+    highlight: str | None = None
+
+    @property
+    def plot_height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def label_y(self) -> int:
+        return self.bottom + 16
+
+    @property
+    def threshold_label_y(self) -> float:
+        return self.threshold_y - 6
+
+
+NICE_MAXIMA = (0.1, 0.2, 0.25, 0.4, 0.5, 0.75, 1.0)
+
+
+def trend_chart(
+    *,
+    weeks: list[dict[str, Any]],
+    threshold: Decimal,
+    highlight: str | None = None,
+    width: int = 960,
+    height: int = 300,
+) -> TrendChart:
+    """The deviation rate of each week as a line, broken where a week had no nodes due, with
+    the threshold as a dashed line. Points above the threshold are drawn as triangles."""
+    chart = TrendChart(
+        width=width,
+        height=height,
+        left=52,
+        right=width - 16,
+        top=16,
+        bottom=height - 40,
+        threshold=threshold,
+        threshold_y=0,
+        highlight=highlight,
+    )
+    rates = [w["deviation_rate"] for w in weeks if w["deviation_rate"] is not None]
+    peak = max([float(threshold) * 1.5, *rates, 0.0])
+    y_max = next((nice for nice in NICE_MAXIMA if nice >= peak), 1.0)
+
+    def y_of(rate: float) -> float:
+        return round(chart.bottom - rate / y_max * (chart.bottom - chart.top), 1)
+
+    chart.threshold_y = y_of(float(threshold))
+    chart.y_ticks = [Tick(y_of(y_max * i / 4), f"{y_max * i / 4 * 100:g}%") for i in range(5)]
+    step = (chart.right - chart.left) / max(len(weeks) - 1, 1)
+    segment: list[str] = []
+    for index, week in enumerate(weeks):
+        rate = week["deviation_rate"]
+        x = round(chart.left + index * step, 1) if len(weeks) > 1 else chart.left
+        y = y_of(rate) if rate is not None else None
+        chart.points.append(
+            TrendPoint(
+                x=x,
+                y=y,
+                week=week["week"],
+                rate=rate,
+                due_count=week["due_count"],
+                deviated_count=week["deviated_count"],
+                # Exact, like the report's own breach test (the shown rate is rounded).
+                above=rate is not None and week["deviated_count"] > threshold * week["due_count"],
+            )
+        )
+        if y is None:
+            if len(segment) > 1:
+                chart.lines.append(" ".join(segment))
+            segment = []
+        else:
+            segment.append(f"{x},{y}")
+    if len(segment) > 1:
+        chart.lines.append(" ".join(segment))
+    return chart

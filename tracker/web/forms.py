@@ -1,0 +1,306 @@
+"""Forms of the browser UI. They only parse and check the shape of input; the rules live in the
+services, whose ValidationErrors are copied onto the form by `add_service_errors`."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.forms.renderers import DjangoTemplates
+from django.utils.translation import gettext_lazy as _
+
+from tracker.accounts.models import EmailMode, Language, TokenScope, User
+from tracker.milestones.models import MilestoneStatus
+from tracker.projects.models import Project, ProjectKind, ProjectStatus, ProjectTemplate
+from tracker.reports.periods import parse_month, parse_week
+from tracker.web.selectors import Health
+
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+def datetime_widget() -> forms.DateTimeInput:
+    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_FORMAT)
+
+
+def tz_help() -> str:
+    return _("Times are in %(zone)s.") % {"zone": settings.TIME_ZONE}
+
+
+class UIRenderer(DjangoTemplates):
+    """Fields render label, input, errors, then help: the input lines up across a grid row."""
+
+    field_template_name = "web/forms/field.html"
+
+
+class UIForm(forms.Form):
+    default_renderer = UIRenderer()
+
+
+def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Put a service's ValidationError on the matching fields (or on the form as a whole)."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            target = field if field in form.fields else None
+            for item in errors:
+                form.add_error(target, item.messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+class ProjectCreateForm(UIForm):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    kind = forms.ChoiceField(label=_("Kind"), choices=ProjectKind.choices)
+    template = forms.ModelChoiceField(
+        label=_("Template"),
+        queryset=ProjectTemplate.objects.order_by("name"),
+        required=False,
+        empty_label=_("No template (empty board)"),
+        help_text=_("Nodes are scheduled back from the D-day."),
+    )
+    d_day = forms.DateTimeField(label=_("D-day"), widget=datetime_widget())
+    threshold_percent = forms.DecimalField(
+        label=_("Deviation threshold (%)"),
+        min_value=Decimal(0),
+        max_value=Decimal(100),
+        decimal_places=2,
+        initial=Decimal(10),
+        help_text=_("Share of nodes allowed to miss their planned date."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["d_day"].help_text = tz_help()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        template, kind = data.get("template"), data.get("kind")
+        if template is not None and kind and template.kind != kind:
+            self.add_error(
+                "template",
+                _("“%(name)s” is a template for a %(kind)s.")
+                % {"name": template.name, "kind": template.get_kind_display().lower()},
+            )
+        return data
+
+    @property
+    def threshold(self) -> Decimal:
+        return self.cleaned_data["threshold_percent"] / 100
+
+
+class MilestoneEditForm(UIForm):
+    """The inline card editor. Every field remembers the value the user loaded
+    (`show_hidden_initial`) so only what they changed is sent, and a conflict can keep their
+    changes while showing everyone else's."""
+
+    title = forms.CharField(label=_("Title"), max_length=200, show_hidden_initial=True)
+    assignee = forms.ModelChoiceField(
+        label=_("Assignee"),
+        queryset=User.objects.none(),
+        required=False,
+        empty_label=_("Unassigned"),
+        show_hidden_initial=True,
+    )
+    due_at = forms.DateTimeField(label=_("Due"), widget=datetime_widget(), show_hidden_initial=True)
+    status = forms.ChoiceField(
+        label=_("Status"), choices=MilestoneStatus.choices, show_hidden_initial=True
+    )
+    completed_at = forms.DateTimeField(
+        label=_("Completed at"),
+        widget=datetime_widget(),
+        required=False,
+        show_hidden_initial=True,
+        help_text=_("For a done node; leave empty to use the moment you save."),
+    )
+    change_reason = forms.CharField(
+        label=_("Reason for the change"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    EDITABLE = ("title", "assignee", "due_at", "status", "completed_at")
+
+    def __init__(self, *args: Any, assignees: Any, baselined: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = assignees
+        self.fields["due_at"].help_text = tz_help()
+        if baselined:
+            self.fields["change_reason"].help_text = _(
+                "This project is baselined: moving the due date needs a reason."
+            )
+
+    @staticmethod
+    def initial_for(milestone: Any) -> dict[str, Any]:
+        return {
+            "title": milestone.title,
+            "assignee": milestone.assignee_id,
+            "due_at": milestone.due_at,
+            "status": milestone.status,
+            "completed_at": milestone.completed_at,
+            "version": milestone.version,
+        }
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the user changed, as a PATCH for `milestone_update`."""
+        return {
+            name: self.cleaned_data[name] for name in self.changed_data if name in self.EDITABLE
+        }
+
+
+class MilestoneCreateForm(UIForm):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    assignee = forms.ModelChoiceField(
+        label=_("Assignee"),
+        queryset=User.objects.none(),
+        required=False,
+        empty_label=_("Unassigned"),
+    )
+    due_at = forms.DateTimeField(label=_("Due"), widget=datetime_widget())
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, assignees: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = assignees
+        self.fields["due_at"].help_text = tz_help()
+
+
+class MoveForm(UIForm):
+    status = forms.ChoiceField(choices=MilestoneStatus.choices)
+    version = forms.IntegerField(min_value=1)
+
+
+class BoardFilterForm(UIForm):
+    department = forms.ChoiceField(label=_("Department"), required=False)
+    assignee = forms.ChoiceField(label=_("Assignee"), required=False)
+    overdue = forms.BooleanField(label=_("Overdue only"), required=False)
+    at_risk = forms.BooleanField(label=_("At risk only"), required=False)
+
+    def __init__(self, *args: Any, departments: Any, assignees: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["department"].choices = [("", _("All departments"))] + [
+            (d.code, d.name) for d in departments
+        ]
+        self.fields["assignee"].choices = [("", _("Anyone"))] + [
+            (u.username, str(u)) for u in assignees
+        ]
+
+    @property
+    def is_filtered(self) -> bool:
+        return self.is_valid() and any(self.cleaned_data.values())
+
+
+class ProjectFilterForm(UIForm):
+    ALL = "all"
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    kind = forms.ChoiceField(
+        label=_("Kind"), required=False, choices=[("", _("All kinds")), *ProjectKind.choices]
+    )
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[
+            ("", _("All but archived")),
+            *ProjectStatus.choices,
+            (ALL, _("All, archived included")),
+        ],
+    )
+    health = forms.ChoiceField(label=_("Health"), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["health"].choices = [("", _("Any health")), *Health.LABELS.items()]
+
+    def filter(self, queryset: Any) -> Any:
+        data = self.cleaned_data
+        if data.get("q"):
+            queryset = queryset.filter(name__icontains=data["q"])
+        if data.get("kind"):
+            queryset = queryset.filter(kind=data["kind"])
+        status = data.get("status")
+        if not status:
+            queryset = queryset.visible()
+        elif status != self.ALL:
+            queryset = queryset.filter(status=status)
+        return queryset
+
+
+class ReportFilterForm(UIForm):
+    """The period picker and the scope of a report page."""
+
+    period = forms.CharField(required=False)
+    project = forms.ModelChoiceField(
+        label=_("Project"),
+        queryset=Project.objects.order_by("-d_day"),
+        required=False,
+        empty_label=_("All projects"),
+    )
+    department = forms.ChoiceField(label=_("Department"), required=False)
+
+    def __init__(self, *args: Any, kind: str, departments: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+        field = self.fields["period"]
+        if kind == "week":
+            field.label = _("Week")
+            field.widget = forms.TextInput(attrs={"type": "week", "placeholder": "2026-W47"})
+        else:
+            field.label = _("Month")
+            field.widget = forms.TextInput(attrs={"type": "month", "placeholder": "2026-11"})
+        self.fields["department"].choices = [("", _("All departments"))] + [
+            (str(d.pk), d.name) for d in departments
+        ]
+
+    def clean_period(self) -> Any:
+        value = (self.cleaned_data.get("period") or "").strip()
+        if not value:
+            return None
+        parse = parse_week if self.kind == "week" else parse_month
+        return parse(value)
+
+    def clean_department(self) -> int | None:
+        value = self.cleaned_data.get("department")
+        return int(value) if value else None
+
+
+class PreferencesForm(UIForm):
+    language = forms.ChoiceField(label=_("Language"), choices=Language.choices)
+    email_mode = forms.ChoiceField(
+        label=_("Email alerts"),
+        choices=EmailMode.choices,
+        widget=forms.RadioSelect,
+        help_text=_("Get each alert as it happens, or one email a day with all of them."),
+    )
+    muted_projects = forms.ModelMultipleChoiceField(
+        label=_("Muted projects"),
+        queryset=Project.objects.visible().order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("You get no email alerts about these projects."),
+    )
+
+
+class TokenCreateForm(UIForm):
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        help_text=_("What the token is for, e.g. “BI dashboard”."),
+    )
+    scope = forms.ChoiceField(label=_("Scope"), choices=TokenScope.choices)
+    expires_in_days = forms.IntegerField(
+        label=_("Expires after (days)"),
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text=_("Leave empty for a token that does not expire."),
+    )
+
+
+class LanguageForm(UIForm):
+    language = forms.ChoiceField(choices=Language.choices)
+    next = forms.CharField(required=False)

@@ -1,0 +1,218 @@
+"""Reads that only the browser UI needs: "my work", project health, the lists behind filters.
+
+The rules they lean on (overdue, at risk, deviation) stay in the milestones and reports
+selectors; these functions only arrange them for a page, in a constant number of queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from tracker.accounts.models import Department, User
+from tracker.alerts.models import Alert
+from tracker.milestones.models import OPEN_STATUSES, Milestone, MilestoneChange, MilestoneStatus
+from tracker.milestones.selectors import annotate_flags, at_risk_ids, milestone_queryset
+from tracker.projects.models import Project, ProjectStatus
+from tracker.reports.periods import week_period
+from tracker.reports.selectors import deviation_report
+
+RECENTLY_DONE = timedelta(days=7)
+MY_WORK_LIMIT = 50
+
+
+@dataclass
+class MyWork:
+    overdue: list[Milestone] = field(default_factory=list)
+    due_this_week: list[Milestone] = field(default_factory=list)
+    at_risk: list[Milestone] = field(default_factory=list)
+    recently_done: list[Milestone] = field(default_factory=list)
+    week_end: datetime | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.overdue or self.due_this_week or self.at_risk or self.recently_done)
+
+
+def user_department_ids(user: User) -> set[int]:
+    """Departments a user belongs to or leads, in one query."""
+    return set(
+        Department.objects.filter(Q(members=user) | Q(lead=user)).values_list("id", flat=True)
+    )
+
+
+def my_work(*, user: User, now: datetime | None = None) -> MyWork:
+    """Open nodes assigned to the user or to their departments, sorted into the sections a
+    team lead scans every morning; archived projects are left out.
+
+    A node that is overdue is listed only under overdue, an at-risk node only once.
+    """
+    now = now or timezone.now()
+    week_end = week_period(now).end
+    departments = user_department_ids(user)
+    mine = (
+        milestone_queryset()
+        .filter(Q(assignee=user) | Q(department_id__in=departments))
+        .exclude(project__status=ProjectStatus.ARCHIVED)
+    )
+    open_nodes = annotate_flags(list(mine.open().order_by("due_at", "id")), now=now)
+    work = MyWork(week_end=week_end)
+    for node in open_nodes:
+        node.is_mine = node.assignee_id == user.pk
+        if node.is_overdue:
+            work.overdue.append(node)
+        elif node.is_at_risk:
+            work.at_risk.append(node)
+        elif node.due_at < week_end:
+            work.due_this_week.append(node)
+    work.overdue = work.overdue[:MY_WORK_LIMIT]
+    work.at_risk = work.at_risk[:MY_WORK_LIMIT]
+    work.due_this_week = work.due_this_week[:MY_WORK_LIMIT]
+    work.recently_done = list(
+        mine.filter(status=MilestoneStatus.DONE, completed_at__gte=now - RECENTLY_DONE).order_by(
+            "-completed_at", "-id"
+        )[:MY_WORK_LIMIT]
+    )
+    for node in work.recently_done:
+        node.is_mine = node.assignee_id == user.pk
+    return work
+
+
+class Health:
+    """How a project is doing; each value carries a label and a symbol, never colour alone."""
+
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    OFF_TRACK = "off_track"
+
+    LABELS = {
+        ON_TRACK: _("On track"),
+        AT_RISK: _("At risk"),
+        OFF_TRACK: _("Off track"),
+    }
+
+
+@dataclass
+class ProjectRow:
+    project: Project
+    health: str
+    node_count: int = 0
+    open_count: int = 0
+    overdue_count: int = 0
+    at_risk_count: int = 0
+    deviation_rate: float | None = None
+    days_to_d_day: int = 0
+
+    @property
+    def health_label(self) -> str:
+        return str(Health.LABELS[self.health])
+
+
+def project_health(*, overdue_count: int, at_risk_count: int, deviation_breached: bool) -> str:
+    """Off track when this week's deviation rate is above the project's threshold; at risk
+    when any node is overdue or waits on an overdue node; on track otherwise."""
+    if deviation_breached:
+        return Health.OFF_TRACK
+    if overdue_count or at_risk_count:
+        return Health.AT_RISK
+    return Health.ON_TRACK
+
+
+def project_rows(*, projects: QuerySet[Project], now: datetime | None = None) -> list[ProjectRow]:
+    """The projects list with counts, D-day countdown and health: eight queries for any number
+    of projects (projects, counts, three for at-risk, three for this week's deviation)."""
+    now = now or timezone.now()
+    projects = list(projects.select_related("owner"))
+    ids = [p.pk for p in projects]
+    counts = {
+        row["project_id"]: row
+        for row in Milestone.objects.filter(project_id__in=ids)
+        .values("project_id")
+        .annotate(
+            total=Count("id"),
+            open=Count("id", filter=Q(status__in=OPEN_STATUSES)),
+            overdue=Count("id", filter=Q(status__in=OPEN_STATUSES, due_at__lt=now)),
+        )
+        .order_by()
+    }
+    risky = at_risk_ids(project_ids=ids, now=now)
+    at_risk_by_project: dict[int, int] = {}
+    if risky:
+        for row in (
+            Milestone.objects.filter(id__in=risky)
+            .values("project_id")
+            .annotate(n=Count("id"))
+            .order_by()
+        ):
+            at_risk_by_project[row["project_id"]] = row["n"]
+    week = deviation_report(period=week_period(now), as_of=now, worst_slips=0) if ids else None
+    deviation = {row["id"]: row for row in (week["by_project"] if week else [])}
+    today = timezone.localdate(now)
+    rows = []
+    for project in projects:
+        count = counts.get(project.pk, {"total": 0, "open": 0, "overdue": 0})
+        week_row = deviation.get(project.pk)
+        rows.append(
+            ProjectRow(
+                project=project,
+                health=project_health(
+                    overdue_count=count["overdue"],
+                    at_risk_count=at_risk_by_project.get(project.pk, 0),
+                    deviation_breached=bool(week_row and week_row["breached"]),
+                ),
+                node_count=count["total"],
+                open_count=count["open"],
+                overdue_count=count["overdue"],
+                at_risk_count=at_risk_by_project.get(project.pk, 0),
+                deviation_rate=week_row["deviation_rate"] if week_row else None,
+                days_to_d_day=(timezone.localdate(project.d_day) - today).days,
+            )
+        )
+    return rows
+
+
+def project_assignees(*, project: Project) -> list[User]:
+    """People who hold a node in the project, for the board's assignee filter."""
+    return list(
+        User.objects.filter(assigned_milestones__project=project).distinct().order_by("username")
+    )
+
+
+def assignee_choices(*, milestone: Milestone | None, department: Department) -> QuerySet[User]:
+    """Who a node can be given to: the department's members and lead, plus its current
+    assignee (so an edit never drops them silently)."""
+    query = Q(departments=department) | Q(led_departments=department)
+    if milestone is not None and milestone.assignee_id:
+        query |= Q(pk=milestone.assignee_id)
+    return User.objects.filter(query, is_active=True).distinct().order_by("username")
+
+
+def node_detail(*, milestone_id: int, now: datetime | None = None) -> Milestone:
+    """One node with its dependencies both ways, its alerts and its full history."""
+    now = now or timezone.now()
+    node = (
+        milestone_queryset()
+        .prefetch_related(
+            Prefetch(
+                "depends_on",
+                queryset=Milestone.objects.select_related("department", "assignee").order_by(
+                    "due_at", "id"
+                ),
+            ),
+            Prefetch(
+                "dependents",
+                queryset=Milestone.objects.select_related("department", "assignee").order_by(
+                    "due_at", "id"
+                ),
+            ),
+            Prefetch("changes", queryset=MilestoneChange.objects.select_related("actor")),
+            Prefetch("alerts", queryset=Alert.objects.order_by("-created_at", "-id")),
+        )
+        .get(pk=milestone_id)
+    )
+    annotate_flags([node, *node.depends_on.all(), *node.dependents.all()], now=now)
+    return node

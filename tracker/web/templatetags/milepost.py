@@ -1,0 +1,172 @@
+"""Template helpers: relative times, percentages, slips, status symbols and permission checks.
+
+Every label is translated here, and every state has a symbol or a word next to its colour.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django import template
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
+
+from tracker.core import permissions
+from tracker.core.permissions import can_manage_any_channel
+from tracker.milestones.models import MilestoneStatus
+
+register = template.Library()
+
+STATUS_SYMBOLS = {
+    MilestoneStatus.TODO: "○",
+    MilestoneStatus.IN_PROGRESS: "◐",
+    MilestoneStatus.BLOCKED: "■",
+    MilestoneStatus.DONE: "✓",
+    MilestoneStatus.CANCELLED: "✕",
+}
+HEALTH_SYMBOLS = {"on_track": "●", "at_risk": "▲", "off_track": "✖"}
+
+
+@register.filter
+def relative(moment: datetime | None, now: datetime | None = None) -> str:
+    """“in 3 days”, “5 hours ago”, “today”: how far a moment is from now, in words."""
+    if moment is None:
+        return ""
+    now = now or timezone.now()
+    seconds = (moment - now).total_seconds()
+    days = (timezone.localdate(moment) - timezone.localdate(now)).days
+    if abs(seconds) < 3600:
+        minutes = max(1, round(abs(seconds) / 60))
+        if seconds >= 0:
+            return ngettext("in %(count)d minute", "in %(count)d minutes", minutes) % {
+                "count": minutes
+            }
+        return ngettext("%(count)d minute ago", "%(count)d minutes ago", minutes) % {
+            "count": minutes
+        }
+    if days == 0 or abs(seconds) < 12 * 3600:
+        hours = max(1, round(abs(seconds) / 3600))
+        if seconds >= 0:
+            return ngettext("in %(count)d hour", "in %(count)d hours", hours) % {"count": hours}
+        return ngettext("%(count)d hour ago", "%(count)d hours ago", hours) % {"count": hours}
+    if days > 0:
+        if days == 1:
+            return _("tomorrow")
+        return ngettext("in %(count)d day", "in %(count)d days", days) % {"count": days}
+    if days == -1:
+        return _("yesterday")
+    return ngettext("%(count)d day ago", "%(count)d days ago", -days) % {"count": -days}
+
+
+@register.filter
+def countdown(days: int) -> str:
+    """D-day countdown in the words teams use: “D-12”, “D-day”, “D+3”."""
+    if days > 0:
+        return _("D-%(days)d") % {"days": days}
+    if days == 0:
+        return _("D-day")
+    return _("D+%(days)d") % {"days": -days}
+
+
+@register.filter
+def percent(value: float | Decimal | None, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    return f"{float(value) * 100:.{digits}f}%"
+
+
+@register.filter
+def slip_days(node) -> float | None:
+    """Days the current due date lies after (positive) or before the baseline."""
+    if node.baseline_due_at is None:
+        return None
+    days = round((node.due_at - node.baseline_due_at).total_seconds() / 86400, 1)
+    return days or None
+
+
+@register.filter
+def signed_days(days: float | None) -> str:
+    if days is None:
+        return ""
+    text = f"{days:+g}"
+    plural_count = 1 if abs(days) == 1 else 2
+    return ngettext("%(days)s day", "%(days)s days", plural_count) % {"days": text}
+
+
+@register.filter
+def status_symbol(status: str) -> str:
+    return STATUS_SYMBOLS.get(status, "")
+
+
+@register.filter
+def health_symbol(health: str) -> str:
+    return HEALTH_SYMBOLS.get(health, "")
+
+
+@register.filter
+def status_label(status: str) -> str:
+    try:
+        return str(MilestoneStatus(status).label)
+    except ValueError:
+        return status
+
+
+@register.filter
+def can_edit(user, node) -> bool:
+    return permissions.can_edit_milestone(user, node)
+
+
+@register.filter
+def can_manage(user, project) -> bool:
+    return permissions.can_manage_project(user, project)
+
+
+@register.simple_tag
+def shows_channels(user) -> bool:
+    """The channels page is for staff and for people who own a project."""
+    return can_manage_any_channel(user)
+
+
+@register.filter
+def dependency_count(node) -> int:
+    """Upstream nodes, from the prefetched links (no query per card)."""
+    return len(node.upstream_links.all())
+
+
+HISTORY_FIELDS = {
+    "created": _lazy("Created"),
+    "title": _lazy("Title"),
+    "description": _lazy("Description"),
+    "department": _lazy("Department"),
+    "assignee": _lazy("Assignee"),
+    "due_at": _lazy("Due"),
+    "status": _lazy("Status"),
+    "completed_at": _lazy("Completed at"),
+    "position": _lazy("Position"),
+    "depends_on": _lazy("Depends on"),
+}
+DATETIME_FIELDS = {"due_at", "completed_at"}
+
+
+@register.filter
+def history_field(name: str) -> str:
+    return str(HISTORY_FIELDS.get(name, name))
+
+
+@register.filter
+def history_value(value: str, field: str) -> str:
+    """A history value as people read it: local times, status labels, node numbers."""
+    if not value:
+        return "—"
+    if field in DATETIME_FIELDS:
+        moment = parse_datetime(value)
+        return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else value
+    if field == "status":
+        return status_label(value)
+    if field == "depends_on":
+        return ", ".join(f"#{pk}" for pk in value.split(","))
+    return value

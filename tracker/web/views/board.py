@@ -1,0 +1,361 @@
+"""The board: departments as lanes, statuses as columns, cards edited in place with htmx.
+
+Every edit goes through `milestone_update` with the version the user saw, so a card changed by
+someone else is never overwritten silently: the answer is 409 with the current values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from tracker.accounts.models import Department
+from tracker.core.errors import ConflictError
+from tracker.core.permissions import (
+    can_create_milestone,
+    can_edit_milestone,
+    can_manage_project,
+)
+from tracker.milestones.models import Milestone, MilestoneStatus
+from tracker.milestones.selectors import annotate_flags, milestone_queryset, project_board
+from tracker.milestones.services import milestone_create, milestone_update
+from tracker.web.forms import (
+    DATETIME_FORMAT,
+    BoardFilterForm,
+    MilestoneCreateForm,
+    MilestoneEditForm,
+    MoveForm,
+    add_service_errors,
+)
+from tracker.web.selectors import assignee_choices, project_assignees
+from tracker.web.templatetags.milepost import status_symbol
+from tracker.web.views.common import get_project, require
+
+BOARD = "web/board.html"
+
+
+def _columns() -> list[tuple[str, str]]:
+    return [(value, str(label)) for value, label in MilestoneStatus.choices]
+
+
+def _card_labels() -> dict[str, str]:
+    """The words every card repeats, translated once per page rather than once per card."""
+    return {
+        "conflict": _("Conflict"),
+        "overdue": _("Overdue"),
+        "at_risk": _("At risk"),
+        "at_risk_help": _("An upstream node is overdue"),
+        "slip_help": _("Current due date against the baseline"),
+        "vs_baseline": _("vs baseline"),
+        "deps_help": _("Nodes this one depends on"),
+        "assignee": _("Assignee"),
+        "unassigned": _("Unassigned"),
+        "due": _("Due"),
+        "done": _("Done"),
+        "edit": _("Edit"),
+        "move": _("Move"),
+    }
+
+
+class CardDecorator:
+    """Sets what a card shows beyond the node itself: whether the user may edit it, its URL and
+    its Move choices. URLs are built from one reversed prefix, not reversed per card."""
+
+    def __init__(self, user: Any) -> None:
+        self.user = user
+        self.prefix = reverse("web:node_detail", args=[0]).removesuffix("0/")
+        columns = _columns()
+        self.choices = {
+            status: [
+                (value, f"{status_symbol(value)} {label}")
+                for value, label in columns
+                if value != status
+            ]
+            for status, _label in columns
+        }
+
+    def __call__(self, node: Milestone) -> Milestone:
+        node.can_edit = can_edit_milestone(self.user, node)
+        node.url = f"{self.prefix}{node.pk}/"
+        node.move_choices = self.choices[node.status]
+        return node
+
+
+@login_required
+def board(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = get_project(project_id)
+    now = timezone.now()
+    departments = list(Department.objects.order_by("name"))
+    filters = BoardFilterForm(
+        request.GET or None,
+        departments=departments,
+        assignees=project_assignees(project=project),
+    )
+    options = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
+    lanes = project_board(
+        project=project,
+        department_codes=[options.get("department") or ""],
+        assignee_username=options.get("assignee") or None,
+        overdue_only=bool(options.get("overdue")),
+        at_risk_only=bool(options.get("at_risk")),
+        now=now,
+    )
+    user = request.user
+    columns = _columns()
+    decorate = CardDecorator(user)
+    card_count = 0
+    for lane in lanes:
+        lane.can_add = can_create_milestone(user, project, lane.department.pk)
+        lane.column_list = [(value, label, lane.columns[value]) for value, label in columns]
+        for nodes in lane.columns.values():
+            for node in nodes:
+                decorate(node)
+                card_count += 1
+    return render(
+        request,
+        BOARD,
+        {
+            "project": project,
+            "lanes": lanes,
+            "labels": _card_labels(),
+            "filters": filters,
+            "filtered": bool(options and any(options.values())),
+            "card_count": card_count,
+            "can_manage": can_manage_project(user, project),
+            "now": now,
+            "tab": "board",
+        },
+    )
+
+
+def _card_node(node_id: int, *, user: Any, now: datetime | None = None) -> Milestone:
+    """One card with the flags and permissions the board would have given it."""
+    node = get_object_or_404(milestone_queryset(), pk=node_id)
+    annotate_flags([node], now=now)
+    return CardDecorator(user)(node)
+
+
+def _card(
+    request: HttpRequest, node: Milestone, *, status: int = 200, **extra: Any
+) -> HttpResponse:
+    context = {"node": node, "labels": _card_labels(), **extra}
+    return render(request, f"{BOARD}#card", context, status=status)
+
+
+def _not_htmx(request: HttpRequest, node: Milestone, message: str, *, ok: bool) -> HttpResponse:
+    """Without JavaScript the forms post normally; answer with the board and a message."""
+    (messages.success if ok else messages.error)(request, message)
+    return redirect("web:board", project_id=node.project_id)
+
+
+@login_required
+@require_GET
+def card(request: HttpRequest, node_id: int) -> HttpResponse:
+    """The card as the board shows it (used by Cancel in the inline editor)."""
+    return _card(request, _card_node(node_id, user=request.user))
+
+
+@login_required
+@require_POST
+def card_move(request: HttpRequest, node_id: int) -> HttpResponse:
+    """Drag and drop, or the card's Move menu: change the status only."""
+    node = _card_node(node_id, user=request.user)
+    require(node.can_edit)
+    form = MoveForm(request.POST)
+    if not form.is_valid():
+        message = _("Choose one of the board's columns.")
+        if not request.htmx:
+            return _not_htmx(request, node, message, ok=False)
+        return _card(request, node, status=422, error=message)
+    status = form.cleaned_data["status"]
+    try:
+        milestone_update(
+            milestone_id=node.pk,
+            actor=request.user,
+            data={"status": status},
+            expected_version=form.cleaned_data["version"],
+        )
+    except ConflictError:
+        node = _card_node(node_id, user=request.user)
+        message = _(
+            "Not moved: someone else changed this node since you loaded the board. "
+            "The card now shows the current values."
+        )
+        if not request.htmx:
+            return _not_htmx(request, node, message, ok=False)
+        return _card(request, node, status=409, conflict=message)
+    except ValidationError as error:
+        message = " ".join(error.messages)
+        if not request.htmx:
+            return _not_htmx(request, node, message, ok=False)
+        return _card(request, node, status=422, error=message)
+    node = _card_node(node_id, user=request.user)
+    if not request.htmx:
+        return _not_htmx(
+            request,
+            node,
+            _("“%(title)s” moved to %(status)s.")
+            % {"title": node.title, "status": node.get_status_display()},
+            ok=True,
+        )
+    return _card(request, node, moved=True)
+
+
+def _edit_form(node: Milestone, data: Any = None) -> MilestoneEditForm:
+    return MilestoneEditForm(
+        data,
+        initial=MilestoneEditForm.initial_for(node),
+        assignees=assignee_choices(milestone=node, department=node.department),
+        baselined=node.project.baselined_at is not None,
+    )
+
+
+def _as_data(value: Any) -> str:
+    """A value as the edit form posts it."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime(DATETIME_FORMAT)
+    if isinstance(value, Model):
+        return str(value.pk)
+    return str(value)
+
+
+def _display(node: Milestone, name: str, value: Any) -> str:
+    """A value as a person reads it in the conflict box."""
+    if value is None or value == "":
+        return "—"
+    if name == "status":
+        return str(MilestoneStatus(value).label)
+    if name == "assignee":
+        return str(value) if isinstance(value, Model) else str(node.assignee or "—")
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    return str(value)
+
+
+def _conflict(posted: MilestoneEditForm, current: Milestone) -> tuple[MilestoneEditForm, list]:
+    """Re-open the editor on the current version: the user's changes stay in the fields, every
+    other field shows the current value, and a table compares the two."""
+    mine = posted.changes()
+    now_values = {
+        "title": current.title,
+        "assignee": current.assignee,
+        "due_at": current.due_at,
+        "status": current.status,
+        "completed_at": current.completed_at,
+    }
+    data = {
+        "change_reason": posted.cleaned_data.get("change_reason", ""),
+        "version": str(current.version),
+    }
+    rows = []
+    for name in MilestoneEditForm.EDITABLE:
+        data[name] = _as_data(mine[name] if name in mine else now_values[name])
+        data[f"initial-{name}"] = _as_data(now_values[name])
+        rows.append(
+            {
+                "label": posted.fields[name].label,
+                "current": _display(current, name, now_values[name]),
+                "yours": _display(current, name, mine[name]) if name in mine else None,
+                "differs": name in mine and _as_data(mine[name]) != _as_data(now_values[name]),
+            }
+        )
+    return _edit_form(current, data), rows
+
+
+@login_required
+def card_edit(request: HttpRequest, node_id: int) -> HttpResponse:
+    node = _card_node(node_id, user=request.user)
+    require(node.can_edit)
+    template = f"{BOARD}#card-edit"
+    if request.method != "POST":
+        loaded = request.GET.get("version", "")
+        stale = loaded.isdigit() and int(loaded) != node.version
+        return render(request, template, {"node": node, "form": _edit_form(node), "stale": stale})
+
+    form = _edit_form(node, request.POST)
+    if not form.is_valid():
+        return render(request, template, {"node": node, "form": form}, status=422)
+    changes = form.changes()
+    if changes:
+        try:
+            milestone_update(
+                milestone_id=node.pk,
+                actor=request.user,
+                data=changes,
+                expected_version=form.cleaned_data["version"],
+                change_reason=form.cleaned_data["change_reason"],
+            )
+        except ConflictError:
+            current = _card_node(node_id, user=request.user)
+            if not request.htmx:
+                return _not_htmx(
+                    request, current, _("Not saved: someone else changed this node."), ok=False
+                )
+            conflict_form, rows = _conflict(form, current)
+            return render(
+                request,
+                template,
+                {"node": current, "form": conflict_form, "conflict_rows": rows},
+                status=409,
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+            return render(request, template, {"node": node, "form": form}, status=422)
+    node = _card_node(node_id, user=request.user)
+    if not request.htmx:
+        return _not_htmx(request, node, _("“%(title)s” is saved.") % {"title": node.title}, ok=True)
+    return _card(request, node, saved=bool(changes))
+
+
+@login_required
+def node_add(request: HttpRequest, project_id: int, department_id: int) -> HttpResponse:
+    """Add a node in a lane: GET opens the form in the lane's To do column, POST creates it."""
+    project = get_project(project_id)
+    department = get_object_or_404(Department, pk=department_id)
+    require(can_create_milestone(request.user, project, department.pk))
+    template = f"{BOARD}#node-add"
+    lane = {"department": department, "can_add": True}
+    context = {"project": project, "lane": lane, "labels": _card_labels()}
+    assignees = assignee_choices(milestone=None, department=department)
+    if request.method != "POST":
+        if request.GET.get("cancel"):
+            return render(request, template, context)
+        return render(
+            request,
+            template,
+            {**context, "form": MilestoneCreateForm(assignees=assignees)},
+        )
+    form = MilestoneCreateForm(request.POST, assignees=assignees)
+    if not form.is_valid():
+        return render(request, template, {**context, "form": form}, status=422)
+    data = form.cleaned_data
+    try:
+        node = milestone_create(
+            project=project,
+            actor=request.user,
+            title=data["title"],
+            department=department,
+            due_at=data["due_at"],
+            description=data["description"],
+            assignee=data["assignee"],
+        )
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return render(request, template, {**context, "form": form}, status=422)
+    node = _card_node(node.pk, user=request.user)
+    if not request.htmx:
+        return _not_htmx(request, node, _("“%(title)s” is added.") % {"title": node.title}, ok=True)
+    return render(request, template, {**context, "created": node})

@@ -1,0 +1,116 @@
+"""The projects list, creating a project from a template (with a preview), and the baseline."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tracker.accounts.models import Department
+from tracker.core.permissions import can_create_project, can_manage_project
+from tracker.projects.models import Project
+from tracker.projects.services import project_baseline, project_create, template_schedule
+from tracker.web.forms import ProjectCreateForm, ProjectFilterForm, add_service_errors
+from tracker.web.selectors import project_rows
+from tracker.web.views.common import get_project, require
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    filters = ProjectFilterForm(request.GET)
+    filters.is_valid()  # every field is optional; invalid choices are simply ignored
+    projects = filters.filter(Project.objects.all())
+    rows = project_rows(projects=projects, now=timezone.now())
+    health = filters.cleaned_data.get("health")
+    if health:
+        rows = [row for row in rows if row.health == health]
+    return render(
+        request,
+        "web/projects/list.html",
+        {
+            "rows": rows,
+            "filters": filters,
+            "filtered": any(filters.cleaned_data.values()),
+            "can_create": can_create_project(request.user),
+        },
+    )
+
+
+def _preview(form: ProjectCreateForm) -> dict:
+    """The nodes the template would schedule, with the departments that are still missing."""
+    template = form.cleaned_data.get("template")
+    if template is None:
+        return {"nodes": [], "missing": []}
+    nodes = template_schedule(template=template, d_day=form.cleaned_data["d_day"])
+    codes = {node.department_code for node in nodes}
+    departments = {d.code: d for d in Department.objects.filter(code__in=codes)}
+    rows = [{"node": node, "department": departments.get(node.department_code)} for node in nodes]
+    return {"nodes": rows, "missing": sorted(codes - set(departments))}
+
+
+@login_required
+def project_create_view(request: HttpRequest) -> HttpResponse:
+    require(can_create_project(request.user))
+    if request.method != "POST":
+        return render(request, "web/projects/create.html", {"form": ProjectCreateForm()})
+    form = ProjectCreateForm(request.POST)
+    if not form.is_valid():
+        return render(request, "web/projects/create.html", {"form": form}, status=422)
+    if "create" not in request.POST:
+        return render(
+            request, "web/projects/create.html", {"form": form, "preview": _preview(form)}
+        )
+    data = form.cleaned_data
+    try:
+        project = project_create(
+            actor=request.user,
+            name=data["name"],
+            kind=data["kind"],
+            d_day=data["d_day"],
+            owner=request.user,
+            template=data["template"],
+            deviation_threshold=form.threshold,
+        )
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return render(
+            request,
+            "web/projects/create.html",
+            {"form": form, "preview": _preview(form)},
+            status=422,
+        )
+    messages.success(
+        request,
+        _("Project “%(name)s” is created with %(count)d nodes.")
+        % {"name": project.name, "count": project.milestones.count()},
+    )
+    return redirect("web:board", project_id=project.pk)
+
+
+@login_required
+def project_baseline_view(request: HttpRequest, project_id: int) -> HttpResponse:
+    """GET asks for confirmation; POST locks the plan."""
+    project = get_project(project_id)
+    require(can_manage_project(request.user, project))
+    if request.method != "POST":
+        return render(
+            request,
+            "web/projects/baseline.html",
+            {"project": project, "node_count": project.milestones.count()},
+        )
+    try:
+        project_baseline(project=project, actor=request.user)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+        return redirect("web:board", project_id=project.pk)
+    messages.success(
+        request,
+        _("The plan of “%(name)s” is baselined: moving a due date now needs a reason.")
+        % {"name": project.name},
+    )
+    return redirect("web:board", project_id=project.pk)

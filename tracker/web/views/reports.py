@@ -1,0 +1,82 @@
+"""Weekly and monthly deviation reports: the 12-week trend chart, the tables and exports."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from tracker.accounts.models import Department
+from tracker.reports.periods import month_period, week_period
+from tracker.reports.selectors import deviation_report, monthly_report, weekly_trend
+from tracker.web.charts import trend_chart
+from tracker.web.forms import ReportFilterForm
+
+TREND_WEEKS = 12
+KINDS = {"week": "weekly", "month": "monthly"}
+
+
+def _report_page(request: HttpRequest, kind: str) -> HttpResponse:
+    now = timezone.now()
+    departments = list(Department.objects.order_by("name"))
+    current = week_period(now) if kind == "week" else month_period(now)
+    data = request.GET.copy()
+    if not data.get("period"):
+        data["period"] = current.label  # the picker shows the period being reported
+    form = ReportFilterForm(data, kind=kind, departments=departments)
+    context = {"form": form, "kind": kind, "report_kind": KINDS[kind], "tab": kind}
+    if not form.is_valid():
+        return render(request, "web/reports/report.html", context, status=400)
+    period = form.cleaned_data["period"] or current
+    project = form.cleaned_data["project"]
+    department_id = form.cleaned_data["department"]
+    scope = {
+        "project_id": project.pk if project else None,
+        "department_id": department_id,
+    }
+    if kind == "week":
+        report = deviation_report(period=period, as_of=now, **scope)
+        following = week_period(period.end)
+    else:
+        report = monthly_report(period=period, as_of=now, **scope)
+        following = month_period(period.end)
+    trend_as_of = min(now, period.end - timedelta(seconds=1))
+    trend = weekly_trend(weeks=TREND_WEEKS, as_of=trend_as_of, project_id=scope["project_id"])
+    query = {
+        key: value
+        for key, value in (("project", project and project.pk), ("department", department_id))
+        if value
+    }
+    context.update(
+        {
+            "period": period,
+            "report": report,
+            "trend": trend,
+            "chart": trend_chart(
+                weeks=trend,
+                threshold=report["threshold"],
+                highlight=period.label if kind == "week" else None,
+            ),
+            "previous": period.previous().label,
+            "next": following.label if following.start <= now else None,
+            "is_current": period.label == current.label,
+            "scope_query": urlencode(query),
+            "project": project,
+            "department": next((d for d in departments if d.pk == department_id), None),
+        }
+    )
+    return render(request, "web/reports/report.html", context)
+
+
+@login_required
+def weekly(request: HttpRequest) -> HttpResponse:
+    return _report_page(request, "week")
+
+
+@login_required
+def monthly(request: HttpRequest) -> HttpResponse:
+    return _report_page(request, "month")
