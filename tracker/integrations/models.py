@@ -174,11 +174,17 @@ class CalendarFeed(models.Model):
         verbose_name = _("calendar feed")
         verbose_name_plural = _("calendar feeds")
         constraints = [
+            # Two partial constraints rather than NULLS NOT DISTINCT, which SQLite lacks.
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(project__isnull=True),
+                name="integrations_calendarfeed_one_personal",
+            ),
             models.UniqueConstraint(
                 fields=["user", "project"],
-                nulls_distinct=False,
-                name="integrations_calendarfeed_one_per_scope",
-            )
+                condition=Q(project__isnull=False),
+                name="integrations_calendarfeed_one_per_project",
+            ),
         ]
 
     def __str__(self) -> str:
