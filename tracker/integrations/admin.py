@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from tracker.integrations.models import CalendarFeed, Channel, ChannelEvent, ChatIdentity
-from tracker.integrations.services import channel_validate
+from tracker.integrations.services import CHANNEL_FIELDS, channel_validate
 
 
 class ChannelAdminForm(forms.ModelForm):
@@ -26,17 +26,7 @@ class ChannelAdminForm(forms.ModelForm):
 
     class Meta:
         model = Channel
-        fields = [
-            "name",
-            "kind",
-            "url",
-            "secret",
-            "project",
-            "department",
-            "events",
-            "is_active",
-            "language",
-        ]
+        fields = list(CHANNEL_FIELDS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

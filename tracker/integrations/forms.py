@@ -16,17 +16,6 @@ from tracker.integrations.spreadsheets import MAX_BYTES
 from tracker.projects.models import Project
 
 
-def add_service_errors(form: forms.Form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the matching fields (or on the form as a whole)."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            target = field if field in form.fields else None
-            for item in errors:
-                form.add_error(target, item.messages)
-    else:
-        form.add_error(None, error.messages)
-
-
 class ChannelForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
     kind = forms.ChoiceField(label=_("Platform"), choices=ChannelKind.choices)

@@ -8,7 +8,6 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.forms.renderers import DjangoTemplates
 from django.utils.translation import gettext_lazy as _
 
@@ -37,17 +36,6 @@ class UIRenderer(DjangoTemplates):
 
 class UIForm(forms.Form):
     default_renderer = UIRenderer()
-
-
-def add_service_errors(form: forms.Form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the matching fields (or on the form as a whole)."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            target = field if field in form.fields else None
-            for item in errors:
-                form.add_error(target, item.messages)
-    else:
-        form.add_error(None, error.messages)
 
 
 class ProjectCreateForm(UIForm):

@@ -11,8 +11,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from tracker.core.errors import PermissionDeniedError
+from tracker.core.forms import add_service_errors
 from tracker.core.permissions import can_manage_any_channel, can_manage_channel
-from tracker.integrations.forms import ChannelForm, add_service_errors
+from tracker.integrations.forms import ChannelForm
 from tracker.integrations.models import Channel
 from tracker.integrations.selectors import channel_list
 from tracker.integrations.services import (

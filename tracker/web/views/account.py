@@ -17,7 +17,8 @@ from django.views.decorators.http import require_POST
 
 from tracker.accounts.models import ApiToken
 from tracker.accounts.services import preferences_save, token_issue, token_revoke
-from tracker.web.forms import LanguageForm, PreferencesForm, TokenCreateForm, add_service_errors
+from tracker.core.forms import add_service_errors
+from tracker.web.forms import LanguageForm, PreferencesForm, TokenCreateForm
 from tracker.web.views.common import safe_next
 
 

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tracker.accounts.models import Department
 from tracker.core.errors import ConflictError
+from tracker.core.forms import add_service_errors
 from tracker.core.permissions import (
     can_create_milestone,
     can_edit_milestone,
@@ -36,7 +37,6 @@ from tracker.web.forms import (
     MilestoneCreateForm,
     MilestoneEditForm,
     MoveForm,
-    add_service_errors,
 )
 from tracker.web.selectors import assignee_choices, project_assignees
 from tracker.web.templatetags.milepost import status_symbol

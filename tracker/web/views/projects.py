@@ -11,10 +11,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tracker.accounts.models import Department
+from tracker.core.forms import add_service_errors
 from tracker.core.permissions import can_create_project, can_manage_project
 from tracker.projects.models import Project
 from tracker.projects.services import project_baseline, project_create, template_schedule
-from tracker.web.forms import ProjectCreateForm, ProjectFilterForm, add_service_errors
+from tracker.web.forms import ProjectCreateForm, ProjectFilterForm
 from tracker.web.selectors import project_rows
 from tracker.web.views.common import get_project, require
 
