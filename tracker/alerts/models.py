@@ -78,6 +78,30 @@ class Alert(models.Model):
         null=True,  # the scan always sets it
         blank=True,
     )
+    # Who hears about it, copied from the node when the alert is raised: its assignee (or else
+    # its department's lead) and that lead. The scan that raises the alert fans it out from
+    # these in the same transaction, without reading the node again. Nothing else reads them,
+    # so they are neither kept up to date nor checked by the database.
+    notify_assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        editable=False,
+    )
+    notify_lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        editable=False,
+    )
     kind = models.CharField(_("kind"), max_length=12, choices=AlertKind.choices)
     due_at = models.DateTimeField(_("due"))
     created_at = models.DateTimeField(_("raised at"), default=timezone.now)
@@ -173,7 +197,9 @@ class OutboxMessage(models.Model):
         verbose_name=_("channel"),
     )
     payload = models.JSONField(_("payload"), default=dict, blank=True)
-    dedupe_key = models.CharField(max_length=200, unique=True, editable=False)
+    # Unique through Meta.constraints, not `unique=True`: that would add a second
+    # (varchar_pattern_ops) index on PostgreSQL, for LIKE lookups nobody makes, to every insert.
+    dedupe_key = models.CharField(max_length=200, editable=False)
     status = models.CharField(
         _("status"), max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
     )
@@ -195,7 +221,8 @@ class OutboxMessage(models.Model):
             models.CheckConstraint(
                 condition=Q(recipient__isnull=True) ^ Q(channel__isnull=True),
                 name="alerts_outbox_one_destination",
-            )
+            ),
+            models.UniqueConstraint(fields=["dedupe_key"], name="alerts_outbox_dedupe_key"),
         ]
         indexes = [
             models.Index(

@@ -38,6 +38,7 @@ from django.db.models import (
     UUIDField,
     Value,
 )
+from django.db.models.functions import Coalesce
 
 from tracker.accounts.models import EmailMode
 from tracker.alerts.chat import ALERT_ROW_FIELDS, AlertRow, alerts_payload, channel_receives
@@ -67,6 +68,8 @@ ALERT_COLUMNS = (
     "due_at",
     "created_at",
     "resolved_at",
+    "notify_assignee_id",
+    "notify_lead_id",
 )
 ALERT_KEY = ("milestone_id", "kind", "due_at")
 CHUNK = 5000  # ids per statement, well under any database's parameter limit
@@ -97,10 +100,11 @@ RECIPIENTS: dict[str, tuple[str, ...]] = {
     AlertKind.ESCALATION: (Role.OWNER, Role.LEAD),
     # AlertKind.RESOLVED goes to whoever was told about the overdue or escalation it closes.
 }
-# Each role as SQL over a node `m`, its department `d` and its project `p`.
+# Each role as SQL over an alert `a` (which copied its node's people when raised) and its
+# project `p`.
 ROLE_COLUMN = {
-    Role.ASSIGNEE: "COALESCE(m.assignee_id, d.lead_id)",
-    Role.LEAD: "d.lead_id",
+    Role.ASSIGNEE: "a.notify_assignee_id",
+    Role.LEAD: "a.notify_lead_id",
     Role.OWNER: "p.owner_id",
 }
 
@@ -176,14 +180,15 @@ def _insert_alerts(
     candidates: QuerySet,
     *,
     milestone: str,
+    node: str = "",
     kind: str,
     now: datetime,
     scan_id: uuid.UUID,
     resolved: bool = False,
 ) -> int:
     """One alert of `kind` per candidate row (a node or an alert: its `milestone` field,
-    `project_id`, `department_id` and `due_at`), unless that node already has one for that due
-    date."""
+    `project_id`, `department_id` and `due_at`, and the node's people under `node`), unless
+    that node already has one for that due date."""
     rows = candidates.order_by().values_list(
         F(milestone),
         F("project_id"),
@@ -192,6 +197,8 @@ def _insert_alerts(
         F("due_at"),
         Value(now, output_field=DateTimeField()),
         Value(now if resolved else None, output_field=DateTimeField()),
+        Coalesce(F(f"{node}assignee_id"), F(f"{node}department__lead_id")),
+        F(f"{node}department__lead_id"),
         Value(scan_id, output_field=UUIDField()),
     )
     return insert_from_select(Alert, (*ALERT_COLUMNS, "scan_id"), rows, conflict=ALERT_KEY)
@@ -214,6 +221,8 @@ def _raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
     once its alert for its current due date exists (or its project is quiet), so a node that
     becomes overdue between the two statements is left for the next scan, never lost.
     """
+    if connection.vendor == "postgresql":
+        return _flag_and_raise_overdue(now=now, scan_id=scan_id)
     newly = Milestone.objects.open().filter(overdue_flagged_at__isnull=True, due_at__lt=now)
     quiet = _quiet_project_ids()
     created = _insert_alerts(
@@ -228,6 +237,44 @@ def _raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
     )
     newly.filter(Exists(alerted) | Q(project_id__in=quiet)).update(overdue_flagged_at=now)
     return created
+
+
+def _flag_and_raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
+    """PostgreSQL: the flag and the alerts in one statement (a data-modifying CTE), so the
+    open, unflagged nodes are read once, and a node is flagged in the same statement, from the
+    same snapshot, that raises its alert: the two can never disagree. A racing scan's UPDATE
+    waits for this one's row locks, finds the nodes flagged and raises nothing."""
+    sql = f"""
+        WITH flagged AS (
+            UPDATE milestones_milestone SET overdue_flagged_at = %s
+            WHERE status IN ({", ".join(["%s"] * len(MilestoneStatus.open_values()))})
+                AND overdue_flagged_at IS NULL AND due_at < %s
+            RETURNING id, project_id, department_id, due_at, assignee_id
+        )
+        INSERT INTO alerts_alert ({", ".join((*ALERT_COLUMNS, "scan_id"))})
+        SELECT f.id, f.project_id, f.department_id, %s, f.due_at, %s, NULL,
+            COALESCE(f.assignee_id, d.lead_id), d.lead_id, %s
+        FROM flagged AS f
+        INNER JOIN accounts_department AS d ON d.id = f.department_id
+        WHERE f.project_id NOT IN (
+            SELECT id FROM projects_project
+            WHERE status IN ({", ".join(["%s"] * len(QUIET_PROJECT_STATUSES))})
+        )
+        ON CONFLICT ({", ".join(ALERT_KEY)}) DO NOTHING
+    """
+    when = DateTimeField().get_db_prep_value(now, connection)
+    params = (
+        when,
+        *MilestoneStatus.open_values(),
+        when,
+        AlertKind.OVERDUE,
+        when,
+        UUIDField().get_db_prep_value(scan_id, connection),
+        *QUIET_PROJECT_STATUSES,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return max(cursor.rowcount, 0)
 
 
 def _raise_escalations(*, now: datetime, scan_id: uuid.UUID) -> int:
@@ -255,7 +302,12 @@ def _raise_escalations(*, now: datetime, scan_id: uuid.UUID) -> int:
         .filter(escalate_at__lt=now)
     )
     created = _insert_alerts(
-        candidates, milestone="milestone_id", kind=AlertKind.ESCALATION, now=now, scan_id=scan_id
+        candidates,
+        milestone="milestone_id",
+        node="milestone__",
+        kind=AlertKind.ESCALATION,
+        now=now,
+        scan_id=scan_id,
     )
     escalation = Alert.objects.filter(
         milestone=OuterRef("milestone_id"), kind=AlertKind.ESCALATION, due_at=OuterRef("due_at")
@@ -311,6 +363,7 @@ def _resolve(*, now: datetime, scan_id: uuid.UUID) -> int:
         created += _insert_alerts(
             stale.distinct(),
             milestone="milestone_id",
+            node="milestone__",
             kind=AlertKind.RESOLVED,
             now=now,
             scan_id=scan_id,
@@ -337,8 +390,9 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
     """One email per person listing all their new alerts, in one INSERT … SELECT … GROUP BY
     (held for the daily digest when the person chose one). Returns the emails to send now.
 
-    `base` reads each new alert with its node's people once; `pairs` is one SELECT per role of
-    RECIPIENTS, joined by UNION (which drops the duplicate when the assignee is the lead).
+    `base` reads each new alert with the people it copied from its node; `pairs` is one SELECT
+    per role of RECIPIENTS, joined by UNION (which drops the duplicate when the assignee is the
+    lead).
     Inactive people, people without an email address and people who muted the project are
     skipped.
     """
@@ -359,8 +413,6 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
             SELECT a.id, a.kind, a.project_id, a.milestone_id, a.due_at,
                 {", ".join(f"{column} AS {role}" for role, column in ROLE_COLUMN.items())}
             FROM alerts_alert AS a
-            INNER JOIN milestones_milestone AS m ON m.id = a.milestone_id
-            INNER JOIN accounts_department AS d ON d.id = m.department_id
             INNER JOIN projects_project AS p ON p.id = a.project_id
             WHERE a.created_at = %s AND a.scan_id = %s
         ), pairs AS (
