@@ -37,7 +37,10 @@
     cards.forEach(function (card) {
       place(card);
       if (card.matches(".card-editing")) {
-        const first = card.querySelector("input:not([type=hidden]), select, textarea");
+        // Focus the first field with an error (so a person reads why), else the first field.
+        const first =
+          card.querySelector('[aria-invalid="true"]') ||
+          card.querySelector("input:not([type=hidden]), select, textarea");
         if (first) first.focus();
       } else if (card.dataset.changed) {
         card.classList.add("just-changed");

@@ -125,7 +125,9 @@ def test_sign_in_create_baseline_drag_and_edit_with_a_reason(company, open_conte
     editor.get_by_label("Due").fill(local_input(node.due_at + timedelta(days=2)))
     editor.get_by_role("button", name="Save").click()
     expect(editor.get_by_text("say why its due date moves")).to_be_visible()
-    editor.get_by_label("Reason for the change").fill("Supplier needs two more days")
+    reason = editor.get_by_label("Reason for the change")
+    expect(reason).to_be_focused()  # the field with the error gets the focus, once settled
+    reason.fill("Supplier needs two more days")
     editor.get_by_role("button", name="Save").click()
     card = page.locator(f"#{target_id}:not(.card-editing)")
     expect(card.get_by_text("+2 days")).to_be_visible()
