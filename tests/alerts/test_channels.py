@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.factories import DepartmentFactory, ProjectFactory
-from tracker.alerts.chat import channel_receives
 from tracker.alerts.models import OutboxMessage
 from tracker.alerts.services import alerts_scan
 from tracker.integrations.models import Channel
@@ -97,8 +96,6 @@ def test_channel_receives_matches_the_receiving_queryset(team, event):
             matched = {
                 c.pk
                 for c in channels
-                if channel_receives(
-                    c, event=event, project_id=project_id, department_id=department_id
-                )
+                if c.receives(event=event, project_id=project_id, department_id=department_id)
             }
             assert matched == expected, (project_id, department_id)

@@ -13,24 +13,9 @@ from django.utils import timezone, translation
 
 from tracker.alerts import links, texts
 from tracker.alerts.models import AlertKind
-from tracker.integrations.models import Channel
 
 # A message shows at most about 30 items; keep a margin, not thousands of rows of JSON.
 MAX_ITEMS = 100
-
-
-def channel_receives(
-    channel: Channel, *, event: str, project_id: int | None, department_id: int | None
-) -> bool:
-    """`Channel.objects.receiving` for a channel already in memory (a scan matches thousands
-    of alerts against a handful of channels without a query per alert)."""
-    if not channel.is_active or event not in (channel.events or []):
-        return False
-    if channel.project_id is None and channel.department_id is None:
-        return True
-    return (project_id is not None and channel.project_id == project_id) or (
-        department_id is not None and channel.department_id == department_id
-    )
 
 
 class AlertRow(NamedTuple):

@@ -41,7 +41,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from tracker.accounts.models import EmailMode
-from tracker.alerts.chat import ALERT_ROW_FIELDS, AlertRow, alerts_payload, channel_receives
+from tracker.alerts.chat import ALERT_ROW_FIELDS, AlertRow, alerts_payload
 from tracker.alerts.models import Alert, AlertKind, OutboxEvent, OutboxMessage, OutboxStatus
 from tracker.alerts.outbox import outbox_flush_after_commit
 from tracker.alerts.sql import (
@@ -472,8 +472,8 @@ def _queue_chat_messages(alerts: QuerySet[Alert], *, scan_id: uuid.UUID, now: da
     for values in alerts.filter(kind__in=kinds).values_list(*ALERT_ROW_FIELDS):
         row = AlertRow(*values)
         for channel in channels:
-            if channel_receives(
-                channel, event=row.kind, project_id=row.project_id, department_id=row.department_id
+            if channel.receives(
+                event=row.kind, project_id=row.project_id, department_id=row.department_id
             ):
                 matched[channel].append(row)
     OutboxMessage.objects.bulk_create(

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from tracker.accounts.models import Department, User
 from tracker.alerts import links
-from tracker.alerts.chat import channel_receives, report_payload
+from tracker.alerts.chat import report_payload
 from tracker.alerts.models import OutboxEvent, OutboxMessage
 from tracker.alerts.outbox import outbox_flush_after_commit
 from tracker.integrations.models import Channel
@@ -121,8 +121,7 @@ def report_channels(snapshot: ReportSnapshot, event: str) -> list[Channel]:
         for channel in Channel.objects.active().filter(
             project_id=snapshot.project_id, department_id=snapshot.department_id
         )
-        if channel_receives(
-            channel,
+        if channel.receives(
             event=event,
             project_id=snapshot.project_id,
             department_id=snapshot.department_id,
