@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import (
     Avg,
     Case,
@@ -29,7 +30,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from tracker.accounts.models import Department
 from tracker.milestones.models import Milestone, MilestoneStatus
 from tracker.projects.models import Project
 from tracker.reports.periods import Period, week_period
@@ -41,6 +44,28 @@ DEVIATED = LATE | OPEN
 
 def default_threshold() -> Decimal:
     return Decimal(str(getattr(settings, "DEVIATION_THRESHOLD", "0.10")))
+
+
+def report_scope(
+    *, project: str | int | None = None, department: str | None = None
+) -> tuple[Project | None, Department | None]:
+    """A report's optional scope from what a person typed (a project id, a department code),
+    for the API, the exports and the commands alike. Unknown values raise a ValidationError
+    keyed by field; blank ones mean "everything"."""
+    errors: dict[str, str] = {}
+    found_project = found_department = None
+    if project not in (None, ""):
+        text = str(project).strip()
+        found_project = Project.objects.filter(pk=int(text)).first() if text.isdigit() else None
+        if found_project is None:
+            errors["project"] = _("No project with id %(value)s.") % {"value": text}
+    if department not in (None, ""):
+        found_department = Department.objects.filter(code=department).first()
+        if found_department is None:
+            errors["department"] = _("No department with code %(value)s.") % {"value": department}
+    if errors:
+        raise ValidationError(errors)
+    return found_project, found_department
 
 
 def report_population(

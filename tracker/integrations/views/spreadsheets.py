@@ -16,7 +16,6 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from tracker.accounts.authentication import ApiTokenAuthentication
-from tracker.accounts.models import Department
 from tracker.core.permissions import can_manage_project
 from tracker.integrations.forms import ImportForm
 from tracker.integrations.spreadsheets import (
@@ -28,6 +27,7 @@ from tracker.integrations.spreadsheets import (
     report_table,
 )
 from tracker.projects.models import Project
+from tracker.reports.selectors import report_scope
 
 
 def login_or_token_required(view):
@@ -110,29 +110,19 @@ def report_export_view(
     request: HttpRequest, kind: str, label: str, table: str, fmt: str
 ) -> HttpResponse:
     """One report table as a file; `project` (id) and `department` (code) narrow it."""
-    project_id = department_id = None
-    project_value = request.GET.get("project", "")
-    if project_value:
-        if not project_value.isdigit() or not Project.objects.filter(pk=project_value).exists():
-            return HttpResponseBadRequest(_("No project %(value)s.") % {"value": project_value})
-        project_id = int(project_value)
-    department_value = request.GET.get("department", "")
-    if department_value:
-        department = Department.objects.filter(code=department_value).first()
-        if department is None and department_value.isdigit():
-            department = Department.objects.filter(pk=department_value).first()
-        if department is None:
-            return HttpResponseBadRequest(
-                _("No department %(value)s.") % {"value": department_value}
-            )
-        department_id = department.pk
+    try:
+        project, department = report_scope(
+            project=request.GET.get("project"), department=request.GET.get("department")
+        )
+    except ValidationError as error:
+        return HttpResponseBadRequest(" ".join(error.messages))
     try:
         headers, rows = report_table(
             kind=kind,
             label=label,
             table=table,
-            project_id=project_id,
-            department_id=department_id,
+            project_id=project.pk if project else None,
+            department_id=department.pk if department else None,
         )
     except ValidationError as error:
         return HttpResponseBadRequest(" ".join(error.messages))

@@ -1,5 +1,6 @@
 """Shapes of the report answers (for the OpenAPI schema and for rendering)."""
 
+from django.core.exceptions import ValidationError
 from rest_framework import serializers
 
 
@@ -64,20 +65,20 @@ class MonthlyReportSerializer(WeeklyReportSerializer):
 
 
 class ReportQuerySerializer(serializers.Serializer):
-    project = serializers.IntegerField(required=False, min_value=1)
-    department = serializers.SlugField(required=False)
+    project = serializers.CharField(required=False, allow_blank=True)
+    department = serializers.CharField(required=False, allow_blank=True)
 
-    def validate_project(self, value):
-        from tracker.projects.models import Project
+    def validate(self, attrs):
+        """Resolved by `report_scope`, as for the exports and the commands."""
+        from tracker.reports.selectors import report_scope
 
-        if not Project.objects.filter(pk=value).exists():
-            raise serializers.ValidationError(f"No project with id {value}.")
-        return value
-
-    def validate_department(self, value):
-        from tracker.accounts.models import Department
-
-        department = Department.objects.filter(code=value).only("id").first()
-        if department is None:
-            raise serializers.ValidationError(f"No department with code “{value}”.")
-        return department.pk
+        try:
+            project, department = report_scope(
+                project=attrs.get("project"), department=attrs.get("department")
+            )
+        except ValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from error
+        return {
+            "project": project.pk if project else None,
+            "department": department.pk if department else None,
+        }

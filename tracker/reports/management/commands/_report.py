@@ -12,10 +12,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from tracker.accounts.models import Department
 from tracker.alerts.texts import percent
-from tracker.projects.models import Project
 from tracker.reports.periods import Period
+from tracker.reports.selectors import report_scope
 from tracker.reports.services import report_compute, report_publish
 
 
@@ -60,8 +59,12 @@ class ReportCommand(BaseCommand):
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         period = period or self.default_period()
-        project = self._project(options["project"])
-        department = self._department(options["department"])
+        try:
+            project, department = report_scope(
+                project=options["project"], department=options["department"]
+            )
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from exc
         if project is not None and department is not None:
             raise CommandError(_("Give --project or --department, not both."))
         now = timezone.now()
@@ -86,22 +89,6 @@ class ReportCommand(BaseCommand):
                 _("Snapshot %(label)s saved; messages queued: %(count)d")
                 % {"label": published.snapshot.label, "count": published.messages}
             )
-
-    def _project(self, value: str | None) -> Project | None:
-        if value is None:
-            return None
-        project = Project.objects.filter(pk=int(value)).first() if value.isdigit() else None
-        if project is None:
-            raise CommandError(_("No project with id %(value)s.") % {"value": value})
-        return project
-
-    def _department(self, value: str | None) -> Department | None:
-        if value is None:
-            return None
-        department = Department.objects.filter(code=value).first()
-        if department is None:
-            raise CommandError(_("No department with code %(value)s.") % {"value": value})
-        return department
 
     # Printing -----------------------------------------------------------------------------
 
