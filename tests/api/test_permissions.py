@@ -140,3 +140,19 @@ def test_only_staff_creates_a_project_for_someone_else(api_client, world):
     api_client.force_login(world["users"]["staff"])
     response = api_client.post("/api/v1/projects/", payload, format="json")
     assert response.status_code == 201 and response.json()["owner"] == "lead"
+
+
+def test_deleting_what_is_still_referenced_is_a_clear_409(api_client, world):
+    """A department with nodes, or a user who owns projects, cannot be deleted (found by
+    fuzzing the API with schemathesis: it used to be a 500)."""
+    api_client.force_login(world["users"]["staff"])
+    department = world["node"].department
+    response = api_client.delete(f"/api/v1/departments/{department.pk}/")
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith("This cannot be deleted: 1 milestones still")
+    owner = world["users"]["owner"]
+    response = api_client.delete(f"/api/v1/users/{owner.pk}/")
+    assert (
+        response.status_code == 409 and "1 projects still refer to it" in response.json()["detail"]
+    )
+    assert Milestone.objects.filter(department=department).exists()

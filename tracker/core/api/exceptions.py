@@ -1,7 +1,10 @@
 """Turn domain errors into API answers: ValidationError → 400 with field messages,
-ConflictError → 412, PermissionDeniedError → 403."""
+ConflictError → 412, PermissionDeniedError → 403, a delete refused because other rows still
+refer to the object (ProtectedError) → 409 saying what refers to it."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -20,6 +23,14 @@ def exception_handler(exc, context):
         exc = exceptions.ValidationError(validation_detail(exc))
     elif isinstance(exc, PermissionDeniedError):
         exc = exceptions.PermissionDenied(str(exc))
+    elif isinstance(exc, ProtectedError):
+        blockers = exc.protected_objects
+        model = next(iter(blockers))._meta if blockers else None
+        detail = _(
+            "This cannot be deleted: %(count)d %(things)s still refer to it. "
+            "Move or delete them first."
+        ) % {"count": len(blockers), "things": model.verbose_name_plural if model else "rows"}
+        return Response({"detail": detail}, status=status.HTTP_409_CONFLICT)
     elif isinstance(exc, ConflictError):
         return Response(
             {"detail": str(exc), "current_version": exc.current_version},
