@@ -1,5 +1,5 @@
-"""Chat channels get one outbox row per scan listing the new alerts they follow, in the payload
-shape `tracker.core.delivery` documents."""
+"""Chat channels get one outbox row per scan listing the new alerts they follow, sent in the
+payload shape `tracker.core.delivery` documents."""
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -7,7 +7,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.factories import DepartmentFactory, ProjectFactory
-from tracker.alerts.models import OutboxMessage
+from tracker.alerts.chat import chat_payload
+from tracker.alerts.models import Alert, OutboxMessage, OutboxStatus
+from tracker.alerts.outbox import outbox_flush
 from tracker.alerts.services import alerts_scan
 from tracker.integrations.models import Channel
 
@@ -40,7 +42,7 @@ def test_one_message_per_channel_per_scan(team, settings):
     assert sorted(rows) == ["all", "d11", "merch"]
     assert result.messages == 3 + 3  # lena, li, olga by email
 
-    payload = rows["all"].payload
+    payload = chat_payload(rows["all"])
     assert payload["event"] == "alerts"
     assert payload["title"] == "4 new alerts in Double 11"
     assert payload["summary"] == "1 escalation, 2 overdue, 1 due soon"
@@ -63,11 +65,11 @@ def test_one_message_per_channel_per_scan(team, settings):
         "due_at": (NOW - 2 * H).isoformat(),
         "url": f"https://milepost.example.com/nodes/{late.pk}/",
     }
-    assert [i["milestone_id"] for i in rows["d11"].payload["items"]] == [stuck.pk, late.pk]
-    assert [i["kind"] for i in rows["merch"].payload["items"]] == ["escalation"]
-    assert len(OutboxMessage.objects.get(channel=everything).payload["items"]) == 4
-    assert len(OutboxMessage.objects.get(channel=project_room).payload["items"]) == 2
-    assert len(OutboxMessage.objects.get(channel=merch_room).payload["items"]) == 1
+    assert [i["milestone_id"] for i in chat_payload(rows["d11"])["items"]] == [stuck.pk, late.pk]
+    assert [i["kind"] for i in chat_payload(rows["merch"])["items"]] == ["escalation"]
+    assert len(chat_payload(OutboxMessage.objects.get(channel=everything))["items"]) == 4
+    assert len(chat_payload(OutboxMessage.objects.get(channel=project_room))["items"]) == 2
+    assert len(chat_payload(OutboxMessage.objects.get(channel=merch_room))["items"]) == 1
 
     assert alerts_scan(now=NOW + H).messages == 0
     assert OutboxMessage.objects.filter(channel__isnull=False).count() == 3
@@ -99,3 +101,48 @@ def test_channel_receives_matches_the_receiving_queryset(team, event):
                 if c.receives(event=event, project_id=project_id, department_id=department_id)
             }
             assert matched == expected, (project_id, department_id)
+
+
+def test_the_scan_matches_alerts_to_channels_as_channel_receives_says(team):
+    """The scan's SQL matching and `Channel.receives` are one rule: every scope, every event."""
+    other_department = DepartmentFactory(code="ops", lead=team.lead)
+    other_project = ProjectFactory(owner=team.owner)
+    channels = [
+        channel("all", ["overdue", "escalation", "due_soon"]),
+        channel("all, overdue", ["overdue"]),
+        channel("all, reports", ["weekly_report"]),
+        channel("project", ["overdue", "due_soon"], project=team.project),
+        channel("other project", ["escalation", "overdue"], project=other_project),
+        channel("department", ["escalation"], department=team.department),
+        channel("other department", ["overdue", "due_soon"], department=other_department),
+        channel("off", ["overdue", "escalation", "due_soon"], is_active=False),
+    ]
+    for project in (team.project, other_project):
+        for department in (team.department, other_department):
+            for due_at in (NOW - 2 * H, NOW - 60 * H, NOW + H):
+                team.node(due_at, project=project, department=department)
+    alerts_scan(now=NOW)
+
+    alerts = list(Alert.objects.all())
+    assert len(alerts) == 16  # 4 overdue, 4 overdue and escalated, 4 due soon
+    queued = {
+        m.channel_id: set(m.payload["alert_ids"])
+        for m in OutboxMessage.objects.filter(channel__isnull=False)
+    }
+    for c in channels:
+        expected = {
+            a.pk
+            for a in alerts
+            if c.receives(event=a.kind, project_id=a.project_id, department_id=a.department_id)
+        }
+        assert queued.get(c.pk, set()) == expected, c.name
+
+
+def test_a_chat_message_whose_nodes_are_gone_is_skipped(team):
+    channel("all", ["overdue"])
+    node = team.node(NOW - H)
+    alerts_scan(now=NOW)
+    node.delete()
+    outbox_flush(budget_seconds=30)
+    message = OutboxMessage.objects.get(channel__isnull=False)
+    assert message.status == OutboxStatus.SKIPPED

@@ -1,6 +1,9 @@
-"""Chat payloads (the shape `tracker.core.delivery` documents), built when a message is queued.
+"""Chat payloads (the shape `tracker.core.delivery` documents).
 
-The integrations app renders them into each platform's format at send time.
+Report and test messages are built when queued. Alert messages are queued as the ids of their
+alerts (a scan matches thousands of alerts to channels in one SQL statement) and built here when
+sent, in the channel's language; the integrations app then renders either into each platform's
+format.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from typing import Any, NamedTuple
 from django.utils import timezone, translation
 
 from tracker.alerts import links, texts
-from tracker.alerts.models import AlertKind
+from tracker.alerts.models import Alert, AlertKind, OutboxMessage
+from tracker.core.delivery import NothingToSend
 
 # A message shows at most about 30 items; keep a margin, not thousands of rows of JSON.
 MAX_ITEMS = 100
@@ -82,6 +86,21 @@ def alerts_payload(alerts: Sequence[AlertRow], *, language: str) -> dict[str, An
             ),
             "items": [alert_item(a) for a in ordered[:MAX_ITEMS]],
         }
+
+
+def chat_payload(message: OutboxMessage) -> dict[str, Any]:
+    """What to send for the chat message `message`: an alert message is built now from the
+    alerts it lists (those still there); any other was stored whole."""
+    alert_ids = message.payload.get("alert_ids")
+    if alert_ids is None:
+        return message.payload
+    rows = [
+        AlertRow(*values)
+        for values in Alert.objects.filter(pk__in=alert_ids).values_list(*ALERT_ROW_FIELDS)
+    ]
+    if not rows:
+        raise NothingToSend
+    return alerts_payload(rows, language=message.channel.language)
 
 
 def report_payload(

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from tracker.alerts import links, texts
 from tracker.alerts.chat import by_urgency
 from tracker.alerts.models import Alert, AlertKind, OutboxEvent, OutboxMessage
-from tracker.core.delivery import PermanentDeliveryError, TransientDeliveryError
+from tracker.core.delivery import NothingToSend, PermanentDeliveryError, TransientDeliveryError
 from tracker.reports.models import ReportSnapshot
 
 REPORT_EVENTS = {OutboxEvent.WEEKLY_REPORT, OutboxEvent.MONTHLY_REPORT}
@@ -31,10 +31,6 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
-
-
-class NothingToSend(Exception):
-    """The message's content is gone (its nodes or its report were deleted)."""
 
 
 def render_email(message: OutboxMessage, *, now: datetime | None = None) -> RenderedEmail:

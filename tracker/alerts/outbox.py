@@ -20,9 +20,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tracker.alerts.emails import NothingToSend, send_email
+from tracker.alerts.chat import chat_payload
+from tracker.alerts.emails import send_email
 from tracker.alerts.models import OutboxMessage, OutboxStatus
 from tracker.core.delivery import (
+    NothingToSend,
     PermanentDeliveryError,
     RateLimitedError,
     TransientDeliveryError,
@@ -122,7 +124,7 @@ def _transport(message: OutboxMessage) -> str:
     from tracker.integrations.delivery import deliver_chat
 
     return deliver_chat(
-        channel=message.channel, payload=message.payload, idempotency_key=str(message.pk)
+        channel=message.channel, payload=chat_payload(message), idempotency_key=str(message.pk)
     )
 
 

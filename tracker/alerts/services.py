@@ -41,7 +41,6 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from tracker.accounts.models import EmailMode
-from tracker.alerts.chat import ALERT_ROW_FIELDS, AlertRow, alerts_payload
 from tracker.alerts.models import Alert, AlertKind, OutboxEvent, OutboxMessage, OutboxStatus
 from tracker.alerts.outbox import outbox_flush_after_commit
 from tracker.alerts.sql import (
@@ -378,9 +377,8 @@ def _resolve(*, now: datetime, scan_id: uuid.UUID) -> int:
 
 def _fan_out(*, scan_id: uuid.UUID, now: datetime) -> int:
     """Outbox rows for the alerts this scan raised; returns how many are to be sent now."""
-    alerts = Alert.objects.filter(created_at=now, scan_id=scan_id)
     emails = _queue_emails(scan_id=scan_id, now=now)
-    chats = _queue_chat_messages(alerts, scan_id=scan_id, now=now)
+    chats = _queue_chat_messages(scan_id=scan_id, now=now)
     if emails or chats:
         outbox_flush_after_commit()
     return emails + chats
@@ -452,42 +450,65 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
     return sum(1 for (status,) in rows if status == OutboxStatus.PENDING)
 
 
-def _queue_chat_messages(alerts: QuerySet[Alert], *, scan_id: uuid.UUID, now: datetime) -> int:
-    """One message per chat channel listing the new alerts it follows."""
-    channels = [
-        channel
-        for channel in Channel.objects.active()
-        if set(channel.events or []) & set(AlertKind.values)
+def _queue_chat_messages(*, scan_id: uuid.UUID, now: datetime) -> int:
+    """One message per chat channel listing the new alerts it follows, in one INSERT … SELECT;
+    the message itself is built when sent (`tracker.alerts.chat.chat_payload`).
+
+    `subscriptions` has a row per active channel and alert kind it follows, with its scope:
+    the rule of `Channel.receives` (a project channel, a department channel, or neither: all;
+    never both, a check constraint says) becomes three disjoint equality joins, so matching
+    costs hash joins, not alerts × channels.
+    """
+    subscriptions = [
+        (channel.pk, channel.project_id, channel.department_id, kind)
+        for channel in Channel.objects.active().only("project_id", "department_id", "events")
+        for kind in sorted(set(channel.events or []) & set(AlertKind.values))
     ]
-    if not channels:
+    if not subscriptions:
         return 0
-    if not any(c.project_id is None and c.department_id is None for c in channels):
-        # Only scoped channels: load just the alerts of their projects and departments.
-        alerts = alerts.filter(
-            Q(project_id__in={c.project_id for c in channels if c.project_id})
-            | Q(department_id__in={c.department_id for c in channels if c.department_id})
+    row = "(CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS TEXT))"
+    sql = f"""
+        WITH base AS (
+            SELECT id, kind, project_id, department_id FROM alerts_alert
+            WHERE created_at = %s AND scan_id = %s
+        ), subscriptions (channel_id, project_id, department_id, kind) AS (
+            VALUES {", ".join([row] * len(subscriptions))}
+        ), matched AS (
+            SELECT s.channel_id, b.id FROM base AS b
+            INNER JOIN subscriptions AS s ON s.kind = b.kind AND s.project_id = b.project_id
+            UNION ALL
+            SELECT s.channel_id, b.id FROM base AS b
+            INNER JOIN subscriptions AS s
+                ON s.kind = b.kind AND s.department_id = b.department_id
+            UNION ALL
+            SELECT s.channel_id, b.id FROM base AS b
+            INNER JOIN subscriptions AS s ON s.kind = b.kind
+            WHERE s.project_id IS NULL AND s.department_id IS NULL
         )
-    matched = defaultdict(list)
-    kinds = {kind for channel in channels for kind in channel.events}
-    for values in alerts.filter(kind__in=kinds).values_list(*ALERT_ROW_FIELDS):
-        row = AlertRow(*values)
-        for channel in channels:
-            if channel.receives(
-                event=row.kind, project_id=row.project_id, department_id=row.department_id
-            ):
-                matched[channel].append(row)
-    OutboxMessage.objects.bulk_create(
-        OutboxMessage(
-            event=OutboxEvent.ALERTS,
-            channel=channel,
-            payload=alerts_payload(found, language=channel.language),
-            dedupe_key=f"alerts:{scan_id}:channel:{channel.pk}",
-            created_at=now,
-            next_attempt_at=now,
+        INSERT INTO alerts_outboxmessage (
+            id, event, channel_id, payload, dedupe_key, status, attempts, next_attempt_at,
+            last_error, subject, response, created_at
         )
-        for channel, found in matched.items()
+        SELECT {vendor_sql("new_uuid")}, %s, m.channel_id,
+            {vendor_sql("id_list", key="alert_ids", column="m.id")},
+            %s || CAST(m.channel_id AS TEXT), %s, 0, %s, '', '', '', %s
+        FROM matched AS m
+        GROUP BY m.channel_id
+    """
+    when = DateTimeField().get_db_prep_value(now, connection)
+    params = (
+        when,
+        UUIDField().get_db_prep_value(scan_id, connection),
+        *(value for subscription in subscriptions for value in subscription),
+        OutboxEvent.ALERTS,
+        f"alerts:{scan_id}:channel:",
+        OutboxStatus.PENDING,
+        when,
+        when,
     )
-    return len(matched)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return max(cursor.rowcount, 0)
 
 
 # The daily digest -----------------------------------------------------------------------------

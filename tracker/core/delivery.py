@@ -4,8 +4,10 @@ A transport raises `TransientDeliveryError` for failures worth retrying (timeout
 SMTP 4xx) and `PermanentDeliveryError` for those that are not (other 4xx, SMTP 5xx, a platform
 error code that will not change on retry). The outbox decides when to try again.
 
-Chat payloads are stored in the outbox as JSON and rendered to each platform's native format
-at send time (signatures and timestamps too, so a retry never carries a stale one):
+Chat payloads have this shape; each platform renders it to its native format at send time
+(signatures and timestamps too, so a retry never carries a stale one). Report and test messages
+store it whole in the outbox; alert messages store `{"alert_ids": [...]}` and are built into
+it when sent (`tracker.alerts.chat.chat_payload`), like alert emails:
 
     {
       "event": "alerts" | "weekly_report" | "monthly_report" | "test",
@@ -26,6 +28,10 @@ from dataclasses import dataclass
 
 class DeliveryError(Exception):
     """A message could not be delivered."""
+
+
+class NothingToSend(Exception):
+    """The message's content is gone (its nodes or its report were deleted)."""
 
 
 @dataclass

@@ -28,12 +28,12 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, TruncWeek
+from django.db.models.functions import TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tracker.accounts.models import Department
-from tracker.milestones.models import Milestone, MilestoneStatus
+from tracker.milestones.models import PLANNED_DUE, Milestone, MilestoneStatus
 from tracker.projects.models import Project
 from tracker.reports.periods import Period, week_period
 
@@ -78,7 +78,7 @@ def report_population(
 ) -> QuerySet[Milestone]:
     queryset = (
         Milestone.objects.exclude(status=MilestoneStatus.CANCELLED)
-        .annotate(planned_due=Coalesce("baseline_due_at", "due_at"))
+        .annotate(planned_due=PLANNED_DUE)
         .filter(planned_due__gte=start, planned_due__lt=end, planned_due__lte=as_of)
     )
     if project_id is not None:
