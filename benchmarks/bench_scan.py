@@ -225,8 +225,8 @@ class RolledBack(Exception):
 
 
 def rolled_back(run, into: list[float], *, then=lambda: None):
-    """Time `run` and the constraint checks its COMMIT would make, call `then` (untimed), roll
-    everything back and clean up. Returns what `run` and `then` returned."""
+    """Time `run` and the constraint checks its COMMIT would make, call `then` (untimed) and
+    roll everything back. Returns what `run` and `then` returned."""
     from django.db import connection, transaction
 
     try:
@@ -238,7 +238,6 @@ def rolled_back(run, into: list[float], *, then=lambda: None):
             raise RolledBack(outcome, then())
     except RolledBack as rollback:
         outcome, after = rollback.args
-    vacuum()
     return outcome, after
 
 
@@ -268,12 +267,16 @@ def measure(now) -> dict:
     timings: dict[str, list[float]] = {"raw_update": [], "scan": [], "full_scan": []}
     for _ in range(RUNS):
         flagged, _none = rolled_back(lambda: raw_update(now), timings["raw_update"])
+        vacuum()
         result, messages = rolled_back(scan(), timings["scan"], then=outbox_rows)
+        vacuum()
         rolled_back(scan(due_soon=True), timings["full_scan"])
+        vacuum()
 
     # Where one scan spends its time, statement by statement.
     with CaptureQueriesContext(connection) as captured:
         rolled_back(scan(), [])
+    vacuum()
     statements = [
         (float(q["time"]) * 1000, " ".join(q["sql"].split())[:90])
         for q in captured
