@@ -172,6 +172,14 @@ def alerts_scan(
     return result
 
 
+def _sql_values(*, now: datetime, scan_id: uuid.UUID) -> tuple:
+    """`now` and `scan_id` as parameters of raw SQL, prepared as the ORM would."""
+    return (
+        DateTimeField().get_db_prep_value(now, connection),
+        UUIDField().get_db_prep_value(scan_id, connection),
+    )
+
+
 # Raising alerts -------------------------------------------------------------------------------
 
 
@@ -261,14 +269,14 @@ def _flag_and_raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
         )
         ON CONFLICT ({", ".join(ALERT_KEY)}) DO NOTHING
     """
-    when = DateTimeField().get_db_prep_value(now, connection)
+    when, scan = _sql_values(now=now, scan_id=scan_id)
     params = (
         when,
         *MilestoneStatus.open_values(),
         when,
         AlertKind.OVERDUE,
         when,
-        UUIDField().get_db_prep_value(scan_id, connection),
+        scan,
         *QUIET_PROJECT_STATUSES,
     )
     with connection.cursor() as cursor:
@@ -384,6 +392,14 @@ def _fan_out(*, scan_id: uuid.UUID, now: datetime) -> int:
     return emails + chats
 
 
+def _outbox_insert(destination: str) -> str:
+    """The head of the fan-outs' INSERT … SELECT: every column, in the order they select."""
+    return (
+        f"INSERT INTO alerts_outboxmessage (id, event, {destination}, payload, dedupe_key, "
+        "status, attempts, next_attempt_at, last_error, subject, response, created_at)"
+    )
+
+
 def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
     """One email per person listing all their new alerts, in one INSERT … SELECT … GROUP BY
     (held for the daily digest when the person chose one). Returns the emails to send now.
@@ -416,10 +432,7 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
         ), pairs AS (
             {" UNION ".join(branches)}
         )
-        INSERT INTO alerts_outboxmessage (
-            id, event, recipient_id, payload, dedupe_key, status, attempts, next_attempt_at,
-            last_error, subject, response, created_at
-        )
+        {_outbox_insert("recipient_id")}
         SELECT {vendor_sql("new_uuid")}, %s, r.to_user,
             {vendor_sql("id_list", key="alert_ids", column="r.id")},
             %s || CAST(r.to_user AS TEXT),
@@ -433,10 +446,10 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
         GROUP BY r.to_user, u.email_mode
         RETURNING status
     """
-    when = DateTimeField().get_db_prep_value(now, connection)  # raw SQL: as the ORM would
+    when, scan = _sql_values(now=now, scan_id=scan_id)
     params = (
         when,
-        UUIDField().get_db_prep_value(scan_id, connection),
+        scan,
         *branch_params,
         OutboxEvent.ALERTS,
         f"alerts:{scan_id}:user:",
@@ -485,20 +498,17 @@ def _queue_chat_messages(*, scan_id: uuid.UUID, now: datetime) -> int:
             INNER JOIN subscriptions AS s ON s.kind = b.kind
             WHERE s.project_id IS NULL AND s.department_id IS NULL
         )
-        INSERT INTO alerts_outboxmessage (
-            id, event, channel_id, payload, dedupe_key, status, attempts, next_attempt_at,
-            last_error, subject, response, created_at
-        )
+        {_outbox_insert("channel_id")}
         SELECT {vendor_sql("new_uuid")}, %s, m.channel_id,
             {vendor_sql("id_list", key="alert_ids", column="m.id")},
             %s || CAST(m.channel_id AS TEXT), %s, 0, %s, '', '', '', %s
         FROM matched AS m
         GROUP BY m.channel_id
     """
-    when = DateTimeField().get_db_prep_value(now, connection)
+    when, scan = _sql_values(now=now, scan_id=scan_id)
     params = (
         when,
-        UUIDField().get_db_prep_value(scan_id, connection),
+        scan,
         *(value for subscription in subscriptions for value in subscription),
         OutboxEvent.ALERTS,
         f"alerts:{scan_id}:channel:",
