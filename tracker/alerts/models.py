@@ -172,8 +172,9 @@ class OutboxMessage(models.Model):
     """One email to one person or one message to one chat channel, sent by a Celery task.
 
     Email bodies are rendered at send time in the recipient's language from `payload`
-    (`alert_ids` for alert emails and digests, `snapshot_id` for reports); chat payloads are
-    stored whole in the shape `tracker.core.delivery` documents. The row's id is the
+    (`alert_ids` for alert emails and digests, `snapshot_id` for reports). Chat alert messages
+    also hold `alert_ids` and are built when sent; report and test chat messages are stored
+    whole, in the shape `tracker.core.delivery` documents. The row's id is the
     idempotency key. A person in daily-digest mode gets their alert rows HELD; the digest
     merges them into one email.
     """
