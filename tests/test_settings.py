@@ -2,12 +2,11 @@
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.alerts.support import manage_py
+
 PRODUCTION = {
     "SECRET_KEY": "k3y-" + "x9Q" * 20,
     "DEBUG": "false",
@@ -22,14 +21,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     # DJANGO_ALLOW_ASYNC_UNSAFE (set by the browser tests), which `check --deploy` flags.
     leftovers = {*PRODUCTION, "DJANGO_ALLOW_ASYNC_UNSAFE"}
     environment = {k: v for k, v in os.environ.items() if k not in leftovers}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**environment, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return manage_py(*args, env={**environment, **env})
 
 
 def test_check_deploy_is_clean_with_production_values():

@@ -27,6 +27,18 @@ REPO = Path(__file__).resolve().parents[2]
 logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd narrates every command
 
 
+def manage_py(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run `python manage.py ARGS` in a process of its own, as a person at a shell would."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

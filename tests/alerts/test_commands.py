@@ -2,8 +2,6 @@
 
 import importlib
 import os
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from io import StringIO
 from zoneinfo import ZoneInfo
@@ -13,7 +11,7 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django_celery_beat.models import PeriodicTask
 
-from tests.alerts.support import REPO
+from tests.alerts.support import manage_py
 from tracker.alerts.models import Alert, OutboxMessage
 
 NOW = datetime(2026, 11, 2, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -62,13 +60,7 @@ def test_flag_overdue_refuses_a_bad_moment(team, value):
 
 
 def test_bad_moment_is_a_one_line_error_and_a_non_zero_exit():
-    result = subprocess.run(
-        [sys.executable, "manage.py", "flag_overdue", "--now", "soon"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = manage_py("flag_overdue", "--now", "soon")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "CommandError: --now must be an ISO 8601 date and time, e.g. 2026-11-02T18:00:00+08:00."
@@ -165,14 +157,7 @@ def test_the_server_less_mode_scans_on_sqlite(tmp_path):
     (tmp_path / "broker").mkdir()
 
     def manage(*args: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = manage_py(*args, env=env)
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
 

@@ -1,8 +1,6 @@
 """`weekly_report` and `monthly_report`: print the selectors' numbers, or store and send."""
 
 import json
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from io import StringIO
 from zoneinfo import ZoneInfo
@@ -11,7 +9,7 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 
-from tests.alerts.support import REPO, Team, make_team
+from tests.alerts.support import Team, make_team, manage_py
 from tests.reports.test_snapshots import AFTER, WEEK, week_of_work
 from tracker.alerts.models import OutboxMessage
 from tracker.reports.models import ReportSnapshot
@@ -125,13 +123,7 @@ def test_bad_input_changes_nothing(team, args, message):
 
 
 def test_bad_week_is_a_one_line_error_and_a_non_zero_exit():
-    result = subprocess.run(
-        [sys.executable, "manage.py", "weekly_report", "--week", "W47"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = manage_py("weekly_report", "--week", "W47")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "CommandError: Give the week as YYYY-Www, for example 2026-W47."
