@@ -115,6 +115,19 @@ def test_escalation_comes_a_scan_later(team):
     assert kinds(node) == {"overdue", "escalation"}
 
 
+def test_an_escalated_overdue_alert_stops_waiting_to_escalate(team):
+    soon, later = team.node(NOW - 49 * H), team.node(NOW - 3 * H)
+    with time_machine.travel(NOW - 2 * H, tick=False):
+        assert scan() == ScanResult(overdue=2, messages=2)
+    with time_machine.travel(NOW, tick=False):
+        assert scan().escalated == 1
+    overdue = Alert.objects.filter(kind=AlertKind.OVERDUE)
+    assert overdue.get(milestone=soon).escalated_at == NOW
+    assert overdue.get(milestone=later).escalated_at is None
+    waiting = Alert.objects.waiting_to_escalate(due_before=NOW)
+    assert list(waiting.values_list("milestone", flat=True)) == [later.pk]
+
+
 def test_rescan_raises_and_sends_nothing_new(team):
     team.node(NOW - 3 * H)
     team.node(NOW + 3 * H)
@@ -324,9 +337,9 @@ def test_scan_costs_a_constant_number_of_queries(db, size):
         result = alerts_scan(now=NOW, lock=ScanLock.NONE)
     assert result.overdue == 2 * size and result.resolved == size
     # savepoint 2, no JIT 1, resolve 3, overdue 1 (flag and alerts in one statement),
-    # escalation 3, due soon 2, emails 1, channels 1: the same for 4 nodes or 48 (resolve
-    # adds 2 per 5,000 alerts closed)
-    assert len(queries) == 14, [q["sql"][:80] for q in queries]
+    # escalation 3, due soon 2, fan-out 4 (hash joins on and off, emails, channels): the same
+    # for 4 nodes or 48 (resolve adds 2 per 5,000 alerts closed)
+    assert len(queries) == 16, [q["sql"][:80] for q in queries]
 
 
 def test_a_held_lock_skips_the_beat_run(transactional_db, team):

@@ -10,7 +10,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -32,12 +32,29 @@ class AlertKind(models.TextChoices):
         return [cls.ESCALATION, cls.OVERDUE, cls.DUE_SOON, cls.RESOLVED].index(kind)
 
 
+# When an open overdue alert is waiting for its escalation: from its due date (the project's
+# `escalate_after` later, it escalates); NULL for every other alert. Also the key of the index
+# of open problems, which thus serves the escalation step as a range.
+ESCALATES_FROM = Case(
+    When(Q(kind=AlertKind.OVERDUE, escalated_at__isnull=True), then=F("due_at")),
+    output_field=models.DateTimeField(),
+)
+
+
 class AlertQuerySet(models.QuerySet):
     def open(self):
         return self.filter(resolved_at__isnull=True)
 
     def open_problems(self):
         return self.open().filter(kind__in=AlertKind.problems())
+
+    def waiting_to_escalate(self, *, due_before):
+        """Open overdue alerts not escalated yet, for due dates before `due_before`."""
+        return (
+            self.open_problems()
+            .alias(escalates_from=ESCALATES_FROM)
+            .filter(escalates_from__lt=due_before)
+        )
 
 
 class Alert(models.Model):
@@ -50,12 +67,22 @@ class Alert(models.Model):
     alert whose escalation exists, which takes it out of the escalation step's index.
     """
 
+    # Not checked by a database constraint: a scan raises thousands of alerts at once, and the
+    # check of each (a lookup and a row lock written to the WAL) would cost a scan more than
+    # flagging the nodes does. What the constraint would guard is kept instead by:
+    # - the scan, which locks every node it raises an alert for (the flag's UPDATE, or FOR KEY
+    #   SHARE like a foreign key check), so a concurrent DELETE waits for it to commit, or has
+    #   removed the node from what it reads;
+    # - a trigger (migration 0004) that deletes a deleted node's alerts, whoever deletes it,
+    #   after those waits: its own query sees the alerts they committed;
+    # - Django's cascade, which deletes them first when the ORM deletes the node.
     milestone = models.ForeignKey(
         "milestones.Milestone",
         on_delete=models.CASCADE,
         related_name="alerts",
         verbose_name=_("milestone"),
         db_index=False,  # the unique (milestone, kind, due_at) index serves these lookups
+        db_constraint=False,
     )
     # Copies of the node's project and department when the alert was raised (filters and chat
     # channels read them without a join). The node's own foreign keys guard them, so the
@@ -124,17 +151,12 @@ class Alert(models.Model):
             # The API's newest-first list, and a scan finding the alerts it raised.
             models.Index(fields=["created_at"]),
             models.Index(fields=["project", "created_at"]),
-            # The resolution step reads every open problem alert.
+            # The open problems: the resolution step reads them all, the escalation step the
+            # range of those waiting to escalate (the others' key is NULL, and sorts last).
             models.Index(
-                fields=["milestone"],
+                ESCALATES_FROM,
                 condition=Q(resolved_at__isnull=True) & ~Q(kind="resolved"),
                 name="alerts_open_problems",
-            ),
-            # The escalation step reads open overdue alerts not escalated yet, by due date.
-            models.Index(
-                fields=["due_at"],
-                condition=Q(resolved_at__isnull=True, escalated_at__isnull=True, kind="overdue"),
-                name="alerts_to_escalate",
             ),
         ]
 
@@ -196,6 +218,7 @@ class OutboxMessage(models.Model):
         on_delete=models.CASCADE,
         related_name="outbox_messages",
         verbose_name=_("channel"),
+        db_index=False,  # a partial index: emails, most rows, have no channel to index
     )
     payload = models.JSONField(_("payload"), default=dict, blank=True)
     # Unique through Meta.constraints, not `unique=True`: that would add a second
@@ -231,9 +254,12 @@ class OutboxMessage(models.Model):
                 condition=Q(status="pending"),
                 name="alerts_outbox_pending_due",
             ),
+            # The admin's lists by status, and the digest reading the held rows oldest first.
             models.Index(fields=["status", "created_at"]),
             models.Index(
-                fields=["recipient"], condition=Q(status="held"), name="alerts_outbox_held"
+                fields=["channel"],
+                condition=Q(channel__isnull=False),
+                name="alerts_outbox_channel",
             ),
         ]
 

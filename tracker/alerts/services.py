@@ -35,6 +35,7 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     UUIDField,
     Value,
 )
@@ -49,6 +50,7 @@ from tracker.alerts.sql import (
     insert_from_select,
     vendor_sql,
     without_jit,
+    without_nested_loops,
 )
 from tracker.integrations.models import Channel
 from tracker.milestones.models import Milestone, MilestoneStatus
@@ -195,7 +197,8 @@ def _insert_alerts(
 ) -> int:
     """One alert of `kind` per candidate row (a node or an alert: its `milestone` field,
     `project_id`, `department_id` and `due_at`, and the node's people under `node`), unless
-    that node already has one for that due date."""
+    that node already has one for that due date. The nodes read are locked as a foreign key
+    would lock them (see `Alert.milestone`)."""
     rows = candidates.order_by().values_list(
         F(milestone),
         F("project_id"),
@@ -208,7 +211,9 @@ def _insert_alerts(
         F(f"{node}department__lead_id"),
         Value(scan_id, output_field=UUIDField()),
     )
-    return insert_from_select(Alert, (*ALERT_COLUMNS, "scan_id"), rows, conflict=ALERT_KEY)
+    return insert_from_select(
+        Alert, (*ALERT_COLUMNS, "scan_id"), rows, conflict=ALERT_KEY, key_share=Milestone
+    )
 
 
 def _quiet_project_ids() -> QuerySet:
@@ -287,18 +292,15 @@ def _flag_and_raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
 def _raise_escalations(*, now: datetime, scan_id: uuid.UUID) -> int:
     """Escalate open nodes overdue for longer than their project's `escalate_after`.
 
-    Read from the overdue alerts not escalated yet (a partial index, so the ones escalated
-    long ago cost nothing), then marked like the overdue flag: only once the escalation exists.
+    Read from the overdue alerts not escalated yet (a range of the open problems' index, so
+    the ones escalated long ago cost nothing), then marked like the overdue flag: only once the
+    escalation exists. An escalation is only ever raised here and marked in the same
+    transaction, so this scan marks the overdue alerts of the escalations it raised.
     """
     shortest = _alerting_projects().aggregate(shortest=Min("escalate_after"))["shortest"]
     if shortest is None:
         return 0
-    waiting = Alert.objects.filter(
-        kind=AlertKind.OVERDUE,
-        resolved_at__isnull=True,
-        escalated_at__isnull=True,
-        due_at__lt=now - shortest,
-    )
+    waiting = Alert.objects.waiting_to_escalate(due_before=now - shortest)
     candidates = (
         waiting.filter(
             milestone__status__in=MilestoneStatus.open_values(),
@@ -316,10 +318,20 @@ def _raise_escalations(*, now: datetime, scan_id: uuid.UUID) -> int:
         now=now,
         scan_id=scan_id,
     )
-    escalation = Alert.objects.filter(
-        milestone=OuterRef("milestone_id"), kind=AlertKind.ESCALATION, due_at=OuterRef("due_at")
-    )
-    waiting.filter(Exists(escalation)).update(escalated_at=now)
+    if created:
+        escalated = (
+            Alert.objects.filter(
+                kind=AlertKind.OVERDUE,
+                milestone=OuterRef("milestone_id"),
+                due_at=OuterRef("due_at"),
+            )
+            .order_by()
+            .values("pk")
+        )
+        raised = Alert.objects.filter(
+            kind=AlertKind.ESCALATION, created_at=now, scan_id=scan_id
+        ).values(overdue_alert=Subquery(escalated))
+        Alert.objects.filter(pk__in=raised).update(escalated_at=now)
     return created
 
 
@@ -357,18 +369,20 @@ def _resolve(*, now: datetime, scan_id: uuid.UUID) -> int:
 
     Every open alert is checked against its node (one join, a few microseconds an alert), so
     this runs every 15 minutes rather than every minute; the ids found (only the alerts to
-    close) are then written in chunks.
+    close) are then written in chunks. A node with several open alerts selects the same
+    `resolved` row more than once; the unique constraint keeps one.
     """
     stale_ids = list(
         Alert.objects.open_problems()
         .filter(Q(milestone__status__in=CLOSED_STATUSES) | Q(milestone__due_at__gt=F("due_at")))
+        .order_by()
         .values_list("pk", flat=True)
     )
     created = 0
     for start in range(0, len(stale_ids), CHUNK):
         stale = Alert.objects.filter(pk__in=stale_ids[start : start + CHUNK])
         created += _insert_alerts(
-            stale.distinct(),
+            stale,
             milestone="milestone_id",
             node="milestone__",
             kind=AlertKind.RESOLVED,
@@ -385,8 +399,9 @@ def _resolve(*, now: datetime, scan_id: uuid.UUID) -> int:
 
 def _fan_out(*, scan_id: uuid.UUID, now: datetime) -> int:
     """Outbox rows for the alerts this scan raised; returns how many are to be sent now."""
-    emails = _queue_emails(scan_id=scan_id, now=now)
-    chats = _queue_chat_messages(scan_id=scan_id, now=now)
+    with without_nested_loops():
+        emails = _queue_emails(scan_id=scan_id, now=now)
+        chats = _queue_chat_messages(scan_id=scan_id, now=now)
     if emails or chats:
         outbox_flush_after_commit()
     return emails + chats
@@ -406,9 +421,8 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
 
     `base` reads each new alert with the people it copied from its node; `pairs` is one SELECT
     per role of RECIPIENTS, joined by UNION (which drops the duplicate when the assignee is the
-    lead).
-    Inactive people, people without an email address and people who muted the project are
-    skipped.
+    lead); `lists` groups them by person, leaving out the projects the person muted. Inactive
+    people and people without an email address are skipped.
     """
     branches, branch_params = [], []
     for role in ROLE_COLUMN:
@@ -431,19 +445,21 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
             WHERE a.created_at = %s AND a.scan_id = %s
         ), pairs AS (
             {" UNION ".join(branches)}
+        ), lists AS (
+            SELECT r.to_user, {vendor_sql("id_list", key="alert_ids", column="r.id")} AS payload
+            FROM pairs AS r
+            WHERE NOT EXISTS (
+                SELECT 1 FROM accounts_user_muted_projects AS muted
+                WHERE muted.user_id = r.to_user AND muted.project_id = r.project_id
+            )
+            GROUP BY r.to_user
         )
         {_outbox_insert("recipient_id")}
-        SELECT {vendor_sql("new_uuid")}, %s, r.to_user,
-            {vendor_sql("id_list", key="alert_ids", column="r.id")},
-            %s || CAST(r.to_user AS TEXT),
+        SELECT {vendor_sql("new_uuid")}, %s, l.to_user, l.payload, %s || CAST(l.to_user AS TEXT),
             CASE WHEN u.email_mode = %s THEN %s ELSE %s END, 0, %s, '', '', '', %s
-        FROM pairs AS r
-        INNER JOIN accounts_user AS u ON u.id = r.to_user
-        WHERE u.is_active AND u.email <> '' AND NOT EXISTS (
-            SELECT 1 FROM accounts_user_muted_projects AS muted
-            WHERE muted.user_id = r.to_user AND muted.project_id = r.project_id
-        )
-        GROUP BY r.to_user, u.email_mode
+        FROM lists AS l
+        INNER JOIN accounts_user AS u ON u.id = l.to_user
+        WHERE u.is_active AND u.email <> ''
         RETURNING status
     """
     when, scan = _sql_values(now=now, scan_id=scan_id)

@@ -8,14 +8,15 @@ The two SQL expressions the databases spell differently are in VENDOR_SQL.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from django.db import connection, models
 
 VENDOR_SQL = {
     "postgresql": {
         "new_uuid": "gen_random_uuid()",
-        "id_list": "jsonb_build_object('{key}', jsonb_agg({column} ORDER BY {column}))",
+        "id_list": "jsonb_build_object('{key}', array_agg({column}))",
     },
     "sqlite": {
         "new_uuid": "lower(hex(randomblob(16)))",  # Django keeps UUIDs as 32 hex digits here
@@ -45,11 +46,21 @@ def insert_from_select(
     rows: models.QuerySet,
     *,
     conflict: Sequence[str] = (),
+    key_share: type[models.Model] | None = None,
 ) -> int:
     """Insert the rows `rows` selects (one value per column, in order); rows that would break a
-    unique constraint are skipped. Returns how many rows were inserted."""
+    unique constraint are skipped, duplicates among the selected rows included. Returns how
+    many rows were inserted.
+
+    `key_share` names a model whose rows the SELECT reads and the inserted rows refer to: on
+    PostgreSQL they are locked FOR KEY SHARE, as a foreign key check would lock them, so a
+    concurrent DELETE of one either waits for this transaction to commit or has already
+    removed it from the rows selected. (SQLite runs one writer at a time.)
+    """
     select_sql, params = compile_queryset(rows)
     quote = connection.ops.quote_name
+    if key_share is not None and connection.vendor == "postgresql":
+        select_sql += f" FOR KEY SHARE OF {quote(key_share._meta.db_table)}"
     target = f"({', '.join(quote(c) for c in conflict)}) " if conflict else ""
     # SQLite needs the SELECT to end in a WHERE clause before ON CONFLICT; every caller filters.
     sql = (
@@ -68,6 +79,29 @@ def without_jit() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL jit = off")
+
+
+@contextmanager
+def without_nested_loops() -> Iterator[None]:
+    """Plan the statements inside with hash joins (PostgreSQL), for statements that read rows
+    the current transaction has just written.
+
+    The planner's statistics predate those rows: it estimates one where there are thousands,
+    and picks nested loops that probe an index, or rescan a CTE, once per row. Hash joins cost
+    about the same for one row and several times less for thousands. Only inside a
+    transaction, which ends the setting at the latest.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)"
+        )
+        (previous, _off) = cursor.fetchone()
+    yield  # on an error, rolling the transaction (or savepoint) back restores the setting
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('enable_nestloop', %s, true)", [previous])
 
 
 def lock_key(name: str) -> int:
