@@ -210,6 +210,28 @@ def test_chat_permanent_refusal(chat, team):
     assert "channel_not_found" in message.last_error
 
 
+def test_a_channel_whose_address_is_gone_is_switched_off(chat, team):
+    channel = Channel.objects.create(name="gone", kind="slack", url=chat.url, events=["overdue"])
+    chat.answers = [(410, "channel_is_archived", {})]
+    team.node(NOW - H)
+    alerts_scan(now=NOW)
+    team.node(NOW + 30 * timedelta(minutes=1))  # due soon: follows the channel's next scan
+    channel.events = ["overdue", "due_soon"]
+    channel.save()
+    flush_at(NOW)
+    message = OutboxMessage.objects.get(channel__isnull=False)
+    assert (message.status, message.attempts) == (OutboxStatus.FAILED, 1)
+    assert "channel_is_archived" in message.last_error
+    assert "switched off" in message.last_error
+    channel.refresh_from_db()
+    assert not channel.is_active
+
+    # Switched off, it is neither sent to nor queued for any more.
+    assert alerts_scan(now=NOW + timedelta(minutes=1)).due_soon == 1
+    assert OutboxMessage.objects.filter(channel__isnull=False).count() == 1
+    assert len(chat.requests) == 1
+
+
 # A worker killed mid-send ---------------------------------------------------------------------
 
 

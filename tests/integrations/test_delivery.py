@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from tests.integrations.conftest import PATHS
 from tracker.core.delivery import (
+    DestinationGoneError,
     PermanentDeliveryError,
     RateLimitedError,
     TransientDeliveryError,
@@ -200,7 +201,7 @@ ERROR_CASES = [
         86400,
     ),
     ("slack", 404, "channel_not_found", {}, PermanentDeliveryError, None),
-    ("slack", 410, "channel_is_archived", {}, PermanentDeliveryError, None),
+    ("slack", 410, "channel_is_archived", {}, DestinationGoneError, None),
     ("teams", 400, "Bad Request", {}, PermanentDeliveryError, None),
     ("webhook", 302, "", {"Location": "http://169.254.169.254/"}, PermanentDeliveryError, None),
     ("feishu", 200, '{"code": 11232, "msg": "frequency limited"}', {}, TransientDeliveryError, 60),
@@ -264,7 +265,7 @@ def test_answers_are_sorted_into_transient_and_permanent(
     chat_server.answer(path_of(kind), status, body, headers=headers)
     with pytest.raises(error) as raised:
         deliver_chat(channel=channel, payload=alerts_payload(), idempotency_key="k")
-    assert not isinstance(raised.value, RateLimitedError)
+    assert type(raised.value) is error  # not a rate limit, nor a gone address, unless said
     if error is TransientDeliveryError:
         if wait is None:
             assert raised.value.retry_after is None

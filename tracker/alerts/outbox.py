@@ -24,6 +24,7 @@ from tracker.alerts.chat import chat_payload
 from tracker.alerts.emails import send_email
 from tracker.alerts.models import OutboxMessage, OutboxStatus
 from tracker.core.delivery import (
+    DestinationGoneError,
     NothingToSend,
     PermanentDeliveryError,
     RateLimitedError,
@@ -128,6 +129,16 @@ def _transport(message: OutboxMessage) -> str:
     )
 
 
+def _switch_off_channel(message: OutboxMessage) -> None:
+    """The channel's address is gone: stop sending to it (its other messages then fail at
+    once) until someone gives it a new address and switches it on again."""
+    from tracker.integrations.services import channel_switch_off
+
+    if channel_switch_off(channel_id=message.channel_id):
+        logger.warning("Channel %s answered 410 Gone: switched off", message.channel_id)
+    message.last_error += " " + _("The channel is switched off: its address is gone.")
+
+
 def _attempt(message: OutboxMessage, *, now: datetime) -> str:
     """Try `message` once and record the outcome; returns the FlushResult field to count."""
     outcome = "sent"
@@ -145,6 +156,8 @@ def _attempt(message: OutboxMessage, *, now: datetime) -> str:
     except PermanentDeliveryError as exc:
         message.attempts += 1
         message.status, message.last_error, outcome = OutboxStatus.FAILED, str(exc), "failed"
+        if isinstance(exc, DestinationGoneError) and message.channel_id is not None:
+            _switch_off_channel(message)
     except Exception as exc:  # TransientDeliveryError, or a bug that must not block the queue
         if not isinstance(exc, TransientDeliveryError):
             logger.exception("Outbox message %s raised an unexpected error", message.pk)

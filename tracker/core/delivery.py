@@ -2,7 +2,9 @@
 
 A transport raises `TransientDeliveryError` for failures worth retrying (timeouts, 429, 5xx,
 SMTP 4xx) and `PermanentDeliveryError` for those that are not (other 4xx, SMTP 5xx, a platform
-error code that will not change on retry). The outbox decides when to try again.
+error code that will not change on retry); `DestinationGoneError`, a permanent error, when the
+destination itself is gone (the outbox then switches the channel off). The outbox decides when
+to try again.
 
 Chat payloads have this shape; each platform renders it to its native format at send time
 (signatures and timestamps too, so a retry never carries a stale one). Report and test messages
@@ -49,6 +51,11 @@ class PermanentDeliveryError(DeliveryError):
 
     def __str__(self) -> str:
         return self.detail
+
+
+@dataclass
+class DestinationGoneError(PermanentDeliveryError):
+    """The destination answered that it no longer exists (HTTP 410 Gone): stop sending to it."""
 
 
 @dataclass

@@ -20,6 +20,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from tracker.core.delivery import (
+    DestinationGoneError,
     PermanentDeliveryError,
     RateLimitedError,
     TransientDeliveryError,
@@ -107,6 +108,8 @@ def read_answer(platform, answer: HttpAnswer) -> str:
         raise PermanentDeliveryError(
             _("%(detail)s (redirects are not followed: use the final URL)") % {"detail": detail}
         )
+    if status == 410:
+        raise DestinationGoneError(detail)
     if status in (408, 425, 429) or status >= 500:
         raise TransientDeliveryError(
             detail, retry_after=retry_after(answer.headers.get("Retry-After"))

@@ -17,7 +17,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from tracker.accounts.models import Department, Language, User
@@ -164,6 +164,15 @@ def channel_update(*, channel_id: int, actor: User, data: Mapping[str, Any]) -> 
     channel_validate(channel, check_address=channel.url != old_url)
     channel.save()
     return channel
+
+
+def channel_switch_off(*, channel_id: int) -> bool:
+    """Switch off a channel whose address is gone; False if it was off already."""
+    return bool(
+        Channel.objects.filter(pk=channel_id, is_active=True).update(
+            is_active=False, updated_at=timezone.now()
+        )
+    )
 
 
 def channel_delete(*, channel_id: int, actor: User) -> None:
