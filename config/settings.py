@@ -48,6 +48,9 @@ def env_list(name: str, default: str = "") -> list[str]:
 DEBUG = env_bool("DEBUG", default=False)
 # The fallback key is for development only; `check --deploy` flags it until SECRET_KEY is set.
 SECRET_KEY = env_str("SECRET_KEY", "django-insecure-milepost-development-key-change-me")
+# Earlier keys, while rotating SECRET_KEY: sessions, signed links and stored channel credentials
+# made under them still work.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")

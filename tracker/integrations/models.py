@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from tracker.accounts.models import Language
+from tracker.core.fields import EncryptedCharField, EncryptedURLField
 from tracker.core.models import TimeStampedModel
 
 
@@ -50,8 +51,9 @@ class Channel(TimeStampedModel):
 
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=10, choices=ChannelKind.choices)
-    url = models.URLField(_("webhook URL"), max_length=500)
-    secret = models.CharField(_("secret"), max_length=200, blank=True)
+    # Both are credentials (the URL carries the platform's token): stored encrypted.
+    url = EncryptedURLField(_("webhook URL"), max_length=500)
+    secret = EncryptedCharField(_("secret"), max_length=200, blank=True)
     project = models.ForeignKey(
         "projects.Project",
         null=True,
