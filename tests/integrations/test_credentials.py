@@ -49,6 +49,11 @@ def test_stored_encrypted_read_back_plain():
     assert again.url_display == "https://hooks.slack.com/…"
 
 
+def test_a_secret_that_looks_encrypted_reads_back_as_typed():
+    channel = make_channel(secret=PREFIX + "not-a-token")
+    assert Channel.objects.get(pk=channel.pk).secret == PREFIX + "not-a-token"
+
+
 def test_no_secret_stays_empty():
     channel = make_channel(secret="")
     assert stored(channel)[1] == ""

@@ -40,8 +40,9 @@ def _current() -> MultiFernet:
 
 
 def encrypt(value: str) -> str:
-    """The stored form of `value`; the empty string stays empty (nothing to hide)."""
-    if not value or value.startswith(PREFIX):
+    """The stored form of `value`; the empty string stays empty (nothing to hide). A value that
+    merely looks encrypted is encrypted too, so it reads back as typed."""
+    if not value:
         return value
     return PREFIX + _current().encrypt(value.encode()).decode()
 
