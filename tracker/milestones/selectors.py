@@ -6,6 +6,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
@@ -17,7 +18,14 @@ from tracker.milestones.models import (
     MilestoneDependency,
     MilestoneStatus,
 )
-from tracker.projects.models import Project
+
+
+class ProjectRef(Protocol):
+    """What node reads and writes need of a project. `projects` sits above `milestones`, so a
+    project is passed in, never imported."""
+
+    pk: int
+    baselined_at: datetime | None
 
 
 def milestone_queryset() -> QuerySet[Milestone]:
@@ -115,7 +123,7 @@ class BoardLane:
 
 def project_board(
     *,
-    project: Project,
+    project: ProjectRef,
     department_codes: Iterable[str] = (),
     assignee_username: str | None = None,
     overdue_only: bool = False,

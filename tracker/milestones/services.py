@@ -1,11 +1,16 @@
-"""Every write to a node goes through these functions: the API, the board, chat commands and
-imports all call them, so the rules (baseline reasons, completion dates, acyclic dependencies,
-optimistic versions, history) hold everywhere."""
+"""Every write to a node goes through these functions: the API, the board, chat commands,
+imports and the project services (creation from a template, re-anchoring, baselining) all call
+them, so the rules (baseline reasons, completion dates, acyclic dependencies, optimistic
+versions, history) hold everywhere and every write leaves a history row.
+
+`milestones` sits below `projects`: a project is passed in (anything with `pk` and
+`baselined_at`), never imported."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -22,8 +27,7 @@ from tracker.milestones.models import (
     MilestoneDependency,
     MilestoneStatus,
 )
-from tracker.milestones.selectors import dependency_edges, find_cycle
-from tracker.projects.models import Project
+from tracker.milestones.selectors import ProjectRef, dependency_edges, find_cycle
 
 EDITABLE_FIELDS = (
     "title",
@@ -77,7 +81,7 @@ def _resolve_completion(
 
 
 def _validate_dependencies(
-    *, milestone: Milestone | None, project: Project, depends_on: Iterable[Milestone]
+    *, milestone: Milestone | None, project: ProjectRef, depends_on: Iterable[Milestone]
 ) -> list[Milestone]:
     upstream = list({m.pk: m for m in depends_on}.values())
     errors = []
@@ -105,6 +109,10 @@ def _validate_dependencies(
     return upstream
 
 
+def _actor_or_none(actor: User | None) -> User | None:
+    return actor if actor and actor.pk else None
+
+
 def _record(
     changes: list[MilestoneChange], milestone: Milestone, field: str, old, new, actor, reason, now
 ):
@@ -114,7 +122,7 @@ def _record(
             field=field,
             old_value=_display(field, old),
             new_value=_display(field, new),
-            actor=actor if actor and actor.pk else None,
+            actor=_actor_or_none(actor),
             reason=reason,
             created_at=now,
         )
@@ -124,7 +132,7 @@ def _record(
 @transaction.atomic
 def milestone_create(
     *,
-    project: Project,
+    project: ProjectRef,
     actor: User | None,
     title: str,
     department: Department,
@@ -278,3 +286,130 @@ def milestone_update(
 
 def milestone_delete(*, milestone_id: int) -> None:
     Milestone.objects.filter(pk=milestone_id).delete()
+
+
+@dataclass(frozen=True)
+class PlannedNode:
+    """A node to create in bulk, e.g. from a template; `key` names it for `depends_on`."""
+
+    key: str
+    title: str
+    description: str
+    department_code: str
+    due_at: datetime
+    depends_on: tuple[str, ...]
+
+
+@transaction.atomic
+def milestone_bulk_create(
+    *,
+    project: ProjectRef,
+    nodes: Sequence[PlannedNode],
+    actor: User | None,
+    reason: str = "",
+    now: datetime | None = None,
+) -> list[Milestone]:
+    """Add many nodes at once, in a constant number of queries: each is assigned to its
+    department's lead, linked to its upstream keys and gets a "created" history row. A node
+    added after the baseline gets its baseline from its first due date, as one by one."""
+    now = now or timezone.now()
+    codes = {node.department_code for node in nodes}
+    departments = {d.code: d for d in Department.objects.filter(code__in=codes)}
+    missing = sorted(codes - set(departments))
+    if missing:
+        raise ValidationError(
+            _("Create these departments first: %(codes)s.") % {"codes": ", ".join(missing)}
+        )
+    keys = {node.key for node in nodes}
+    unknown = sorted({key for node in nodes for key in node.depends_on} - keys)
+    if unknown:
+        raise ValidationError(
+            _("Nodes depend on unknown keys: %(keys)s.") % {"keys": ", ".join(unknown)}
+        )
+    milestones = Milestone.objects.bulk_create(
+        Milestone(
+            project=project,
+            title=node.title,
+            description=node.description,
+            department=departments[node.department_code],
+            assignee=departments[node.department_code].lead,
+            due_at=node.due_at,
+            baseline_due_at=node.due_at if project.baselined_at else None,
+            position=position,
+            template_key=node.key,
+        )
+        for position, node in enumerate(nodes)
+    )
+    by_key = {node.key: milestone for node, milestone in zip(nodes, milestones, strict=True)}
+    MilestoneDependency.objects.bulk_create(
+        MilestoneDependency(milestone=by_key[node.key], depends_on=by_key[upstream])
+        for node in nodes
+        for upstream in node.depends_on
+    )
+    changes: list[MilestoneChange] = []
+    for milestone in milestones:
+        _record(changes, milestone, "created", None, milestone.title, actor, reason, now)
+    MilestoneChange.objects.bulk_create(changes)
+    return milestones
+
+
+@transaction.atomic
+def milestone_bulk_shift(
+    *,
+    project_id: int,
+    delta: timedelta,
+    actor: User | None,
+    reason: str,
+    now: datetime | None = None,
+) -> int:
+    """Move every node of the project that is not done by `delta`, in one UPDATE, with one
+    history row each. Baselines stay where they were, so the move shows as slip; a moved
+    node is judged afresh by the next overdue scan. Returns how many nodes moved."""
+    now = now or timezone.now()
+    if not delta:
+        return 0
+    moving = Milestone.objects.filter(project_id=project_id).exclude(status=MilestoneStatus.DONE)
+    before = list(moving.select_for_update().values_list("pk", "due_at"))
+    moving.update(
+        due_at=F("due_at") + delta,
+        version=F("version") + 1,
+        overdue_flagged_at=None,
+        updated_at=now,
+    )
+    MilestoneChange.objects.bulk_create(
+        MilestoneChange(
+            milestone_id=pk,
+            field="due_at",
+            old_value=_display("due_at", due_at),
+            new_value=_display("due_at", due_at + delta),
+            actor=_actor_or_none(actor),
+            reason=reason,
+            created_at=now,
+        )
+        for pk, due_at in before
+    )
+    return len(before)
+
+
+@transaction.atomic
+def milestone_bulk_baseline(
+    *, project_id: int, actor: User | None, now: datetime | None = None
+) -> int:
+    """Lock the plan of every node of the project: its due date becomes its baseline, in one
+    UPDATE, with a `baseline_due_at` history row each. Returns how many nodes it baselined."""
+    now = now or timezone.now()
+    nodes = Milestone.objects.filter(project_id=project_id)
+    before = list(nodes.select_for_update().values_list("pk", "due_at", "baseline_due_at"))
+    nodes.update(baseline_due_at=F("due_at"), version=F("version") + 1, updated_at=now)
+    MilestoneChange.objects.bulk_create(
+        MilestoneChange(
+            milestone_id=pk,
+            field="baseline_due_at",
+            old_value=_display("baseline_due_at", baseline_due_at),
+            new_value=_display("baseline_due_at", due_at),
+            actor=_actor_or_none(actor),
+            created_at=now,
+        )
+        for pk, due_at, baseline_due_at in before
+    )
+    return len(before)

@@ -1,9 +1,11 @@
-"""Writes to projects and templates: creation from a template, baseline, re-anchoring."""
+"""Writes to projects and templates: creation from a template, baseline, re-anchoring.
+
+The nodes themselves are written by `tracker.milestones.services` (with their history rows);
+`projects` sits above `milestones` and calls it."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -11,16 +13,16 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tracker.accounts.models import Department, User
-from tracker.milestones.models import (
-    Milestone,
-    MilestoneChange,
-    MilestoneDependency,
-    MilestoneStatus,
+from tracker.accounts.models import User
+from tracker.milestones.selectors import find_cycle
+from tracker.milestones.services import (
+    PlannedNode,
+    milestone_bulk_baseline,
+    milestone_bulk_create,
+    milestone_bulk_shift,
 )
 from tracker.projects.models import (
     Project,
@@ -33,22 +35,12 @@ from tracker.projects.models import (
 TEMPLATE_DATA_DIR = Path(__file__).parent / "template_data"
 
 
-@dataclass(frozen=True)
-class ScheduledNode:
-    key: str
-    title: str
-    description: str
-    department_code: str
-    due_at: datetime
-    depends_on: tuple[str, ...]
-
-
-def template_schedule(*, template: ProjectTemplate, d_day: datetime) -> list[ScheduledNode]:
+def template_schedule(*, template: ProjectTemplate, d_day: datetime) -> list[PlannedNode]:
     """Every node of the template, dated back from the D-day in the current time zone."""
     local_day = timezone.localtime(d_day).date()
     zone = timezone.get_current_timezone()
     return [
-        ScheduledNode(
+        PlannedNode(
             key=node.key,
             title=node.title,
             description=node.description,
@@ -62,11 +54,6 @@ def template_schedule(*, template: ProjectTemplate, d_day: datetime) -> list[Sch
     ]
 
 
-def _missing_departments(codes: set[str]) -> list[str]:
-    found = set(Department.objects.filter(code__in=codes).values_list("code", flat=True))
-    return sorted(codes - found)
-
-
 @transaction.atomic
 def project_create(
     *,
@@ -77,10 +64,15 @@ def project_create(
     owner: User,
     template: ProjectTemplate | None = None,
     deviation_threshold: Decimal | None = None,
+    due_soon_window: timedelta | None = None,
+    escalate_after: timedelta | None = None,
     status: str = ProjectStatus.PLANNING,
     now: datetime | None = None,
 ) -> Project:
-    """Create a project; with a template, schedule all its nodes back from the D-day."""
+    """Create a project; with a template, schedule all its nodes back from the D-day.
+
+    Windows left out come from the `DUE_SOON_HOURS` and `ESCALATE_AFTER_HOURS` settings (the
+    model's defaults); `status` active baselines the new plan at once."""
     now = now or timezone.now()
     if template is not None and template.kind != kind:
         raise ValidationError(
@@ -90,51 +82,26 @@ def project_create(
             }
         )
     project = Project(name=name, kind=kind, d_day=d_day, owner=owner, template=template)
-    if deviation_threshold is not None:
-        project.deviation_threshold = deviation_threshold
+    for field, value in (
+        ("deviation_threshold", deviation_threshold),
+        ("due_soon_window", due_soon_window),
+        ("escalate_after", escalate_after),
+    ):
+        if value is not None:
+            setattr(project, field, value)
     project.full_clean(exclude=["template"])
     project.save()
     if template is not None:
-        schedule = template_schedule(template=template, d_day=d_day)
-        missing = _missing_departments({node.department_code for node in schedule})
-        if missing:
-            raise ValidationError(
-                {
-                    "template": _("Create these departments first: %(codes)s.")
-                    % {"codes": ", ".join(missing)}
-                }
-            )
-        departments = {d.code: d for d in Department.objects.all()}
-        milestones = Milestone.objects.bulk_create(
-            Milestone(
+        try:
+            milestone_bulk_create(
                 project=project,
-                title=node.title,
-                description=node.description,
-                department=departments[node.department_code],
-                assignee=departments[node.department_code].lead,
-                due_at=node.due_at,
-                position=position,
-                template_key=node.key,
-            )
-            for position, node in enumerate(schedule)
-        )
-        by_key = {m.template_key: m for m in milestones}
-        MilestoneDependency.objects.bulk_create(
-            MilestoneDependency(milestone=by_key[node.key], depends_on=by_key[upstream])
-            for node in schedule
-            for upstream in node.depends_on
-        )
-        MilestoneChange.objects.bulk_create(
-            MilestoneChange(
-                milestone=m,
-                field="created",
-                new_value=m.title,
+                nodes=template_schedule(template=template, d_day=d_day),
                 actor=actor,
                 reason=_("From template %(code)s") % {"code": template.code},
-                created_at=now,
+                now=now,
             )
-            for m in milestones
-        )
+        except ValidationError as error:
+            raise ValidationError({"template": error.messages}) from error
     if status == ProjectStatus.ACTIVE:
         project_activate(project=project, actor=actor, now=now)
     return project
@@ -144,7 +111,7 @@ def project_create(
 def project_baseline(
     *, project: Project, actor: User | None, now: datetime | None = None
 ) -> Project:
-    """Lock today's plan: every node's due date becomes its baseline, in one UPDATE.
+    """Lock today's plan: every node's due date becomes its baseline (one history row each).
 
     The baseline is locked once taken, so that moving dates later cannot hide a slip.
     """
@@ -155,9 +122,7 @@ def project_baseline(
             _("This project was baselined on %(when)s; the baseline is locked.")
             % {"when": timezone.localtime(locked.baselined_at).strftime("%Y-%m-%d %H:%M")}
         )
-    Milestone.objects.filter(project=locked).update(
-        baseline_due_at=F("due_at"), version=F("version") + 1, updated_at=now
-    )
+    milestone_bulk_baseline(project_id=locked.pk, actor=actor, now=now)
     locked.baselined_at = now
     locked.save(update_fields=["baselined_at", "updated_at"])
     project.baselined_at = now
@@ -198,30 +163,17 @@ def project_reanchor(
     delta = new_d_day - locked.d_day
     if not delta:
         return 0
-    moving = Milestone.objects.filter(project=locked).exclude(status=MilestoneStatus.DONE)
-    before = list(moving.values_list("pk", "due_at"))
-    moving.update(
-        due_at=F("due_at") + delta,
-        version=F("version") + 1,
-        overdue_flagged_at=None,
-        updated_at=now,
-    )
-    MilestoneChange.objects.bulk_create(
-        MilestoneChange(
-            milestone_id=pk,
-            field="due_at",
-            old_value=due_at.isoformat(),
-            new_value=(due_at + delta).isoformat(),
-            actor=actor,
-            reason=_("D-day moved: %(reason)s") % {"reason": reason},
-            created_at=now,
-        )
-        for pk, due_at in before
+    moved = milestone_bulk_shift(
+        project_id=locked.pk,
+        delta=delta,
+        actor=actor,
+        reason=_("D-day moved: %(reason)s") % {"reason": reason},
+        now=now,
     )
     locked.d_day = new_d_day
     locked.save(update_fields=["d_day", "updated_at"])
     project.d_day = new_d_day
-    return len(before)
+    return moved
 
 
 @transaction.atomic
@@ -270,8 +222,6 @@ def template_validate_nodes(nodes: list[dict[str, Any]]) -> None:
                 _("Node %(key)s depends on unknown keys: %(unknown)s.")
                 % {"key": node["key"], "unknown": ", ".join(unknown)}
             )
-    from tracker.milestones.selectors import find_cycle
-
     index = {key: i for i, key in enumerate(keys)}
     edges = [(index[n["key"]], index[d]) for n in nodes for d in n.get("depends_on", [])]
     for i in index.values():

@@ -2,7 +2,6 @@ from rest_framework import serializers
 
 from tracker.accounts.models import Department, User
 from tracker.milestones.models import Milestone, MilestoneChange, MilestoneStatus
-from tracker.projects.models import Project
 
 
 class MilestoneSerializer(serializers.ModelSerializer):
@@ -45,7 +44,10 @@ class MilestoneSerializer(serializers.ModelSerializer):
 class MilestoneWriteSerializer(serializers.Serializer):
     """What a client may send; the service applies the rules."""
 
-    project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.all())
+    # The project model through the foreign key: `projects` sits above `milestones`.
+    project = serializers.PrimaryKeyRelatedField(
+        queryset=Milestone.project.field.related_model.objects.all()
+    )
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
     department = serializers.SlugRelatedField(slug_field="code", queryset=Department.objects.all())

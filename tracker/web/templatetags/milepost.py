@@ -144,12 +144,13 @@ HISTORY_FIELDS = {
     "department": _lazy("Department"),
     "assignee": _lazy("Assignee"),
     "due_at": _lazy("Due"),
+    "baseline_due_at": _lazy("Baseline due"),
     "status": _lazy("Status"),
     "completed_at": _lazy("Completed at"),
     "position": _lazy("Position"),
     "depends_on": _lazy("Depends on"),
 }
-DATETIME_FIELDS = {"due_at", "completed_at"}
+DATETIME_FIELDS = {"due_at", "baseline_due_at", "completed_at"}
 
 
 @register.filter
