@@ -5,7 +5,6 @@ Defaults give a server-less development set-up (SQLite and a file-system Celery 
 """
 
 import os
-from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -263,8 +262,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Alerts and integrations
-DUE_SOON_WINDOW = timedelta(hours=env_int("DUE_SOON_HOURS", 24))
-ESCALATE_AFTER = timedelta(hours=env_int("ESCALATE_AFTER_HOURS", 48))
+# Defaults of a new project's reminder and escalation windows (each project keeps its own).
+DUE_SOON_HOURS = env_int("DUE_SOON_HOURS", 24)
+ESCALATE_AFTER_HOURS = env_int("ESCALATE_AFTER_HOURS", 48)
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", default=False)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 15)
 SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET")

@@ -61,6 +61,16 @@ class TemplateNode(models.Model):
         return f"{self.template.code}:{self.key}"
 
 
+def default_due_soon_window() -> timedelta:
+    """A new project's reminder window: `DUE_SOON_HOURS` before a due date."""
+    return timedelta(hours=settings.DUE_SOON_HOURS)
+
+
+def default_escalate_after() -> timedelta:
+    """A new project's escalation window: `ESCALATE_AFTER_HOURS` after a node is overdue."""
+    return timedelta(hours=settings.ESCALATE_AFTER_HOURS)
+
+
 class ProjectQuerySet(models.QuerySet):
     def visible(self):
         return self.exclude(status=ProjectStatus.ARCHIVED)
@@ -91,8 +101,10 @@ class Project(TimeStampedModel):
     template = models.ForeignKey(
         ProjectTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="projects"
     )
-    due_soon_window = models.DurationField(_("remind before due"), default=timedelta(hours=24))
-    escalate_after = models.DurationField(_("escalate after overdue"), default=timedelta(hours=48))
+    due_soon_window = models.DurationField(_("remind before due"), default=default_due_soon_window)
+    escalate_after = models.DurationField(
+        _("escalate after overdue"), default=default_escalate_after
+    )
 
     objects = ProjectQuerySet.as_manager()
 

@@ -87,23 +87,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
         owner = data.pop("owner", None) or self.request.user
         if owner != self.request.user and not self.request.user.is_staff:
             raise PermissionDenied("Only staff can create a project for another owner.")
-        due_soon_window = data.pop("due_soon_window", None)
-        escalate_after = data.pop("escalate_after", None)
-        project = project_create(actor=self.request.user, owner=owner, **data)
-        if due_soon_window or escalate_after:
-            project = project_update(
-                project=project,
-                actor=self.request.user,
-                data={
-                    key: value
-                    for key, value in (
-                        ("due_soon_window", due_soon_window),
-                        ("escalate_after", escalate_after),
-                    )
-                    if value
-                },
-            )
-        serializer.instance = project
+        serializer.instance = project_create(actor=self.request.user, owner=owner, **data)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
