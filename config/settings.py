@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "tracker.alerts",
     "tracker.integrations",
     "tracker.web",
+    "tracker.demo",
 ]
 
 MIDDLEWARE = [

@@ -9,7 +9,7 @@ import time_machine
 from django.core.management import CommandError, call_command
 
 from tracker.accounts.models import Department, Membership, User
-from tracker.core.management.commands.seed_demo import DEMO_PASSWORD
+from tracker.demo.management.commands.seed_demo import DEMO_PASSWORD
 from tracker.milestones.models import (
     Milestone,
     MilestoneChange,
