@@ -1,13 +1,29 @@
-"""Read paths cost a constant number of SQL queries, however many nodes a page shows."""
+"""Read paths cost a constant number of SQL queries, however many rows a page shows."""
+
+import uuid
+from collections.abc import Callable
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories import DepartmentFactory, MilestoneFactory, UserFactory
+from config.api import router
+from tests.factories import (
+    DepartmentFactory,
+    MembershipFactory,
+    MilestoneFactory,
+    ProjectFactory,
+    UserFactory,
+)
+from tracker.alerts.models import Alert
+from tracker.integrations.models import Channel
 from tracker.milestones.models import MilestoneDependency
+from tracker.milestones.services import milestone_update
+from tracker.projects.services import template_save
 
 pytestmark = pytest.mark.django_db
+ROWS = 6  # enough rows that a query per row shows over any budget below
+NODE = {"title": "Node", "department": "merch", "offset_days": -1}
 
 
 def fill(project, count):
@@ -20,6 +36,7 @@ def fill(project, count):
     MilestoneDependency.objects.bulk_create(
         MilestoneDependency(milestone=nodes[i], depends_on=nodes[i - 1]) for i in range(1, count)
     )
+    return nodes
 
 
 def queries(client, path):
@@ -34,8 +51,6 @@ def queries(client, path):
     ["/api/v1/milestones/?page_size=500&project={id}", "/api/v1/projects/{id}/board/"],
 )
 def test_same_queries_for_10_and_300_nodes(api_client, owner, project, path):
-    from tests.factories import ProjectFactory
-
     api_client.force_login(owner)
     small, large = project, ProjectFactory(owner=owner)
     fill(small, 10)
@@ -43,3 +58,122 @@ def test_same_queries_for_10_and_300_nodes(api_client, owner, project, path):
     assert queries(api_client, path.format(id=small.pk)) == queries(
         api_client, path.format(id=large.pk)
     )
+
+
+def departments() -> str:
+    for i in range(ROWS):
+        DepartmentFactory(code=f"d{i}", lead=UserFactory())
+    return "/api/v1/departments/"
+
+
+def users() -> str:
+    for i in range(ROWS):
+        MembershipFactory(user=UserFactory(), department=DepartmentFactory(code=f"d{i}"))
+    return "/api/v1/users/"
+
+
+def templates() -> str:
+    DepartmentFactory(code="merch")
+    for i in range(ROWS):
+        template_save(
+            code=f"t{i}",
+            name=f"T{i}",
+            kind="launch",
+            nodes=[{**NODE, "key": "a"}, {**NODE, "key": "b", "depends_on": ["a"]}],
+        )
+    return "/api/v1/templates/"
+
+
+def projects() -> str:
+    DepartmentFactory(code="merch")
+    for i in range(ROWS):
+        template = template_save(
+            code=f"t{i}", name=f"T{i}", kind="launch", nodes=[{**NODE, "key": "a"}]
+        )
+        MilestoneFactory(project=ProjectFactory(kind="launch", template=template))
+    return "/api/v1/projects/"
+
+
+def milestones() -> str:
+    fill(ProjectFactory(), ROWS)
+    return "/api/v1/milestones/"
+
+
+def board() -> str:
+    project = ProjectFactory()
+    fill(project, ROWS)
+    return f"/api/v1/projects/{project.pk}/board/"
+
+
+def history() -> str:
+    node = MilestoneFactory()
+    for i in range(ROWS):
+        milestone_update(milestone_id=node.pk, actor=UserFactory(), data={"title": f"Title {i}"})
+    return f"/api/v1/milestones/{node.pk}/history/"
+
+
+def channels() -> str:
+    for i in range(ROWS):
+        Channel.objects.create(
+            name=f"C{i}",
+            kind="slack",
+            url=f"https://chat.example/{i}",
+            events=["overdue"],
+            project=ProjectFactory() if i % 2 else None,
+            department=None if i % 2 else DepartmentFactory(code=f"d{i}"),
+            created_by=UserFactory(),
+        )
+    return "/api/v1/channels/"
+
+
+def alerts() -> str:
+    for node in fill(ProjectFactory(), ROWS):
+        Alert.objects.create(
+            milestone=node,
+            project=node.project,
+            department=node.department,
+            kind="overdue",
+            due_at=node.due_at,
+            scan_id=uuid.uuid4(),
+        )
+    return "/api/v1/alerts/"
+
+
+# Every GET route of the API router that is not a single object's detail, with the data it
+# lists and the most queries it may cost (session, user, count, page, and what it prefetches).
+BUDGETS: dict[str, tuple[Callable[[], str], int]] = {
+    "department-list": (departments, 4),
+    "user-list": (users, 5),
+    "template-list": (templates, 5),
+    "project-list": (projects, 4),
+    "project-board": (board, 7),
+    "milestone-list": (milestones, 6),
+    "milestone-history": (history, 6),
+    "channel-list": (channels, 4),
+    "alert-list": (alerts, 4),
+}
+
+
+def list_routes() -> set[str]:
+    """Names of the router's GET routes other than `retrieve` (lists and list-like actions)."""
+    return {
+        pattern.name
+        for pattern in router.urls
+        if getattr(pattern.callback, "actions", {}).get("get") not in (None, "retrieve")
+    }
+
+
+@pytest.mark.parametrize("route", sorted(list_routes() | set(BUDGETS)))
+def test_every_list_endpoint_keeps_its_query_budget(api_client, staff, route):
+    assert route in list_routes(), f"{route} has a budget but no route: remove it"
+    assert route in BUDGETS, f"{route} lists rows but has no query budget: add one"
+    build, budget = BUDGETS[route]
+    path = build()
+    api_client.force_login(staff)
+    with CaptureQueriesContext(connection) as captured:
+        response = api_client.get(path)
+    assert response.status_code == 200
+    rows = response.json()
+    rows = rows.get("results", rows.get("lanes")) if isinstance(rows, dict) else rows
+    assert len(rows) >= ROWS, "too few rows for a query per row to show"
+    assert len(captured) <= budget, "\n".join(q["sql"] for q in captured.captured_queries)

@@ -69,7 +69,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         return (
-            Project.objects.select_related("owner")
+            Project.objects.select_related("owner", "template")
             .annotate(milestone_count=Count("milestones"))
             .order_by("d_day", "name")
         )
