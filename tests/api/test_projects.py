@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from tests.factories import DepartmentFactory, MilestoneFactory, UserFactory
@@ -110,6 +111,33 @@ def test_create_rejects_bad_input(client, fields, error):
     response = create(client, **fields)
     assert response.status_code == 400 and error in response.json()
     assert not Project.objects.exists()
+
+
+@override_settings(DUE_SOON_HOURS=6, ESCALATE_AFTER_HOURS=30)
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({}, ("06:00:00", "1 06:00:00")),
+        (
+            {"due_soon_window": "02:00:00", "escalate_after": "3 00:00:00"},
+            ("02:00:00", "3 00:00:00"),
+        ),
+    ],
+    ids=["settings", "given"],
+)
+def test_create_sets_the_windows_from_the_settings_unless_given(
+    client, departments, given, expected
+):
+    response = create(client, template="sale-campaign", status="active", **given)
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["due_soon_window"], body["escalate_after"]) == expected
+    assert body["status"] == "active" and body["baselined_at"]
+    project = Project.objects.get(pk=body["id"])
+    # The nodes of the active project record their creation and their baseline.
+    assert set(
+        MilestoneChange.objects.filter(milestone__project=project).values_list("field", flat=True)
+    ) == {"created", "baseline_due_at"}
 
 
 def test_baseline_copies_due_dates_once(client, departments):

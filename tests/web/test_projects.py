@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -132,6 +133,17 @@ def test_create_previews_then_creates(client_for, owner, shipped_templates):
         Decimal("0.125"),
     )
     assert project.milestones.count() == 24
+
+
+@override_settings(DUE_SOON_HOURS=8, ESCALATE_AFTER_HOURS=16)
+def test_create_gives_the_windows_of_the_settings(client_for, owner):
+    response = client_for(owner).post(reverse("web:project_create"), _create_data(create="1"))
+    assert response.status_code == 302
+    project = Project.objects.get()
+    assert (project.due_soon_window, project.escalate_after) == (
+        timedelta(hours=8),
+        timedelta(hours=16),
+    )
 
 
 def test_create_without_template_makes_an_empty_board(client_for, owner):
