@@ -46,6 +46,8 @@ from tracker.alerts.models import Alert, AlertKind, OutboxEvent, OutboxMessage, 
 from tracker.alerts.outbox import outbox_flush_after_commit
 from tracker.alerts.sql import (
     advisory_xact_lock,
+    compile_queryset,
+    compile_where,
     execute,
     insert_from_select,
     vendor_sql,
@@ -54,12 +56,10 @@ from tracker.alerts.sql import (
 )
 from tracker.integrations.models import Channel
 from tracker.milestones.models import Milestone, MilestoneStatus
-from tracker.projects.models import Project, ProjectStatus
+from tracker.projects.models import Project
 
 logger = logging.getLogger(__name__)
 
-# Closed and archived projects stay quiet: their nodes are flagged but raise no alerts.
-QUIET_PROJECT_STATUSES = [ProjectStatus.CLOSED, ProjectStatus.ARCHIVED]
 CLOSED_STATUSES = [MilestoneStatus.DONE, MilestoneStatus.CANCELLED]
 ALERT_COLUMNS = (
     "milestone_id",
@@ -217,13 +217,15 @@ def _insert_alerts(
 
 
 def _quiet_project_ids() -> QuerySet:
-    """For `NOT IN`: a filter the planner keeps on the node's own index scan, where a join
-    with the (many) alerting projects tempts it into reading every node of every project."""
-    return Project.objects.filter(status__in=QUIET_PROJECT_STATUSES).values("pk")
+    """Closed and archived projects (`ProjectQuerySet.quiet`), for `NOT IN`: their nodes
+    raise no alerts (the vocabulary's `in_active_projects`)."""
+    return Project.objects.quiet().order_by().values("pk")
 
 
-def _alerting_projects() -> QuerySet[Project]:
-    return Project.objects.exclude(status__in=QUIET_PROJECT_STATUSES)
+def _unjudged_past_due(now: datetime) -> QuerySet[Milestone]:
+    """Open nodes past their due date that no scan has judged yet, in every project (quiet
+    ones are judged too, so they leave the partial index); alerted: those also `overdue(now)`."""
+    return Milestone.objects.open().filter(overdue_flagged_at__isnull=True, due_at__lt=now)
 
 
 def _raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
@@ -235,10 +237,10 @@ def _raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
     """
     if connection.vendor == "postgresql":
         return _flag_and_raise_overdue(now=now, scan_id=scan_id)
-    newly = Milestone.objects.open().filter(overdue_flagged_at__isnull=True, due_at__lt=now)
+    newly = _unjudged_past_due(now)
     quiet = _quiet_project_ids()
     created = _insert_alerts(
-        newly.exclude(project_id__in=quiet),
+        newly.overdue(now),
         milestone="pk",
         kind=AlertKind.OVERDUE,
         now=now,
@@ -255,12 +257,17 @@ def _flag_and_raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
     """PostgreSQL: the flag and the alerts in one statement (a data-modifying CTE), so the
     open, unflagged nodes are read once, and a node is flagged in the same statement, from the
     same snapshot, that raises its alert: the two can never disagree. A racing scan's UPDATE
-    waits for this one's row locks, finds the nodes flagged and raises nothing."""
+    waits for this one's row locks, finds the nodes flagged and raises nothing.
+
+    Both conditions are compiled from the querysets (`_unjudged_past_due`, the quiet
+    projects), so the nodes alerted are exactly `overdue(now)`'s unjudged ones (a table test
+    in tests/test_vocabulary.py holds the two side by side)."""
+    judged_where, judged_params = compile_where(_unjudged_past_due(now))
+    quiet_sql, quiet_params = compile_queryset(_quiet_project_ids())
     sql = f"""
         WITH flagged AS (
             UPDATE milestones_milestone SET overdue_flagged_at = %s
-            WHERE status IN ({", ".join(["%s"] * len(MilestoneStatus.open_values()))})
-                AND overdue_flagged_at IS NULL AND due_at < %s
+            WHERE {judged_where}
             RETURNING id, project_id, department_id, due_at, assignee_id
         )
         INSERT INTO alerts_alert ({", ".join((*ALERT_COLUMNS, "scan_id"))})
@@ -268,22 +275,11 @@ def _flag_and_raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
             COALESCE(f.assignee_id, d.lead_id), d.lead_id, %s
         FROM flagged AS f
         INNER JOIN accounts_department AS d ON d.id = f.department_id
-        WHERE f.project_id NOT IN (
-            SELECT id FROM projects_project
-            WHERE status IN ({", ".join(["%s"] * len(QUIET_PROJECT_STATUSES))})
-        )
+        WHERE f.project_id NOT IN ({quiet_sql})
         ON CONFLICT ({", ".join(ALERT_KEY)}) DO NOTHING
     """
     when, scan = _sql_values(now=now, scan_id=scan_id)
-    params = (
-        when,
-        *MilestoneStatus.open_values(),
-        when,
-        AlertKind.OVERDUE,
-        when,
-        scan,
-        *QUIET_PROJECT_STATUSES,
-    )
+    params = (when, *judged_params, AlertKind.OVERDUE, when, scan, *quiet_params)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return max(cursor.rowcount, 0)
@@ -297,7 +293,7 @@ def _raise_escalations(*, now: datetime, scan_id: uuid.UUID) -> int:
     escalation exists. An escalation is only ever raised here and marked in the same
     transaction, so this scan marks the overdue alerts of the escalations it raised.
     """
-    shortest = _alerting_projects().aggregate(shortest=Min("escalate_after"))["shortest"]
+    shortest = Project.objects.active().aggregate(shortest=Min("escalate_after"))["shortest"]
     if shortest is None:
         return 0
     waiting = Alert.objects.waiting_to_escalate(due_before=now - shortest)
@@ -337,19 +333,13 @@ def _raise_escalations(*, now: datetime, scan_id: uuid.UUID) -> int:
 
 def _raise_due_soon(*, now: datetime, scan_id: uuid.UUID) -> int:
     """Remind about open nodes due within their project's window (`due_at` == now included)."""
-    widest = _alerting_projects().aggregate(widest=Max("due_soon_window"))["widest"]
+    widest = Project.objects.active().aggregate(widest=Max("due_soon_window"))["widest"]
     if not widest:
         return 0
     candidates = (
-        Milestone.objects.open()
-        .filter(
-            overdue_flagged_at__isnull=True,
-            due_at__gte=now,
-            due_at__lte=now + widest,  # a range on the partial index before the per-project test
-        )
-        .exclude(project_id__in=_quiet_project_ids())
-        .alias(remind_at=F("due_at") - F("project__due_soon_window"))
-        .filter(remind_at__lte=now)
+        Milestone.objects.due_soon(now)
+        # A range on the partial index of unflagged nodes before the per-project window.
+        .filter(overdue_flagged_at__isnull=True, due_at__lte=now + widest)
         .exclude(
             Exists(
                 Alert.objects.filter(

@@ -33,6 +33,15 @@ def compile_queryset(queryset: models.QuerySet) -> tuple[str, tuple]:
     return queryset.query.get_compiler(using=queryset.db).as_sql()
 
 
+def compile_where(queryset: models.QuerySet) -> tuple[str, tuple]:
+    """The WHERE condition of a queryset over one table (no joins), with its parameters: for
+    raw statements that must select exactly the rows the queryset does."""
+    query = queryset.query
+    assert len(query.alias_map) <= 1, "compile_where takes a queryset over one table"
+    sql, params = query.get_compiler(using=queryset.db).compile(query.where)
+    return sql, tuple(params)
+
+
 def execute(sql: str, params) -> list[tuple]:
     """Run one statement; its rows if it returns any."""
     with connection.cursor() as cursor:

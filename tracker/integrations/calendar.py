@@ -21,7 +21,6 @@ from icalendar import Calendar, Event
 from tracker.alerts.links import node_url
 from tracker.integrations.models import CalendarFeed
 from tracker.milestones.models import Milestone, MilestoneStatus
-from tracker.projects.models import ProjectStatus
 
 HISTORY = timedelta(days=180)  # older finished nodes leave the feed to keep it small
 STATUS = {
@@ -31,10 +30,11 @@ STATUS = {
 
 
 def feed_nodes(feed: CalendarFeed, *, now: datetime | None = None) -> QuerySet[Milestone]:
-    """The nodes of a feed: the project's, or those assigned to the feed's owner."""
+    """The nodes of a feed: the project's, or those assigned to the feed's owner; only
+    active projects' (a closed or archived project leaves its subscribers' calendars)."""
     now = now or timezone.now()
     queryset = (
-        Milestone.objects.exclude(project__status=ProjectStatus.ARCHIVED)
+        Milestone.objects.in_active_projects()
         .filter(due_at__gte=now - HISTORY)
         .select_related("project", "department", "assignee")
         .order_by("due_at", "id")

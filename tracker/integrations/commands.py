@@ -23,7 +23,7 @@ from tracker.core.permissions import can_edit_milestone
 from tracker.integrations.platforms.base import format_due, report_lines
 from tracker.milestones.models import Milestone, MilestoneStatus
 from tracker.milestones.services import milestone_update
-from tracker.projects.models import Project, ProjectStatus
+from tracker.projects.models import Project
 from tracker.reports.periods import parse_week, week_period
 from tracker.reports.selectors import deviation_report
 
@@ -77,21 +77,24 @@ class Reply:
         return "\n".join(lines)
 
 
-def _node_row(node: Milestone, now: datetime) -> Row:
+def _node_row(node: Milestone) -> Row:
     facts = [node.project.name, node.department.name]
     if node.assignee_id:
         facts.append(f"@{node.assignee.username}")
     facts.append(_("due %(when)s") % {"when": format_due(node.due_at)})
-    late = node.is_open and node.due_at < now
-    prefix = _("OVERDUE") + " " if late else ""
+    prefix = _("OVERDUE") + " " if node.is_overdue else ""
     return Row(f"{prefix}#{node.pk} {node.title} · {' · '.join(facts)}", node_url(node.pk))
 
 
 def _list_reply(heading: str, queryset, now: datetime, empty: str) -> Reply:
-    nodes = list(queryset.select_related("project", "department", "assignee")[: LIST_LIMIT + 1])
+    nodes = list(
+        queryset.with_flags(now).select_related("project", "department", "assignee")[
+            : LIST_LIMIT + 1
+        ]
+    )
     if not nodes:
         return Reply(empty)
-    rows = [_node_row(node, now) for node in nodes[:LIST_LIMIT]]
+    rows = [_node_row(node) for node in nodes[:LIST_LIMIT]]
     if len(nodes) > LIST_LIMIT:
         total = queryset.count()
         rows.append(Row(_("…and %(count)s more") % {"count": total - LIST_LIMIT}))
@@ -120,11 +123,7 @@ def _find_project(term: str) -> tuple[Project | None, str]:
 
 
 def _overdue(user: User, args: str, now: datetime, platform: str) -> Reply:
-    queryset = (
-        Milestone.objects.overdue(now)
-        .exclude(project__status__in=[ProjectStatus.ARCHIVED, ProjectStatus.CLOSED])
-        .order_by("due_at", "id")
-    )
+    queryset = Milestone.objects.overdue(now).order_by("due_at", "id")
     heading = _("Overdue nodes")
     if args:
         project, problem = _find_project(args)
@@ -137,10 +136,7 @@ def _overdue(user: User, args: str, now: datetime, platform: str) -> Reply:
 
 def _mine(user: User, args: str, now: datetime, platform: str) -> Reply:
     queryset = (
-        Milestone.objects.open()
-        .filter(assignee=user)
-        .exclude(project__status=ProjectStatus.ARCHIVED)
-        .order_by("due_at", "id")
+        Milestone.objects.in_active_projects().open().filter(assignee=user).order_by("due_at", "id")
     )
     return _list_reply(
         _("Your open nodes"), queryset, now, _("You have no open nodes assigned to you.")

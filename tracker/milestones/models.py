@@ -1,6 +1,20 @@
+"""Nodes, their dependencies and their history, and the words every consumer uses for them.
+
+The vocabulary (docs/vocabulary.md) is defined here once, as conditions and queryset methods:
+`open()`, `in_active_projects()`, `overdue(at)`, `due_soon(at, window)`, `at_risk(at)` and
+`counted_in_reports()`. The API, the board, My work, the chat commands, the calendar feeds,
+the deadline scan and the reports all use them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import models
-from django.db.models import Q
+from django.db.models import BooleanField, DateTimeField, ExpressionWrapper, F, Q, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -22,21 +36,108 @@ class MilestoneStatus(models.TextChoices):
 
 OPEN_STATUSES = MilestoneStatus.open_values()
 # A node's planned due: its baseline due once the plan is locked, else its due date.
+# Deviation (the reports) is judged against it; overdue and due soon against `due_at`.
 PLANNED_DUE = Coalesce("baseline_due_at", "due_at")
 
 
+def open_condition() -> Q:
+    """Not done, not cancelled."""
+    return Q(status__in=OPEN_STATUSES)
+
+
+def in_active_projects_condition() -> Q:
+    """The node's project is planning or active (not closed, not archived): the project's own
+    word, `ProjectQuerySet.quiet()`, reached through the node's foreign key (`projects` sits
+    above `milestones`, so it is never imported here).
+
+    Spelled `NOT IN (quiet projects)`: a filter the planner keeps on the node's own index
+    scan, where a join with the (many) active projects tempts it into reading every node.
+    """
+    project_model = Milestone._meta.get_field("project").related_model
+    return ~Q(project_id__in=project_model.objects.quiet().values("pk"))
+
+
+def overdue_condition(at: datetime) -> Q:
+    """Open, in an active project, and its current due date (`due_at`) is before `at`."""
+    return open_condition() & in_active_projects_condition() & Q(due_at__lt=at)
+
+
+def due_soon_condition(at: datetime, window: timedelta | None = None) -> Q:
+    """Open, in an active project, and its current due date lies in [`at`, `at` + window]
+    (both ends in); without `window`, each project's own `due_soon_window`."""
+    far_edge = (
+        Value(at + window, output_field=DateTimeField())
+        if window is not None
+        else ExpressionWrapper(
+            Value(at, output_field=DateTimeField()) + F("project__due_soon_window"),
+            output_field=DateTimeField(),
+        )
+    )
+    return (
+        open_condition()
+        & in_active_projects_condition()
+        & Q(due_at__gte=at)
+        & Q(due_at__lte=far_edge)
+    )
+
+
 class MilestoneQuerySet(models.QuerySet):
-    def open(self):
-        return self.filter(status__in=OPEN_STATUSES)
+    def open(self) -> MilestoneQuerySet:
+        return self.filter(open_condition())
 
-    def overdue(self, now=None):
-        return self.open().filter(due_at__lt=now or timezone.now())
+    def in_active_projects(self) -> MilestoneQuerySet:
+        return self.filter(in_active_projects_condition())
 
-    def due_before(self, moment):
-        return self.filter(due_at__lt=moment)
+    def overdue(self, at: datetime) -> MilestoneQuerySet:
+        return self.filter(overdue_condition(at))
 
-    def for_project(self, project_id: int):
-        return self.filter(project_id=project_id)
+    def due_soon(self, at: datetime, window: timedelta | None = None) -> MilestoneQuerySet:
+        return self.filter(due_soon_condition(at, window))
+
+    def at_risk(self, at: datetime) -> MilestoneQuerySet:
+        """Open nodes with an overdue node anywhere upstream."""
+        return self.filter(open_condition() & Q(pk__in=self._downstream_of_overdue(at)))
+
+    def counted_in_reports(self) -> MilestoneQuerySet:
+        """The nodes deviation reports count, with their `planned_due`: every project,
+        closed and archived ones too (their history stays), cancelled nodes never."""
+        return self.exclude(status=MilestoneStatus.CANCELLED).annotate(planned_due=PLANNED_DUE)
+
+    def with_flags(self, at: datetime) -> MilestoneQuerySet:
+        """`is_overdue` and `is_at_risk` as columns, by the rules above."""
+        return self.annotate(
+            is_overdue=ExpressionWrapper(overdue_condition(at), output_field=BooleanField()),
+            is_at_risk=ExpressionWrapper(
+                open_condition() & Q(pk__in=self._downstream_of_overdue(at)),
+                output_field=BooleanField(),
+            ),
+        )
+
+    def _downstream_of_overdue(self, at: datetime) -> RawSQL:
+        """Ids of every node downstream of an overdue node of these nodes' projects: one
+        recursive query, however long the chains."""
+        seeds = (
+            self.model.objects.overdue(at)
+            .filter(project_id__in=self.values("project_id"))
+            .order_by()
+            .values("pk")
+        )
+        links = MilestoneDependency._meta
+        table = links.db_table
+        node = links.get_field("milestone").column
+        upstream = links.get_field("depends_on").column
+        try:
+            seeds_sql, params = seeds.query.get_compiler(using=self.db).as_sql()
+        except EmptyResultSet:  # e.g. `filter(project_id__in=[])`: no seeds, nothing downstream
+            return RawSQL(f"SELECT {node} FROM {table} WHERE 1 = 0", ())
+        return RawSQL(
+            f"WITH RECURSIVE downstream (id) AS ("
+            f" SELECT {node} FROM {table} WHERE {upstream} IN ({seeds_sql})"
+            f" UNION SELECT link.{node} FROM {table} AS link"
+            f" INNER JOIN downstream ON link.{upstream} = downstream.id"
+            f") SELECT id FROM downstream",
+            params,
+        )
 
 
 class Milestone(TimeStampedModel):

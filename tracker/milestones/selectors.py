@@ -12,12 +12,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from tracker.accounts.models import Department
-from tracker.milestones.models import (
-    OPEN_STATUSES,
-    Milestone,
-    MilestoneDependency,
-    MilestoneStatus,
-)
+from tracker.milestones.models import Milestone, MilestoneDependency, MilestoneStatus
 
 
 class ProjectRef(Protocol):
@@ -71,43 +66,31 @@ def find_cycle(edges: Iterable[tuple[int, int]], *, start: int) -> list[int] | N
 
 
 def at_risk_ids(*, project_ids: Iterable[int], now: datetime | None = None) -> set[int]:
-    """Open nodes with an overdue node anywhere upstream, in two queries for any number of nodes."""
+    """The at-risk nodes of these projects (`MilestoneQuerySet.at_risk`), in one query."""
     project_ids = list(set(project_ids))
     if not project_ids:
         return set()
-    now = now or timezone.now()
-    overdue = set(
+    return set(
         Milestone.objects.filter(project_id__in=project_ids)
-        .overdue(now)
+        .at_risk(now or timezone.now())
         .values_list("id", flat=True)
     )
-    if not overdue:
-        return set()
-    downstream: dict[int, list[int]] = defaultdict(list)
-    open_ids = set()
-    for node, depends_on, status in MilestoneDependency.objects.filter(
-        milestone__project_id__in=project_ids
-    ).values_list("milestone_id", "depends_on_id", "milestone__status"):
-        downstream[depends_on].append(node)
-        if status in OPEN_STATUSES:
-            open_ids.add(node)
-    at_risk: set[int] = set()
-    queue = deque(overdue)
-    while queue:
-        for nxt in downstream[queue.popleft()]:
-            if nxt not in at_risk:
-                at_risk.add(nxt)
-                queue.append(nxt)
-    return at_risk & open_ids
 
 
 def annotate_flags(milestones: list[Milestone], *, now: datetime | None = None) -> list[Milestone]:
-    """Set `is_overdue` and `is_at_risk` on already-loaded nodes (two queries in all)."""
-    now = now or timezone.now()
-    risky = at_risk_ids(project_ids={m.project_id for m in milestones}, now=now)
+    """Set `is_overdue` and `is_at_risk` on already-loaded nodes, from the queryset's rules
+    (`MilestoneQuerySet.with_flags`), in one query for all of them."""
+    if not milestones:
+        return milestones
+    flags = {
+        pk: (overdue, at_risk)
+        for pk, overdue, at_risk in Milestone.objects.filter(pk__in={m.pk for m in milestones})
+        .with_flags(now or timezone.now())
+        .order_by()
+        .values_list("pk", "is_overdue", "is_at_risk")
+    }
     for milestone in milestones:
-        milestone.is_overdue = milestone.status in OPEN_STATUSES and milestone.due_at < now
-        milestone.is_at_risk = milestone.pk in risky
+        milestone.is_overdue, milestone.is_at_risk = flags.get(milestone.pk, (False, False))
     return milestones
 
 
@@ -141,9 +124,9 @@ def project_board(
         queryset = queryset.filter(assignee__username=assignee_username)
     if overdue_only:
         queryset = queryset.overdue(now)
-    nodes = annotate_flags(list(queryset), now=now)
     if at_risk_only:
-        nodes = [node for node in nodes if node.is_at_risk]
+        queryset = queryset.at_risk(now)
+    nodes = list(queryset.with_flags(now))
     departments = Department.objects.order_by("name")
     if department_codes:
         departments = departments.filter(code__in=department_codes)

@@ -20,6 +20,17 @@ class ProjectStatus(models.TextChoices):
     CLOSED = "closed", _("Closed")
     ARCHIVED = "archived", _("Archived")
 
+    @classmethod
+    def quiet_values(cls) -> list[str]:
+        """Closed and archived: finished projects. They raise no alerts and none of their
+        nodes is overdue, due soon or at risk; their history stays in the reports."""
+        return [cls.CLOSED, cls.ARCHIVED]
+
+    @classmethod
+    def active_values(cls) -> list[str]:
+        """Planning and active: the projects whose nodes are still work (see `quiet_values`)."""
+        return [status for status in cls.values if status not in cls.quiet_values()]
+
 
 class ProjectTemplate(TimeStampedModel):
     code = models.SlugField(_("code"), max_length=50, unique=True)
@@ -74,6 +85,14 @@ def default_escalate_after() -> timedelta:
 class ProjectQuerySet(models.QuerySet):
     def visible(self):
         return self.exclude(status=ProjectStatus.ARCHIVED)
+
+    def active(self):
+        """Projects whose nodes are still work: planning or active (docs/vocabulary.md)."""
+        return self.filter(status__in=ProjectStatus.active_values())
+
+    def quiet(self):
+        """Closed or archived projects: they raise no alerts and list nothing as overdue."""
+        return self.filter(status__in=ProjectStatus.quiet_values())
 
 
 class Project(TimeStampedModel):

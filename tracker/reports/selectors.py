@@ -1,7 +1,8 @@
 """The node deviation rate, computed in SQL.
 
-- A node's planned due is its baseline due when set, else its due date. Cancelled nodes never
-  count.
+- A node's planned due is its baseline due when set, else its due date (`PLANNED_DUE`):
+  deviation is judged against the plan, overdue against the current due date. Cancelled nodes
+  never count; closed and archived projects' nodes do (`counted_in_reports`).
 - The population of a period: nodes whose planned due lies in [start, end) and not after `as_of`.
 - A node of the population is deviated when it is not done, or was completed after its planned
   due (done exactly at the planned due is on time).
@@ -33,7 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tracker.accounts.models import Department
-from tracker.milestones.models import PLANNED_DUE, Milestone, MilestoneStatus
+from tracker.milestones.models import Milestone, MilestoneStatus
 from tracker.projects.models import Project
 from tracker.reports.periods import Period, week_period
 
@@ -76,10 +77,10 @@ def report_population(
     project_id: int | None = None,
     department_id: int | None = None,
 ) -> QuerySet[Milestone]:
-    queryset = (
-        Milestone.objects.exclude(status=MilestoneStatus.CANCELLED)
-        .annotate(planned_due=PLANNED_DUE)
-        .filter(planned_due__gte=start, planned_due__lt=end, planned_due__lte=as_of)
+    """The nodes a period counts (`counted_in_reports`: closed and archived projects' too)
+    whose planned due lies in [start, end) and not after `as_of`."""
+    queryset = Milestone.objects.counted_in_reports().filter(
+        planned_due__gte=start, planned_due__lt=end, planned_due__lte=as_of
     )
     if project_id is not None:
         queryset = queryset.filter(project_id=project_id)

@@ -9,15 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tracker.accounts.models import Department, User
 from tracker.alerts.models import Alert
-from tracker.milestones.models import OPEN_STATUSES, Milestone, MilestoneChange, MilestoneStatus
-from tracker.milestones.selectors import annotate_flags, at_risk_ids, milestone_queryset
-from tracker.projects.models import Project, ProjectStatus
+from tracker.milestones.models import (
+    Milestone,
+    MilestoneChange,
+    MilestoneStatus,
+    due_soon_condition,
+    open_condition,
+    overdue_condition,
+)
+from tracker.milestones.selectors import annotate_flags, milestone_queryset
+from tracker.projects.models import Project
 from tracker.reports.periods import week_period
 from tracker.reports.selectors import deviation_report
 
@@ -46,8 +53,9 @@ def user_department_ids(user: User) -> set[int]:
 
 
 def my_work(*, user: User, now: datetime | None = None) -> MyWork:
-    """Open nodes assigned to the user or to their departments, sorted into the sections a
-    team lead scans every morning; archived projects are left out.
+    """Open nodes assigned to the user or to their departments, in active projects, sorted
+    into the sections a team lead scans every morning (the queryset's vocabulary: overdue,
+    at risk, due soon until the end of the week).
 
     A node that is overdue is listed only under overdue, an at-risk node only once.
     """
@@ -57,9 +65,16 @@ def my_work(*, user: User, now: datetime | None = None) -> MyWork:
     mine = (
         milestone_queryset()
         .filter(Q(assignee=user) | Q(department_id__in=departments))
-        .exclude(project__status=ProjectStatus.ARCHIVED)
+        .in_active_projects()
     )
-    open_nodes = annotate_flags(list(mine.open().order_by("due_at", "id")), now=now)
+    # The week ends at `week_end` exclusive; the due-soon window includes its far edge.
+    this_week = due_soon_condition(now, week_end - now - timedelta(microseconds=1))
+    open_nodes = list(
+        mine.open()
+        .with_flags(now)
+        .annotate(is_due_this_week=ExpressionWrapper(this_week, output_field=BooleanField()))
+        .order_by("due_at", "id")
+    )
     work = MyWork(week_end=week_end)
     for node in open_nodes:
         node.is_mine = node.assignee_id == user.pk
@@ -67,7 +82,7 @@ def my_work(*, user: User, now: datetime | None = None) -> MyWork:
             work.overdue.append(node)
         elif node.is_at_risk:
             work.at_risk.append(node)
-        elif node.due_at < week_end:
+        elif node.is_due_this_week:
             work.due_this_week.append(node)
     work.overdue = work.overdue[:MY_WORK_LIMIT]
     work.at_risk = work.at_risk[:MY_WORK_LIMIT]
@@ -123,32 +138,29 @@ def project_health(*, overdue_count: int, at_risk_count: int, deviation_breached
 
 
 def project_rows(*, projects: QuerySet[Project], now: datetime | None = None) -> list[ProjectRow]:
-    """The projects list with counts, D-day countdown and health: eight queries for any number
-    of projects (projects, counts, three for at-risk, three for this week's deviation)."""
+    """The projects list with counts, D-day countdown and health: six queries for any number
+    of projects (projects, counts, at-risk, three for this week's deviation)."""
     now = now or timezone.now()
     projects = list(projects.select_related("owner"))
     ids = [p.pk for p in projects]
+    nodes = Milestone.objects.filter(project_id__in=ids)
     counts = {
         row["project_id"]: row
-        for row in Milestone.objects.filter(project_id__in=ids)
-        .values("project_id")
+        for row in nodes.values("project_id")
         .annotate(
             total=Count("id"),
-            open=Count("id", filter=Q(status__in=OPEN_STATUSES)),
-            overdue=Count("id", filter=Q(status__in=OPEN_STATUSES, due_at__lt=now)),
+            open=Count("id", filter=open_condition()),
+            overdue=Count("id", filter=overdue_condition(now)),
         )
         .order_by()
     }
-    risky = at_risk_ids(project_ids=ids, now=now)
-    at_risk_by_project: dict[int, int] = {}
-    if risky:
-        for row in (
-            Milestone.objects.filter(id__in=risky)
-            .values("project_id")
-            .annotate(n=Count("id"))
-            .order_by()
-        ):
-            at_risk_by_project[row["project_id"]] = row["n"]
+    at_risk_by_project = dict(
+        nodes.at_risk(now)
+        .values("project_id")
+        .annotate(n=Count("id"))
+        .values_list("project_id", "n")
+        .order_by()
+    )
     week = deviation_report(period=week_period(now), as_of=now, worst_slips=0) if ids else None
     deviation = {row["id"]: row for row in (week["by_project"] if week else [])}
     today = timezone.localdate(now)

@@ -1,5 +1,4 @@
 import django_filters
-from django.utils import timezone
 
 from tracker.milestones.models import Milestone, MilestoneStatus
 
@@ -20,5 +19,5 @@ class MilestoneFilter(django_filters.FilterSet):
         fields = ["project", "department", "assignee", "status"]
 
     def filter_overdue(self, queryset, name, value):
-        overdue = queryset.overdue(timezone.now())
-        return overdue if value == "true" else queryset.exclude(pk__in=overdue.values("pk"))
+        """By the `is_overdue` column the view annotates (`MilestoneQuerySet.with_flags`)."""
+        return queryset.filter(is_overdue=value == "true")

@@ -5,7 +5,8 @@ from tracker.milestones.models import Milestone, MilestoneChange, MilestoneStatu
 
 
 class MilestoneSerializer(serializers.ModelSerializer):
-    """A node as read by clients; `is_overdue`/`is_at_risk` come from `annotate_flags`."""
+    """A node as read by clients; `is_overdue` and `is_at_risk` are columns of the queryset
+    (`MilestoneQuerySet.with_flags`)."""
 
     department = serializers.SlugRelatedField(slug_field="code", read_only=True)
     assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)

@@ -3,6 +3,7 @@ a PATCH/PUT whose If-Match no longer matches gets 412 and changes nothing."""
 
 import re
 
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -19,7 +20,7 @@ from tracker.milestones.api.serializers import (
     MilestoneWriteSerializer,
 )
 from tracker.milestones.models import Milestone
-from tracker.milestones.selectors import annotate_flags, milestone_queryset
+from tracker.milestones.selectors import milestone_queryset
 from tracker.milestones.services import milestone_create, milestone_delete, milestone_update
 
 ETAG_PATTERN = re.compile(r'^(?:W/)?"(\d+)"$')
@@ -64,14 +65,12 @@ class MilestoneViewSet(
     filterset_class = MilestoneFilter
 
     def get_queryset(self):
-        return milestone_queryset().order_by("due_at", "id")
-
-    def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
-        return annotate_flags(page) if page is not None else annotate_flags(list(queryset))
+        # `is_overdue`/`is_at_risk` come from the queryset's rules; the `overdue` filter reads
+        # the same column, so the flag and the filter always agree.
+        return milestone_queryset().with_flags(timezone.now()).order_by("due_at", "id")
 
     def _respond(self, milestone: Milestone, status_code=status.HTTP_200_OK) -> Response:
-        milestone = annotate_flags([milestone_queryset().get(pk=milestone.pk)])[0]
+        milestone = milestone_queryset().with_flags(timezone.now()).get(pk=milestone.pk)
         response = Response(self.get_serializer(milestone).data, status=status_code)
         response["ETag"] = etag_for(milestone)
         return response
