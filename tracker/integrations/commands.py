@@ -24,7 +24,7 @@ from tracker.integrations.platforms.base import format_due, report_lines
 from tracker.milestones.models import Milestone, MilestoneStatus
 from tracker.milestones.services import milestone_update
 from tracker.projects.models import Project
-from tracker.reports.periods import parse_week, week_period
+from tracker.reports.periods import PeriodKind, parse_week, week_period
 from tracker.reports.selectors import deviation_report
 
 LIST_LIMIT = 15
@@ -184,7 +184,7 @@ def _report(user: User, args: str, now: datetime, platform: str) -> Reply:
     report = deviation_report(period=period, as_of=now)
     heading = _("Deviation report %(week)s") % {"week": period.label}
     rows = [Row(line) for line in report_lines(report)]
-    rows.append(Row(_("Full report"), report_url("week", period.label)))
+    rows.append(Row(_("Full report"), report_url(PeriodKind.WEEK, period.label)))
     return Reply(heading, rows)
 
 

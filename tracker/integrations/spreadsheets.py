@@ -36,7 +36,7 @@ from tracker.core.permissions import can_create_milestone
 from tracker.milestones.models import Milestone, MilestoneDependency
 from tracker.milestones.services import milestone_create
 from tracker.projects.models import Project
-from tracker.reports.periods import parse_month, parse_week
+from tracker.reports.periods import parse_period
 from tracker.reports.selectors import deviation_report, weekly_trend
 
 MAX_ROWS = 2000
@@ -567,7 +567,7 @@ def report_table(
     Raises ValidationError for an unreadable period label.
     """
     now = now or timezone.now()
-    period = parse_week(label) if kind == "weekly" else parse_month(label)
+    period = parse_period(kind, label)
     scope = {"project_id": project_id, "department_id": department_id}
     if table == "trend":
         # The same twelve weeks the report page charts, ending with the period's last week.

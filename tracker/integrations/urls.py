@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
 from tracker.integrations.views import calendar, channels, commands, spreadsheets
+from tracker.reports.periods import PeriodKind
 
 app_name = "integrations"
 
@@ -42,7 +43,8 @@ urlpatterns = [
         name="project_import",
     ),
     re_path(
-        r"^reports/(?P<kind>weekly|monthly)/(?P<label>[0-9]{4}-W?[0-9]{2})/"
+        rf"^reports/(?P<kind>{'|'.join(kind.adjective for kind in PeriodKind)})/"
+        r"(?P<label>[0-9]{4}-W?[0-9]{2})/"
         r"(?P<table>departments|projects|slips|trend)\.(?P<fmt>csv|xlsx)$",
         spreadsheets.report_export_view,
         name="report_export",

@@ -2,10 +2,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from tracker.reports.periods import PeriodKind
 
-class PeriodKind(models.TextChoices):
-    WEEK = "week", _("Week")
-    MONTH = "month", _("Month")
+__all__ = ["PeriodKind", "ReportSnapshot"]
 
 
 class ReportSnapshot(models.Model):

@@ -7,22 +7,41 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 WEEK_PATTERN = re.compile(r"^(\d{4})-W(\d{2})$")
 MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
 
 
+class PeriodKind(models.TextChoices):
+    """The one name of a report's period kind. Its value ("week", "month") is stored in
+    snapshots and names the period's query parameter; its `adjective` ("weekly", "monthly")
+    names the report's pages, API routes, exports and tasks."""
+
+    WEEK = "week", gettext_lazy("Week")
+    MONTH = "month", gettext_lazy("Month")
+
+    @property
+    def adjective(self) -> str:
+        return f"{self.value}ly"
+
+    @classmethod
+    def from_adjective(cls, word: str) -> PeriodKind:
+        return next(kind for kind in cls if kind.adjective == word)
+
+
 @dataclass(frozen=True)
 class Period:
-    kind: str  # "week" | "month"
+    kind: PeriodKind
     label: str  # "2026-W47" | "2026-11"
     start: datetime  # inclusive, aware
     end: datetime  # exclusive, aware
 
     def previous(self) -> Period:
-        if self.kind == "week":
+        if self.kind == PeriodKind.WEEK:
             return week_period(timezone.localtime(self.start) - timedelta(days=7))
         return month_period(timezone.localtime(self.start) - timedelta(days=1))
 
@@ -37,7 +56,7 @@ def week_period(moment: datetime | date) -> Period:
     monday = day - timedelta(days=day.isoweekday() - 1)
     year, week, _weekday = monday.isocalendar()
     return Period(
-        "week", f"{year}-W{week:02d}", _midnight(monday), _midnight(monday + timedelta(7))
+        PeriodKind.WEEK, f"{year}-W{week:02d}", _midnight(monday), _midnight(monday + timedelta(7))
     )
 
 
@@ -45,7 +64,12 @@ def month_period(moment: datetime | date) -> Period:
     day = timezone.localtime(moment).date() if isinstance(moment, datetime) else moment
     first = day.replace(day=1)
     following = (first + timedelta(days=32)).replace(day=1)
-    return Period("month", f"{first:%Y-%m}", _midnight(first), _midnight(following))
+    return Period(PeriodKind.MONTH, f"{first:%Y-%m}", _midnight(first), _midnight(following))
+
+
+def period_containing(kind: str, moment: datetime | date) -> Period:
+    """The week or month (by `kind`) that contains `moment`."""
+    return week_period(moment) if kind == PeriodKind.WEEK else month_period(moment)
 
 
 def parse_week(value: str) -> Period:
@@ -75,3 +99,8 @@ def parse_month(value: str) -> Period:
         raise ValidationError(
             _("%(value)s is outside the calendar Milepost can report on.") % {"value": value}
         ) from exc
+
+
+def parse_period(kind: str, value: str) -> Period:
+    """A week label for a weekly report, a month label for a monthly one."""
+    return parse_week(value) if kind == PeriodKind.WEEK else parse_month(value)

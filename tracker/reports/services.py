@@ -20,8 +20,8 @@ from tracker.alerts.models import OutboxEvent, OutboxMessage
 from tracker.alerts.outbox import outbox_flush_after_commit
 from tracker.integrations.models import Channel
 from tracker.projects.models import Project
-from tracker.reports.models import PeriodKind, ReportSnapshot
-from tracker.reports.periods import Period, month_period, week_period
+from tracker.reports.models import ReportSnapshot
+from tracker.reports.periods import Period, PeriodKind, period_containing
 from tracker.reports.selectors import deviation_report, monthly_report
 
 REPORT_EVENTS = {
@@ -198,8 +198,7 @@ def report_publish(
 def report_run_scheduled(*, kind: str, now: datetime) -> list[Published]:
     """The beat's weekly/monthly job: last period's report for everyone by email and for the
     all-projects channels, plus one scoped report per project or department channel."""
-    current = week_period(now) if kind == PeriodKind.WEEK else month_period(now)
-    period = current.previous()
+    period = period_containing(kind, now).previous()
     published = [report_publish(period=period, as_of=now)]
     event = REPORT_EVENTS[kind]
     scoped = {

@@ -4,7 +4,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from tracker.reports import services
-from tracker.reports.models import PeriodKind
+from tracker.reports.periods import PeriodKind
 
 
 @shared_task(name="reports.weekly", ignore_result=True)

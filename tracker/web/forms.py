@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from tracker.accounts.models import EmailMode, Language, TokenScope, User
 from tracker.milestones.models import MilestoneStatus
 from tracker.projects.models import Project, ProjectKind, ProjectStatus, ProjectTemplate
-from tracker.reports.periods import parse_month, parse_week
+from tracker.reports.periods import PeriodKind, parse_period
 from tracker.web.selectors import Health
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
@@ -234,7 +234,7 @@ class ReportFilterForm(UIForm):
         super().__init__(*args, **kwargs)
         self.kind = kind
         field = self.fields["period"]
-        if kind == "week":
+        if kind == PeriodKind.WEEK:
             field.label = _("Week")
             field.widget = forms.TextInput(attrs={"type": "week", "placeholder": "2026-W47"})
         else:
@@ -248,8 +248,7 @@ class ReportFilterForm(UIForm):
         value = (self.cleaned_data.get("period") or "").strip()
         if not value:
             return None
-        parse = parse_week if self.kind == "week" else parse_month
-        return parse(value)
+        return parse_period(self.kind, value)
 
     def clean_department(self) -> int | None:
         value = self.cleaned_data.get("department")

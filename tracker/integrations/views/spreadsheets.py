@@ -27,6 +27,7 @@ from tracker.integrations.spreadsheets import (
     report_table,
 )
 from tracker.projects.models import Project
+from tracker.reports.periods import PeriodKind
 from tracker.reports.selectors import report_scope
 
 
@@ -118,7 +119,7 @@ def report_export_view(
         return HttpResponseBadRequest(" ".join(error.messages))
     try:
         headers, rows = report_table(
-            kind=kind,
+            kind=PeriodKind.from_adjective(kind),
             label=label,
             table=table,
             project_id=project.pk if project else None,

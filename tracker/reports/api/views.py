@@ -11,7 +11,7 @@ from tracker.reports.api.serializers import (
     ReportQuerySerializer,
     WeeklyReportSerializer,
 )
-from tracker.reports.periods import month_period, parse_month, parse_week, week_period
+from tracker.reports.periods import PeriodKind, parse_period, period_containing
 from tracker.reports.selectors import deviation_report, monthly_report
 
 SCOPE_PARAMETERS = [
@@ -21,7 +21,7 @@ SCOPE_PARAMETERS = [
 
 
 class _ReportView(APIView):
-    parameter = ""
+    kind: PeriodKind  # also the name of the period's query parameter
 
     def _scope(self, request) -> dict:
         query = ReportQuerySerializer(data=request.query_params)
@@ -31,30 +31,32 @@ class _ReportView(APIView):
             "department_id": query.validated_data.get("department"),
         }
 
-    def _period(self, request, parse, current):
-        value = request.query_params.get(self.parameter)
+    def _period(self, request):
+        value = request.query_params.get(self.kind)
         if not value:
-            return current(timezone.now())
+            return period_containing(self.kind, timezone.now())
         try:
-            return parse(value)
+            return parse_period(self.kind, value)
         except ValidationError as error:
-            raise exceptions.ValidationError({self.parameter: error.messages}) from error
+            raise exceptions.ValidationError({self.kind: error.messages}) from error
 
 
 class WeeklyReportView(_ReportView):
     """The deviation rate of one ISO week (the current week by default)."""
 
-    parameter = "week"
+    kind = PeriodKind.WEEK
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("week", OpenApiTypes.STR, description="ISO week, e.g. 2026-W47."),
+            OpenApiParameter(
+                PeriodKind.WEEK.value, OpenApiTypes.STR, description="ISO week, e.g. 2026-W47."
+            ),
             *SCOPE_PARAMETERS,
         ],
         responses=WeeklyReportSerializer,
     )
     def get(self, request):
-        period = self._period(request, parse_week, week_period)
+        period = self._period(request)
         report = deviation_report(period=period, **self._scope(request))
         return Response(WeeklyReportSerializer(report).data)
 
@@ -62,16 +64,18 @@ class WeeklyReportView(_ReportView):
 class MonthlyReportView(_ReportView):
     """The deviation rate of one calendar month, with its weekly trend and department ranking."""
 
-    parameter = "month"
+    kind = PeriodKind.MONTH
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("month", OpenApiTypes.STR, description="Month, e.g. 2026-11."),
+            OpenApiParameter(
+                PeriodKind.MONTH.value, OpenApiTypes.STR, description="Month, e.g. 2026-11."
+            ),
             *SCOPE_PARAMETERS,
         ],
         responses=MonthlyReportSerializer,
     )
     def get(self, request):
-        period = self._period(request, parse_month, month_period)
+        period = self._period(request)
         report = monthly_report(period=period, **self._scope(request))
         return Response(MonthlyReportSerializer(report).data)

@@ -11,24 +11,29 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from tracker.accounts.models import Department
-from tracker.reports.periods import month_period, week_period
+from tracker.reports.periods import PeriodKind, period_containing
 from tracker.reports.selectors import deviation_report, monthly_report, weekly_trend
 from tracker.web.charts import trend_chart
 from tracker.web.forms import ReportFilterForm
 
 TREND_WEEKS = 12
-KINDS = {"week": "weekly", "month": "monthly"}
 
 
-def _report_page(request: HttpRequest, kind: str) -> HttpResponse:
+def _report_page(request: HttpRequest, kind: PeriodKind) -> HttpResponse:
     now = timezone.now()
     departments = list(Department.objects.order_by("name"))
-    current = week_period(now) if kind == "week" else month_period(now)
+    current = period_containing(kind, now)
     data = request.GET.copy()
     if not data.get("period"):
         data["period"] = current.label  # the picker shows the period being reported
     form = ReportFilterForm(data, kind=kind, departments=departments)
-    context = {"form": form, "kind": kind, "report_kind": KINDS[kind], "tab": kind}
+    context = {
+        "form": form,
+        "kind": kind,
+        "kinds": PeriodKind,
+        "report_kind": kind.adjective,
+        "tab": kind,
+    }
     if not form.is_valid():
         return render(request, "web/reports/report.html", context, status=400)
     period = form.cleaned_data["period"] or current
@@ -38,12 +43,11 @@ def _report_page(request: HttpRequest, kind: str) -> HttpResponse:
         "project_id": project.pk if project else None,
         "department_id": department_id,
     }
-    if kind == "week":
+    if kind == PeriodKind.WEEK:
         report = deviation_report(period=period, as_of=now, **scope)
-        following = week_period(period.end)
     else:
         report = monthly_report(period=period, as_of=now, **scope)
-        following = month_period(period.end)
+    following = period_containing(kind, period.end)
     trend_as_of = min(now, period.end - timedelta(seconds=1))
     trend = weekly_trend(weeks=TREND_WEEKS, as_of=trend_as_of, project_id=scope["project_id"])
     query = {
@@ -59,7 +63,7 @@ def _report_page(request: HttpRequest, kind: str) -> HttpResponse:
             "chart": trend_chart(
                 weeks=trend,
                 threshold=report["threshold"],
-                highlight=period.label if kind == "week" else None,
+                highlight=period.label if kind == PeriodKind.WEEK else None,
             ),
             "previous": period.previous().label,
             "next": following.label if following.start <= now else None,
@@ -74,9 +78,9 @@ def _report_page(request: HttpRequest, kind: str) -> HttpResponse:
 
 @login_required
 def weekly(request: HttpRequest) -> HttpResponse:
-    return _report_page(request, "week")
+    return _report_page(request, PeriodKind.WEEK)
 
 
 @login_required
 def monthly(request: HttpRequest) -> HttpResponse:
-    return _report_page(request, "month")
+    return _report_page(request, PeriodKind.MONTH)

@@ -13,7 +13,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from tracker.alerts.texts import percent
-from tracker.reports.periods import Period
+from tracker.reports.periods import Period, PeriodKind, parse_period, period_containing
 from tracker.reports.selectors import report_scope
 from tracker.reports.services import report_compute, report_publish
 
@@ -27,19 +27,19 @@ def _days(value) -> str:
 
 
 class ReportCommand(BaseCommand):
-    kind = ""  # "week" | "month"
-    period_option = ""  # "--week" | "--month"
+    kind: PeriodKind
     example = ""
 
     def parse_period(self, value: str) -> Period:
-        raise NotImplementedError
+        return parse_period(self.kind, value)
 
     def default_period(self) -> Period:
-        raise NotImplementedError
+        """The last complete period."""
+        return period_containing(self.kind, timezone.now()).previous()
 
     def add_arguments(self, parser):
         parser.add_argument(
-            self.period_option,
+            f"--{self.kind}",
             dest="period",
             help=_("The period, e.g. %(example)s (default: the last complete one).")
             % {"example": self.example},
