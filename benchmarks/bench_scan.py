@@ -142,7 +142,7 @@ def generate(now) -> dict[str, int]:
     from django.db import connection
 
     from tracker.accounts.models import Department, User
-    from tracker.integrations.models import Channel
+    from tracker.notifications.models import Channel
     from tracker.projects.models import Project, ProjectStatus
 
     User.objects.bulk_create(
@@ -253,8 +253,8 @@ def measure(now) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from tracker.alerts.models import OutboxMessage
     from tracker.alerts.services import ScanLock, alerts_scan
+    from tracker.notifications.models import OutboxMessage
 
     def scan(overdue=True, due_soon=False):
         return lambda: alerts_scan(now=now, overdue=overdue, due_soon=due_soon, lock=ScanLock.NONE)

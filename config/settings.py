@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "tracker.accounts",
     "tracker.projects",
     "tracker.milestones",
+    "tracker.notifications",
     "tracker.reports",
     "tracker.alerts",
     "tracker.integrations",
@@ -228,8 +229,8 @@ SPECTACULAR_SETTINGS = {
     # Several models have a `status` or `kind`: name each enum so the schema is unambiguous.
     "ENUM_NAME_OVERRIDES": {
         "ProjectKindEnum": "tracker.projects.models.ProjectKind",
-        "ChannelKindEnum": "tracker.integrations.models.ChannelKind",
-        "ChannelEventEnum": "tracker.integrations.models.ChannelEvent",
+        "ChannelKindEnum": "tracker.notifications.models.ChannelKind",
+        "ChannelEventEnum": "tracker.notifications.models.ChannelEvent",
         "ProjectStatusEnum": "tracker.projects.models.ProjectStatus",
         "MilestoneStatusEnum": "tracker.milestones.models.MilestoneStatus",
     },
@@ -286,4 +287,9 @@ OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
 OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 30)
 OUTBOX_RETRY_MAX_SECONDS = env_int("OUTBOX_RETRY_MAX_SECONDS", 3600)
 OUTBOX_FLUSH_SECONDS = env_int("OUTBOX_FLUSH_SECONDS", 120)
+# A message claimed longer ago than this was cut off mid-send (its worker stopped): the sweep
+# puts it back. Longer than any send can take: a flush task is killed at CELERY_TASK_TIME_LIMIT
+# (one send: EMAIL_TIMEOUT per SMTP command, WEBHOOK_TIMEOUT_SECONDS for chat), plus a margin,
+# since sending again too early means a duplicate (with the same Message-ID).
+OUTBOX_CLAIM_TIMEOUT_SECONDS = env_int("OUTBOX_CLAIM_TIMEOUT_SECONDS", 600)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")

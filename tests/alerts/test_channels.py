@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.factories import DepartmentFactory, ProjectFactory
-from tracker.alerts.chat import chat_payload
-from tracker.alerts.models import Alert, OutboxMessage, OutboxStatus
-from tracker.alerts.outbox import outbox_flush
+from tracker.alerts.models import Alert
 from tracker.alerts.services import alerts_scan
-from tracker.integrations.models import Channel
+from tracker.notifications.chat import chat_payload
+from tracker.notifications.models import Channel, OutboxMessage, OutboxStatus
+from tracker.notifications.outbox import outbox_flush
 
 NOW = datetime(2026, 11, 2, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 H = timedelta(hours=1)
@@ -76,31 +76,37 @@ def test_one_message_per_channel_per_scan(team, settings):
 
 
 @pytest.mark.parametrize("event", ["overdue", "escalation", "weekly_report"])
-def test_channel_receives_matches_the_receiving_queryset(team, event):
+def test_which_channels_receive_an_event(team, event):
+    """The one rule (`CHANNEL_SCOPE`): active, following the event, and scoped to the event's
+    project, its department, or neither."""
     other_department = DepartmentFactory(code="ops")
     other_project = ProjectFactory()
-    channels = [
-        channel("all", [event]),
-        channel("all, other events", ["due_soon"]),
-        channel("project", [event], project=team.project),
-        channel("other project", [event], project=other_project),
-        channel("department", [event], department=team.department),
-        channel("other department", [event], department=other_department),
-        channel("off", [event], is_active=False),
+    channels = {
+        "all": channel("all", [event]),
+        "all, other events": channel("all, other events", ["due_soon"]),
+        "project": channel("project", [event], project=team.project),
+        "other project": channel("other project", [event], project=other_project),
+        "department": channel("department", [event], department=team.department),
+        "other department": channel("other department", [event], department=other_department),
+        "off": channel("off", [event], is_active=False),
+    }
+    here, there = team.project.pk, team.department.pk
+    cases = [
+        (here, there, {"all", "project", "department"}),
+        (here, None, {"all", "project"}),
+        (None, there, {"all", "department"}),
+        (None, None, {"all"}),
+        (other_project.pk, other_department.pk, {"all", "other project", "other department"}),
     ]
-    for project_id in (team.project.pk, other_project.pk, None):
-        for department_id in (team.department.pk, other_department.pk, None):
-            expected = set(
-                Channel.objects.receiving(
-                    event, project_id=project_id, department_id=department_id
-                ).values_list("pk", flat=True)
-            )
-            matched = {
-                c.pk
-                for c in channels
-                if c.receives(event=event, project_id=project_id, department_id=department_id)
-            }
-            assert matched == expected, (project_id, department_id)
+    for project_id, department_id, expected in cases:
+        received = {
+            name
+            for name, c in channels.items()
+            if c.receives(event=event, project_id=project_id, department_id=department_id)
+        }
+        assert received == expected, (project_id, department_id)
+    following = {c.name for c in Channel.objects.following(event)}
+    assert following == set(channels) - {"all, other events", "off"}
 
 
 def test_the_scan_matches_alerts_to_channels_as_channel_receives_says(team):

@@ -12,7 +12,8 @@ from django.core.management import CommandError, call_command
 from django_celery_beat.models import PeriodicTask
 
 from tests.alerts.support import manage_py
-from tracker.alerts.models import Alert, OutboxMessage
+from tracker.alerts.models import Alert
+from tracker.notifications.models import OutboxMessage
 
 NOW = datetime(2026, 11, 2, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 H = timedelta(hours=1)
@@ -93,7 +94,7 @@ def default_schedule(db):
     [
         ("Overdue scan", "alerts.scan_overdue", ("*", "*", "*", "*")),
         ("Due-soon scan", "alerts.scan_due_soon", ("*/15", "*", "*", "*")),
-        ("Outbox sweep", "alerts.outbox_flush", ("*", "*", "*", "*")),
+        ("Outbox sweep", "notifications.outbox_flush", ("*", "*", "*", "*")),
         ("Daily alert digest", "alerts.send_digests", ("0", "8", "*", "*")),
         ("Weekly report", "reports.weekly", ("0", "9", "1", "*")),
         ("Monthly report", "reports.monthly", ("0", "9", "*", "1")),

@@ -9,10 +9,10 @@ import time_machine
 from django.utils import timezone
 
 from tests.factories import ProjectFactory
-from tracker.alerts.models import OutboxMessage, OutboxStatus
-from tracker.alerts.outbox import outbox_flush
 from tracker.alerts.services import alerts_digest_send, alerts_scan
 from tracker.milestones.services import milestone_update
+from tracker.notifications.models import OutboxMessage, OutboxStatus
+from tracker.notifications.outbox import outbox_flush
 from tracker.projects.models import ProjectStatus
 
 NOW = datetime(2026, 11, 2, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

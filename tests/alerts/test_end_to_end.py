@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from tests.alerts.support import REPO, child_env, wait_until
 from tests.factories import ProjectFactory
-from tracker.alerts.models import Alert, AlertKind, OutboxMessage, OutboxStatus
+from tracker.alerts.models import Alert, AlertKind
 from tracker.alerts.tasks import scan_due_soon, scan_overdue
+from tracker.notifications.models import OutboxMessage, OutboxStatus
 from tracker.projects.models import ProjectStatus
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -15,11 +15,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from tests.alerts.support import wait_until
-from tracker.alerts.models import OutboxMessage, OutboxStatus
-from tracker.alerts.outbox import FlushResult, outbox_flush, outbox_retry, retry_delay
 from tracker.alerts.services import alerts_scan
-from tracker.alerts.tasks import outbox_flush as outbox_flush_task
-from tracker.integrations.models import Channel
+from tracker.notifications.models import Channel, OutboxMessage, OutboxStatus
+from tracker.notifications.outbox import FlushResult, outbox_flush, retry_delay
+from tracker.notifications.services import outbox_retry
+from tracker.notifications.tasks import outbox_flush as outbox_flush_task
 
 NOW = datetime(2026, 11, 2, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 H = timedelta(hours=1)

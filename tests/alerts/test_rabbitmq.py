@@ -13,7 +13,7 @@ from celery import Celery
 from django.utils import timezone
 
 from tests.alerts.support import Worker, child_env, wait_until
-from tracker.alerts.models import OutboxMessage, OutboxStatus
+from tracker.notifications.models import OutboxMessage, OutboxStatus
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")

@@ -14,7 +14,7 @@ from django.utils import timezone
 from tests.alerts.support import database_url
 from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
 from tracker.accounts.models import EmailMode
-from tracker.alerts.models import Alert, AlertKind, OutboxMessage, OutboxStatus
+from tracker.alerts.models import Alert, AlertKind
 from tracker.alerts.services import (
     ScanLock,
     ScanResult,
@@ -26,6 +26,7 @@ from tracker.alerts.services import (
 from tracker.alerts.sql import advisory_xact_lock, lock_key
 from tracker.milestones.models import Milestone, MilestoneStatus
 from tracker.milestones.services import milestone_update
+from tracker.notifications.models import OutboxMessage, OutboxStatus
 from tracker.projects.models import ProjectStatus
 
 NOW = datetime(2026, 11, 2, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

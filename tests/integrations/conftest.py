@@ -6,7 +6,7 @@ from django.core.cache import cache
 
 from tests.browser.conftest import browser, open_context, screenshot  # noqa: F401 (fixtures)
 from tests.integrations.chatserver import ChatServer
-from tracker.integrations.models import Channel
+from tracker.notifications.models import Channel
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from tests.factories import ProjectFactory, UserFactory
 from tests.integrations.conftest import PATHS
-from tracker.integrations.models import Channel
+from tracker.notifications.models import Channel
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from tests.factories import DepartmentFactory, ProjectFactory, UserFactory, make_token
 from tests.integrations.conftest import PATHS, whsec
 from tracker.accounts.models import TokenScope
-from tracker.integrations.models import Channel
+from tracker.notifications.models import Channel
 
 pytestmark = pytest.mark.django_db
 

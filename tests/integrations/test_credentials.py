@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from tracker.core.crypto import PREFIX, UndecryptableError
-from tracker.integrations.models import Channel
+from tracker.notifications.models import Channel
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,9 @@ import time_machine
 from django.utils import timezone
 
 from tests.factories import MilestoneFactory, ProjectFactory
-from tracker.alerts import tasks
-from tracker.alerts.models import OutboxMessage, OutboxStatus
 from tracker.alerts.services import alerts_scan
+from tracker.notifications import tasks
+from tracker.notifications.models import OutboxMessage, OutboxStatus
 from tracker.reports.periods import week_period
 from tracker.reports.services import report_publish
 

@@ -8,9 +8,9 @@ import pytest
 from tests.factories import ProjectFactory
 from tracker.core.delivery import PermanentDeliveryError
 from tracker.integrations.delivery import deliver_chat
-from tracker.integrations.models import Channel
 from tracker.integrations.services import channel_create, channel_send_test
 from tracker.integrations.ssrf import UnsafeURLError, check_url
+from tracker.notifications.models import Channel
 
 REFUSED = [
     ("https://127.0.0.1/hook", "loopback"),

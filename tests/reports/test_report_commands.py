@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from tests.alerts.support import Team, make_team, manage_py
 from tests.reports.test_snapshots import AFTER, WEEK, week_of_work
-from tracker.alerts.models import OutboxMessage
+from tracker.notifications.models import OutboxMessage
 from tracker.reports.models import ReportSnapshot
 from tracker.reports.periods import parse_month
 from tracker.reports.selectors import deviation_report, monthly_report

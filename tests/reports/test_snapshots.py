@@ -10,10 +10,9 @@ from django.db import IntegrityError, transaction
 
 from tests.alerts.support import SmtpServer, Team, make_team
 from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
-from tracker.alerts.models import OutboxMessage
-from tracker.alerts.outbox import outbox_flush
-from tracker.integrations.models import Channel
 from tracker.milestones.models import MilestoneStatus
+from tracker.notifications.models import Channel, OutboxMessage
+from tracker.notifications.outbox import outbox_flush
 from tracker.reports.models import ReportSnapshot
 from tracker.reports.periods import parse_month, parse_week
 from tracker.reports.selectors import deviation_report, monthly_report

@@ -1,12 +1,11 @@
-"""Alerts raised by the deadline scan and the outbox that tells people and channels about them.
+"""Alerts raised by the deadline scan; the outbox (`tracker.notifications`) tells people and
+channels about them.
 
 Exactly-once is a property of the data: one alert per (node, kind, due date), and one outbox row
-per dedupe key (a scan and a person, a scan and a channel, a report and a person…). Alerts are
+per dedupe key (a scan and a person, a scan and a channel…). Alerts are
 fanned out only by the scan that inserted them, in the same transaction. Scans and workers may
 race; the constraints decide who wins.
 """
-
-import uuid
 
 from django.conf import settings
 from django.db import models
@@ -166,106 +165,3 @@ class Alert(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
-
-
-class OutboxStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    HELD = "held", _("Held for the daily digest")
-    MERGED = "merged", _("Sent in a digest")
-    SENT = "sent", _("Sent")
-    FAILED = "failed", _("Failed")
-    SKIPPED = "skipped", _("Skipped (nothing left to send)")
-
-
-class OutboxEvent(models.TextChoices):
-    ALERTS = "alerts", _("Alerts")
-    DIGEST = "digest", _("Daily digest")
-    WEEKLY_REPORT = "weekly_report", _("Weekly report")
-    MONTHLY_REPORT = "monthly_report", _("Monthly report")
-    TEST = "test", _("Test message")
-
-
-class OutboxQuerySet(models.QuerySet):
-    def due(self, now):
-        return self.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
-
-
-class OutboxMessage(models.Model):
-    """One email to one person or one message to one chat channel, sent by a Celery task.
-
-    Email bodies are rendered at send time in the recipient's language from `payload`
-    (`alert_ids` for alert emails and digests, `snapshot_id` for reports). Chat alert messages
-    also hold `alert_ids` and are built when sent; report and test chat messages are stored
-    whole, in the shape `tracker.core.delivery` documents. The row's id is the
-    idempotency key. A person in daily-digest mode gets their alert rows HELD; the digest
-    merges them into one email.
-    """
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    event = models.CharField(_("event"), max_length=20, choices=OutboxEvent.choices)
-    recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="outbox_messages",
-        verbose_name=_("recipient"),
-    )
-    channel = models.ForeignKey(
-        "integrations.Channel",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="outbox_messages",
-        verbose_name=_("channel"),
-        db_index=False,  # a partial index: emails, most rows, have no channel to index
-    )
-    payload = models.JSONField(_("payload"), default=dict, blank=True)
-    # Unique through Meta.constraints, not `unique=True`: that would add a second
-    # (varchar_pattern_ops) index on PostgreSQL, for LIKE lookups nobody makes, to every insert.
-    dedupe_key = models.CharField(max_length=200, editable=False)
-    status = models.CharField(
-        _("status"), max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
-    )
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
-    last_error = models.TextField(_("last error"), blank=True)
-    subject = models.CharField(_("subject"), max_length=300, blank=True)
-    response = models.TextField(_("answer"), blank=True)
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
-
-    objects = OutboxQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at"]
-        verbose_name = _("outbox message")
-        verbose_name_plural = _("outbox messages")
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(recipient__isnull=True) ^ Q(channel__isnull=True),
-                name="alerts_outbox_one_destination",
-            ),
-            models.UniqueConstraint(fields=["dedupe_key"], name="alerts_outbox_dedupe_key"),
-        ]
-        indexes = [
-            models.Index(
-                fields=["next_attempt_at"],
-                condition=Q(status="pending"),
-                name="alerts_outbox_pending_due",
-            ),
-            # The admin's lists by status, and the digest reading the held rows oldest first.
-            models.Index(fields=["status", "created_at"]),
-            models.Index(
-                fields=["channel"],
-                condition=Q(channel__isnull=False),
-                name="alerts_outbox_channel",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_event_display()} → {self.recipient or self.channel}"
-
-    @property
-    def is_email(self) -> bool:
-        return self.recipient_id is not None

@@ -42,8 +42,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from tracker.accounts.models import EmailMode
-from tracker.alerts.models import Alert, AlertKind, OutboxEvent, OutboxMessage, OutboxStatus
-from tracker.alerts.outbox import outbox_flush_after_commit
+from tracker.alerts.models import Alert, AlertKind
 from tracker.alerts.sql import (
     advisory_xact_lock,
     compile_queryset,
@@ -54,8 +53,15 @@ from tracker.alerts.sql import (
     without_jit,
     without_nested_loops,
 )
-from tracker.integrations.models import Channel
 from tracker.milestones.models import Milestone, MilestoneStatus
+from tracker.notifications.models import (
+    CHANNEL_SCOPE,
+    Channel,
+    OutboxEvent,
+    OutboxMessage,
+    OutboxStatus,
+)
+from tracker.notifications.services import outbox_flush_after_commit
 from tracker.projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -400,8 +406,8 @@ def _fan_out(*, scan_id: uuid.UUID, now: datetime) -> int:
 def _outbox_insert(destination: str) -> str:
     """The head of the fan-outs' INSERT … SELECT: every column, in the order they select."""
     return (
-        f"INSERT INTO alerts_outboxmessage (id, event, {destination}, payload, dedupe_key, "
-        "status, attempts, next_attempt_at, last_error, subject, response, created_at)"
+        f"INSERT INTO {OutboxMessage._meta.db_table} (id, event, {destination}, payload, "
+        "dedupe_key, status, attempts, next_attempt_at, last_error, subject, response, created_at)"
     )
 
 
@@ -471,38 +477,39 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
 
 def _queue_chat_messages(*, scan_id: uuid.UUID, now: datetime) -> int:
     """One message per chat channel listing the new alerts it follows, in one INSERT … SELECT;
-    the message itself is built when sent (`tracker.alerts.chat.chat_payload`).
+    the message itself is built when sent (`tracker.alerts.notifications.alerts_chat`).
 
-    `subscriptions` has a row per active channel and alert kind it follows, with its scope:
-    the rule of `Channel.receives` (a project channel, a department channel, or neither: all;
-    never both, a check constraint says) becomes three disjoint equality joins, so matching
-    costs hash joins, not alerts × channels.
+    `subscriptions` has a row per active channel and alert kind it follows, with its scope.
+    The rule of `CHANNEL_SCOPE` (a channel scoped to the alert's project, or its department, or
+    to neither: all; never two, a check constraint says) becomes disjoint equality joins, one
+    per scope column and one for the unscoped channels, so matching costs hash joins, not
+    alerts × channels.
     """
     subscriptions = [
-        (channel.pk, channel.project_id, channel.department_id, kind)
-        for channel in Channel.objects.active().only("project_id", "department_id", "events")
-        for kind in sorted(set(channel.events or []) & set(AlertKind.values))
+        (channel.pk, *(getattr(channel, field) for field in CHANNEL_SCOPE), kind)
+        for channel in Channel.objects.active().only("is_active", "events", *CHANNEL_SCOPE)
+        for kind in AlertKind.values
+        if channel.follows(kind)
     ]
     if not subscriptions:
         return 0
-    row = "(CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS TEXT))"
+    row = f"(CAST(%s AS BIGINT), {'CAST(%s AS BIGINT), ' * len(CHANNEL_SCOPE)}CAST(%s AS TEXT))"
+    scoped = [
+        f"""SELECT s.channel_id, b.id FROM base AS b
+            INNER JOIN subscriptions AS s ON s.kind = b.kind AND s.{field} = b.{field}"""
+        for field in CHANNEL_SCOPE
+    ]
+    unscoped = f"""SELECT s.channel_id, b.id FROM base AS b
+            INNER JOIN subscriptions AS s ON s.kind = b.kind
+            WHERE {" AND ".join(f"s.{field} IS NULL" for field in CHANNEL_SCOPE)}"""
     sql = f"""
         WITH base AS (
-            SELECT id, kind, project_id, department_id FROM alerts_alert
+            SELECT id, kind, {", ".join(CHANNEL_SCOPE)} FROM {Alert._meta.db_table}
             WHERE created_at = %s AND scan_id = %s
-        ), subscriptions (channel_id, project_id, department_id, kind) AS (
+        ), subscriptions (channel_id, {", ".join(CHANNEL_SCOPE)}, kind) AS (
             VALUES {", ".join([row] * len(subscriptions))}
         ), matched AS (
-            SELECT s.channel_id, b.id FROM base AS b
-            INNER JOIN subscriptions AS s ON s.kind = b.kind AND s.project_id = b.project_id
-            UNION ALL
-            SELECT s.channel_id, b.id FROM base AS b
-            INNER JOIN subscriptions AS s
-                ON s.kind = b.kind AND s.department_id = b.department_id
-            UNION ALL
-            SELECT s.channel_id, b.id FROM base AS b
-            INNER JOIN subscriptions AS s ON s.kind = b.kind
-            WHERE s.project_id IS NULL AND s.department_id IS NULL
+            {" UNION ALL ".join([*scoped, unscoped])}
         )
         {_outbox_insert("channel_id")}
         SELECT {vendor_sql("new_uuid")}, %s, m.channel_id,

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from tracker.alerts import outbox, services
+from tracker.alerts import services
 
 
 @shared_task(name="alerts.scan_overdue", ignore_result=True)
@@ -16,12 +16,6 @@ def scan_overdue() -> dict:
 def scan_due_soon() -> dict:
     """Every 15 minutes: nodes entering their due-soon window, and resolved alerts."""
     return services.alerts_scan(now=timezone.now(), overdue=False).as_dict()
-
-
-@shared_task(name="alerts.outbox_flush", ignore_result=True, acks_late=True)
-def outbox_flush() -> dict:
-    """After each scan and every minute: send what is due. Safe to run many at once."""
-    return outbox.outbox_flush().as_dict()
 
 
 @shared_task(name="alerts.send_digests", ignore_result=True)

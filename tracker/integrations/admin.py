@@ -8,8 +8,9 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from tracker.integrations.models import CalendarFeed, Channel, ChannelEvent, ChatIdentity
+from tracker.integrations.models import CalendarFeed, ChatIdentity
 from tracker.integrations.services import CHANNEL_FIELDS, channel_validate
+from tracker.notifications.models import Channel, ChannelEvent
 
 
 class ChannelAdminForm(forms.ModelForm):

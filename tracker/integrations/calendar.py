@@ -18,9 +18,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from icalendar import Calendar, Event
 
-from tracker.alerts.links import node_url
 from tracker.integrations.models import CalendarFeed
 from tracker.milestones.models import Milestone, MilestoneStatus
+from tracker.notifications.links import node_url
 
 HISTORY = timedelta(days=180)  # older finished nodes leave the feed to keep it small
 STATUS = {

@@ -18,11 +18,11 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from tracker.accounts.models import User
-from tracker.alerts.links import node_url, report_url
 from tracker.core.permissions import can_edit_milestone
 from tracker.integrations.platforms.base import format_due, report_lines
 from tracker.milestones.models import Milestone, MilestoneStatus
 from tracker.milestones.services import milestone_update
+from tracker.notifications.links import node_url, report_url
 from tracker.projects.models import Project
 from tracker.reports.periods import PeriodKind, parse_week, week_period
 from tracker.reports.selectors import deviation_report

@@ -26,10 +26,10 @@ from tracker.core.delivery import (
     TransientDeliveryError,
 )
 from tracker.integrations import ratelimit
-from tracker.integrations.models import Channel
 from tracker.integrations.platforms import Message, get_platform
 from tracker.integrations.ssrf import UnresolvableURLError, UnsafeURLError, check_url
 from tracker.integrations.transport import HttpAnswer, post_checked
+from tracker.notifications.models import Channel
 
 MAX_RETRY_AFTER = 24 * 3600
 ANSWER_PREVIEW = 500

@@ -11,8 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from tracker.accounts.models import Department, Language, User
-from tracker.integrations.models import Channel, ChannelEvent, ChannelKind
 from tracker.integrations.spreadsheets import MAX_BYTES
+from tracker.notifications.models import Channel, ChannelEvent, ChannelKind
 from tracker.projects.models import Project
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from tracker.accounts.models import User
-from tracker.integrations.models import CalendarFeed, Channel, ChatIdentity
+from tracker.integrations.models import CalendarFeed, ChatIdentity
+from tracker.notifications.models import Channel
 
 
 def channel_list(*, user: User) -> QuerySet[Channel]:

@@ -25,16 +25,10 @@ from tracker.core.delivery import DeliveryError, TransientDeliveryError
 from tracker.core.errors import PermissionDeniedError
 from tracker.core.permissions import can_manage_channel
 from tracker.integrations.delivery import deliver_chat
-from tracker.integrations.models import (
-    CalendarFeed,
-    Channel,
-    ChannelEvent,
-    ChannelKind,
-    ChatIdentity,
-    ChatPlatform,
-)
+from tracker.integrations.models import CalendarFeed, ChatIdentity, ChatPlatform
 from tracker.integrations.platforms import get_platform
 from tracker.integrations.ssrf import UnsafeURLError, check_url
+from tracker.notifications.models import Channel, ChannelEvent, ChannelKind
 from tracker.projects.models import Project
 
 CHANNEL_FIELDS = (

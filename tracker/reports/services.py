@@ -14,13 +14,11 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from tracker.accounts.models import Department, User
-from tracker.alerts import links
-from tracker.alerts.chat import report_payload
-from tracker.alerts.models import OutboxEvent, OutboxMessage
-from tracker.alerts.outbox import outbox_flush_after_commit
-from tracker.integrations.models import Channel
+from tracker.notifications.models import Channel, OutboxEvent, OutboxMessage
+from tracker.notifications.services import outbox_queue
 from tracker.projects.models import Project
 from tracker.reports.models import ReportSnapshot
+from tracker.reports.notifications import report_payload, snapshot_url
 from tracker.reports.periods import Period, PeriodKind, period_containing
 from tracker.reports.selectors import deviation_report, monthly_report
 
@@ -116,17 +114,9 @@ def report_recipients(snapshot: ReportSnapshot) -> QuerySet[User]:
 
 def report_channels(snapshot: ReportSnapshot, event: str) -> list[Channel]:
     """Active channels following `event` whose scope is exactly the snapshot's scope."""
-    return [
-        channel
-        for channel in Channel.objects.active().filter(
-            project_id=snapshot.project_id, department_id=snapshot.department_id
-        )
-        if channel.receives(
-            event=event,
-            project_id=snapshot.project_id,
-            department_id=snapshot.department_id,
-        )
-    ]
+    return Channel.objects.filter(
+        project_id=snapshot.project_id, department_id=snapshot.department_id
+    ).following(event)
 
 
 @transaction.atomic
@@ -146,12 +136,7 @@ def report_send(*, snapshot: ReportSnapshot, email: bool = True) -> int:
             )
             for user in report_recipients(snapshot)
         ]
-    url = links.report_url(
-        snapshot.kind,
-        snapshot.label,
-        project_id=snapshot.project_id,
-        department_id=snapshot.department_id,
-    )
+    url = snapshot_url(snapshot)
     messages += [
         OutboxMessage(
             event=event,
@@ -168,17 +153,7 @@ def report_send(*, snapshot: ReportSnapshot, email: bool = True) -> int:
         )
         for channel in report_channels(snapshot, event)
     ]
-    known = set(
-        OutboxMessage.objects.filter(dedupe_key__in=[m.dedupe_key for m in messages]).values_list(
-            "dedupe_key", flat=True
-        )
-    )
-    new = [message for message in messages if message.dedupe_key not in known]
-    # ignore_conflicts: a racing run that queued the same key first wins, nothing is doubled.
-    OutboxMessage.objects.bulk_create(new, ignore_conflicts=True)
-    if new:
-        outbox_flush_after_commit()
-    return len(new)
+    return outbox_queue(messages)
 
 
 def report_publish(
@@ -203,10 +178,9 @@ def report_run_scheduled(*, kind: str, now: datetime) -> list[Published]:
     event = REPORT_EVENTS[kind]
     scoped = {
         (channel.project, channel.department)
-        for channel in Channel.objects.active()
-        .exclude(project__isnull=True, department__isnull=True)
+        for channel in Channel.objects.exclude(project__isnull=True, department__isnull=True)
         .select_related("project", "department")
-        if event in (channel.events or [])
+        .following(event)
     }
     for project, department in sorted(scoped, key=lambda s: (str(s[0]), str(s[1]))):
         published.append(

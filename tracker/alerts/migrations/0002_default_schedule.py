@@ -8,7 +8,8 @@ from django.db import migrations
 SCHEDULE = {
     "Overdue scan": ("alerts.scan_overdue", "*", "*", "*", "*"),
     "Due-soon scan": ("alerts.scan_due_soon", "*/15", "*", "*", "*"),
-    "Outbox sweep": ("alerts.outbox_flush", "*", "*", "*", "*"),
+    # Named alerts.outbox_flush until the outbox moved to notifications (its migration 0002).
+    "Outbox sweep": ("notifications.outbox_flush", "*", "*", "*", "*"),
     "Daily alert digest": ("alerts.send_digests", "0", "8", "*", "*"),
     "Weekly report": ("reports.weekly", "0", "9", "1", "*"),
     "Monthly report": ("reports.monthly", "0", "9", "*", "1"),

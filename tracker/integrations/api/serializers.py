@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from tracker.accounts.models import Department, Language
 from tracker.core.api.fields import CodeOrIdRelatedField
-from tracker.integrations.models import Channel, ChannelEvent, ChannelKind
+from tracker.notifications.models import Channel, ChannelEvent, ChannelKind
 from tracker.projects.models import Project
 
 

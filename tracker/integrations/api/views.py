@@ -9,7 +9,6 @@ from tracker.integrations.api.serializers import (
     ChannelTestSerializer,
     ChannelWriteSerializer,
 )
-from tracker.integrations.models import Channel
 from tracker.integrations.selectors import channel_list
 from tracker.integrations.services import (
     channel_create,
@@ -17,6 +16,7 @@ from tracker.integrations.services import (
     channel_send_test,
     channel_update,
 )
+from tracker.notifications.models import Channel
 
 
 @extend_schema_view(

@@ -14,7 +14,6 @@ from tracker.core.errors import PermissionDeniedError
 from tracker.core.forms import add_service_errors
 from tracker.core.permissions import can_manage_any_channel, can_manage_channel
 from tracker.integrations.forms import ChannelForm
-from tracker.integrations.models import Channel
 from tracker.integrations.selectors import channel_list
 from tracker.integrations.services import (
     channel_create,
@@ -22,6 +21,7 @@ from tracker.integrations.services import (
     channel_send_test,
     channel_update,
 )
+from tracker.notifications.models import Channel
 
 
 def _managed_channel(request: HttpRequest, channel_id: int) -> Channel:

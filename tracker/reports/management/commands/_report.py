@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from tracker.alerts.texts import percent
+from tracker.notifications.texts import percent
 from tracker.reports.periods import Period, PeriodKind, parse_period, period_containing
 from tracker.reports.selectors import report_scope
 from tracker.reports.services import report_compute, report_publish

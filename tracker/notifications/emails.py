@@ -1,0 +1,139 @@
+"""Emails: rendered at send time in the recipient's language, sent over SMTP with the outbox's
+error contract (4xx and connection trouble are transient, 5xx refusals permanent).
+
+What an email says depends on its event, and the apps that queue the event know it: they
+register a renderer for it (`email_renderer`) from their `notifications` module. The test
+message is the only one built in.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from tracker.core.delivery import PermanentDeliveryError, TransientDeliveryError
+from tracker.notifications import links
+from tracker.notifications.models import OutboxEvent, OutboxMessage
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+EmailRenderer = Callable[[OutboxMessage, datetime], RenderedEmail]
+"""Builds the email of one message as of a moment, in the active language; raises
+`NothingToSend` when what it was about is gone."""
+
+_RENDERERS: dict[str, EmailRenderer] = {}
+
+
+def email_renderer(*events: str) -> Callable[[EmailRenderer], EmailRenderer]:
+    """Register the decorated function as the email renderer of `events`."""
+
+    def register(renderer: EmailRenderer) -> EmailRenderer:
+        for event in events:
+            if _RENDERERS.get(event, renderer) is not renderer:
+                raise ValueError(f"Two email renderers for {event!r}")
+            _RENDERERS[event] = renderer
+        return renderer
+
+    return register
+
+
+def email_render(template: str, subject: str, context: dict[str, Any]) -> RenderedEmail:
+    """The text and HTML templates `emails/<template>.txt|html` with the subject and site link."""
+    context = {**context, "subject": subject, "site_url": links.home_url()}
+    return RenderedEmail(
+        subject=subject,
+        text=render_to_string(f"emails/{template}.txt", context),
+        html=render_to_string(f"emails/{template}.html", context),
+    )
+
+
+@email_renderer(OutboxEvent.TEST)
+def _render_test(message: OutboxMessage, now: datetime) -> RenderedEmail:
+    return email_render("test", _("Milepost test message"), {"recipient": message.recipient})
+
+
+def render_email(message: OutboxMessage, *, now: datetime | None = None) -> RenderedEmail:
+    """The email `message` stands for, in its recipient's language."""
+    renderer = _RENDERERS.get(message.event)
+    if renderer is None:
+        raise PermanentDeliveryError(
+            _("Nothing renders %(event)s emails.") % {"event": message.event}
+        )
+    with translation.override(message.recipient.language):
+        return renderer(message, now or timezone.now())
+
+
+def message_id(message: OutboxMessage) -> str:
+    """The email's Message-ID: the row's id, so every attempt (a retry, or a second send after a
+    worker stopped mid-send) carries the same one and a receiving system can drop a duplicate."""
+    return f"<{message.pk}@{urlsplit(settings.SITE_URL).hostname or 'milepost'}>"
+
+
+def send_email(message: OutboxMessage) -> str:
+    """Send `message` to its recipient over the configured backend; return the server's answer.
+
+    Raises NothingToSend, TransientDeliveryError or PermanentDeliveryError.
+    """
+    recipient = message.recipient
+    if not recipient.email:
+        raise PermanentDeliveryError(_("%(user)s has no email address.") % {"user": recipient})
+    rendered = render_email(message)
+    message.subject = rendered.subject[:300]
+    email = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[recipient.email],
+        headers={
+            "Message-ID": message_id(message),
+            "Content-Language": recipient.language,
+            "Auto-Submitted": "auto-generated",
+        },
+    )
+    email.attach_alternative(rendered.html, "text/html")
+    try:
+        with get_connection(fail_silently=False) as connection:
+            connection.send_messages([email])
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _text in exc.recipients.values()]
+        detail = "; ".join(
+            f"{code} {text.decode(errors='replace')}" for code, text in exc.recipients.values()
+        )
+        if all(code >= 500 for code in codes):
+            raise PermanentDeliveryError(detail) from exc
+        raise TransientDeliveryError(detail) from exc
+    except smtplib.SMTPAuthenticationError as exc:
+        # A wrong password is fixed on our side; keep the message until it is.
+        raise TransientDeliveryError(_smtp_detail(exc)) from exc
+    except smtplib.SMTPResponseException as exc:
+        if exc.smtp_code >= 500:
+            raise PermanentDeliveryError(_smtp_detail(exc)) from exc
+        raise TransientDeliveryError(_smtp_detail(exc)) from exc
+    except (smtplib.SMTPException, OSError) as exc:  # refused, reset, timed out
+        raise TransientDeliveryError(f"{type(exc).__name__}: {exc}") from exc
+    return _("Accepted by the mail server for %(address)s") % {"address": recipient.email}
+
+
+def _smtp_detail(exc: smtplib.SMTPResponseException) -> str:
+    text = (
+        exc.smtp_error.decode(errors="replace")
+        if isinstance(exc.smtp_error, bytes)
+        else exc.smtp_error
+    )
+    return f"{exc.smtp_code} {text}"

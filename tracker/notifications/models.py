@@ -1,0 +1,254 @@
+"""The outbox and the chat channels it sends to.
+
+Exactly-once queueing is a property of the data: one outbox row per dedupe key (a scan and a
+person, a scan and a channel, a report and a person…). Sending is at least once: see
+`tracker.notifications.outbox`. The tables keep the names they had when they lived in `alerts`
+and `integrations` (migration 0001 moved them without touching the data).
+"""
+
+import uuid
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from tracker.accounts.models import Language
+from tracker.core.fields import EncryptedCharField, EncryptedURLField
+from tracker.core.models import TimeStampedModel
+
+
+class ChannelKind(models.TextChoices):
+    FEISHU = "feishu", _("Feishu / Lark")
+    DINGTALK = "dingtalk", _("DingTalk")
+    WECOM = "wecom", _("WeCom")
+    SLACK = "slack", _("Slack")
+    TEAMS = "teams", _("Microsoft Teams")
+    WEBHOOK = "webhook", _("Signed webhook (Standard Webhooks)")
+
+
+class ChannelEvent(models.TextChoices):
+    DUE_SOON = "due_soon", _("Due soon")
+    OVERDUE = "overdue", _("Overdue")
+    ESCALATION = "escalation", _("Escalation")
+    RESOLVED = "resolved", _("Resolved")
+    WEEKLY_REPORT = "weekly_report", _("Weekly report")
+    MONTHLY_REPORT = "monthly_report", _("Monthly report")
+
+
+# Which channels receive an event about a node of project P in department D, the one rule:
+# an active channel that follows the event, scoped to P, or to D, or to neither (everything);
+# never to both (a check constraint). The scope columns are listed here once; `Channel.receives`
+# and the deadline scan's SQL join (`tracker.alerts.services`) are both built from this list.
+CHANNEL_SCOPE = ("project_id", "department_id")
+
+
+class ChannelQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(is_active=True)
+
+    def following(self, event: str) -> list["Channel"]:
+        """Active channels that follow `event`, whatever their scope. Read in Python: `events`
+        is a JSON list that SQLite cannot search, and there are only ever a few channels."""
+        return [channel for channel in self.active() if channel.follows(event)]
+
+
+class Channel(TimeStampedModel):
+    """A chat group or webhook endpoint that receives alerts and reports."""
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=10, choices=ChannelKind.choices)
+    # Both are credentials (the URL carries the platform's token): stored encrypted.
+    url = EncryptedURLField(_("webhook URL"), max_length=500)
+    secret = EncryptedCharField(_("secret"), max_length=200, blank=True)
+    project = models.ForeignKey(
+        "projects.Project",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="channels",
+        verbose_name=_("project"),
+    )
+    department = models.ForeignKey(
+        "accounts.Department",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="channels",
+        verbose_name=_("department"),
+    )
+    events = models.JSONField(_("events"), default=list)
+    is_active = models.BooleanField(_("active"), default=True)
+    language = models.CharField(
+        _("message language"), max_length=10, choices=Language.choices, default=Language.EN
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = ChannelQuerySet.as_manager()
+
+    class Meta:
+        db_table = "integrations_channel"
+        ordering = ["name"]
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(project__isnull=True) | Q(department__isnull=True),
+                name="integrations_channel_one_scope",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+    def follows(self, event: str) -> bool:
+        return self.is_active and event in (self.events or [])
+
+    def receives(self, event: str, *, project_id: int | None, department_id: int | None) -> bool:
+        """The rule of CHANNEL_SCOPE for one event: a scan matches thousands of alerts against
+        a handful of channels, so this reads only the channel in memory."""
+        if not self.follows(event):
+            return False
+        place = {"project_id": project_id, "department_id": department_id}
+        scope = {field: getattr(self, field) for field in CHANNEL_SCOPE}
+        if all(value is None for value in scope.values()):
+            return True
+        return any(value is not None and value == place[field] for field, value in scope.items())
+
+    @property
+    def event_labels(self) -> list[str]:
+        return [str(ChannelEvent(e).label) for e in self.events or [] if e in ChannelEvent.values]
+
+    @property
+    def url_display(self) -> str:
+        """The URL without its path and query: those carry the platform's token."""
+        parts = urlsplit(self.url)
+        try:
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:
+            port = ""
+        return f"{parts.scheme}://{parts.hostname or ''}{port}/…" if parts.scheme else "…"
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    HELD = "held", _("Held for the daily digest")
+    MERGED = "merged", _("Sent in a digest")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped (nothing left to send)")
+
+
+class OutboxEvent(models.TextChoices):
+    ALERTS = "alerts", _("Alerts")
+    DIGEST = "digest", _("Daily digest")
+    WEEKLY_REPORT = "weekly_report", _("Weekly report")
+    MONTHLY_REPORT = "monthly_report", _("Monthly report")
+    TEST = "test", _("Test message")
+
+
+class MessageKind(models.TextChoices):
+    """How a message travels; the outbox looks its transport up by this."""
+
+    EMAIL = "email", _("Email")
+    CHAT = "chat", _("Chat message")
+
+
+class OutboxQuerySet(models.QuerySet):
+    def due(self, now):
+        return self.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
+
+    def cut_off(self, *, claimed_before):
+        """Messages claimed for sending before `claimed_before` and never recorded since: the
+        worker that claimed them stopped mid-send."""
+        return self.filter(status=OutboxStatus.SENDING, claimed_at__lt=claimed_before)
+
+
+class OutboxMessage(models.Model):
+    """One email to one person or one message to one chat channel, sent by a Celery task.
+
+    Email bodies are rendered at send time in the recipient's language from `payload`
+    (`alert_ids` for alert emails and digests, `snapshot_id` for reports) by the renderer
+    registered for the event. Chat alert messages also hold `alert_ids` and are built when
+    sent; report and test chat messages are stored whole, in the shape `tracker.core.delivery`
+    documents. The row's id is the idempotency key (and the email's Message-ID), the same on
+    every attempt. A person in daily-digest mode gets their alert rows HELD; the digest merges
+    them into one email.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    event = models.CharField(_("event"), max_length=20, choices=OutboxEvent.choices)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="outbox_messages",
+        verbose_name=_("recipient"),
+    )
+    channel = models.ForeignKey(
+        Channel,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="outbox_messages",
+        verbose_name=_("channel"),
+        db_index=False,  # a partial index: emails, most rows, have no channel to index
+    )
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    # Unique through Meta.constraints, not `unique=True`: that would add a second
+    # (varchar_pattern_ops) index on PostgreSQL, for LIKE lookups nobody makes, to every insert.
+    dedupe_key = models.CharField(max_length=200, editable=False)
+    status = models.CharField(
+        _("status"), max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True, editable=False)
+    last_error = models.TextField(_("last error"), blank=True)
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    response = models.TextField(_("answer"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    objects = OutboxQuerySet.as_manager()
+
+    class Meta:
+        db_table = "alerts_outboxmessage"
+        ordering = ["-created_at"]
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(recipient__isnull=True) ^ Q(channel__isnull=True),
+                name="alerts_outbox_one_destination",
+            ),
+            models.UniqueConstraint(fields=["dedupe_key"], name="alerts_outbox_dedupe_key"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="alerts_outbox_pending_due",
+            ),
+            # The admin's lists by status, the digest reading the held rows oldest first, and
+            # the sweep finding the (few) rows left sending.
+            models.Index(fields=["status", "created_at"], name="alerts_outb_status_808eca_idx"),
+            models.Index(
+                fields=["channel"],
+                condition=Q(channel__isnull=False),
+                name="alerts_outbox_channel",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} → {self.recipient or self.channel}"
+
+    @property
+    def kind(self) -> str:
+        return MessageKind.CHAT if self.channel_id is not None else MessageKind.EMAIL

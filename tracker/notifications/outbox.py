@@ -1,0 +1,186 @@
+"""Sending the outbox: each message by the transport of its kind (email built in, chat
+registered by `integrations`), in three short transactions, none open during the send.
+
+1. Claim: a conditional UPDATE (`status='sending', claimed_at=now WHERE id=… AND
+   status='pending'`), committed. One worker wins a row: on PostgreSQL the candidate is picked
+   with `FOR UPDATE SKIP LOCKED`, so racing workers take different rows; on SQLite, which has no
+   row locks (and ignores that clause), the conditional UPDATE alone decides.
+2. Send, outside any transaction.
+3. Record the outcome, committed right after: `sent`, or back to `pending` for a later attempt
+   (an exponential, jittered delay), or `failed` (permanent errors stay in the admin).
+
+The guarantee: every message is delivered, or ends `failed` with its error. A row is never sent
+twice by racing workers, and never again once `sent` is recorded. A worker that stops between
+claim and record (killed, or its machine lost) leaves the row `sending`; the sweep puts it back
+once its claim is older than OUTBOX_CLAIM_TIMEOUT_SECONDS (longer than any send takes), counting
+the lost attempt. So a message cut off mid-send may reach its recipient twice, with the same
+Message-ID (email) or idempotency key (chat), for the receiver to drop; it is never re-sent
+every minute while it stays pending.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, F, Value, When
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tracker.core.delivery import (
+    DestinationGoneError,
+    NothingToSend,
+    PermanentDeliveryError,
+    RateLimitedError,
+    TransientDeliveryError,
+)
+from tracker.notifications.models import OutboxMessage, OutboxStatus
+from tracker.notifications.transports import transport_for
+
+logger = logging.getLogger(__name__)
+
+# What recording an attempt writes.
+RECORDED = ("status", "attempts", "next_attempt_at", "last_error", "subject", "response", "sent_at")
+
+
+@dataclass
+class FlushResult:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    skipped: int = 0
+    reclaimed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before attempt `attempts + 1`: doubling from the base, capped, with jitter so
+    messages that failed together do not all come back together."""
+    ceiling = min(
+        settings.OUTBOX_RETRY_MAX_SECONDS,
+        settings.OUTBOX_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0),
+    )
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def outbox_flush(*, budget_seconds: float | None = None) -> FlushResult:
+    """Put back the messages cut off mid-send, then send due messages one by one until none is
+    left or the time budget is spent."""
+    budget = settings.OUTBOX_FLUSH_SECONDS if budget_seconds is None else budget_seconds
+    deadline = time.monotonic() + budget
+    result = FlushResult(reclaimed=outbox_reclaim(now=timezone.now()))
+    while time.monotonic() < deadline:
+        message = _claim(now=timezone.now())
+        if message is None:
+            break
+        status = _attempt(message)
+        setattr(result, status, getattr(result, status) + 1)
+    return result
+
+
+def outbox_reclaim(*, now: datetime) -> int:
+    """Messages whose claim is older than the claim timeout were cut off mid-send: due again
+    now (the lost send counts as an attempt), or failed if it was the last. Returns how many."""
+    timeout = timedelta(seconds=settings.OUTBOX_CLAIM_TIMEOUT_SECONDS)
+    with transaction.atomic():
+        count = OutboxMessage.objects.cut_off(claimed_before=now - timeout).update(
+            status=Case(
+                When(
+                    attempts__gte=settings.OUTBOX_MAX_ATTEMPTS - 1, then=Value(OutboxStatus.FAILED)
+                ),
+                default=Value(OutboxStatus.PENDING),
+            ),
+            attempts=F("attempts") + 1,
+            next_attempt_at=now,
+            last_error=_("The send was cut off (its worker stopped); sent again."),
+        )
+    if count:
+        logger.warning("Outbox: %s message(s) cut off mid-send put back", count)
+    return count
+
+
+def _claim(*, now: datetime) -> OutboxMessage | None:
+    """Claim the next due message for this worker, committed; None when nothing is due."""
+    while True:
+        with transaction.atomic():
+            pk = (
+                OutboxMessage.objects.due(now)
+                .select_for_update(skip_locked=True)  # PostgreSQL; SQLite leaves it out
+                .order_by("next_attempt_at")
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if pk is None:
+                return None
+            won = (
+                OutboxMessage.objects.due(now)
+                .filter(pk=pk)
+                .update(status=OutboxStatus.SENDING, claimed_at=now)
+            )
+        if won:  # else another worker claimed it between the two statements: take the next
+            return OutboxMessage.objects.select_related("recipient", "channel").get(pk=pk)
+
+
+def _attempt(message: OutboxMessage) -> str:
+    """Send the claimed `message` once and record the outcome; returns the FlushResult field
+    to count."""
+    transport = gone = None
+    outcome = "sent"
+    try:
+        transport = transport_for(message)
+        message.response = transport.send(message)[:2000]
+    except NothingToSend:
+        message.status, outcome = OutboxStatus.SKIPPED, "skipped"
+    except RateLimitedError as exc:
+        # Our own rate limit: wait for the slot, it is not a failed attempt.
+        message.status = OutboxStatus.PENDING
+        message.next_attempt_at = timezone.now() + timedelta(seconds=exc.retry_after or 1)
+        message.last_error = str(exc)
+        outcome = "retrying"
+    except PermanentDeliveryError as exc:
+        message.attempts += 1
+        message.status, message.last_error, outcome = OutboxStatus.FAILED, str(exc), "failed"
+        if isinstance(exc, DestinationGoneError) and transport and transport.destination_gone:
+            gone = transport.destination_gone
+    except Exception as exc:  # TransientDeliveryError, or a bug that must not block the queue
+        if not isinstance(exc, TransientDeliveryError):
+            logger.exception("Outbox message %s raised an unexpected error", message.pk)
+        message.attempts += 1
+        message.last_error = str(exc) or type(exc).__name__
+        if message.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+            message.status, outcome = OutboxStatus.FAILED, "failed"
+        else:
+            wait = max(retry_delay(message.attempts), getattr(exc, "retry_after", None) or 0)
+            message.status = OutboxStatus.PENDING
+            message.next_attempt_at = timezone.now() + timedelta(seconds=wait)
+            outcome = "retrying"
+    else:
+        message.attempts += 1
+        message.status, message.sent_at, message.last_error = (
+            OutboxStatus.SENT,
+            timezone.now(),
+            "",
+        )
+    with transaction.atomic():
+        if gone is not None:
+            gone(message)
+        rows = OutboxMessage.objects.filter(pk=message.pk)
+        if outcome != "sent":
+            # Only while the claim is still ours: once the sweep gave the row to another worker,
+            # that worker records it. A send that succeeded is recorded whatever happened since.
+            rows = rows.filter(status=OutboxStatus.SENDING, claimed_at=message.claimed_at)
+        recorded = rows.update(**{field: getattr(message, field) for field in RECORDED})
+    if not recorded:
+        logger.warning(
+            "Outbox %s: claim lost before its outcome (%s) was recorded", message.pk, outcome
+        )
+    log = logger.warning if outcome in ("retrying", "failed") else logger.info
+    log("Outbox %s %s → %s %s", message.event, message.pk, outcome, message.last_error)
+    return outcome

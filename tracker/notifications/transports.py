@@ -1,0 +1,41 @@
+"""How each kind of message travels: email is built in, chat is registered by `integrations`.
+
+A transport's `send` delivers one message and returns the answer to show, or raises one of the
+errors of `tracker.core.delivery`. `destination_gone`, when a transport has one, is called (in
+the transaction that records the failure) after a `DestinationGoneError`, to stop sending there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+
+from tracker.core.delivery import PermanentDeliveryError
+from tracker.notifications.emails import send_email
+from tracker.notifications.models import MessageKind, OutboxMessage
+
+
+@dataclass(frozen=True)
+class Transport:
+    send: Callable[[OutboxMessage], str]
+    destination_gone: Callable[[OutboxMessage], None] | None = None
+
+
+_TRANSPORTS: dict[str, Transport] = {MessageKind.EMAIL: Transport(send=send_email)}
+
+
+def transport_register(kind: str, transport: Transport) -> None:
+    if _TRANSPORTS.get(kind, transport) != transport:
+        raise ValueError(f"Two transports for {kind!r} messages")
+    _TRANSPORTS[kind] = transport
+
+
+def transport_for(message: OutboxMessage) -> Transport:
+    try:
+        return _TRANSPORTS[message.kind]
+    except KeyError:
+        raise PermanentDeliveryError(
+            _("Nothing sends %(kind)s messages here.") % {"kind": message.kind}
+        ) from None
