@@ -1,5 +1,6 @@
 """The outbox under faults: SMTP down then up, refusals, retry policy, chat endpoints answering
-errors, and a worker killed in the middle of a send. Real SMTP and HTTP servers on loopback."""
+errors, racing flushes, and a worker killed in the middle of a send. Real SMTP and HTTP servers
+on loopback, real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,15 +12,24 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import transaction
+from django.db import connection
 from django.utils import timezone
 
 from tests.alerts.support import wait_until
+from tests.factories import UserFactory
 from tracker.alerts.services import alerts_scan
-from tracker.notifications.models import Channel, OutboxMessage, OutboxStatus
-from tracker.notifications.outbox import FlushResult, outbox_flush, retry_delay
+from tracker.notifications.emails import message_id
+from tracker.notifications.models import Channel, OutboxEvent, OutboxMessage, OutboxStatus
+from tracker.notifications.outbox import (
+    FlushResult,
+    outbox_claim,
+    outbox_flush,
+    outbox_reclaim,
+    retry_delay,
+)
 from tracker.notifications.services import outbox_retry
 from tracker.notifications.tasks import outbox_flush as outbox_flush_task
+from tracker.notifications.transports import transport_for
 
 NOW = datetime(2026, 11, 2, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 H = timedelta(hours=1)
@@ -232,36 +242,126 @@ def test_a_channel_whose_address_is_gone_is_switched_off(chat, team):
     assert len(chat.requests) == 1
 
 
+# Claims: pending → sending → sent, committed around the send ----------------------------------
+
+
+def queue_test_emails(count: int) -> list[OutboxMessage]:
+    user = UserFactory(email="tess@example.com")
+    return OutboxMessage.objects.bulk_create(
+        OutboxMessage(event=OutboxEvent.TEST, recipient=user, dedupe_key=f"test:{n}")
+        for n in range(count)
+    )
+
+
+def message_ids(smtp) -> list[str]:
+    return [str(r.message["Message-ID"]) for r in smtp.handler.received]
+
+
+def test_two_flushes_at_once_never_both_send_a_row(transactional_db, smtp):
+    """Each flush commits its claim before it sends, so the other one skips the row."""
+    messages = queue_test_emails(40)
+    results: list[FlushResult] = []
+    start = threading.Barrier(2)
+
+    def flush() -> None:
+        start.wait()
+        try:
+            results.append(outbox_flush(budget_seconds=30))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=flush) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(r.sent for r in results) == 40
+    assert all(r.sent for r in results), "one flush did all the work: no race was tried"
+    assert sorted(message_ids(smtp)) == sorted(message_id(m) for m in messages)
+    assert set(OutboxMessage.objects.values_list("status", "attempts")) == {("sent", 1)}
+
+
+def test_the_claim_is_a_conditional_update_one_worker_wins(transactional_db):
+    (message,) = queue_test_emails(1)
+    claimed = outbox_claim(now=timezone.now())
+    assert claimed.pk == message.pk
+    assert (claimed.status, claimed.claimed_at is not None) == (OutboxStatus.SENDING, True)
+    assert outbox_claim(now=timezone.now()) is None  # committed: no one else gets it
+
+
+def test_a_send_cut_off_after_delivery_is_sent_again_with_the_same_message_id(
+    transactional_db, smtp, settings
+):
+    """At least once: the worker delivered, then stopped before recording `sent`."""
+    settings.OUTBOX_CLAIM_TIMEOUT_SECONDS = 600
+    (message,) = queue_test_emails(1)
+    claimed = outbox_claim(now=timezone.now())
+    transport_for(claimed).send(claimed)  # delivered; the worker dies here
+
+    assert outbox_flush(budget_seconds=5) == FlushResult()  # a fresh claim is left alone
+    with time_machine.travel(timezone.now() + timedelta(seconds=601), tick=False):
+        assert outbox_flush(budget_seconds=5) == FlushResult(sent=1, reclaimed=1)
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.SENT, 2)
+    assert message_ids(smtp) == [message_id(message)] * 2
+
+
+def test_a_sent_row_is_never_sent_again(transactional_db, smtp, settings):
+    (message,) = queue_test_emails(1)
+    assert outbox_flush(budget_seconds=5).sent == 1
+    for later in (
+        timedelta(minutes=1),
+        timedelta(seconds=settings.OUTBOX_CLAIM_TIMEOUT_SECONDS * 2),
+    ):
+        with time_machine.travel(timezone.now() + later, tick=False):
+            assert outbox_flush(budget_seconds=5) == FlushResult()
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.SENT, 1)
+    assert message_ids(smtp) == [message_id(message)]
+
+
+def test_a_message_cut_off_on_its_last_attempt_fails(db, settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 3
+    (message,) = queue_test_emails(1)
+    long_ago = timezone.now() - timedelta(seconds=settings.OUTBOX_CLAIM_TIMEOUT_SECONDS + 1)
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        status=OutboxStatus.SENDING, claimed_at=long_ago, attempts=2
+    )
+    assert outbox_reclaim(now=timezone.now()) == 1
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.FAILED, 3)
+    assert "cut off" in message.last_error
+
+
 # A worker killed mid-send ---------------------------------------------------------------------
 
 
 @pytest.mark.slow
-def test_worker_killed_mid_send_loses_nothing(transactional_db, smtp, team, celery_worker_factory):
+def test_worker_killed_mid_send_sends_again_after_the_claim_timeout(
+    transactional_db, smtp, team, celery_worker_factory, settings
+):
     message = queue_one_email(team)
     smtp.handler.hold = threading.Event()
     worker = celery_worker_factory()
     outbox_flush_task.delay()
     assert smtp.handler.data_started.wait(20), "the worker never reached DATA"
 
-    # The worker holds the row while it talks to the server: nobody else can take it.
-    with transaction.atomic():
-        assert (
-            not OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(pk=message.pk)
-            .exists()
-        )
+    # The claim was committed before the send: the row says who has it, and nobody takes it.
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.SENDING, 0)
+    assert outbox_flush(budget_seconds=1) == FlushResult()
     worker.kill()
     smtp.handler.hold.set()  # the server refuses the half-sent message
-
-    # The dead worker's transaction is rolled back: still pending, no attempt counted.
-    def claimable() -> bool:
-        with transaction.atomic():
-            rows = OutboxMessage.objects.select_for_update(skip_locked=True)
-            return rows.filter(pk=message.pk).exists()
-
-    wait_until(claimable, timeout=10)
-    message.refresh_from_db()
-    assert (message.status, message.attempts) == (OutboxStatus.PENDING, 0)
     smtp.handler.hold = None
-    assert wait_until(lambda: outbox_flush(budget_seconds=5).sent) == 1
+
+    # Still `sending` (nothing rolls a committed claim back) until the claim times out.
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.SENDING
+    later = message.claimed_at + timedelta(seconds=settings.OUTBOX_CLAIM_TIMEOUT_SECONDS + 1)
+    with time_machine.travel(later, tick=False):
+        assert outbox_flush(budget_seconds=5) == FlushResult(sent=1, reclaimed=1)
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxStatus.SENT, 2)
     assert [r.recipients for r in smtp.handler.received] == [["li@example.com"]]
+    assert message_ids(smtp) == [message_id(message)]

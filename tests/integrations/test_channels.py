@@ -360,7 +360,7 @@ def test_the_admin_validates_like_the_api_and_keeps_the_secret_hidden(client, se
         "language": "en",
         "is_active": "on",
     }
-    response = client.post(reverse("admin:integrations_channel_add"), data)
+    response = client.post(reverse("admin:notifications_channel_add"), data)
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert "private address" in str(errors["url"]) and "SEC" in str(errors["secret"])
@@ -373,11 +373,11 @@ def test_the_admin_validates_like_the_api_and_keeps_the_secret_hidden(client, se
         secret="SECkept",
         events=["overdue"],
     )
-    page = client.get(reverse("admin:integrations_channel_change", args=[channel.pk]))
+    page = client.get(reverse("admin:notifications_channel_change", args=[channel.pk]))
     assert "SECkept" not in page.content.decode()
     assert "access_token" not in page.content.decode()
     data.update(url="", secret="", name="Renamed")
-    response = client.post(reverse("admin:integrations_channel_change", args=[channel.pk]), data)
+    response = client.post(reverse("admin:notifications_channel_change", args=[channel.pk]), data)
     assert response.status_code == 302
     channel.refresh_from_db()
     assert (channel.name, channel.secret) == ("Renamed", "SECkept")

@@ -77,7 +77,7 @@ def outbox_flush(*, budget_seconds: float | None = None) -> FlushResult:
     deadline = time.monotonic() + budget
     result = FlushResult(reclaimed=outbox_reclaim(now=timezone.now()))
     while time.monotonic() < deadline:
-        message = _claim(now=timezone.now())
+        message = outbox_claim(now=timezone.now())
         if message is None:
             break
         status = _attempt(message)
@@ -106,7 +106,7 @@ def outbox_reclaim(*, now: datetime) -> int:
     return count
 
 
-def _claim(*, now: datetime) -> OutboxMessage | None:
+def outbox_claim(*, now: datetime) -> OutboxMessage | None:
     """Claim the next due message for this worker, committed; None when nothing is due."""
     while True:
         with transaction.atomic():
