@@ -1,15 +1,15 @@
-"""The contract between the outbox (tracker.alerts) and its transports (email, chat).
+"""The contract between the outbox (tracker.notifications) and its transports (email, chat).
 
 A transport raises `TransientDeliveryError` for failures worth retrying (timeouts, 429, 5xx,
 SMTP 4xx) and `PermanentDeliveryError` for those that are not (other 4xx, SMTP 5xx, a platform
 error code that will not change on retry); `DestinationGoneError`, a permanent error, when the
-destination itself is gone (the outbox then switches the channel off). The outbox decides when
-to try again.
+destination itself is gone (the chat transport then switches the channel off). The outbox
+decides when to try again.
 
 Chat payloads have this shape; each platform renders it to its native format at send time
 (signatures and timestamps too, so a retry never carries a stale one). Report and test messages
 store it whole in the outbox; alert messages store `{"alert_ids": [...]}` and are built into
-it when sent (`tracker.alerts.chat.chat_payload`), like alert emails:
+it when sent (`tracker.alerts.notifications.alerts_chat`), like alert emails:
 
     {
       "event": "alerts" | "weekly_report" | "monthly_report" | "test",
