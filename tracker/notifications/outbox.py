@@ -1,10 +1,11 @@
 """Sending the outbox: each message by the transport of its kind (email built in, chat
-registered by `integrations`), in three short transactions, none open during the send.
+registered by `integrations`), between two short transactions, none of them open during it.
 
 1. Claim: a conditional UPDATE (`status='sending', claimed_at=now WHERE id=… AND
    status='pending'`), committed. One worker wins a row: on PostgreSQL the candidate is picked
    with `FOR UPDATE SKIP LOCKED`, so racing workers take different rows; on SQLite, which has no
-   row locks (and ignores that clause), the conditional UPDATE alone decides.
+   row locks (and ignores that clause), writers take turns and the conditional UPDATE alone
+   decides.
 2. Send, outside any transaction.
 3. Record the outcome, committed right after: `sent`, or back to `pending` for a later attempt
    (an exponential, jittered delay), or `failed` (permanent errors stay in the admin).
@@ -99,7 +100,7 @@ def outbox_reclaim(*, now: datetime) -> int:
             ),
             attempts=F("attempts") + 1,
             next_attempt_at=now,
-            last_error=_("The send was cut off (its worker stopped); sent again."),
+            last_error=_("The send was cut off: its worker stopped."),
         )
     if count:
         logger.warning("Outbox: %s message(s) cut off mid-send put back", count)
