@@ -16,9 +16,9 @@ from tests.factories import (
     UserFactory,
 )
 from tracker.alerts.models import Alert
-from tracker.integrations.models import Channel
 from tracker.milestones.models import MilestoneDependency
 from tracker.milestones.services import milestone_update
+from tracker.notifications.models import Channel
 from tracker.projects.services import template_save
 
 pytestmark = pytest.mark.django_db
