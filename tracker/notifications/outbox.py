@@ -164,11 +164,8 @@ def _attempt(message: OutboxMessage) -> str:
             outcome = "retrying"
     else:
         message.attempts += 1
-        message.status, message.sent_at, message.last_error = (
-            OutboxStatus.SENT,
-            timezone.now(),
-            "",
-        )
+        message.status, message.last_error = OutboxStatus.SENT, ""
+        message.sent_at = timezone.now()
     with transaction.atomic():
         if gone is not None:
             gone(message)
