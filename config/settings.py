@@ -293,3 +293,44 @@ OUTBOX_FLUSH_SECONDS = env_int("OUTBOX_FLUSH_SECONDS", 120)
 # since sending again too early means a duplicate (with the same Message-ID).
 OUTBOX_CLAIM_TIMEOUT_SECONDS = env_int("OUTBOX_CLAIM_TIMEOUT_SECONDS", 600)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
+
+# Operations (tracker.ops): logs, metrics, readiness, error reporting. See docs/deploy.md.
+INSTALLED_APPS += ["tracker.ops"]
+MIDDLEWARE = [
+    "tracker.ops.middleware.RequestIdMiddleware",
+    "tracker.ops.middleware.MetricsMiddleware",
+    *MIDDLEWARE,
+]
+# `plain` (default) or `json`: one JSON object per line, with the request or task id.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
+LOGGING["filters"] = {"context": {"()": "tracker.ops.logs.ContextFilter"}}
+LOGGING["formatters"] = {
+    "plain": {
+        "format": "%(asctime)s %(levelname)s %(name)s [%(ctx)s] %(message)s"
+    },
+    "json": {"()": "tracker.ops.logs.JsonFormatter"},
+}
+LOGGING["handlers"]["console"].update(formatter=LOG_FORMAT, filters=["context"])
+# The worker logs through LOGGING too, so its lines carry the task id and follow LOG_FORMAT.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# /metrics: allowed with `Authorization: Bearer METRICS_TOKEN`, or from METRICS_ALLOWED_NETWORKS
+# (comma-separated CIDRs, matched against REMOTE_ADDR); refused to everyone else.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS")
+# /readyz fails when the beat heartbeat or the oldest pending outbox message is older than these.
+READY_HEARTBEAT_MAX_AGE_SECONDS = env_int("READY_HEARTBEAT_MAX_AGE_SECONDS", 180)
+READY_OUTBOX_MAX_AGE_SECONDS = env_int("READY_OUTBOX_MAX_AGE_SECONDS", 1800)
+# Probes and scrapers talk plain HTTP to the app, behind the TLS proxy.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        traces_sample_rate=float(env_str("SENTRY_TRACES_SAMPLE_RATE", "0") or 0),
+        send_default_pii=False,
+    )

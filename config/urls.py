@@ -12,6 +12,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", include("tracker.ops.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("i18n/", include("django.conf.urls.i18n")),
