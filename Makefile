@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/milepost
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install system-deps run test bench lint format messages clean
+.PHONY: install system-deps run serve test bench lint format messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ run: install messages ## Migrate, load demo data and serve web + worker + beat o
 	DEBUG=true $(BIN)/python manage.py migrate --noinput -v 0
 	DEBUG=true $(BIN)/python manage.py seed_demo
 	DEBUG=true $(BIN)/honcho start -f Procfile.dev
+
+serve: install messages ## Production: check settings, migrate, collectstatic, run gunicorn + worker + beat
+	$(BIN)/python -m tracker.ops.serve
 
 test: install messages ## Run the whole suite against the real PostgreSQL and Redis
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \

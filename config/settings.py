@@ -315,6 +315,7 @@ LOGGING["formatters"] = {
 LOGGING["handlers"]["console"].update(formatter=LOG_FORMAT, filters=["context"])
 # The worker logs through LOGGING too, so its lines carry the task id and follow LOG_FORMAT.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 0) or None  # None: CPUs
 # /metrics: allowed with `Authorization: Bearer METRICS_TOKEN`, or from METRICS_ALLOWED_NETWORKS
 # (comma-separated CIDRs, matched against REMOTE_ADDR); refused to everyone else.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
