@@ -128,7 +128,10 @@ def readiness(*, now: datetime | None = None) -> list[Check]:
     database = _check_database()
     checks = [database, _check_broker()]
     if not database.ok:
-        return [*checks, *(Check(n, False, "database down") for n in ("migrations", "heartbeat", "outbox"))]
+        return [
+            *checks,
+            *(Check(n, False, "database down") for n in ("migrations", "heartbeat", "outbox")),
+        ]
     checks.append(_check_migrations())
     try:
         beat = heartbeat_age(now=now)

@@ -61,7 +61,16 @@ def main() -> None:
     metrics_dir.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     os.environ["MILEPOST_PYTHON"] = sys.executable
-    honcho = [sys.executable, "-m", "honcho", "-f", str(REPO / "Procfile"), "-d", str(REPO), "start"]
+    honcho = [
+        sys.executable,
+        "-m",
+        "honcho",
+        "-f",
+        str(REPO / "Procfile"),
+        "-d",
+        str(REPO),
+        "start",
+    ]
     print("milepost serve: starting web, worker and beat", flush=True)
     os.execv(sys.executable, honcho)
 

@@ -28,7 +28,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
     checks = selectors.readiness()
     ready = all(check.ok for check in checks)
     return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": {c.name: c.as_dict() for c in checks}},
+        {
+            "status": "ok" if ready else "unavailable",
+            "checks": {c.name: c.as_dict() for c in checks},
+        },
         status=200 if ready else 503,
     )
 
