@@ -10,7 +10,6 @@ import json
 from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tracker.accounts.admin import UserAdmin
@@ -50,7 +49,7 @@ class PersonalDataUserAdmin(UserAdmin):
                 },
             )
         for user in queryset:
-            result = person_erase(actor=request.user, user=user, now=timezone.now())
+            result = person_erase(actor=request.user, user=user)
             self.message_user(
                 request,
                 _(

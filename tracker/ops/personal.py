@@ -133,7 +133,7 @@ def _replace_json_string(model, column: str, old: str, new: str) -> None:
 
 
 @transaction.atomic
-def person_erase(*, actor: User, user: User, now: datetime) -> ErasureResult:
+def person_erase(*, actor: User, user: User) -> ErasureResult:
     """Anonymise `user` on their request. Staff only, and not oneself."""
     if not actor.is_staff:
         raise PermissionDenied("Only staff may erase a person's data.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import dj_database_url
 from django.conf import settings
 
 DEVELOPMENT_SITE_URL = "http://127.0.0.1:8000"
@@ -29,7 +30,7 @@ def production_problems(environ: Mapping[str, str]) -> list[str]:
     database = environ.get("DATABASE_URL", "")
     if not database:
         problems.append("DATABASE_URL is not set")
-    elif settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    elif dj_database_url.parse(database)["ENGINE"] != "django.db.backends.postgresql":
         problems.append("DATABASE_URL must name PostgreSQL (postgres://…)")
     broker = environ.get("CELERY_BROKER_URL", "")
     if not broker:

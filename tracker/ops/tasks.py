@@ -6,5 +6,5 @@ from tracker.ops import services
 
 @shared_task(name="ops.heartbeat", ignore_result=True)
 def heartbeat() -> None:
-    """Every minute (beat): readiness and metrics read how long ago this last ran."""
+    """Every 30 seconds (beat): readiness and metrics read how long ago this last ran."""
     services.heartbeat_record(now=timezone.now())

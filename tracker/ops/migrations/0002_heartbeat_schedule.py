@@ -1,4 +1,4 @@
-"""Beat runs `ops.heartbeat` every minute (created only when missing; reversing removes it)."""
+"""Beat runs `ops.heartbeat` every 30 seconds (created only when missing; reversing removes it)."""
 
 from django.db import migrations
 
@@ -8,9 +8,9 @@ NAME = "Heartbeat"
 def create_schedule(apps, schema_editor):
     IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    every_minute, _ = IntervalSchedule.objects.get_or_create(every=60, period="seconds")
+    every_30s, _ = IntervalSchedule.objects.get_or_create(every=30, period="seconds")
     PeriodicTask.objects.get_or_create(
-        name=NAME, defaults={"task": "ops.heartbeat", "interval": every_minute, "enabled": True}
+        name=NAME, defaults={"task": "ops.heartbeat", "interval": every_30s, "enabled": True}
     )
 
 

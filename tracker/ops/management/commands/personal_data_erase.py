@@ -1,6 +1,5 @@
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from tracker.accounts.models import User
 from tracker.ops.personal import person_erase
@@ -19,7 +18,7 @@ class Command(BaseCommand):
         if user is None or actor is None:
             raise CommandError(f"No user named {username if user is None else by!r}.")
         try:
-            result = person_erase(actor=actor, user=user, now=timezone.now())
+            result = person_erase(actor=actor, user=user)
         except PermissionDenied as error:
             raise CommandError(str(error)) from error
         self.stdout.write(
