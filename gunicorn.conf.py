@@ -24,9 +24,7 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # One line per request, with the request id the app echoes in X-Request-ID.
 accesslog = "-"
 errorlog = "-"
-access_log_format = (
-    '%(h)s "%(r)s" %(s)s %(B)s %(M)sms req=%({x-request-id}o)s "%(a)s"'
-)
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms req=%({x-request-id}o)s "%(a)s"'
 if os.environ.get("LOG_FORMAT") == "json":
     logconfig_dict = {
         "version": 1,

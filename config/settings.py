@@ -307,9 +307,7 @@ if LOG_FORMAT not in {"plain", "json"}:
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING["filters"] = {"context": {"()": "tracker.ops.logs.ContextFilter"}}
 LOGGING["formatters"] = {
-    "plain": {
-        "format": "%(asctime)s %(levelname)s %(name)s [%(ctx)s] %(message)s"
-    },
+    "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(ctx)s] %(message)s"},
     "json": {"()": "tracker.ops.logs.JsonFormatter"},
 }
 LOGGING["handlers"]["console"].update(formatter=LOG_FORMAT, filters=["context"])

@@ -84,9 +84,8 @@ def table_checksums(database_url: str, leave_out: dict[str, set[str]]) -> dict[s
         found = {}
         for table, names in columns.items():
             row = f"md5(ROW({', '.join(names)})::text)"
-            found[table] = conn.execute(
-                f"SELECT count(*), coalesce(md5(string_agg({row}, '' ORDER BY {row})), '') FROM \"{table}\""
-            ).fetchone()
+            digest = f"coalesce(md5(string_agg({row}, '' ORDER BY {row})), '')"
+            found[table] = conn.execute(f'SELECT count(*), {digest} FROM "{table}"').fetchone()
         return found
 
 
@@ -139,7 +138,9 @@ def test_restore_with_secrets_gives_back_every_table(source, fresh_database):
         ["War room", "https://open.feishu.cn/open-apis/bot/v2/hook/abc", "s3cret-value", True]
     ]
     # The API token still works: its hash came back.
-    usable = "from tracker.accounts.models import ApiToken; print(ApiToken.objects.usable().count())"
+    usable = (
+        "from tracker.accounts.models import ApiToken; print(ApiToken.objects.usable().count())"
+    )
     assert shell(target, tmp, usable) == "1"
 
 
