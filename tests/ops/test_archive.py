@@ -30,7 +30,8 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from tracker.accounts.models import User
-from tracker.integrations.models import CalendarFeed, Channel
+from tracker.integrations.models import CalendarFeed
+from tracker.notifications.models import Channel
 from tracker.projects.models import Project
 owner = User.objects.get(username="owner")
 project = Project.objects.order_by("pk").first()
@@ -46,7 +47,7 @@ LogEntry.objects.create(user=owner, content_type=ContentType.objects.get_for_mod
 """
 SHOW_CHANNELS = """
 import json
-from tracker.integrations.models import Channel
+from tracker.notifications.models import Channel
 print(json.dumps([[c.name, c.url, c.secret, c.is_active] for c in Channel.objects.all()]))
 """
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from config.celery import app
 from tests.alerts.support import make_team
-from tracker.alerts.models import OutboxMessage, OutboxStatus
+from tracker.notifications.models import OutboxMessage, OutboxStatus
 from tracker.ops.services import heartbeat_record
 
 

@@ -10,8 +10,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.alerts.support import REPO, make_team
-from tracker.alerts.models import OutboxMessage, OutboxStatus
-from tracker.integrations.models import Channel
+from tracker.notifications.models import Channel, OutboxMessage, OutboxStatus
 from tracker.ops import metrics, selectors
 from tracker.ops.services import heartbeat_record
 from tracker.reports.models import ReportSnapshot

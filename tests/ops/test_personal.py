@@ -10,10 +10,10 @@ from tests.alerts.support import make_team
 from tests.factories import UserFactory
 from tracker.accounts.models import ApiToken, Membership
 from tracker.accounts.services import token_issue
-from tracker.alerts.models import OutboxMessage
 from tracker.integrations.models import CalendarFeed
 from tracker.milestones.models import MilestoneChange
 from tracker.milestones.services import milestone_update
+from tracker.notifications.models import OutboxMessage
 from tracker.ops.personal import person_data_export, person_erase
 from tracker.reports.models import ReportSnapshot
 

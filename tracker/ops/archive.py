@@ -72,10 +72,10 @@ SHIPPED = {"projects", "django_celery_beat"}
 # Credential columns, and what they become in a restore without secrets.
 SECRET_COLUMNS: dict[str, dict[str, object]] = {
     "accounts.user": {"password": UNUSABLE_PASSWORD_PREFIX + "restored-without-secrets"},
-    "integrations.channel": {"url": "https://re-enter-url-after-restore.invalid/", "secret": ""},
+    "notifications.channel": {"url": "https://re-enter-url-after-restore.invalid/", "secret": ""},
 }
 SECRET_TABLES = {"accounts.apitoken", "integrations.calendarfeed"}
-PAUSED_CHANNEL_TABLE = "integrations.channel"
+PAUSED_CHANNEL_TABLE = "notifications.channel"
 SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 MIN_PASSPHRASE = 12
 

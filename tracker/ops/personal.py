@@ -21,9 +21,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from tracker.accounts.models import ApiToken, Department, Membership, User
-from tracker.alerts.models import OutboxMessage
 from tracker.integrations.models import CalendarFeed, ChatIdentity
 from tracker.milestones.models import Milestone, MilestoneChange
+from tracker.notifications.models import OutboxMessage
 from tracker.projects.models import Project
 from tracker.reports.models import ReportSnapshot
 

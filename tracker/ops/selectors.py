@@ -11,7 +11,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from tracker.alerts.models import OutboxMessage, OutboxStatus
+from tracker.notifications.models import OutboxMessage, OutboxStatus
 from tracker.ops.models import Heartbeat
 from tracker.ops.services import BEAT
 from tracker.reports.models import ReportSnapshot
