@@ -123,6 +123,20 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
+EMBEDDED_DATABASE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+if EMBEDDED_DATABASE:
+    # `make run`: web, worker and beat write to one file. WAL lets them read while one writes;
+    # every transaction begins IMMEDIATE, taking the write lock up front, so a transaction that
+    # read first never fails to upgrade (SQLite's "database is locked" with no wait); a writer
+    # waits up to `timeout` seconds (SQLite's busy timeout) for the one before it.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_int("SQLITE_BUSY_TIMEOUT_SECONDS", 30),
+    }
+    # The tests' database is a file beside it, so the worker processes a test starts share it.
+    _name = Path(DATABASES["default"]["NAME"])
+    DATABASES["default"]["TEST"] = {"NAME": str(_name.with_name(f"test_{_name.name}"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
@@ -260,7 +274,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_RESULT_EXPIRES = None  # no result backend: nothing to clean up (and no job for it)
+# One task at a time on SQLite (one writer anyway), in the worker's own process so that a stop
+# lets the running task finish; a pool of processes on a server database.
+CELERY_WORKER_POOL = "solo" if EMBEDDED_DATABASE else "prefork"
+CELERY_WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 1 if EMBEDDED_DATABASE else 2)
+CELERY_BEAT_SCHEDULER = "tracker.core.beat:DatabaseScheduler"
+# How long a minute of the beat schedule lasts: 60 except to watch the schedule run fast (the
+# end-to-end test of `make run` uses 2, so a 15-minute job comes every 30 seconds).
+BEAT_MINUTE_SECONDS = env_int("BEAT_MINUTE_SECONDS", 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Alerts and integrations

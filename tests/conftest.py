@@ -19,12 +19,27 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# The tests that also run on `make run`'s SQLite (`make test` runs them a second time there):
+# the alert pipeline, from the scan to the outbox, and the demo data.
+EMBEDDED = ("tests/alerts/", "tests/test_seed_demo.py")
+
+
 def pytest_collection_modifyitems(config, items):
-    # Fail loudly rather than silently test against SQLite: the rules use PostgreSQL features.
-    if items and connection.vendor != "postgresql":
-        raise pytest.UsageError(
-            "Milepost's tests need PostgreSQL: run `make test` or set DATABASE_URL=postgres://…"
-        )
+    """Mark the embedded tests; on SQLite run only those, and skip the ones that test a
+    PostgreSQL statement (`@pytest.mark.postgresql(reason=…)`)."""
+    for item in items:
+        if item.nodeid.startswith(EMBEDDED):
+            item.add_marker(pytest.mark.embedded)
+    if connection.vendor == "postgresql" or not items:
+        return
+    if connection.vendor != "sqlite":
+        raise pytest.UsageError(f"Milepost's tests run on PostgreSQL or SQLite, not {connection.vendor}")
+    kept = [item for item in items if item.get_closest_marker("embedded")]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
+    for item in kept:
+        if marker := item.get_closest_marker("postgresql"):
+            item.add_marker(pytest.mark.skip(reason=f"PostgreSQL only: {marker.kwargs['reason']}"))
 
 
 @pytest.fixture

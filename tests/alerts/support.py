@@ -152,6 +152,8 @@ def broker_url() -> str:
 
 def database_url() -> str:
     db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"  # the test database is a file (config/settings.py)
     host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
     return f"postgres://{db['USER']}@{host}:{port}/{db['NAME']}"
 
