@@ -55,7 +55,7 @@ test: install messages ## Run the suite against the real PostgreSQL and Redis, t
 	@embedded=$$(mktemp -d) && trap 'rm -rf "$$embedded"' EXIT && \
 	echo "Alert pipeline on SQLite ($$embedded):" && \
 	MILEPOST_VAR_DIR=$$embedded DATABASE_URL=sqlite:///$$embedded/milepost.sqlite3 \
-		CELERY_BROKER_URL=$(TEST_REDIS_URL) REDIS_URL= \
+		TEST_BROKER_URL=$(TEST_REDIS_URL) REDIS_URL= \
 		$(BIN)/pytest --create-db $(PYTEST_ARGS) || [ $$? = 5 ]
 
 bench: install messages ## Benchmarks (timings are measured here, never in tests)

@@ -33,7 +33,9 @@ def pytest_collection_modifyitems(config, items):
     if connection.vendor == "postgresql" or not items:
         return
     if connection.vendor != "sqlite":
-        raise pytest.UsageError(f"Milepost's tests run on PostgreSQL or SQLite, not {connection.vendor}")
+        raise pytest.UsageError(
+            f"Milepost's tests run on PostgreSQL or SQLite, not {connection.vendor}"
+        )
     kept = [item for item in items if item.get_closest_marker("embedded")]
     config.hook.pytest_deselected(items=[item for item in items if item not in kept])
     items[:] = kept

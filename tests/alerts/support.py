@@ -144,9 +144,15 @@ class SmtpServer:
 
 
 def broker_url() -> str:
-    url = os.environ.get("CELERY_BROKER_URL") or settings.REDIS_URL
+    """The tests' broker: TEST_BROKER_URL (the SQLite run's, which has no REDIS_URL, as in
+    `make run`), else CELERY_BROKER_URL, else Redis."""
+    url = (
+        os.environ.get("TEST_BROKER_URL")
+        or os.environ.get("CELERY_BROKER_URL")
+        or settings.REDIS_URL
+    )
     if not url.startswith(("redis://", "rediss://", "amqp://")):
-        pytest.fail("The engine tests need a real broker: set REDIS_URL or CELERY_BROKER_URL.")
+        pytest.fail("The engine tests need a real broker: set REDIS_URL or TEST_BROKER_URL.")
     return url
 
 

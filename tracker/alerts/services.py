@@ -517,6 +517,7 @@ def _queue_chat_messages(*, scan_id: uuid.UUID, now: datetime) -> int:
             %s || CAST(m.channel_id AS TEXT), %s, 0, %s, '', '', '', %s
         FROM matched AS m
         GROUP BY m.channel_id
+        RETURNING id
     """
     when, scan = _sql_values(now=now, scan_id=scan_id)
     params = (
@@ -529,9 +530,7 @@ def _queue_chat_messages(*, scan_id: uuid.UUID, now: datetime) -> int:
         when,
         when,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return max(cursor.rowcount, 0)
+    return len(execute(sql, params))  # SQLite counts no rowcount for a statement in WITH
 
 
 # The daily digest -----------------------------------------------------------------------------
