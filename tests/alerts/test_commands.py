@@ -1,7 +1,6 @@
 """`flag_overdue`, `send_digests` and the default beat schedule."""
 
 import importlib
-import os
 from datetime import datetime, timedelta
 from io import StringIO
 from zoneinfo import ZoneInfo
@@ -128,44 +127,3 @@ def test_scheduled_tasks_are_registered(default_schedule):
     )
     assert len(names) == 6
     assert names <= set(app.tasks)
-
-
-SEED = """
-from datetime import timedelta
-from django.utils import timezone
-from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
-now = timezone.now()
-lead = UserFactory(username="li")
-lena = UserFactory(username="lena", email_mode="digest")
-department = DepartmentFactory(code="merch", lead=lead)
-project = ProjectFactory(owner=UserFactory(username="olga"), status="active")
-for hours in (-2, -60, 3):
-    MilestoneFactory(
-        project=project, department=department, assignee=lena, due_at=now + timedelta(hours=hours)
-    )
-"""
-
-
-@pytest.mark.slow
-def test_the_server_less_mode_scans_on_sqlite(tmp_path):
-    """`make run` without DATABASE_URL: the same scan, on SQLite (its own SQL dialect)."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL"}
-    }
-    env.update({"DEBUG": "true", "MILEPOST_VAR_DIR": str(tmp_path), "LOG_LEVEL": "ERROR"})
-    (tmp_path / "broker").mkdir()
-
-    def manage(*args: str) -> str:
-        result = manage_py(*args, env=env)
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip()
-
-    manage("migrate", "--noinput", "-v", "0")
-    manage("shell", "-c", SEED)
-    assert manage("flag_overdue") == (
-        "newly overdue: 2, escalated: 1, due soon: 1, resolved: 0, messages queued: 2"
-    )
-    assert manage("flag_overdue").startswith("newly overdue: 0, escalated: 0, due soon: 0")
-    assert manage("send_digests") == "digest emails queued: 1"
