@@ -20,8 +20,8 @@ def pytest_configure(config):
 
 
 # The tests that also run on `make run`'s SQLite (`make test` runs them a second time there):
-# the alert pipeline, from the scan to the outbox, and the demo data.
-EMBEDDED = ("tests/alerts/", "tests/test_seed_demo.py")
+# the alert pipeline, from the scan to the outbox, the reports and the demo data.
+EMBEDDED = ("tests/alerts/", "tests/demo/", "tests/reports/")
 
 
 def pytest_collection_modifyitems(config, items):
