@@ -250,8 +250,9 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Celery: a file-system broker under var/ unless CELERY_BROKER_URL names a real one.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+# Celery: a file-system broker under var/ unless CELERY_BROKER_URL names a real one (the host is
+# only there so that kombu does not warn of a missing one).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost//")
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(VAR_DIR / "broker"),
