@@ -17,7 +17,7 @@ class Includes(Lookup):
     prepare_rhs = False
 
     def as_sql(self, compiler, connection):
-        return DataContains(self.lhs, [self.rhs]).as_sql(compiler, connection)
+        return compiler.compile(DataContains(self.lhs, [self.rhs]))  # its own SQL per database
 
     def as_sqlite(self, compiler, connection):
         lhs, params = compiler.compile(self.lhs)
