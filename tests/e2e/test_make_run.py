@@ -204,5 +204,5 @@ def test_make_run_delivers_every_notice_once(tmp_path):
         for line in output.splitlines()
         if "] succeeded in" in line
     )
-    assert done["alerts.scan_overdue"] >= 40 and done["alerts.outbox_flush"] >= 40, done
+    assert done["alerts.scan_overdue"] >= 40 and done["notifications.outbox_flush"] >= 40, done
     assert done["alerts.scan_due_soon"] >= 3, done
