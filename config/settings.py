@@ -279,7 +279,8 @@ CELERY_RESULT_EXPIRES = None  # no result backend: nothing to clean up (and no j
 # One task at a time on SQLite (one writer anyway), in the worker's own process so that a stop
 # lets the running task finish; a pool of processes on a server database.
 CELERY_WORKER_POOL = "solo" if EMBEDDED_DATABASE else "prefork"
-CELERY_WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 1 if EMBEDDED_DATABASE else 2)
+# WORKER_CONCURRENCY=0 (the default on a server database) means one process per CPU.
+CELERY_WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 1 if EMBEDDED_DATABASE else 0) or None
 CELERY_BEAT_SCHEDULER = "tracker.core.beat:DatabaseScheduler"
 # How long a minute of the beat schedule lasts: 60 except to watch the schedule run fast (the
 # end-to-end test of `make run` uses 2, so a 15-minute job comes every 30 seconds).
@@ -336,7 +337,6 @@ LOGGING["formatters"] = {
 LOGGING["handlers"]["console"].update(formatter=LOG_FORMAT, filters=["context"])
 # The worker logs through LOGGING too, so its lines carry the task id and follow LOG_FORMAT.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 0) or None  # None: CPUs
 # /metrics: allowed with `Authorization: Bearer METRICS_TOKEN`, or from METRICS_ALLOWED_NETWORKS
 # (comma-separated CIDRs, matched against REMOTE_ADDR); refused to everyone else.
 METRICS_TOKEN = env_str("METRICS_TOKEN")

@@ -42,7 +42,7 @@ def test_make_serve_runs_web_worker_and_beat(fresh_database, tmp_path):
         "MILEPOST_VAR_DIR": str(tmp_path),
         "MILEPOST_PORT": str(port),
         "WEB_CONCURRENCY": "2",
-        "CELERY_WORKER_CONCURRENCY": "1",
+        "WORKER_CONCURRENCY": "1",
         "METRICS_TOKEN": "scrape",
         "LOG_FORMAT": "json",
     }
