@@ -128,7 +128,7 @@ def test_a_node_deleted_while_a_scan_alerts_it_takes_the_alert_along(team, kind)
     assert scanning.done_work.wait(30)
     assert Alert.objects.filter(milestone=node, kind=kind).count() == 0  # not committed yet
 
-    deleting = Held(lambda: milestone_delete(milestone_id=node.pk))
+    deleting = Held(lambda: milestone_delete(milestone_id=node.pk, actor=None))
     deleting.start()
     wait_until(someone_waits_for_a_row_lock)  # for the node the scan locked
     assert not deleting.done_work.is_set()
@@ -143,7 +143,7 @@ def test_a_node_deleted_while_a_scan_alerts_it_takes_the_alert_along(team, kind)
 @pytest.mark.parametrize("kind", STEPS)
 def test_a_scan_waits_for_a_delete_in_progress_and_skips_the_node(team, kind):
     node = STEPS[kind](team)
-    deleting = Held(lambda: milestone_delete(milestone_id=node.pk))
+    deleting = Held(lambda: milestone_delete(milestone_id=node.pk, actor=None))
     deleting.start()
     assert deleting.done_work.wait(30)
 

@@ -218,7 +218,7 @@ def test_move_changes_the_status_and_records_history(client_for, owner, node):
 
 
 def test_move_with_a_stale_version_is_a_conflict_showing_current_values(client_for, owner, node):
-    other = UserFactory(username="other")
+    other = UserFactory(username="other", is_staff=True)  # someone else who may edit it
     milestone_update(milestone_id=node.pk, actor=other, data={"status": "blocked"})
 
     response = client_for(owner).post(
@@ -355,7 +355,9 @@ def test_conflicting_edit_keeps_my_changes_and_shows_theirs(client_for, owner, n
     their value, my change stays in the form, and saving again keeps their status."""
     loaded = edit_data(node)  # I open the editor at version 1
     milestone_update(
-        milestone_id=node.pk, actor=UserFactory(username="colleague"), data={"status": "blocked"}
+        milestone_id=node.pk,
+        actor=UserFactory(username="colleague", is_staff=True),
+        data={"status": "blocked"},
     )
     my_due = local(node.due_at + timedelta(days=3))
     url = reverse("web:card_edit", args=[node.pk])

@@ -147,3 +147,8 @@ class ApiToken(models.Model):
         return self.revoked_at is None and (
             self.expires_at is None or self.expires_at > timezone.now()
         )
+
+    @property
+    def can_write(self) -> bool:
+        """A read-scope token never writes, whatever its user may do."""
+        return self.scope == TokenScope.WRITE

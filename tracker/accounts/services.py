@@ -1,4 +1,7 @@
-"""Writes to users, departments and API tokens."""
+"""Writes to users, departments and API tokens.
+
+Users and departments are staff's to change (`actor`); preferences and tokens are each
+person's own (`user`), so they only ever touch that person's rows."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tracker.accounts.models import ApiToken, Department, Membership, TokenScope, User
+from tracker.core.permissions import authorize, can_manage_departments, can_manage_users
 
 if TYPE_CHECKING:
     from tracker.projects.models import Project
@@ -56,6 +60,7 @@ def token_revoke(*, token: ApiToken, now: datetime | None = None) -> ApiToken:
 @transaction.atomic
 def user_save(
     *,
+    actor: User | None,
     user: User | None = None,
     username: str | None = None,
     email: str | None = None,
@@ -65,7 +70,28 @@ def user_save(
     **fields,
 ) -> User:
     """Create or update a user; memberships are replaced when `department_codes` is given."""
-    user = user or User()
+    authorize(actor, can_manage_users, message=_("Only staff can change people."))
+    return _user_write(
+        user=user or User(),
+        username=username,
+        email=email,
+        password=password,
+        language=language,
+        department_codes=department_codes,
+        **fields,
+    )
+
+
+def _user_write(
+    *,
+    user: User,
+    username: str | None = None,
+    email: str | None = None,
+    password: str | None = None,
+    language: str | None = None,
+    department_codes: Iterable[str] | None = None,
+    **fields,
+) -> User:
     if username is not None:
         user.username = username
     if email is not None:
@@ -112,7 +138,35 @@ def preferences_save(
 ) -> User:
     """Save the settings a user changes for themselves; muted projects are replaced as a set."""
     fields = {"email_mode": email_mode} if email_mode is not None else {}
-    user = user_save(user=user, language=language, **fields)
+    user = _user_write(user=user, language=language, **fields)
     if muted_projects is not None:
         user.muted_projects.set(list(muted_projects))
     return user
+
+
+def user_delete(*, user: User, actor: User | None) -> None:
+    """Delete a person; one who still owns projects is refused (ProtectedError, a 409)."""
+    authorize(actor, can_manage_users, message=_("Only staff can change people."))
+    user.delete()
+
+
+def department_save(
+    *,
+    actor: User | None,
+    department: Department | None = None,
+    **fields,
+) -> Department:
+    """Create or update a department (name, code, lead)."""
+    authorize(actor, can_manage_departments, message=_("Only staff can change departments."))
+    department = department or Department()
+    for field, value in fields.items():
+        setattr(department, field, value)
+    department.full_clean()
+    department.save()
+    return department
+
+
+def department_delete(*, department: Department, actor: User | None) -> None:
+    """Delete a department; one that still has nodes is refused (ProtectedError, a 409)."""
+    authorize(actor, can_manage_departments, message=_("Only staff can change departments."))
+    department.delete()

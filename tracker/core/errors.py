@@ -1,6 +1,6 @@
 """Domain errors raised by services; the API and the UI translate them into 400/403/412 answers."""
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 
 
 class DomainError(Exception):
@@ -15,8 +15,11 @@ class ConflictError(DomainError):
         self.current_version = current_version
 
 
-class PermissionDeniedError(DomainError):
-    """The actor may not do this."""
+class PermissionDeniedError(DomainError, PermissionDenied):
+    """The actor may not do this: the one refusal every service raises (through
+    `tracker.core.permissions.authorize`). The API answers it with 403 and its message; being a
+    Django `PermissionDenied` too, a page that does not catch it answers with the 403 page,
+    which shows the message."""
 
 
 __all__ = ["ConflictError", "DomainError", "PermissionDeniedError", "ValidationError"]

@@ -1,20 +1,55 @@
-"""Who may do what: the one place the rules live, for the API, the UI and chat commands alike.
+"""Who may do what: the one home of the rules, for the API, the UI, chat commands and imports.
 
 - staff: everything;
-- a project's owner: everything in that project;
-- a department's lead: create and edit that department's nodes in every project;
+- a project's owner: everything in that project, its chat channels included;
+- a department's lead: create, edit, move into their lane and delete that department's nodes
+  in every project; import nodes;
 - a member: edit the nodes assigned to them;
-- any signed-in user: read.
+- any signed-in user: read everything; create a project of their own.
+
+Services enforce the rules with `authorize(actor, rule, …)`, which raises the one refusal,
+`PermissionDeniedError` (403 in the API, the 403 page or a form message in the UI, a reply in
+chat). Views only ask the same rules to decide what to offer. Reads start from the scoping
+querysets `Project.objects.visible_to(user)` and `Milestone.objects.visible_to(user)`, built on
+`can_read`.
+
+A read-scope API token never writes: that is a property of the credential, not of the person,
+so it is checked where credentials are (`core.api.permissions`), before any service runs.
+
+This is the bottom layer: it imports no package above `core` at runtime. Models are only
+annotated (TYPE_CHECKING) and read through their attributes.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from tracker.core.errors import PermissionDeniedError
 
 if TYPE_CHECKING:
     from tracker.accounts.models import User
     from tracker.milestones.models import Milestone
     from tracker.projects.models import Project
+
+
+def authorize(
+    actor: User | None,
+    rule: Callable[..., bool],
+    *args: Any,
+    message: str = _("You are not allowed to do this."),
+) -> None:
+    """Raise PermissionDeniedError(message) unless `rule(actor, *args)`.
+
+    `actor=None` is Milepost itself (a migration, the demo seed, a management command run by
+    an operator, a template install): it acts for no person, so there is no one to check.
+    Every request has an actor (an anonymous visitor is one), so a request never passes None.
+    """
+    if actor is not None and not rule(actor, *args):
+        raise PermissionDeniedError(message)
 
 
 def _led_department_ids(user: User) -> set[int]:
@@ -26,17 +61,57 @@ def _led_department_ids(user: User) -> set[int]:
     return cached
 
 
-def is_active_user(user) -> bool:
+def is_active_user(user: Any) -> bool:
     return bool(user and user.is_authenticated and user.is_active)
 
 
+# Reading ----------------------------------------------------------------------------------
+
+
+# The project status the read rule knows by its value; `ProjectStatus.ARCHIVED` is defined
+# from it (core cannot import projects).
+ARCHIVED = "archived"
+
+
+def can_read(user: Any) -> bool:
+    """Any signed-in, active user reads every project and node; nobody else reads any."""
+    return is_active_user(user)
+
+
+def read_scope(user: Any, *, include_archived: bool, project: str = "") -> Q | None:
+    """`can_read` as a filter, for the `visible_to` querysets: None when `user` reads nothing;
+    otherwise every project (or, with `project="project__"`, every project's rows), archived
+    ones left out unless the reader asked for them (a status filter, or naming one by id)."""
+    if not can_read(user):
+        return None
+    return Q() if include_archived else ~Q(**{f"{project}status": ARCHIVED})
+
+
+# Projects ---------------------------------------------------------------------------------
+
+
 def can_manage_project(user: User, project: Project) -> bool:
-    """Edit the project itself, baseline it, re-anchor it, delete nodes, manage its channels."""
+    """Edit the project itself, baseline it, re-anchor it, delete it or its nodes, manage its
+    channels."""
     return is_active_user(user) and (user.is_staff or project.owner_id == user.id)
 
 
-def can_create_project(user: User) -> bool:
-    return is_active_user(user)
+def managed_projects(user: User, prefix: str = "") -> Q:
+    """`can_manage_project` as a filter on projects (or, with `prefix` such as "project__", on
+    rows that belong to a project): all for staff, their own for owners."""
+    if not is_active_user(user):
+        return Q(pk__in=[])
+    if user.is_staff:
+        return Q()
+    return Q(**{f"{prefix}owner": user})
+
+
+def can_create_project(user: User, owner: User | None = None) -> bool:
+    """Anyone signed in creates a project they own; only staff create one for someone else."""
+    return is_active_user(user) and (owner is None or owner.pk == user.pk or user.is_staff)
+
+
+# Nodes ------------------------------------------------------------------------------------
 
 
 def can_create_milestone(user: User, project: Project, department_id: int | None) -> bool:
@@ -72,6 +147,17 @@ def can_delete_milestone(user: User, milestone: Milestone) -> bool:
     )
 
 
+def can_import_milestones(user: User, project: Project) -> bool:
+    """Open the import of a project: its managers and any department lead (each row is then
+    held to `can_create_milestone`)."""
+    return can_manage_project(user, project) or (
+        is_active_user(user) and bool(_led_department_ids(user))
+    )
+
+
+# Chat channels ----------------------------------------------------------------------------
+
+
 def can_manage_channel(user: User, project: Project | None) -> bool:
     """Chat channels: staff manage every channel; a project's owner those scoped to the project."""
     return is_active_user(user) and (
@@ -84,7 +170,14 @@ def can_manage_any_channel(user: User) -> bool:
     return is_active_user(user) and (user.is_staff or user.owned_projects.exists())
 
 
+# Reference data ---------------------------------------------------------------------------
+
+
 def can_manage_templates(user: User) -> bool:
+    return is_active_user(user) and user.is_staff
+
+
+def can_manage_departments(user: User) -> bool:
     return is_active_user(user) and user.is_staff
 
 

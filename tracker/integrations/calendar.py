@@ -34,7 +34,8 @@ def feed_nodes(feed: CalendarFeed, *, now: datetime | None = None) -> QuerySet[M
     active projects' (a closed or archived project leaves its subscribers' calendars)."""
     now = now or timezone.now()
     queryset = (
-        Milestone.objects.in_active_projects()
+        Milestone.objects.visible_to(feed.user)
+        .in_active_projects()
         .filter(due_at__gte=now - HISTORY)
         .select_related("project", "department", "assignee")
         .order_by("due_at", "id")

@@ -2,7 +2,8 @@
 
 One service for every platform: the endpoints verify the request, find the Milepost user behind
 the chat account and call `command_run`; the reply is formatted for the platform afterwards.
-Writes go through `milestone_update` (history) after `can_edit_milestone` (the API's rule).
+Reads start from `visible_to(user)`; writes go through `milestone_update`, which checks the
+user as the API does and records the history.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from tracker.accounts.models import User
-from tracker.core.permissions import can_edit_milestone
+from tracker.core.errors import PermissionDeniedError
 from tracker.integrations.platforms.base import format_due, report_lines
 from tracker.milestones.models import Milestone, MilestoneStatus
 from tracker.milestones.services import milestone_update
@@ -101,9 +102,9 @@ def _list_reply(heading: str, queryset, now: datetime, empty: str) -> Reply:
     return Reply(heading, rows)
 
 
-def _find_project(term: str) -> tuple[Project | None, str]:
-    """A visible project by id, exact name or unique part of a name; or why not."""
-    projects = Project.objects.visible()
+def _find_project(user: User, term: str) -> tuple[Project | None, str]:
+    """A project `user` reads by id, exact name or unique part of a name; or why not."""
+    projects = Project.objects.visible_to(user)
     match = NODE_ID.match(term)
     if match:
         project = projects.filter(pk=int(match[1])).first()
@@ -123,10 +124,10 @@ def _find_project(term: str) -> tuple[Project | None, str]:
 
 
 def _overdue(user: User, args: str, now: datetime, platform: str) -> Reply:
-    queryset = Milestone.objects.overdue(now).order_by("due_at", "id")
+    queryset = Milestone.objects.visible_to(user).overdue(now).order_by("due_at", "id")
     heading = _("Overdue nodes")
     if args:
-        project, problem = _find_project(args)
+        project, problem = _find_project(user, args)
         if project is None:
             return Reply(problem, ok=False)
         queryset = queryset.filter(project=project)
@@ -136,7 +137,11 @@ def _overdue(user: User, args: str, now: datetime, platform: str) -> Reply:
 
 def _mine(user: User, args: str, now: datetime, platform: str) -> Reply:
     queryset = (
-        Milestone.objects.in_active_projects().open().filter(assignee=user).order_by("due_at", "id")
+        Milestone.objects.visible_to(user)
+        .in_active_projects()
+        .open()
+        .filter(assignee=user)
+        .order_by("due_at", "id")
     )
     return _list_reply(
         _("Your open nodes"), queryset, now, _("You have no open nodes assigned to you.")
@@ -147,23 +152,14 @@ def _done(user: User, args: str, now: datetime, platform: str) -> Reply:
     match = NODE_ID.match(args)
     if not match:
         return Reply(_("Say which node: done <node id>, for example done 42."), ok=False)
-    node = Milestone.objects.select_related("project").filter(pk=int(match[1])).first()
+    node = (
+        Milestone.objects.visible_to(user, include_archived=True).filter(pk=int(match[1])).first()
+    )
     if node is None:
         return Reply(_("There is no node #%(id)s.") % {"id": match[1]}, ok=False)
     row = Row(f"#{node.pk} {node.title}", node_url(node.pk))
-    if not can_edit_milestone(user, node):
-        return Reply(
-            _(
-                "You cannot change node #%(id)s: only its assignee, its department's lead, the "
-                "project's owner or staff can."
-            )
-            % {"id": node.pk},
-            [row],
-            ok=False,
-        )
-    if node.status == MilestoneStatus.DONE:
-        return Reply(_("Node #%(id)s is already done.") % {"id": node.pk}, [row])
     try:
+        # Done already: no change, so nothing is written (but a stranger is still refused).
         milestone_update(
             milestone_id=node.pk,
             actor=user,
@@ -171,8 +167,12 @@ def _done(user: User, args: str, now: datetime, platform: str) -> Reply:
             change_reason=_("Marked done from %(platform)s.") % {"platform": platform},
             now=now,
         )
+    except PermissionDeniedError as exc:
+        return Reply(str(exc), [row], ok=False)
     except ValidationError as exc:
         return Reply(" ".join(exc.messages), [row], ok=False)
+    if node.status == MilestoneStatus.DONE:
+        return Reply(_("Node #%(id)s is already done.") % {"id": node.pk}, [row])
     return Reply(_("Marked node #%(id)s done.") % {"id": node.pk}, [row])
 
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from tracker.accounts.models import Department, Language, User
+from tracker.core.permissions import managed_projects
 from tracker.integrations.spreadsheets import MAX_BYTES
 from tracker.notifications.models import Channel, ChannelEvent, ChannelKind
 from tracker.projects.models import Project
@@ -79,9 +80,8 @@ class ChannelForm(forms.Form):
                 },
             )
         super().__init__(*args, **kwargs)
-        projects = Project.objects.visible().order_by("name")
+        projects = Project.objects.visible_to(user).filter(managed_projects(user)).order_by("name")
         if not user.is_staff:
-            projects = projects.filter(owner=user)
             # Only staff scope channels to a department or to everything.
             del self.fields["department"]
             self.fields["project"].required = True
@@ -132,7 +132,11 @@ class ImportForm(forms.Form):
 class CalendarFeedForm(forms.Form):
     project = forms.ModelChoiceField(
         label=_("Project"),
-        queryset=Project.objects.visible().order_by("name"),
+        queryset=Project.objects.none(),
         required=False,
         empty_label=_("My nodes (assigned to me, every project)"),
     )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = Project.objects.visible_to(user).order_by("name")

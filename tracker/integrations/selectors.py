@@ -5,16 +5,19 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from tracker.accounts.models import User
+from tracker.core.permissions import managed_projects
 from tracker.integrations.models import CalendarFeed, ChatIdentity
 from tracker.notifications.models import Channel
 
 
 def channel_list(*, user: User) -> QuerySet[Channel]:
-    """The channels `user` manages: all for staff, those of their projects for owners."""
-    queryset = Channel.objects.select_related("project", "department").order_by("name", "id")
-    if user.is_staff:
-        return queryset
-    return queryset.filter(project__owner=user)
+    """The channels `user` manages (`can_manage_channel`): all for staff, those of their
+    projects for owners."""
+    return (
+        Channel.objects.select_related("project", "department")
+        .filter(managed_projects(user, "project__"))
+        .order_by("name", "id")
+    )
 
 
 def calendar_feed_by_token(token: str) -> CalendarFeed | None:

@@ -22,8 +22,7 @@ from django.utils.translation import gettext as _
 
 from tracker.accounts.models import Department, Language, User
 from tracker.core.delivery import DeliveryError, TransientDeliveryError
-from tracker.core.errors import PermissionDeniedError
-from tracker.core.permissions import can_manage_channel
+from tracker.core.permissions import authorize, can_manage_channel
 from tracker.integrations.delivery import deliver_chat
 from tracker.integrations.models import CalendarFeed, ChatIdentity, ChatPlatform
 from tracker.integrations.platforms import get_platform
@@ -100,10 +99,12 @@ def channel_validate(channel: Channel, *, check_address: bool) -> None:
 
 
 def _check_permission(actor: User, project: Project | None) -> None:
-    if not can_manage_channel(actor, project):
-        raise PermissionDeniedError(
-            _("Only staff, or the owner of the channel's project, can manage this channel.")
-        )
+    authorize(
+        actor,
+        can_manage_channel,
+        project,
+        message=_("Only staff, or the owner of the channel's project, can manage this channel."),
+    )
 
 
 @transaction.atomic

@@ -25,6 +25,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
@@ -32,7 +33,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
 from tracker.accounts.models import Department, User
-from tracker.core.permissions import can_create_milestone
+from tracker.core.permissions import authorize, can_create_milestone, can_import_milestones
 from tracker.milestones.models import Milestone, MilestoneDependency
 from tracker.milestones.services import milestone_create
 from tracker.projects.models import Project
@@ -41,6 +42,9 @@ from tracker.reports.selectors import deviation_report, weekly_trend
 
 MAX_ROWS = 2000
 MAX_BYTES = 5 * 1024 * 1024
+IMPORTERS_ONLY = gettext_lazy(
+    "Only the project's owner, staff or a department lead can import nodes."
+)
 DEFAULT_DUE_TIME = time(18, 0)  # a due date without a time means the end of the working day
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 DEPENDENCY_SEPARATORS = re.compile(r"[;\n,，；]")
@@ -389,6 +393,7 @@ def milestones_import(
     *, project: Project, actor: User, filename: str, content: bytes
 ) -> list[Milestone]:
     """Create every node of the file, or none (SpreadsheetError lists all the problems)."""
+    authorize(actor, can_import_milestones, project, message=IMPORTERS_ONLY)
     parsed = validate_rows(
         project=project, actor=actor, table=read_table(filename=filename, content=content)
     )

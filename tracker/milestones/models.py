@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from tracker.core import permissions
 from tracker.core.models import TimeStampedModel
 
 
@@ -82,6 +83,12 @@ def due_soon_condition(at: datetime, window: timedelta | None = None) -> Q:
 
 
 class MilestoneQuerySet(models.QuerySet):
+    def visible_to(self, user, *, include_archived: bool = False) -> MilestoneQuerySet:
+        """Where every read of nodes starts: the nodes of the projects
+        `Project.objects.visible_to(user, include_archived=…)` gives."""
+        scope = permissions.read_scope(user, include_archived=include_archived, project="project__")
+        return self.none() if scope is None else self.filter(scope)
+
     def open(self) -> MilestoneQuerySet:
         return self.filter(open_condition())
 

@@ -21,6 +21,13 @@ from django.utils.translation import gettext as _
 
 from tracker.accounts.models import Department, User
 from tracker.core.errors import ConflictError
+from tracker.core.permissions import (
+    authorize,
+    can_create_milestone,
+    can_delete_milestone,
+    can_edit_milestone,
+    can_move_milestone_to_department,
+)
 from tracker.milestones.models import (
     Milestone,
     MilestoneChange,
@@ -147,6 +154,13 @@ def milestone_create(
     now: datetime | None = None,
 ) -> Milestone:
     """Add a node. A node added after the baseline gets its baseline from its first due date."""
+    authorize(
+        actor,
+        can_create_milestone,
+        project,
+        department.pk,
+        message=_("You can add nodes only to your own department's lane or to projects you own."),
+    )
     now = now or timezone.now()
     completed = _resolve_completion(
         status=status,
@@ -193,8 +207,9 @@ def milestone_update(
     """Change a node. `data` holds only the fields being changed (a PATCH), with model
     instances for department/assignee and a list of nodes for `depends_on`.
 
-    Raises ConflictError when `expected_version` no longer matches, and ValidationError for
-    broken rules; in both cases nothing is written.
+    Raises PermissionDeniedError when `actor` may not make the change, ConflictError when
+    `expected_version` no longer matches, and ValidationError for broken rules; in every case
+    nothing is written.
     """
     now = now or timezone.now()
     milestone = (
@@ -202,6 +217,24 @@ def milestone_update(
         .select_related("project", "department", "assignee")
         .get(pk=milestone_id)
     )
+    authorize(
+        actor,
+        can_edit_milestone,
+        milestone,
+        message=_(
+            "You cannot change node #%(id)s: only its assignee, its department's lead, the "
+            "project's owner or staff can."
+        )
+        % {"id": milestone.pk},
+    )
+    if data.get("department") is not None:
+        authorize(
+            actor,
+            can_move_milestone_to_department,
+            milestone,
+            data["department"].pk,
+            message=_("You cannot move this node to that department."),
+        )
     if expected_version is not None and milestone.version != expected_version:
         raise ConflictError(milestone.version)
     reason = (change_reason or "").strip()
@@ -284,8 +317,16 @@ def milestone_update(
     return milestone
 
 
-def milestone_delete(*, milestone_id: int) -> None:
-    Milestone.objects.filter(pk=milestone_id).delete()
+@transaction.atomic
+def milestone_delete(*, milestone_id: int, actor: User | None) -> None:
+    milestone = Milestone.objects.select_related("project").get(pk=milestone_id)
+    authorize(
+        actor,
+        can_delete_milestone,
+        milestone,
+        message=_("Only the project's owner, staff or the department lead can delete a node."),
+    )
+    Milestone.objects.filter(pk=milestone.pk).delete()
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from tracker.core import permissions
 from tracker.core.models import TimeStampedModel
 
 
@@ -18,7 +19,7 @@ class ProjectStatus(models.TextChoices):
     PLANNING = "planning", _("Planning")
     ACTIVE = "active", _("Active")
     CLOSED = "closed", _("Closed")
-    ARCHIVED = "archived", _("Archived")
+    ARCHIVED = permissions.ARCHIVED, _("Archived")
 
     @classmethod
     def quiet_values(cls) -> list[str]:
@@ -83,8 +84,11 @@ def default_escalate_after() -> timedelta:
 
 
 class ProjectQuerySet(models.QuerySet):
-    def visible(self):
-        return self.exclude(status=ProjectStatus.ARCHIVED)
+    def visible_to(self, user, *, include_archived: bool = False):
+        """Where every read of projects starts: all of them for a signed-in user
+        (`permissions.can_read`), none for anyone else; archived ones only when asked for."""
+        scope = permissions.read_scope(user, include_archived=include_archived)
+        return self.none() if scope is None else self.filter(scope)
 
     def active(self):
         """Projects whose nodes are still work: planning or active (docs/vocabulary.md)."""

@@ -15,8 +15,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from tracker.accounts.models import User
+from tracker.core.permissions import (
+    authorize,
+    can_create_project,
+    can_manage_project,
+    can_manage_templates,
+)
 from tracker.milestones.selectors import find_cycle
 from tracker.milestones.services import (
     PlannedNode,
@@ -33,6 +40,8 @@ from tracker.projects.models import (
 )
 
 TEMPLATE_DATA_DIR = Path(__file__).parent / "template_data"
+_MANAGE_PROJECT = _lazy("Only the project's owner or staff can change this project.")
+_MANAGE_TEMPLATES = _lazy("Only staff can change templates.")
 
 
 def template_schedule(*, template: ProjectTemplate, d_day: datetime) -> list[PlannedNode]:
@@ -73,6 +82,12 @@ def project_create(
 
     Windows left out come from the `DUE_SOON_HOURS` and `ESCALATE_AFTER_HOURS` settings (the
     model's defaults); `status` active baselines the new plan at once."""
+    authorize(
+        actor,
+        can_create_project,
+        owner,
+        message=_("Only staff can create a project for another owner."),
+    )
     now = now or timezone.now()
     if template is not None and template.kind != kind:
         raise ValidationError(
@@ -115,6 +130,7 @@ def project_baseline(
 
     The baseline is locked once taken, so that moving dates later cannot hide a slip.
     """
+    authorize(actor, can_manage_project, project, message=_MANAGE_PROJECT)
     now = now or timezone.now()
     locked = Project.objects.select_for_update().get(pk=project.pk)
     if locked.baselined_at is not None:
@@ -134,6 +150,7 @@ def project_activate(
     *, project: Project, actor: User | None, now: datetime | None = None
 ) -> Project:
     """planning → active; activation takes the baseline if there is none yet."""
+    authorize(actor, can_manage_project, project, message=_MANAGE_PROJECT)
     project.status = ProjectStatus.ACTIVE
     project.save(update_fields=["status", "updated_at"])
     if project.baselined_at is None:
@@ -155,6 +172,7 @@ def project_reanchor(
     Baselines stay where they were, so the move shows up as slip in the reports.
     Returns how many nodes moved.
     """
+    authorize(actor, can_manage_project, project, message=_MANAGE_PROJECT)
     now = now or timezone.now()
     reason = (reason or "").strip()
     if not reason:
@@ -181,6 +199,7 @@ def project_update(
     *, project: Project, actor: User | None, data: dict[str, Any], change_reason: str = ""
 ) -> Project:
     """Change a project's fields; a new D-day re-anchors its nodes, a move to active baselines."""
+    authorize(actor, can_manage_project, project, message=_MANAGE_PROJECT)
     data = dict(data)
     new_d_day = data.pop("d_day", None)
     new_status = data.pop("status", None)
@@ -197,6 +216,13 @@ def project_update(
             project.status = new_status
             project.save(update_fields=["status", "updated_at"])
     return project
+
+
+@transaction.atomic
+def project_delete(*, project: Project, actor: User | None) -> None:
+    """Delete a project with its nodes and their history."""
+    authorize(actor, can_manage_project, project, message=_MANAGE_PROJECT)
+    project.delete()
 
 
 def _parse_time(value: str) -> time:
@@ -236,6 +262,7 @@ def template_validate_nodes(nodes: list[dict[str, Any]]) -> None:
 @transaction.atomic
 def template_save(
     *,
+    actor: User | None,
     code: str,
     name: str,
     kind: str,
@@ -245,6 +272,7 @@ def template_save(
 ) -> ProjectTemplate:
     """Create or update a template; `nodes` (dicts: key, title, department, offset_days,
     time "HH:MM", depends_on keys, optional description) replace the old ones unless None."""
+    authorize(actor, can_manage_templates, message=_MANAGE_TEMPLATES)
     if kind not in ProjectKind.values:
         raise ValidationError({"kind": _("Unknown kind %(kind)s.") % {"kind": kind}})
     if nodes is not None or template is None:
@@ -279,6 +307,11 @@ def template_save(
     return template
 
 
+def template_delete(*, template: ProjectTemplate, actor: User | None) -> None:
+    authorize(actor, can_manage_templates, message=_MANAGE_TEMPLATES)
+    template.delete()
+
+
 def template_load_shipped() -> list[ProjectTemplate]:
     """Install (or refresh) the templates shipped with Milepost under template_data/."""
     loaded = []
@@ -287,6 +320,7 @@ def template_load_shipped() -> list[ProjectTemplate]:
         existing = ProjectTemplate.objects.filter(code=data["code"]).first()
         loaded.append(
             template_save(
+                actor=None,
                 code=data["code"],
                 name=data["name"],
                 kind=data["kind"],

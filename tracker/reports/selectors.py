@@ -33,7 +33,7 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tracker.accounts.models import Department
+from tracker.accounts.models import Department, User
 from tracker.milestones.models import Milestone, MilestoneStatus
 from tracker.projects.models import Project
 from tracker.reports.periods import Period, week_period
@@ -48,16 +48,26 @@ def default_threshold() -> Decimal:
 
 
 def report_scope(
-    *, project: str | int | None = None, department: str | None = None
+    *,
+    project: str | int | None = None,
+    department: str | None = None,
+    user: User | None = None,
 ) -> tuple[Project | None, Department | None]:
     """A report's optional scope from what a person typed (a project id, a department code),
     for the API, the exports and the commands alike. Unknown values raise a ValidationError
-    keyed by field; blank ones mean "everything"."""
+    keyed by field; blank ones mean "everything". A project is looked up among those `user`
+    reads (archived ones included: reports keep their history); without a user (the
+    scheduled reports, an operator's command) among all."""
     errors: dict[str, str] = {}
     found_project = found_department = None
     if project not in (None, ""):
         text = str(project).strip()
-        found_project = Project.objects.filter(pk=int(text)).first() if text.isdigit() else None
+        projects = (
+            Project.objects.all()
+            if user is None
+            else Project.objects.visible_to(user, include_archived=True)
+        )
+        found_project = projects.filter(pk=int(text)).first() if text.isdigit() else None
         if found_project is None:
             errors["project"] = _("No project with id %(value)s.") % {"value": text}
     if department not in (None, ""):

@@ -204,16 +204,20 @@ class ProjectFilterForm(UIForm):
         super().__init__(*args, **kwargs)
         self.fields["health"].choices = [("", _("Any health")), *Health.LABELS.items()]
 
+    @property
+    def asks_for_archived(self) -> bool:
+        """Archived projects are listed only when the status filter asks for them."""
+        return self.cleaned_data.get("status") in {ProjectStatus.ARCHIVED, self.ALL}
+
     def filter(self, queryset: Any) -> Any:
+        """Narrow `Project.objects.visible_to(…)` to the filters chosen."""
         data = self.cleaned_data
         if data.get("q"):
             queryset = queryset.filter(name__icontains=data["q"])
         if data.get("kind"):
             queryset = queryset.filter(kind=data["kind"])
         status = data.get("status")
-        if not status:
-            queryset = queryset.visible()
-        elif status != self.ALL:
+        if status and status != self.ALL:
             queryset = queryset.filter(status=status)
         return queryset
 
@@ -224,14 +228,18 @@ class ReportFilterForm(UIForm):
     period = forms.CharField(required=False)
     project = forms.ModelChoiceField(
         label=_("Project"),
-        queryset=Project.objects.order_by("-d_day"),
+        queryset=Project.objects.none(),
         required=False,
         empty_label=_("All projects"),
     )
     department = forms.ChoiceField(label=_("Department"), required=False)
 
-    def __init__(self, *args: Any, kind: str, departments: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, kind: str, departments: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Reports keep archived projects' history, so they can be chosen here.
+        self.fields["project"].queryset = Project.objects.visible_to(
+            user, include_archived=True
+        ).order_by("-d_day")
         self.kind = kind
         field = self.fields["period"]
         if kind == PeriodKind.WEEK:
@@ -265,11 +273,15 @@ class PreferencesForm(UIForm):
     )
     muted_projects = forms.ModelMultipleChoiceField(
         label=_("Muted projects"),
-        queryset=Project.objects.visible().order_by("name"),
+        queryset=Project.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text=_("You get no email alerts about these projects."),
     )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["muted_projects"].queryset = Project.objects.visible_to(user).order_by("name")
 
 
 class TokenCreateForm(UIForm):

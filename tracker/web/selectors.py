@@ -64,6 +64,7 @@ def my_work(*, user: User, now: datetime | None = None) -> MyWork:
     departments = user_department_ids(user)
     mine = (
         milestone_queryset()
+        .visible_to(user)
         .filter(Q(assignee=user) | Q(department_id__in=departments))
         .in_active_projects()
     )
@@ -203,11 +204,12 @@ def assignee_choices(*, milestone: Milestone | None, department: Department) -> 
     return User.objects.filter(query, is_active=True).distinct().order_by("username")
 
 
-def node_detail(*, milestone_id: int, now: datetime | None = None) -> Milestone:
-    """One node with its dependencies both ways, its alerts and its full history."""
+def node_detail(*, milestone_id: int, user: User, now: datetime | None = None) -> Milestone:
+    """One node `user` reads, with its dependencies both ways, its alerts and its history."""
     now = now or timezone.now()
     node = (
         milestone_queryset()
+        .visible_to(user, include_archived=True)
         .prefetch_related(
             Prefetch(
                 "depends_on",

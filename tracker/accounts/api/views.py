@@ -3,8 +3,7 @@ from rest_framework import viewsets
 
 from tracker.accounts.api.serializers import DepartmentSerializer, UserSerializer
 from tracker.accounts.models import Department, User
-from tracker.accounts.services import user_save
-from tracker.core.api.permissions import StaffWritesOthersRead
+from tracker.accounts.services import department_delete, department_save, user_delete, user_save
 
 
 class DepartmentViewSet(viewsets.ModelViewSet):
@@ -12,8 +11,18 @@ class DepartmentViewSet(viewsets.ModelViewSet):
 
     queryset = Department.objects.select_related("lead").order_by("name")
     serializer_class = DepartmentSerializer
-    permission_classes = [StaffWritesOthersRead]
     filterset_fields = ["code"]
+
+    def perform_create(self, serializer):
+        serializer.instance = department_save(actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = department_save(
+            actor=self.request.user, department=serializer.instance, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        department_delete(department=instance, actor=self.request.user)
 
 
 class UserViewSet(viewsets.ModelViewSet):
@@ -23,13 +32,13 @@ class UserViewSet(viewsets.ModelViewSet):
         Prefetch("departments", queryset=Department.objects.only("id", "code"))
     ).order_by("username")
     serializer_class = UserSerializer
-    permission_classes = [StaffWritesOthersRead]
     filterset_fields = ["username", "email", "is_active"]
 
     def _save(self, serializer, user=None):
         data = dict(serializer.validated_data)
         departments = data.pop("departments", None)
         serializer.instance = user_save(
+            actor=self.request.user,
             user=user,
             department_codes=[d.code for d in departments] if departments is not None else None,
             **data,
@@ -40,3 +49,6 @@ class UserViewSet(viewsets.ModelViewSet):
 
     def perform_update(self, serializer):
         self._save(serializer, user=serializer.instance)
+
+    def perform_destroy(self, instance):
+        user_delete(user=instance, actor=self.request.user)

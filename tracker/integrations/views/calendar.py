@@ -23,7 +23,7 @@ from tracker.integrations.services import (
 
 @login_required
 def calendar_feeds_view(request: HttpRequest) -> HttpResponse:
-    form = CalendarFeedForm(request.POST if request.method == "POST" else None)
+    form = CalendarFeedForm(request.POST if request.method == "POST" else None, user=request.user)
     if request.method == "POST" and form.is_valid():
         calendar_feed_create(user=request.user, project=form.cleaned_data["project"])
         messages.success(request, _("Calendar feed ready: copy its URL into your calendar."))

@@ -6,7 +6,7 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -16,10 +16,11 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from tracker.accounts.authentication import ApiTokenAuthentication
-from tracker.core.permissions import can_manage_project
+from tracker.core.permissions import authorize, can_import_milestones
 from tracker.integrations.forms import ImportForm
 from tracker.integrations.spreadsheets import (
     COLUMNS,
+    IMPORTERS_ONLY,
     SpreadsheetError,
     export_file,
     milestones_import,
@@ -56,25 +57,22 @@ def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
 
 @login_or_token_required
 def project_export_view(request: HttpRequest, project_id: int, fmt: str) -> HttpResponse:
-    project = get_object_or_404(Project, pk=project_id)
+    project = get_object_or_404(
+        Project.objects.visible_to(request.user, include_archived=True), pk=project_id
+    )
     headers, rows = project_nodes_table(project=project)
     content, content_type = export_file(fmt=fmt, headers=headers, rows=rows, title=project.name)
     stamp = timezone.localtime().strftime("%Y%m%d")
     return _download(content, content_type, f"milepost-project-{project.pk}-{stamp}.{fmt}")
 
 
-def _may_import(user, project: Project) -> bool:
-    return can_manage_project(user, project) or user.led_departments.exists()
-
-
 @login_required
 def project_import_view(request: HttpRequest, project_id: int) -> HttpResponse:
     """Upload a CSV/XLSX: every row is created, or none, with the problems listed by cell."""
-    project = get_object_or_404(Project, pk=project_id)
-    if not _may_import(request.user, project):
-        raise PermissionDenied(
-            _("Only the project's owner, staff or a department lead can import nodes.")
-        )
+    project = get_object_or_404(
+        Project.objects.visible_to(request.user, include_archived=True), pk=project_id
+    )
+    authorize(request.user, can_import_milestones, project, message=IMPORTERS_ONLY)  # the form
     posted = request.method == "POST"
     form = ImportForm(request.POST if posted else None, request.FILES if posted else None)
     errors = []
@@ -113,7 +111,9 @@ def report_export_view(
     """One report table as a file; `project` (id) and `department` (code) narrow it."""
     try:
         project, department = report_scope(
-            project=request.GET.get("project"), department=request.GET.get("department")
+            user=request.user,
+            project=request.GET.get("project"),
+            department=request.GET.get("department"),
         )
     except ValidationError as error:
         return HttpResponseBadRequest(" ".join(error.messages))

@@ -8,11 +8,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from tracker.core import permissions
-from tracker.core.errors import ConflictError
 from tracker.milestones.api.filters import MilestoneFilter
 from tracker.milestones.api.serializers import (
     MilestoneChangeSerializer,
@@ -57,17 +54,29 @@ class MilestoneViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Nodes of every project. Writes follow the permission rules: staff and the project's
-    owner edit everything, a department lead edits the department's nodes, an assignee
-    edits their own."""
+    """Nodes of every project (a list leaves archived projects' nodes out unless `project` or
+    `archived=true` asks for them). Writes follow the permission rules: staff and the
+    project's owner edit everything, a department lead edits the department's nodes, an
+    assignee edits their own."""
 
     serializer_class = MilestoneSerializer
     filterset_class = MilestoneFilter
 
     def get_queryset(self):
+        params = self.request.query_params
         # `is_overdue`/`is_at_risk` come from the queryset's rules; the `overdue` filter reads
         # the same column, so the flag and the filter always agree.
-        return milestone_queryset().with_flags(timezone.now()).order_by("due_at", "id")
+        return (
+            milestone_queryset()
+            .visible_to(
+                self.request.user,
+                include_archived=self.action != "list"
+                or bool(params.get("project"))
+                or params.get("archived") in {"true", "1"},
+            )
+            .with_flags(timezone.now())
+            .order_by("due_at", "id")
+        )
 
     def _respond(self, milestone: Milestone, status_code=status.HTTP_200_OK) -> Response:
         milestone = milestone_queryset().with_flags(timezone.now()).get(pk=milestone.pk)
@@ -83,10 +92,6 @@ class MilestoneViewSet(
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         project = data.pop("project")
-        if not permissions.can_create_milestone(request.user, project, data["department"].pk):
-            raise PermissionDenied(
-                "You can add nodes only to your own department's lane or to projects you own."
-            )
         milestone = milestone_create(
             project=project,
             actor=request.user,
@@ -98,8 +103,6 @@ class MilestoneViewSet(
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
         milestone = self.get_object()
-        if not permissions.can_edit_milestone(request.user, milestone):
-            raise PermissionDenied("You cannot edit this node.")
         serializer = MilestoneWriteSerializer(
             milestone, data=request.data, partial=partial, context={"request": request}
         )
@@ -107,18 +110,11 @@ class MilestoneViewSet(
         data = dict(serializer.validated_data)
         data.pop("project", None)
         reason = data.pop("change_reason", "")
-        if "department" in data and not permissions.can_move_milestone_to_department(
-            request.user, milestone, data["department"].pk
-        ):
-            raise PermissionDenied("You cannot move this node to that department.")
-        version = expected_version(request)
-        if version == -1:
-            raise ConflictError(milestone.version)
         milestone = milestone_update(
             milestone_id=milestone.pk,
             actor=request.user,
             data=data,
-            expected_version=version,
+            expected_version=expected_version(request),
             change_reason=reason,
         )
         return self._respond(milestone)
@@ -128,11 +124,7 @@ class MilestoneViewSet(
         return self.update(request, *args, **kwargs)
 
     def perform_destroy(self, instance):
-        if not permissions.can_delete_milestone(self.request.user, instance):
-            raise PermissionDenied(
-                "Only the project's owner, staff or the department lead can delete a node."
-            )
-        milestone_delete(milestone_id=instance.pk)
+        milestone_delete(milestone_id=instance.pk, actor=self.request.user)
 
     @extend_schema(responses=MilestoneChangeSerializer(many=True))
     @action(detail=True, methods=["get"])

@@ -2,12 +2,8 @@ from django.db.models import Count
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
-from tracker.core import permissions
-from tracker.core.api.permissions import StaffWritesOthersRead
 from tracker.milestones.models import MilestoneStatus
 from tracker.milestones.selectors import project_board
 from tracker.projects.api.serializers import (
@@ -15,11 +11,13 @@ from tracker.projects.api.serializers import (
     ProjectSerializer,
     TemplateSerializer,
 )
-from tracker.projects.models import Project, ProjectTemplate
+from tracker.projects.models import Project, ProjectStatus, ProjectTemplate
 from tracker.projects.services import (
     project_baseline,
     project_create,
+    project_delete,
     project_update,
+    template_delete,
     template_save,
 )
 
@@ -29,13 +27,13 @@ class TemplateViewSet(viewsets.ModelViewSet):
 
     queryset = ProjectTemplate.objects.prefetch_related("nodes").order_by("name")
     serializer_class = TemplateSerializer
-    permission_classes = [StaffWritesOthersRead]
     filterset_fields = ["kind", "code"]
 
     def _save(self, serializer, template=None):
         data = serializer.validated_data
         nodes = data.get("nodes")
         serializer.instance = template_save(
+            actor=self.request.user,
             template=template,
             code=data.get("code", template.code if template else ""),
             name=data.get("name", template.name if template else ""),
@@ -59,6 +57,9 @@ class TemplateViewSet(viewsets.ModelViewSet):
     def perform_update(self, serializer):
         self._save(serializer, template=serializer.instance)
 
+    def perform_destroy(self, instance):
+        template_delete(template=instance, actor=self.request.user)
+
 
 class ProjectViewSet(viewsets.ModelViewSet):
     """Campaigns and launches. Any signed-in user creates one (and owns it); the owner and
@@ -69,24 +70,22 @@ class ProjectViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         return (
-            Project.objects.select_related("owner", "template")
+            Project.objects.visible_to(
+                self.request.user,
+                # A list leaves archived projects out unless asked for; naming one is asking.
+                include_archived=self.action != "list"
+                or self.request.query_params.get("status") == ProjectStatus.ARCHIVED
+                or self.request.query_params.get("archived") in {"true", "1"},
+            )
+            .select_related("owner", "template")
             .annotate(milestone_count=Count("milestones"))
             .order_by("d_day", "name")
         )
-
-    def check_object_permissions(self, request, obj):
-        super().check_object_permissions(request, obj)
-        if request.method not in SAFE_METHODS and not permissions.can_manage_project(
-            request.user, obj
-        ):
-            raise PermissionDenied("Only the project's owner or staff can change this project.")
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("change_reason", None)
         owner = data.pop("owner", None) or self.request.user
-        if owner != self.request.user and not self.request.user.is_staff:
-            raise PermissionDenied("Only staff can create a project for another owner.")
         serializer.instance = project_create(actor=self.request.user, owner=owner, **data)
 
     def perform_update(self, serializer):
@@ -97,7 +96,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
         )
 
     def perform_destroy(self, instance):
-        instance.delete()
+        project_delete(project=instance, actor=self.request.user)
 
     @extend_schema(request=None, responses=ProjectSerializer)
     @action(detail=True, methods=["post"])

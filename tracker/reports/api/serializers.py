@@ -74,7 +74,9 @@ class ReportQuerySerializer(serializers.Serializer):
 
         try:
             project, department = report_scope(
-                project=attrs.get("project"), department=attrs.get("department")
+                user=self.context["request"].user,
+                project=attrs.get("project"),
+                department=attrs.get("department"),
             )
         except ValidationError as error:
             raise serializers.ValidationError(error.message_dict) from error

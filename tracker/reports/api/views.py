@@ -24,7 +24,7 @@ class _ReportView(APIView):
     kind: PeriodKind  # also the name of the period's query parameter
 
     def _scope(self, request) -> dict:
-        query = ReportQuerySerializer(data=request.query_params)
+        query = ReportQuerySerializer(data=request.query_params, context={"request": request})
         query.is_valid(raise_exception=True)
         return {
             "project_id": query.validated_data.get("project"),

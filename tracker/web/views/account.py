@@ -60,11 +60,12 @@ def _settings_page(
 ) -> HttpResponse:
     user = request.user
     preferences = preferences or PreferencesForm(
+        user=user,
         initial={
             "language": user.language,
             "email_mode": user.email_mode,
             "muted_projects": list(user.muted_projects.values_list("pk", flat=True)),
-        }
+        },
     )
     response = render(
         request,
@@ -86,7 +87,7 @@ def _settings_page(
 def settings_view(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _settings_page(request)
-    form = PreferencesForm(request.POST)
+    form = PreferencesForm(request.POST, user=request.user)
     if not form.is_valid():
         return _settings_page(request, preferences=form, status=422)
     try:

@@ -24,6 +24,7 @@ from tracker.accounts.models import Department
 from tracker.core.errors import ConflictError
 from tracker.core.forms import add_service_errors
 from tracker.core.permissions import (
+    authorize,
     can_create_milestone,
     can_edit_milestone,
     can_manage_project,
@@ -40,7 +41,7 @@ from tracker.web.forms import (
 )
 from tracker.web.selectors import assignee_choices, project_assignees
 from tracker.web.templatetags.milepost import status_symbol
-from tracker.web.views.common import get_project, require
+from tracker.web.views.common import get_project
 
 BOARD = "web/board.html"
 
@@ -94,7 +95,7 @@ class CardDecorator:
 
 @login_required
 def board(request: HttpRequest, project_id: int) -> HttpResponse:
-    project = get_project(project_id)
+    project = get_project(request.user, project_id)
     now = timezone.now()
     departments = list(Department.objects.order_by("name"))
     filters = BoardFilterForm(
@@ -141,7 +142,9 @@ def board(request: HttpRequest, project_id: int) -> HttpResponse:
 
 def _card_node(node_id: int, *, user: Any, now: datetime | None = None) -> Milestone:
     """One card with the flags and permissions the board would have given it."""
-    node = get_object_or_404(milestone_queryset(), pk=node_id)
+    node = get_object_or_404(
+        milestone_queryset().visible_to(user, include_archived=True), pk=node_id
+    )
     annotate_flags([node], now=now)
     return CardDecorator(user)(node)
 
@@ -171,7 +174,6 @@ def card(request: HttpRequest, node_id: int) -> HttpResponse:
 def card_move(request: HttpRequest, node_id: int) -> HttpResponse:
     """Drag and drop, or the card's Move menu: change the status only."""
     node = _card_node(node_id, user=request.user)
-    require(node.can_edit)
     form = MoveForm(request.POST)
     if not form.is_valid():
         message = _("Choose one of the board's columns.")
@@ -278,7 +280,7 @@ def _conflict(posted: MilestoneEditForm, current: Milestone) -> tuple[MilestoneE
 @login_required
 def card_edit(request: HttpRequest, node_id: int) -> HttpResponse:
     node = _card_node(node_id, user=request.user)
-    require(node.can_edit)
+    authorize(request.user, can_edit_milestone, node)  # the editor is offered only to editors
     template = f"{BOARD}#card-edit"
     if request.method != "POST":
         loaded = request.GET.get("version", "")
@@ -323,9 +325,9 @@ def card_edit(request: HttpRequest, node_id: int) -> HttpResponse:
 @login_required
 def node_add(request: HttpRequest, project_id: int, department_id: int) -> HttpResponse:
     """Add a node in a lane: GET opens the form in the lane's To do column, POST creates it."""
-    project = get_project(project_id)
+    project = get_project(request.user, project_id)
     department = get_object_or_404(Department, pk=department_id)
-    require(can_create_milestone(request.user, project, department.pk))
+    authorize(request.user, can_create_milestone, project, department.pk)  # the form, too
     template = f"{BOARD}#node-add"
     lane = {"department": department, "can_add": True}
     context = {"project": project, "lane": lane, "labels": _card_labels()}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -12,14 +11,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from tracker.projects.models import Project
 
 
-def require(allowed: bool) -> None:
-    """Refuse with 403 what the page should not have offered in the first place."""
-    if not allowed:
-        raise PermissionDenied
-
-
-def get_project(project_id: int) -> Project:
-    return get_object_or_404(Project.objects.select_related("owner", "template"), pk=project_id)
+def get_project(user: Any, project_id: int) -> Project:
+    """A project the user reads, named by its id (so an archived one too), or 404."""
+    return get_object_or_404(
+        Project.objects.visible_to(user, include_archived=True).select_related("owner", "template"),
+        pk=project_id,
+    )
 
 
 def safe_next(request: HttpRequest, value: str | None, fallback: str) -> str:

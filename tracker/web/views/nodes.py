@@ -14,7 +14,7 @@ from tracker.web.selectors import node_detail
 def node_detail_view(request: HttpRequest, node_id: int) -> HttpResponse:
     now = timezone.now()
     try:
-        node = node_detail(milestone_id=node_id, now=now)
+        node = node_detail(milestone_id=node_id, user=request.user, now=now)
     except Milestone.DoesNotExist as exc:
         raise Http404 from exc
     return render(

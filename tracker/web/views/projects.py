@@ -12,19 +12,21 @@ from django.utils.translation import gettext as _
 
 from tracker.accounts.models import Department
 from tracker.core.forms import add_service_errors
-from tracker.core.permissions import can_create_project, can_manage_project
+from tracker.core.permissions import authorize, can_create_project, can_manage_project
 from tracker.projects.models import Project
 from tracker.projects.services import project_baseline, project_create, template_schedule
 from tracker.web.forms import ProjectCreateForm, ProjectFilterForm
 from tracker.web.selectors import project_rows
-from tracker.web.views.common import get_project, require
+from tracker.web.views.common import get_project
 
 
 @login_required
 def project_list(request: HttpRequest) -> HttpResponse:
     filters = ProjectFilterForm(request.GET)
     filters.is_valid()  # every field is optional; invalid choices are simply ignored
-    projects = filters.filter(Project.objects.all())
+    projects = filters.filter(
+        Project.objects.visible_to(request.user, include_archived=filters.asks_for_archived)
+    )
     rows = project_rows(projects=projects, now=timezone.now())
     health = filters.cleaned_data.get("health")
     if health:
@@ -55,7 +57,7 @@ def _preview(form: ProjectCreateForm) -> dict:
 
 @login_required
 def project_create_view(request: HttpRequest) -> HttpResponse:
-    require(can_create_project(request.user))
+    authorize(request.user, can_create_project)  # the form and its preview, too
     if request.method != "POST":
         return render(request, "web/projects/create.html", {"form": ProjectCreateForm()})
     form = ProjectCreateForm(request.POST)
@@ -95,8 +97,8 @@ def project_create_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def project_baseline_view(request: HttpRequest, project_id: int) -> HttpResponse:
     """GET asks for confirmation; POST locks the plan."""
-    project = get_project(project_id)
-    require(can_manage_project(request.user, project))
+    project = get_project(request.user, project_id)
+    authorize(request.user, can_manage_project, project)  # the confirmation, too
     if request.method != "POST":
         return render(
             request,

@@ -26,7 +26,7 @@ def _report_page(request: HttpRequest, kind: PeriodKind) -> HttpResponse:
     data = request.GET.copy()
     if not data.get("period"):
         data["period"] = current.label  # the picker shows the period being reported
-    form = ReportFilterForm(data, kind=kind, departments=departments)
+    form = ReportFilterForm(data, kind=kind, departments=departments, user=request.user)
     context = {
         "form": form,
         "kind": kind,

@@ -13,7 +13,7 @@ from tracker.web.views.common import get_project
 
 @login_required
 def timeline(request: HttpRequest, project_id: int) -> HttpResponse:
-    project = get_project(project_id)
+    project = get_project(request.user, project_id)
     now = timezone.now()
     nodes = annotate_flags(
         list(milestone_queryset().filter(project=project).order_by("due_at", "position", "id")),

@@ -150,6 +150,7 @@ class Command(BaseCommand):
             user = User.objects.filter(username=person.username).first()
             if user is None:
                 user = user_save(
+                    actor=None,
                     username=person.username,
                     email=f"{person.username}@example.com",
                     password=DEMO_PASSWORD,
