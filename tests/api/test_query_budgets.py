@@ -76,6 +76,7 @@ def templates() -> str:
     DepartmentFactory(code="merch")
     for i in range(ROWS):
         template_save(
+            actor=None,
             code=f"t{i}",
             name=f"T{i}",
             kind="launch",
@@ -88,7 +89,7 @@ def projects() -> str:
     DepartmentFactory(code="merch")
     for i in range(ROWS):
         template = template_save(
-            code=f"t{i}", name=f"T{i}", kind="launch", nodes=[{**NODE, "key": "a"}]
+            actor=None, code=f"t{i}", name=f"T{i}", kind="launch", nodes=[{**NODE, "key": "a"}]
         )
         MilestoneFactory(project=ProjectFactory(kind="launch", template=template))
     return "/api/v1/projects/"
