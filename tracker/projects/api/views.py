@@ -63,7 +63,8 @@ class TemplateViewSet(viewsets.ModelViewSet):
 
 class ProjectViewSet(viewsets.ModelViewSet):
     """Campaigns and launches. Any signed-in user creates one (and owns it); the owner and
-    staff change it. A new `d_day` (with `change_reason`) re-anchors every open node."""
+    staff change it. A new `d_day` (with `change_reason`) re-anchors every open node. The
+    list leaves archived projects out unless `status=archived` or `archived=true` asks."""
 
     serializer_class = ProjectSerializer
     filterset_fields = ["kind", "status", "owner__username"]
