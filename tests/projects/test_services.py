@@ -65,7 +65,8 @@ def test_baseline_is_locked_once_taken():
 
 
 def test_baseline_leaves_a_history_row_on_every_node():
-    project, actor = ProjectFactory(), UserFactory()
+    project = ProjectFactory()
+    actor = project.owner
     nodes = [MilestoneFactory(project=project) for _ in range(3)]
     project_baseline(project=project, actor=actor)
     history = MilestoneChange.objects.filter(field="baseline_due_at")
