@@ -36,8 +36,9 @@ from tests.factories import (
 )
 from tracker.accounts.models import ApiToken, TokenScope
 from tracker.alerts.models import Alert
-from tracker.integrations.models import CalendarFeed, Channel, ChatIdentity
+from tracker.integrations.models import CalendarFeed, ChatIdentity
 from tracker.integrations.services import chat_link_token
+from tracker.notifications.models import Channel
 from tracker.projects.models import ProjectTemplate, TemplateNode
 
 pytestmark = pytest.mark.django_db

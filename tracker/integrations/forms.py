@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from tracker.accounts.models import Department, Language, User
-from tracker.core.permissions import managed_projects
+from tracker.core.permissions import can_manage_channel, managed_projects
 from tracker.integrations.spreadsheets import MAX_BYTES
 from tracker.notifications.models import Channel, ChannelEvent, ChannelKind
 from tracker.projects.models import Project
@@ -81,8 +81,8 @@ class ChannelForm(forms.Form):
             )
         super().__init__(*args, **kwargs)
         projects = Project.objects.visible_to(user).filter(managed_projects(user)).order_by("name")
-        if not user.is_staff:
-            # Only staff scope channels to a department or to everything.
+        if not can_manage_channel(user, None):
+            # A channel without a project (a department's, or everything) is staff's.
             del self.fields["department"]
             self.fields["project"].required = True
             self.fields["project"].empty_label = None
