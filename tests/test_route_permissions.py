@@ -2,7 +2,8 @@
 
 The table's keys are checked against the URL resolver (and, for the API's viewsets, against the
 methods each route serves), so a new route without a row fails here. Django's admin is left
-out: it has its own staff gate.
+out: it has its own staff gate. Routes that take no session and no token (signed chat
+commands, the readiness probe, the metrics scraper) are held to one answer for every role.
 
 Roles: staff; the project's owner; the lead of the node's department; a member of it who is
 the node's assignee; a reader (signed in, no role in the project); the reader's read-scope API
@@ -134,7 +135,7 @@ class Case:
     allowed: frozenset[str]
     data: Callable[[World], Any] | None = None
     json: bool = True
-    signature: bool = False  # authenticated by a signature, never by a session or a token
+    gate: str = ""  # a route no role opens: its answer (GATES) is the same for everyone
 
 
 def p(template: str) -> Callable[[World, str], str]:
@@ -206,6 +207,14 @@ TEMPLATE_BODY = {
     "nodes": [
         {"key": "a", "title": "A", "department": "merch", "offset_days": -1, "time": "18:00"}
     ],
+}
+
+# Routes that take no session and no API token: a chat platform's signature, a probe's view of
+# the infrastructure, an address or bearer secret for the metrics scraper.
+GATES = {
+    "signature": {401},  # unsigned: refused whoever is signed in, and nothing runs
+    "probe": {200, 503},  # up or not, the same for everyone
+    "network": {403},  # outside METRICS_ALLOWED_NETWORKS and without METRICS_TOKEN
 }
 
 ROUTES: dict[str, list[Case]] = {
@@ -421,10 +430,10 @@ ROUTES: dict[str, list[Case]] = {
         web("post", p("/integrations/channels/{channel}/test/"), MANAGERS)
     ],
     "integrations:slack_commands": [
-        Case("post", p("/integrations/slack/commands"), NOBODY, json=False, signature=True)
+        Case("post", p("/integrations/slack/commands"), NOBODY, json=False, gate="signature")
     ],
     "integrations:chat_commands": [
-        Case("post", p("/integrations/chat/commands"), NOBODY, json=False, signature=True)
+        Case("post", p("/integrations/chat/commands"), NOBODY, json=False, gate="signature")
     ],
     "integrations:chat_link": [
         web("get", chat_link, SESSION),
@@ -470,6 +479,10 @@ ROUTES: dict[str, list[Case]] = {
             READERS,
         )
     ],
+    # Operations ---------------------------------------------------------------------------
+    "healthz": [web("get", p("/healthz"), EVERYONE)],
+    "readyz": [Case("get", p("/readyz"), NOBODY, json=False, gate="probe")],
+    "metrics": [Case("get", p("/metrics"), NOBODY, json=False, gate="network")],
     # Signing in and out ---------------------------------------------------------------------
     "set_language": [web("post", p("/i18n/setlang/"), EVERYONE, lambda w: {"language": "en"})],
     "login": [web("get", p("/accounts/login/"), EVERYONE)],
@@ -539,6 +552,8 @@ def test_route_allows_exactly_its_roles(name, index, role, settings):
     settings.WEBHOOK_ALLOW_PRIVATE = True
     settings.SLACK_SIGNING_SECRET = "slack-secret"
     settings.CHAT_COMMAND_SECRET = "whsec_" + "A" * 32
+    settings.METRICS_TOKEN = ""
+    settings.METRICS_ALLOWED_NETWORKS = []
     case = ROUTES[name][index]
     world = World()
     client = APIClient() if case.json else Client()
@@ -552,8 +567,7 @@ def test_route_allows_exactly_its_roles(name, index, role, settings):
         response = getattr(client, case.method)(path, data, format="json")
     else:
         response = getattr(client, case.method)(path, data or {})
-    if case.signature:
-        # Whoever is signed in, an unsigned command is refused, and nothing runs.
-        assert response.status_code == 401, response.content
+    if case.gate:
+        assert response.status_code in GATES[case.gate], response.content
         return
     assert outcome(response) == expected(case, role), (response.status_code, path)
