@@ -178,10 +178,6 @@ class BoardFilterForm(UIForm):
             (u.username, str(u)) for u in assignees
         ]
 
-    @property
-    def is_filtered(self) -> bool:
-        return self.is_valid() and any(self.cleaned_data.values())
-
 
 class ProjectFilterForm(UIForm):
     ALL = "all"
