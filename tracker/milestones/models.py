@@ -222,10 +222,6 @@ class Milestone(TimeStampedModel):
         return self.title
 
     @property
-    def planned_due_at(self):
-        return self.baseline_due_at or self.due_at
-
-    @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
