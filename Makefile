@@ -61,9 +61,10 @@ test: install messages ## Run the suite against the real PostgreSQL and Redis, t
 bench: install messages ## Benchmarks (timings are measured here, never in tests)
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m benchmarks.run
 
-lint: install
+lint: install ## ruff, and the layers contract (pyproject.toml: tool.importlinter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format .

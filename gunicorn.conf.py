@@ -8,6 +8,8 @@ Environment: MILEPOST_BIND (default 127.0.0.1:$MILEPOST_PORT, port 8000), WEB_CO
 import multiprocessing
 import os
 
+from prometheus_client import multiprocess
+
 wsgi_app = "config.wsgi:application"
 bind = os.environ.get("MILEPOST_BIND") or f"127.0.0.1:{os.environ.get('MILEPOST_PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
@@ -47,6 +49,4 @@ if os.environ.get("LOG_FORMAT") == "json":
 def child_exit(server, worker):
     """A dead worker's gauges leave the metrics; its counters keep adding up."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.mark_process_dead(worker.pid)

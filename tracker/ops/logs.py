@@ -13,6 +13,8 @@ import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+from celery import current_task
+
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -25,8 +27,6 @@ def request_id_from(header: str | None) -> str:
 
 
 def _task_id() -> str:
-    from celery import current_task
-
     request = getattr(current_task, "request", None)
     return (getattr(request, "id", None) or "") if current_task else ""
 

@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Iterator
 
+from celery.signals import task_postrun, task_prerun
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
@@ -81,7 +82,6 @@ _started: dict[str, float] = {}
 
 def connect_task_signals() -> None:
     """Time every task this process runs (Celery's signals: the tasks need not know)."""
-    from celery.signals import task_postrun, task_prerun
 
     def prerun(task_id: str, **kwargs) -> None:
         _started[task_id] = time.perf_counter()

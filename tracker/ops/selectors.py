@@ -11,6 +11,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
+from config.celery import app
 from tracker.notifications.models import OutboxMessage, OutboxStatus
 from tracker.ops.models import Heartbeat
 from tracker.ops.services import BEAT
@@ -86,8 +87,6 @@ def _check_database() -> Check:
 
 
 def _check_broker() -> Check:
-    from config.celery import app
-
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)

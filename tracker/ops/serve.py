@@ -29,15 +29,15 @@ def manage(*args: str) -> subprocess.CompletedProcess:
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
+    import django  # noqa: PLC0415  (after DJANGO_SETTINGS_MODULE is set)
+    from django.conf import settings  # noqa: PLC0415  (after DJANGO_SETTINGS_MODULE is set)
+    from django.core.exceptions import ImproperlyConfigured  # noqa: PLC0415  (after DJANGO_SETTINGS_MODULE is set)
 
     try:
         django.setup()
     except ImproperlyConfigured as error:
         refuse(str(error))
-    from tracker.ops.preflight import production_problems
+    from tracker.ops.preflight import production_problems  # noqa: PLC0415  (after DJANGO_SETTINGS_MODULE is set)
 
     problems = production_problems(os.environ)
     if problems:

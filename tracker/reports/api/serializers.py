@@ -3,6 +3,8 @@
 from django.core.exceptions import ValidationError
 from rest_framework import serializers
 
+from tracker.reports.selectors import report_scope
+
 
 class FiguresSerializer(serializers.Serializer):
     due_count = serializers.IntegerField()
@@ -70,8 +72,6 @@ class ReportQuerySerializer(serializers.Serializer):
 
     def validate(self, attrs):
         """Resolved by `report_scope`, as for the exports and the commands."""
-        from tracker.reports.selectors import report_scope
-
         try:
             project, department = report_scope(
                 user=self.context["request"].user,
