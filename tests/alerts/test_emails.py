@@ -9,7 +9,8 @@ import time_machine
 from django.utils import timezone
 
 from tests.factories import ProjectFactory
-from tracker.alerts.services import alerts_digest_send, alerts_scan
+from tracker.alerts.digest import alerts_digest_send
+from tracker.alerts.services import alerts_scan
 from tracker.milestones.services import milestone_update
 from tracker.notifications.models import OutboxMessage, OutboxStatus
 from tracker.notifications.outbox import outbox_flush

@@ -14,12 +14,12 @@ from django.utils import timezone
 from tests.alerts.support import database_url
 from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
 from tracker.accounts.models import EmailMode
+from tracker.alerts.digest import alerts_digest_send
 from tracker.alerts.models import Alert, AlertKind
 from tracker.alerts.services import (
     ScanLock,
     ScanResult,
     Step,
-    alerts_digest_send,
     alerts_scan,
     scan_lock_name,
 )

@@ -7,11 +7,15 @@ The two SQL expressions the databases spell differently are in VENDOR_SQL.
 
 from __future__ import annotations
 
+import uuid
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 
 from django.db import connection, models
+
+CHUNK = 5000  # ids per statement, well under any database's parameter limit
 
 VENDOR_SQL = {
     "postgresql": {
@@ -23,6 +27,32 @@ VENDOR_SQL = {
         "id_list": "json_object('{key}', json_group_array({column}))",
     },
 }
+
+
+class Names:
+    """Quoted table and column names of a model for raw SQL, read from its `_meta`:
+    `m = Names(Milestone)` gives `m.table` and `m.due_at`, `m.department` (its column,
+    `department_id`)."""
+
+    def __init__(self, model: type[models.Model]) -> None:
+        self._meta = model._meta
+
+    @property
+    def table(self) -> str:
+        return connection.ops.quote_name(self._meta.db_table)
+
+    def __getattr__(self, field: str) -> str:
+        return connection.ops.quote_name(self._meta.get_field(field).column)
+
+
+def db_params(*values: tuple[models.Field, object]) -> tuple:
+    """Values as parameters of raw SQL, prepared by their fields as the ORM would."""
+    return tuple(field.get_db_prep_value(value, connection) for field, value in values)
+
+
+def scan_params(*, now: datetime, scan_id: uuid.UUID) -> tuple:
+    """A scan's `now` and `scan_id` as parameters of raw SQL."""
+    return db_params((models.DateTimeField(), now), (models.UUIDField(), scan_id))
 
 
 def vendor_sql(name: str, **parts: str) -> str:

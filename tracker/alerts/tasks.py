@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from tracker.alerts import services
+from tracker.alerts import digest, services
 
 
 @shared_task(name="alerts.scan_overdue", ignore_result=True)
@@ -21,4 +21,4 @@ def scan_due_soon() -> dict:
 @shared_task(name="alerts.send_digests", ignore_result=True)
 def send_digests() -> int:
     """Daily: one email per person in digest mode with everything since the last one."""
-    return services.alerts_digest_send(now=timezone.now())
+    return digest.alerts_digest_send(now=timezone.now())

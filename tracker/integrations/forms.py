@@ -12,7 +12,7 @@ from django.utils.translation import pgettext_lazy
 
 from tracker.accounts.models import Department, Language, User
 from tracker.core.permissions import can_manage_channel, managed_projects
-from tracker.integrations.spreadsheets import MAX_BYTES
+from tracker.integrations.spreadsheets.importing import MAX_BYTES
 from tracker.notifications.models import Channel, ChannelEvent, ChannelKind
 from tracker.projects.models import Project
 

@@ -18,14 +18,16 @@ from rest_framework.request import Request
 from tracker.accounts.authentication import ApiTokenAuthentication
 from tracker.core.permissions import authorize, can_import_milestones
 from tracker.integrations.forms import ImportForm
-from tracker.integrations.spreadsheets import (
+from tracker.integrations.spreadsheets.exporting import (
+    export_file,
+    project_nodes_table,
+    report_table,
+)
+from tracker.integrations.spreadsheets.importing import (
     COLUMNS,
     IMPORTERS_ONLY,
     SpreadsheetError,
-    export_file,
     milestones_import,
-    project_nodes_table,
-    report_table,
 )
 from tracker.projects.models import Project
 from tracker.reports.periods import PeriodKind

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tracker.alerts.services import alerts_digest_send
+from tracker.alerts.digest import alerts_digest_send
 
 
 class Command(BaseCommand):

@@ -1,0 +1,197 @@
+"""Fan-out: the alerts a scan raised become outbox rows, one email per person listing all their
+new alerts (held for the daily digest when they chose one) and one message per chat channel
+that follows them, each in one INSERT … SELECT. A worker sends them after commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.db.models import Model
+
+from tracker.accounts.models import EmailMode, User
+from tracker.alerts.models import Alert, AlertKind
+from tracker.alerts.sql import Names, execute, scan_params, vendor_sql, without_nested_loops
+from tracker.notifications.models import (
+    CHANNEL_SCOPE,
+    Channel,
+    OutboxEvent,
+    OutboxMessage,
+    OutboxStatus,
+)
+from tracker.notifications.services import outbox_flush_after_commit
+from tracker.projects.models import Project
+
+
+class Role:
+    """Who hears about a node."""
+
+    ASSIGNEE = "assignee"  # the assignee, or the department lead when nobody is assigned
+    LEAD = "lead"  # the department lead
+    OWNER = "owner"  # the project owner
+
+
+RECIPIENTS: dict[str, tuple[str, ...]] = {
+    AlertKind.DUE_SOON: (Role.ASSIGNEE,),
+    AlertKind.OVERDUE: (Role.ASSIGNEE, Role.LEAD),
+    AlertKind.ESCALATION: (Role.OWNER, Role.LEAD),
+    # AlertKind.RESOLVED goes to whoever was told about the overdue or escalation it closes.
+}
+# Each role as a field of an alert `a` (which copied its node's people when raised) or of its
+# project `p`.
+ROLE_FIELD: dict[str, tuple[str, type[Model], str]] = {
+    Role.ASSIGNEE: ("a", Alert, "notify_assignee"),
+    Role.LEAD: ("a", Alert, "notify_lead"),
+    Role.OWNER: ("p", Project, "owner"),
+}
+
+
+def fan_out(*, scan_id: uuid.UUID, now: datetime) -> int:
+    """Outbox rows for the alerts this scan raised; returns how many are to be sent now."""
+    with without_nested_loops():
+        emails = _queue_emails(scan_id=scan_id, now=now)
+        chats = _queue_chat_messages(scan_id=scan_id, now=now)
+    if emails or chats:
+        outbox_flush_after_commit()
+    return emails + chats
+
+
+def _outbox_insert(destination: str) -> str:
+    """The head of the fan-outs' INSERT … SELECT: every column, in the order they select."""
+    o = Names(OutboxMessage)
+    fields = ("id", "event", destination, "payload", "dedupe_key", "status", "attempts")
+    rest = ("next_attempt_at", "last_error", "subject", "response", "created_at")
+    return f"INSERT INTO {o.table} ({', '.join(getattr(o, field) for field in (*fields, *rest))})"
+
+
+def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
+    """One email per person listing all their new alerts, in one INSERT … SELECT … GROUP BY
+    (held for the daily digest when the person chose one). Returns the emails to send now.
+
+    `base` reads each new alert with the people it copied from its node; `pairs` is one SELECT
+    per role of RECIPIENTS, joined by UNION (which drops the duplicate when the assignee is the
+    lead); `lists` groups them by person, leaving out the projects the person muted. Inactive
+    people and people without an email address are skipped.
+    """
+    a, p, u, told = Names(Alert), Names(Project), Names(User), Names(Alert)
+    muted = Names(User.muted_projects.through)
+    role_sql = {
+        role: f"{alias}.{getattr(Names(model), field)}"
+        for role, (alias, model, field) in ROLE_FIELD.items()
+    }
+    branches, branch_params = [], []
+    for role in ROLE_FIELD:
+        kinds = [kind for kind, roles in RECIPIENTS.items() if role in roles]
+        closes = [kind for kind in kinds if kind != AlertKind.DUE_SOON] or [""]
+        branches.append(
+            f"SELECT id, project_id, {role} AS to_user FROM base WHERE {role} IS NOT NULL AND ("
+            f"kind IN ({', '.join(['%s'] * len(kinds))}) OR (kind = %s AND EXISTS ("
+            f"SELECT 1 FROM {told.table} AS told WHERE told.{told.milestone} = base.milestone_id"
+            f" AND told.{told.due_at} = base.due_at"
+            f" AND told.{told.kind} IN ({', '.join(['%s'] * len(closes))})"
+            ")))"
+        )
+        branch_params += [*kinds, AlertKind.RESOLVED, *closes]
+    sql = f"""
+        WITH base AS MATERIALIZED (
+            SELECT a.{a.id} AS id, a.{a.kind} AS kind, a.{a.project} AS project_id,
+                a.{a.milestone} AS milestone_id, a.{a.due_at} AS due_at,
+                {", ".join(f"{column} AS {role}" for role, column in role_sql.items())}
+            FROM {a.table} AS a
+            INNER JOIN {p.table} AS p ON p.{p.id} = a.{a.project}
+            WHERE a.{a.created_at} = %s AND a.{a.scan_id} = %s
+        ), pairs AS (
+            {" UNION ".join(branches)}
+        ), lists AS (
+            SELECT r.to_user, {vendor_sql("id_list", key="alert_ids", column="r.id")} AS payload
+            FROM pairs AS r
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {muted.table} AS muted
+                WHERE muted.{muted.user} = r.to_user AND muted.{muted.project} = r.project_id
+            )
+            GROUP BY r.to_user
+        )
+        {_outbox_insert("recipient_id")}
+        SELECT {vendor_sql("new_uuid")}, %s, l.to_user, l.payload, %s || CAST(l.to_user AS TEXT),
+            CASE WHEN u.{u.email_mode} = %s THEN %s ELSE %s END, 0, %s, '', '', '', %s
+        FROM lists AS l
+        INNER JOIN {u.table} AS u ON u.{u.id} = l.to_user
+        WHERE u.{u.is_active} AND u.{u.email} <> ''
+        RETURNING status
+    """
+    when, scan = scan_params(now=now, scan_id=scan_id)
+    params = (
+        when,
+        scan,
+        *branch_params,
+        OutboxEvent.ALERTS,
+        f"alerts:{scan_id}:user:",
+        EmailMode.DIGEST,
+        OutboxStatus.HELD,
+        OutboxStatus.PENDING,
+        when,
+        when,
+    )
+    rows = execute(sql, params)
+    return sum(1 for (status,) in rows if status == OutboxStatus.PENDING)
+
+
+def _queue_chat_messages(*, scan_id: uuid.UUID, now: datetime) -> int:
+    """One message per chat channel listing the new alerts it follows, in one INSERT … SELECT;
+    the message itself is built when sent (`tracker.alerts.notifications.alerts_chat`).
+
+    `subscriptions` has a row per active channel and alert kind it follows, with its scope.
+    The rule of `CHANNEL_SCOPE` (a channel scoped to the alert's project, or its department, or
+    to neither: all; never two, a check constraint says) becomes disjoint equality joins, one
+    per scope column and one for the unscoped channels, so matching costs hash joins, not
+    alerts × channels.
+    """
+    subscriptions = [
+        (channel.pk, *(getattr(channel, field) for field in CHANNEL_SCOPE), kind)
+        for channel in Channel.objects.active().only("is_active", "events", *CHANNEL_SCOPE)
+        for kind in AlertKind.values
+        if channel.follows(kind)
+    ]
+    if not subscriptions:
+        return 0
+    row = f"(CAST(%s AS BIGINT), {'CAST(%s AS BIGINT), ' * len(CHANNEL_SCOPE)}CAST(%s AS TEXT))"
+    scoped = [
+        f"""SELECT s.channel_id, b.id FROM base AS b
+            INNER JOIN subscriptions AS s ON s.kind = b.kind AND s.{field} = b.{field}"""
+        for field in CHANNEL_SCOPE
+    ]
+    unscoped = f"""SELECT s.channel_id, b.id FROM base AS b
+            INNER JOIN subscriptions AS s ON s.kind = b.kind
+            WHERE {" AND ".join(f"s.{field} IS NULL" for field in CHANNEL_SCOPE)}"""
+    a = Names(Alert)
+    scope_columns = ", ".join(f"{getattr(a, field)} AS {field}" for field in CHANNEL_SCOPE)
+    sql = f"""
+        WITH base AS (
+            SELECT {a.id} AS id, {a.kind} AS kind, {scope_columns} FROM {a.table}
+            WHERE {a.created_at} = %s AND {a.scan_id} = %s
+        ), subscriptions (channel_id, {", ".join(CHANNEL_SCOPE)}, kind) AS (
+            VALUES {", ".join([row] * len(subscriptions))}
+        ), matched AS (
+            {" UNION ALL ".join([*scoped, unscoped])}
+        )
+        {_outbox_insert("channel_id")}
+        SELECT {vendor_sql("new_uuid")}, %s, m.channel_id,
+            {vendor_sql("id_list", key="alert_ids", column="m.id")},
+            %s || CAST(m.channel_id AS TEXT), %s, 0, %s, '', '', '', %s
+        FROM matched AS m
+        GROUP BY m.channel_id
+        RETURNING id
+    """
+    when, scan = scan_params(now=now, scan_id=scan_id)
+    params = (
+        when,
+        scan,
+        *(value for subscription in subscriptions for value in subscription),
+        OutboxEvent.ALERTS,
+        f"alerts:{scan_id}:channel:",
+        OutboxStatus.PENDING,
+        when,
+        when,
+    )
+    return len(execute(sql, params))  # SQLite counts no rowcount for a statement in WITH

@@ -1,0 +1,1 @@
+"""Spreadsheets in (`importing`) and out (`exporting`): CSV and XLSX."""

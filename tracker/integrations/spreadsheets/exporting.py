@@ -1,0 +1,229 @@
+"""Export a project's nodes and report tables as CSV/XLSX (cells that a spreadsheet would run
+as a formula are guarded; the importer undoes the guard, so an export imports again)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from tracker.milestones.models import Milestone, MilestoneDependency
+from tracker.projects.models import Project
+from tracker.reports.periods import parse_period
+from tracker.reports.selectors import deviation_report, weekly_trend
+
+# A cell starting with one of these would run as a formula: exports prefix it with a quote.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe_text(value: Any) -> Any:
+    """Text a spreadsheet will not run as a formula (CSV injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _local(moment: datetime | None) -> datetime | None:
+    return timezone.localtime(moment).replace(tzinfo=None) if moment else None
+
+
+def write_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """UTF-8 with a BOM so Excel shows Chinese text correctly."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow(
+            [
+                v.strftime("%Y-%m-%d %H:%M") if isinstance(v, datetime) else _safe_text(v)
+                for v in row
+            ]
+        )
+    return ("\ufeff" + buffer.getvalue()).encode()
+
+
+def write_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str) -> bytes:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Sheet")
+    widths = [len(str(h)) for h in headers]
+
+    def cells(values: Sequence[Any], bold: bool = False) -> list[WriteOnlyCell]:
+        out = []
+        for index, value in enumerate(values):
+            item = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str):
+                item.data_type = "s"  # never a formula, whatever the text starts with
+            elif isinstance(value, datetime):
+                item.number_format = "yyyy-mm-dd hh:mm"
+            if bold:
+                item.font = Font(bold=True)
+            if index < len(widths):
+                widths[index] = max(widths[index], min(len(str(value or "")), 60))
+            out.append(item)
+        return out
+
+    materialised = [cells(list(row)) for row in rows]
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width + 2
+    sheet.freeze_panes = "A2"
+    sheet.append(cells(list(headers), bold=True))
+    for row in materialised:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def project_nodes_table(*, project: Project) -> tuple[list[str], list[list[Any]]]:
+    """A project's nodes as an importable table (three queries)."""
+    nodes = list(
+        Milestone.objects.filter(project=project)
+        .select_related("department", "assignee")
+        .order_by("due_at", "position", "id")
+    )
+    titles: dict[str, int] = defaultdict(int)
+    for node in nodes:
+        titles[node.title.casefold()] += 1
+    by_id = {node.pk: node for node in nodes}
+    upstream: dict[int, list[int]] = defaultdict(list)
+    for milestone_id, depends_on_id in MilestoneDependency.objects.filter(
+        milestone__project=project
+    ).values_list("milestone_id", "depends_on_id"):
+        upstream[milestone_id].append(depends_on_id)
+
+    def reference(pk: int) -> str:
+        node = by_id[pk]
+        return node.title if titles[node.title.casefold()] == 1 else f"#{pk}"
+
+    headers = [
+        "id",
+        "title",
+        "department",
+        "assignee",
+        "due",
+        "depends on",
+        "status",
+        "completed at",
+        "baseline due",
+        "description",
+    ]
+    rows = [
+        [
+            node.pk,
+            node.title,
+            node.department.code,
+            node.assignee.username if node.assignee else "",
+            _local(node.due_at),
+            "; ".join(reference(pk) for pk in sorted(upstream[node.pk]) if pk in by_id),
+            node.status,
+            _local(node.completed_at),
+            _local(node.baseline_due_at),
+            node.description,
+        ]
+        for node in nodes
+    ]
+    return headers, rows
+
+
+def export_file(
+    *, fmt: str, headers: Sequence[str], rows: list[list[Any]], title: str
+) -> tuple[bytes, str]:
+    """(content, content type) of a table in `fmt` (csv or xlsx)."""
+    if fmt == "xlsx":
+        return (
+            write_xlsx(headers, rows, title=title),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    if fmt == "csv":
+        return write_csv(headers, rows), "text/csv; charset=utf-8"
+    raise ValidationError(_("Choose csv or xlsx."))
+
+
+# Report tables ----------------------------------------------------------------------------
+
+REPORT_TABLES = ("departments", "projects", "slips", "trend")
+FIGURE_COLUMNS = [
+    "due_count",
+    "on_time_count",
+    "deviated_count",
+    "late_count",
+    "open_overdue_count",
+    "deviation_rate",
+    "mean_slip_days",
+]
+TREND_WEEKS = 12
+SLIPS_LIMIT = 5000
+
+
+def report_table(
+    *,
+    kind: str,
+    label: str,
+    table: str,
+    project_id: int | None = None,
+    department_id: int | None = None,
+    now: datetime | None = None,
+) -> tuple[list[str], list[list[Any]]]:
+    """One table of the weekly or monthly deviation report, as headers and rows.
+
+    Raises ValidationError for an unreadable period label.
+    """
+    now = now or timezone.now()
+    period = parse_period(kind, label)
+    scope = {"project_id": project_id, "department_id": department_id}
+    if table == "trend":
+        # The same twelve weeks the report page charts, ending with the period's last week.
+        trend = weekly_trend(
+            weeks=TREND_WEEKS,
+            as_of=min(now, period.end - timedelta(seconds=1)),
+            project_id=project_id,
+        )
+        return ["week", "start", *FIGURE_COLUMNS], [
+            [row["week"], _local(row["start"]), *(row[c] for c in FIGURE_COLUMNS)] for row in trend
+        ]
+    report = deviation_report(period=period, as_of=now, worst_slips=SLIPS_LIMIT, **scope)
+    if table == "departments":
+        return ["code", "name", *FIGURE_COLUMNS], [
+            [row["code"], row["name"], *(row[c] for c in FIGURE_COLUMNS)]
+            for row in report["by_department"]
+        ]
+    if table == "projects":
+        return ["id", "name", *FIGURE_COLUMNS, "threshold", "breached"], [
+            [
+                row["id"],
+                row["name"],
+                *(row[c] for c in FIGURE_COLUMNS),
+                float(row["threshold"]),
+                row["breached"],
+            ]
+            for row in report["by_project"]
+        ]
+    if table == "slips":
+        columns = ["id", "title", "project", "department", "assignee", "status", "slip_days"]
+        return [*columns[:5], "planned_due", "completed_at", *columns[5:]], [
+            [
+                row["id"],
+                row["title"],
+                row["project"],
+                row["department"],
+                row["assignee"] or "",
+                _local(row["planned_due"]),
+                _local(row["completed_at"]),
+                row["status"],
+                row["slip_days"],
+            ]
+            for row in report["worst_slips"]
+        ]
+    raise ValidationError(_("Choose a table: %(tables)s.") % {"tables": ", ".join(REPORT_TABLES)})
