@@ -11,24 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 from tracker.notifications.models import OutboxMessage
+from tracker.notifications.registry import Registry
 
 ChatRenderer = Callable[[OutboxMessage], dict[str, Any]]
 """Builds the payload of one chat message now; raises `NothingToSend` when its content is gone."""
 
-_RENDERERS: dict[str, ChatRenderer] = {}
-
-
-def chat_renderer(*events: str) -> Callable[[ChatRenderer], ChatRenderer]:
-    """Register the decorated function as the builder of `events`' chat payloads."""
-
-    def register(renderer: ChatRenderer) -> ChatRenderer:
-        for event in events:
-            if _RENDERERS.get(event, renderer) is not renderer:
-                raise ValueError(f"Two chat renderers for {event!r}")
-            _RENDERERS[event] = renderer
-        return renderer
-
-    return register
+_RENDERERS: Registry[ChatRenderer] = Registry("chat renderers")
+chat_renderer = _RENDERERS.decorator
+"""`@chat_renderer(event, …)`: the decorated function builds those events' chat payloads."""
 
 
 def chat_payload(message: OutboxMessage) -> dict[str, Any]:

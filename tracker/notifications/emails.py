@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from tracker.core.delivery import PermanentDeliveryError, TransientDeliveryError
 from tracker.notifications import links
 from tracker.notifications.models import OutboxEvent, OutboxMessage
+from tracker.notifications.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -37,20 +38,9 @@ EmailRenderer = Callable[[OutboxMessage, datetime], RenderedEmail]
 """Builds the email of one message as of a moment, in the active language; raises
 `NothingToSend` when what it was about is gone."""
 
-_RENDERERS: dict[str, EmailRenderer] = {}
-
-
-def email_renderer(*events: str) -> Callable[[EmailRenderer], EmailRenderer]:
-    """Register the decorated function as the email renderer of `events`."""
-
-    def register(renderer: EmailRenderer) -> EmailRenderer:
-        for event in events:
-            if _RENDERERS.get(event, renderer) is not renderer:
-                raise ValueError(f"Two email renderers for {event!r}")
-            _RENDERERS[event] = renderer
-        return renderer
-
-    return register
+_RENDERERS: Registry[EmailRenderer] = Registry("email renderers")
+email_renderer = _RENDERERS.decorator
+"""`@email_renderer(event, …)`: the decorated function renders those events' emails."""
 
 
 def email_render(template: str, subject: str, context: dict[str, Any]) -> RenderedEmail:

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from tracker.core.delivery import PermanentDeliveryError
 from tracker.notifications.emails import send_email
 from tracker.notifications.models import MessageKind, OutboxMessage
+from tracker.notifications.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -23,19 +24,15 @@ class Transport:
     destination_gone: Callable[[OutboxMessage], None] | None = None
 
 
-_TRANSPORTS: dict[str, Transport] = {MessageKind.EMAIL: Transport(send=send_email)}
-
-
-def transport_register(kind: str, transport: Transport) -> None:
-    if _TRANSPORTS.get(kind, transport) != transport:
-        raise ValueError(f"Two transports for {kind!r} messages")
-    _TRANSPORTS[kind] = transport
+_TRANSPORTS: Registry[Transport] = Registry("transports")
+_TRANSPORTS.add(MessageKind.EMAIL, Transport(send=send_email))
+transport_register = _TRANSPORTS.add
 
 
 def transport_for(message: OutboxMessage) -> Transport:
-    try:
-        return _TRANSPORTS[message.kind]
-    except KeyError:
+    transport = _TRANSPORTS.get(message.kind)
+    if transport is None:
         raise PermanentDeliveryError(
             _("Nothing sends %(kind)s messages here.") % {"kind": message.kind}
-        ) from None
+        )
+    return transport
