@@ -184,7 +184,7 @@ def _report(user: User, args: str, now: datetime, platform: str) -> Reply:
     report = deviation_report(period=period, as_of=now)
     heading = _("Deviation report %(week)s") % {"week": period.label}
     rows = [Row(line) for line in report_lines(report)]
-    rows.append(Row(_("Full report"), report_url(PeriodKind.WEEK, period.label)))
+    rows.append(Row(_("Full report"), report_url(PeriodKind.WEEK.adjective, period.label)))
     return Reply(heading, rows)
 
 

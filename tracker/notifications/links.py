@@ -27,9 +27,10 @@ def settings_url() -> str:
 
 
 def report_url(
-    kind: str, label: str, *, project_id: int | None = None, department_id: int | None = None
+    adjective: str, label: str, *, project_id: int | None = None, department_id: int | None = None
 ) -> str:
-    name = "web:report_weekly" if kind == "week" else "web:report_monthly"
+    """The report page of a period: `adjective` is its kind's (`PeriodKind.adjective`)."""
+    name = f"web:report_{adjective}"
     query = {"period": label}
     if project_id:
         query["project"] = project_id

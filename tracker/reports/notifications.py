@@ -63,7 +63,7 @@ def report_payload(
 
 def snapshot_url(snapshot: ReportSnapshot) -> str:
     return links.report_url(
-        snapshot.kind,
+        PeriodKind(snapshot.kind).adjective,
         snapshot.label,
         project_id=snapshot.project_id,
         department_id=snapshot.department_id,
