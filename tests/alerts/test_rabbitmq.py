@@ -37,7 +37,10 @@ def test_scan_task_through_rabbitmq_to_a_worker_and_smtp(amqp_url, smtp, team, t
     worker = Worker(env, queue, tmp_path / "worker.log")
     sender = Celery("milepost-test-sender", broker=amqp_url)
     try:
-        sender.send_task("alerts.scan_overdue", queue=queue)
+        # An explicit connection: a CELERY_BROKER_URL in the environment (the SQLite run of
+        # `make test` sets one) would otherwise win over the app's `broker` argument.
+        with sender.connection_for_write(amqp_url) as connection:
+            sender.send_task("alerts.scan_overdue", queue=queue, connection=connection)
         wait_until(lambda: len(smtp.handler.received) >= 2, timeout=30)
         wait_until(
             lambda: not OutboxMessage.objects.exclude(status=OutboxStatus.SENT).exists(),
@@ -45,7 +48,7 @@ def test_scan_task_through_rabbitmq_to_a_worker_and_smtp(amqp_url, smtp, team, t
         )
     finally:
         worker.stop()
-        with sender.connection_for_write() as conn:
+        with sender.connection_for_write(amqp_url) as conn:
             conn.default_channel.queue_delete(queue)
     received = {message.recipients[0]: message for message in smtp.handler.received}
     assert sorted(received) == ["lena@example.com", "li@example.com"]
