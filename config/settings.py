@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_celery_beat",
     "tracker.core",
+    "tracker.workcal",
     "tracker.accounts",
     "tracker.projects",
     "tracker.milestones",
@@ -291,6 +292,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Defaults of a new project's reminder and escalation windows (each project keeps its own).
 DUE_SOON_HOURS = env_int("DUE_SOON_HOURS", 24)
 ESCALATE_AFTER_HOURS = env_int("ESCALATE_AFTER_HOURS", 48)
+# Working calendar: the organisation's working hours (in TIME_ZONE) and whether reminders and
+# escalations may go out at any hour instead of waiting for the next working period.
+WORKING_HOURS = env_str("WORKING_HOURS", "09:00-12:00,13:00-18:00")
+ALERTS_AT_ANY_HOUR = env_bool("ALERTS_AT_ANY_HOUR", default=False)
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", default=False)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 15)
 SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET")

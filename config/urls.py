@@ -7,6 +7,7 @@ from config.api import router
 api_v1 = [
     path("", include(router.urls)),
     path("", include("tracker.reports.api.urls")),
+    path("", include("tracker.workcal.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

@@ -15,6 +15,10 @@ class ConflictError(DomainError):
         self.current_version = current_version
 
 
+class AlreadyExistsError(DomainError):
+    """What the caller would create is already there (the API answers 409)."""
+
+
 class PermissionDeniedError(DomainError, PermissionDenied):
     """The actor may not do this: the one refusal every service raises (through
     `tracker.core.permissions.authorize`). The API answers it with 403 and its message; being a
@@ -22,4 +26,10 @@ class PermissionDeniedError(DomainError, PermissionDenied):
     which shows the message."""
 
 
-__all__ = ["ConflictError", "DomainError", "PermissionDeniedError", "ValidationError"]
+__all__ = [
+    "AlreadyExistsError",
+    "ConflictError",
+    "DomainError",
+    "PermissionDeniedError",
+    "ValidationError",
+]

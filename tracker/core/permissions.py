@@ -111,6 +111,11 @@ def can_create_project(user: User, owner: User | None = None) -> bool:
     return is_active_user(user) and (owner is None or owner.pk == user.pk or user.is_staff)
 
 
+def can_edit_calendar(user: User) -> bool:
+    """Add or remove the organisation's holidays and make-up workdays."""
+    return is_active_user(user) and user.is_staff
+
+
 # Nodes ------------------------------------------------------------------------------------
 
 
