@@ -248,6 +248,9 @@ SPECTACULAR_SETTINGS = {
         "ChannelEventEnum": "tracker.notifications.models.ChannelEvent",
         "ProjectStatusEnum": "tracker.projects.models.ProjectStatus",
         "MilestoneStatusEnum": "tracker.milestones.models.MilestoneStatus",
+        "CalendarDayKindEnum": "tracker.workcal.models.DayKind",
+        "TemplateOffsetUnitEnum": "tracker.projects.models.OffsetUnit",
+        "RollRuleEnum": "tracker.workcal.models.RollRule",
     },
 }
 

@@ -1,6 +1,6 @@
 """Projects over REST: creation from templates, baselines, re-anchoring and the board."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,6 +10,7 @@ from django.utils import timezone
 from tests.factories import DepartmentFactory, MilestoneFactory, UserFactory
 from tracker.milestones.models import Milestone, MilestoneChange, MilestoneStatus
 from tracker.projects.models import Project, ProjectTemplate
+from tracker.projects.services import template_schedule
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shipped_templates")]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -70,8 +71,8 @@ def test_create_from_template_schedules_back_from_d_day(client, departments, own
     project = Project.objects.get(pk=body["id"])
     nodes = {m.template_key: m for m in project.milestones.select_related("department", "assignee")}
     assert len(nodes) == ProjectTemplate.objects.get(code="sale-campaign").nodes.count()
-    # "Demand forecast" is 50 days before the D-day at 18:00 Shanghai time.
-    assert nodes["demand-forecast"].due_at == datetime(2026, 9, 22, 18, 0, tzinfo=SHANGHAI)
+    # "Demand forecast" is 36 working days before the D-day at 18:00 Shanghai time.
+    assert nodes["demand-forecast"].due_at == datetime(2026, 9, 16, 18, 0, tzinfo=SHANGHAI)
     assert nodes["go-live"].due_at == datetime(2026, 11, 11, 0, 0, tzinfo=SHANGHAI)
     assert nodes["demand-forecast"].department.code == "merch"
     assert nodes["demand-forecast"].assignee.username == "merch-lead"
@@ -174,8 +175,16 @@ def test_reanchor_moves_open_nodes_keeps_baselines_and_done_nodes(client, depart
         format="json",
     )
     assert response.status_code == 200, response.json()
+    # Open nodes keep their distance in working days to the new D-day, a Saturday.
+    schedule = {
+        n.key: n.due_at
+        for n in template_schedule(
+            template=ProjectTemplate.objects.get(code="product-launch"),
+            d_day=datetime(2026, 11, 14, tzinfo=SHANGHAI),
+        )
+    }
     for node in Milestone.objects.filter(project_id=project_id):
-        expected = before[node.pk] + (timedelta(0) if node.pk == done.pk else timedelta(days=3))
+        expected = before[node.pk] if node.pk == done.pk else schedule[node.template_key]
         assert node.due_at == expected
         assert node.baseline_due_at == before[node.pk]
     changes = MilestoneChange.objects.filter(milestone__project_id=project_id, field="due_at")

@@ -28,8 +28,9 @@ def test_schedule_uses_the_local_date_of_the_d_day():
     d_day = datetime(2026, 11, 11, 0, 0, tzinfo=SHANGHAI)
     schedule = {node.key: node for node in template_schedule(template=template, d_day=d_day)}
     assert schedule["go-live"].due_at == d_day
-    assert schedule["kickoff"].due_at == datetime(2026, 9, 12, 10, 0, tzinfo=SHANGHAI)
-    assert schedule["post-campaign-review"].due_at == datetime(2026, 11, 21, 15, 0, tzinfo=SHANGHAI)
+    # 43 working days before (National Day and Mid-Autumn in between), 7 working days after.
+    assert schedule["kickoff"].due_at == datetime(2026, 9, 7, 10, 0, tzinfo=SHANGHAI)
+    assert schedule["post-campaign-review"].due_at == datetime(2026, 11, 20, 15, 0, tzinfo=SHANGHAI)
 
 
 @override_settings(TIME_ZONE="UTC")

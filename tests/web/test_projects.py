@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory
 from tracker.milestones.models import Milestone, MilestoneDependency, MilestoneStatus
-from tracker.projects.models import Project, ProjectStatus
+from tracker.projects.models import OffsetUnit, Project, ProjectStatus
+from tracker.projects.services import template_save
 from tracker.web.forms import DATETIME_FORMAT
 from tracker.web.selectors import Health, project_health, project_rows
 
@@ -230,3 +231,27 @@ def test_archived_board_still_opens(client_for, owner):
     project = ProjectFactory(owner=owner, status=ProjectStatus.ARCHIVED)
     MilestoneFactory(project=project, status=MilestoneStatus.DONE)
     assert client_for(owner).get(reverse("web:board", args=[project.pk])).status_code == 200
+
+
+def test_preview_shows_which_nodes_moved_and_why(client_for, owner, shipped_templates):
+    template = template_save(
+        code="calendar-days",
+        name="Calendar days",
+        kind="campaign",
+        offset_unit=OffsetUnit.CALENDAR_DAYS,
+        nodes=[
+            {"key": "stock", "title": "Stock ordered", "department": "supply", "offset_days": -40},
+            {"key": "freeze", "title": "Code freeze", "department": "tech", "offset_days": -3},
+        ],
+    )
+    client = client_for(owner)
+    data = _create_data(template=template.pk, preview="1", d_day="2026-11-11T00:00")
+    html = client.post(reverse("web:project_create"), data).content.decode()
+    assert "2 nodes moved off weekends or holidays." in html
+    assert "10-02 → 09-30" in html and "National Day" in html
+    assert "11-08 → 11-06" in html and "Sunday" in html
+
+    war_room = {**data, "war_room": "on", "war_room_days_before": "3", "war_room_days_after": "3"}
+    html = client.post(reverse("web:project_create"), war_room).content.decode()
+    assert "1 node moved off a weekend or holiday." in html  # Sunday D-3 is worked
+    assert "11-08 → 11-06" not in html

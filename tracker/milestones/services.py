@@ -8,14 +8,14 @@ versions, history) hold everywhere and every write leaves a history row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -402,17 +402,24 @@ def milestone_bulk_shift(
     actor: User | None,
     reason: str,
     now: datetime | None = None,
+    move: Callable[[datetime], datetime] | None = None,
 ) -> int:
-    """Move every node of the project that is not done by `delta`, in one UPDATE, with one
-    history row each. Baselines stay where they were, so the move shows as slip; a moved
-    node is judged afresh by the next overdue scan. Returns how many nodes moved."""
+    """Move every node of the project that is not done by `delta` (or to `move(due_at)`, e.g.
+    the same number of working days), in one UPDATE, with one history row each. Baselines stay
+    where they were, so the move shows as slip; a moved node is judged afresh by the next
+    overdue scan. Returns how many nodes moved."""
     now = now or timezone.now()
     if not delta:
         return 0
     moving = Milestone.objects.filter(project_id=project_id).exclude(status=MilestoneStatus.DONE)
     before = list(moving.select_for_update().values_list("pk", "due_at"))
+    moved = {pk: (move(due_at) if move else due_at + delta) for pk, due_at in before}
     moving.update(
-        due_at=F("due_at") + delta,
+        due_at=Case(
+            *(When(pk=pk, then=Value(due)) for pk, due in moved.items()), default=F("due_at")
+        )
+        if move
+        else F("due_at") + delta,
         version=F("version") + 1,
         overdue_flagged_at=None,
         updated_at=now,
@@ -422,7 +429,7 @@ def milestone_bulk_shift(
             milestone_id=pk,
             field="due_at",
             old_value=_display("due_at", due_at),
-            new_value=_display("due_at", due_at + delta),
+            new_value=_display("due_at", moved[pk]),
             actor=_actor_or_none(actor),
             reason=reason,
             created_at=now,

@@ -2,12 +2,16 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tracker.core import permissions
 from tracker.core.models import TimeStampedModel
+from tracker.workcal.calendar import WarRoom, WorkingHours, default_working_hours
+from tracker.workcal.models import RollRule
 
 
 class ProjectKind(models.TextChoices):
@@ -33,11 +37,28 @@ class ProjectStatus(models.TextChoices):
         return [status for status in cls.values if status not in cls.quiet_values()]
 
 
+class OffsetUnit(models.TextChoices):
+    CALENDAR_DAYS = "calendar_days", _("calendar days")
+    WORKING_DAYS = "working_days", _("working days")
+
+
 class ProjectTemplate(TimeStampedModel):
     code = models.SlugField(_("code"), max_length=50, unique=True)
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=10, choices=ProjectKind.choices)
     description = models.TextField(_("description"), blank=True)
+    offset_unit = models.CharField(
+        _("offsets count"),
+        max_length=15,
+        choices=OffsetUnit.choices,
+        default=OffsetUnit.CALENDAR_DAYS,
+    )
+    roll_rule = models.CharField(
+        _("a node on a non-working day moves to"),
+        max_length=10,
+        choices=RollRule.choices,
+        default=RollRule.PREVIOUS,
+    )
 
     class Meta:
         ordering = ["name"]
@@ -57,7 +78,11 @@ class TemplateNode(models.Model):
     description = models.TextField(_("description"), blank=True)
     department_code = models.SlugField(_("department code"), max_length=40)
     offset_days = models.IntegerField(
-        _("offset (days)"), help_text=_("Days from the D-day; negative is before it.")
+        _("offset (days)"),
+        help_text=_(
+            "Days from the D-day, in the template's unit (calendar or working days); "
+            "negative is before it."
+        ),
     )
     time_of_day = models.TimeField(_("time of day"))
     depends_on = models.JSONField(_("depends on (keys)"), default=list, blank=True)
@@ -128,6 +153,19 @@ class Project(TimeStampedModel):
     escalate_after = models.DurationField(
         _("escalate after overdue"), default=default_escalate_after
     )
+    working_hours = models.CharField(
+        _("working hours"),
+        max_length=100,
+        blank=True,
+        help_text=_("e.g. 09:00-12:00,13:00-18:00; empty: the organisation's."),
+    )
+    war_room = models.BooleanField(
+        _("war room"),
+        default=False,
+        help_text=_("Work through weekends and holidays around the D-day, day and night."),
+    )
+    war_room_days_before = models.PositiveSmallIntegerField(_("war room from D-"), default=3)
+    war_room_days_after = models.PositiveSmallIntegerField(_("war room until D+"), default=3)
 
     objects = ProjectQuerySet.as_manager()
 
@@ -145,3 +183,28 @@ class Project(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.working_hours:
+            try:
+                WorkingHours.parse(self.working_hours)
+            except ValidationError as error:
+                raise ValidationError({"working_hours": error.messages}) from error
+
+    @property
+    def war_room_window(self) -> WarRoom | None:
+        """The days from D-N to D+M (local dates) when the war room is on."""
+        if not self.war_room:
+            return None
+        return WarRoom.around(
+            timezone.localtime(self.d_day).date(),
+            before=self.war_room_days_before,
+            after=self.war_room_days_after,
+        )
+
+    @property
+    def hours(self) -> WorkingHours:
+        """The project's working hours, or the organisation's."""
+        if self.working_hours:
+            return WorkingHours.parse(self.working_hours)
+        return default_working_hours()

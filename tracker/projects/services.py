@@ -6,7 +6,9 @@ The nodes themselves are written by `tracker.milestones.services` (with their hi
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
@@ -32,35 +35,123 @@ from tracker.milestones.services import (
     milestone_bulk_shift,
 )
 from tracker.projects.models import (
+    OffsetUnit,
     Project,
     ProjectKind,
     ProjectStatus,
     ProjectTemplate,
     TemplateNode,
 )
+from tracker.workcal.calendar import WarRoom, WorkingCalendar, base_name
+from tracker.workcal.models import RollRule
 
 TEMPLATE_DATA_DIR = Path(__file__).parent / "template_data"
 _MANAGE_PROJECT = _lazy("Only the project's owner or staff can change this project.")
 _MANAGE_TEMPLATES = _lazy("Only staff can change templates.")
 
 
-def template_schedule(*, template: ProjectTemplate, d_day: datetime) -> list[PlannedNode]:
-    """Every node of the template, dated back from the D-day in the current time zone."""
+@dataclass(frozen=True)
+class ScheduledNode(PlannedNode):
+    """A template node placed on a working day, and what moved it there."""
+
+    moved_from: date | None = None  # where it would be without holidays and make-up workdays
+    moved_because: str = ""  # the breaks that moved it
+
+
+def _weekdays_from(day: date, count: int) -> date:
+    """`count` Mondays-to-Fridays from `day`: a plain office week, holidays ignored."""
+    step = timedelta(days=1 if count > 0 else -1)
+    for _n in range(abs(count)):
+        day += step
+        while day.weekday() >= 5:
+            day += step
+    return day
+
+
+def _because(calendar: WorkingCalendar, first: date, last: date) -> str:
+    """The breaks from `first` to `last`, each named once by its first named day off
+    (“Mid-Autumn Festival, National Day”)."""
+    names: list[str] = []
+    in_break = named = False
+    for n in range((last - first).days + 1):
+        day = calendar.day(first + timedelta(days=n))
+        if day.working:
+            in_break = False
+            continue
+        if not in_break:
+            in_break, named = True, False
+        if not named and day.name:
+            named = True
+            if base_name(day.name) not in names:
+                names.append(base_name(day.name))
+    return ", ".join(names)
+
+
+def template_node_day(
+    *,
+    calendar: WorkingCalendar,
+    template: ProjectTemplate,
+    d_day: date,
+    offset: int,
+    war_room: WarRoom | None = None,
+) -> tuple[date, date | None, str]:
+    """The working day of a template node (local dates), where it would be without the holiday
+    calendar when that differs, and why. The D-day itself (offset 0) never moves.
+
+    Working-day offsets count only working days from the D-day; calendar-day offsets that land
+    on a non-working day move to the previous or next working day (the template's rule).
+    """
+    if offset == 0:
+        return d_day, None, ""
+    rule = template.roll_rule
+    if template.offset_unit == OffsetUnit.WORKING_DAYS:
+        plain = _weekdays_from(d_day, offset)
+        day = calendar.add_working_days(d_day, offset, rule=rule, war_room=war_room)
+        if day == plain:
+            return day, None, ""
+        span = sorted([day, plain, d_day])
+        return day, plain, _because(calendar, span[0], span[-1]) or _("war room")
+    plain = d_day + timedelta(days=offset)
+    day = calendar.roll(plain, rule, war_room)
+    if day == plain:
+        return day, None, ""
+    return day, plain, calendar.day(plain).name or str(WEEKDAYS[plain.weekday()])
+
+
+def template_schedule(
+    *,
+    template: ProjectTemplate,
+    d_day: datetime,
+    war_room: WarRoom | None = None,
+    calendar: WorkingCalendar | None = None,
+) -> list[ScheduledNode]:
+    """Every node of the template, dated from the D-day in the current time zone on a working
+    day (see `template_node_day`); a moved node says from where and why."""
+    calendar = calendar or WorkingCalendar()
     local_day = timezone.localtime(d_day).date()
     zone = timezone.get_current_timezone()
-    return [
-        PlannedNode(
-            key=node.key,
-            title=node.title,
-            description=node.description,
-            department_code=node.department_code,
-            due_at=datetime.combine(
-                local_day + timedelta(days=node.offset_days), node.time_of_day, tzinfo=zone
-            ),
-            depends_on=tuple(node.depends_on),
+    schedule = []
+    for node in template.nodes.all():
+        day, moved_from, because = template_node_day(
+            calendar=calendar,
+            template=template,
+            d_day=local_day,
+            offset=node.offset_days,
+            war_room=war_room,
         )
-        for node in template.nodes.all()
-    ]
+        schedule.append(
+            ScheduledNode(
+                key=node.key,
+                title=node.title,
+                description=node.description,
+                department_code=node.department_code,
+                due_at=datetime.combine(day, node.time_of_day, tzinfo=zone),
+                depends_on=tuple(node.depends_on),
+                moved_from=moved_from,
+                moved_because=because,
+            )
+        )
+    return schedule
 
 
 @transaction.atomic
@@ -77,8 +168,13 @@ def project_create(
     escalate_after: timedelta | None = None,
     status: str = ProjectStatus.PLANNING,
     now: datetime | None = None,
+    working_hours: str = "",
+    war_room: bool = False,
+    war_room_days_before: int | None = None,
+    war_room_days_after: int | None = None,
 ) -> Project:
-    """Create a project; with a template, schedule all its nodes back from the D-day.
+    """Create a project; with a template, schedule all its nodes back from the D-day, on
+    working days (the war room's days count as working days).
 
     Windows left out come from the `DUE_SOON_HOURS` and `ESCALATE_AFTER_HOURS` settings (the
     model's defaults); `status` active baselines the new plan at once."""
@@ -96,11 +192,21 @@ def project_create(
                 % {"name": template.name}
             }
         )
-    project = Project(name=name, kind=kind, d_day=d_day, owner=owner, template=template)
+    project = Project(
+        name=name,
+        kind=kind,
+        d_day=d_day,
+        owner=owner,
+        template=template,
+        working_hours=working_hours,
+        war_room=war_room,
+    )
     for field, value in (
         ("deviation_threshold", deviation_threshold),
         ("due_soon_window", due_soon_window),
         ("escalate_after", escalate_after),
+        ("war_room_days_before", war_room_days_before),
+        ("war_room_days_after", war_room_days_after),
     ):
         if value is not None:
             setattr(project, field, value)
@@ -110,7 +216,9 @@ def project_create(
         try:
             milestone_bulk_create(
                 project=project,
-                nodes=template_schedule(template=template, d_day=d_day),
+                nodes=template_schedule(
+                    template=template, d_day=d_day, war_room=project.war_room_window
+                ),
                 actor=actor,
                 reason=_("From template %(code)s") % {"code": template.code},
                 now=now,
@@ -167,7 +275,8 @@ def project_reanchor(
     actor: User | None,
     now: datetime | None = None,
 ) -> int:
-    """Move the D-day and every node that is not done by the same offset, in one step.
+    """Move the D-day and every node that is not done with it, in one step (see
+    `reanchor_move` for where each node goes).
 
     Baselines stay where they were, so the move shows up as slip in the reports.
     Returns how many nodes moved.
@@ -177,21 +286,70 @@ def project_reanchor(
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"change_reason": _("Say why the D-day moves.")})
-    locked = Project.objects.select_for_update().get(pk=project.pk)
+    locked = (
+        Project.objects.select_for_update(of=("self",))
+        .select_related("template")
+        .get(pk=project.pk)
+    )
     delta = new_d_day - locked.d_day
     if not delta:
         return 0
+    old_d_day, locked.d_day = locked.d_day, new_d_day
     moved = milestone_bulk_shift(
         project_id=locked.pk,
         delta=delta,
+        move=reanchor_move(project=locked, old_d_day=old_d_day),
         actor=actor,
         reason=_("D-day moved: %(reason)s") % {"reason": reason},
         now=now,
     )
-    locked.d_day = new_d_day
     locked.save(update_fields=["d_day", "updated_at"])
     project.d_day = new_d_day
     return moved
+
+
+def reanchor_move(
+    *, project: Project, old_d_day: datetime
+) -> Callable[[datetime], datetime] | None:
+    """Where a node due at a given moment goes when the D-day moves to `project.d_day`.
+
+    A project made from a template keeps the template's rule: a node N working days before the
+    old D-day is N working days before the new one (working-day templates), or moves by the same
+    time and then off a non-working day (calendar-day templates). Other projects' nodes move by
+    the same time (None).
+    """
+    template = project.template
+    if template is None:
+        return None
+    calendar = WorkingCalendar()
+    war_room = project.war_room_window
+    delta = project.d_day - old_d_day
+    old_day = timezone.localtime(old_d_day).date()
+    new_day = timezone.localtime(project.d_day).date()
+
+    def move(due: datetime) -> datetime:
+        local = timezone.localtime(due)
+        day = local.date()
+        if template.offset_unit == OffsetUnit.WORKING_DAYS:
+            if day == old_day:
+                return datetime.combine(new_day, local.time(), tzinfo=local.tzinfo)
+            if day > old_day:
+                offset = calendar.working_days_between(old_day, day)
+            else:  # the working days from the node up to the day before the D-day
+                offset = -calendar.working_days_between(
+                    day - timedelta(days=1), old_day - timedelta(days=1)
+                )
+            day = calendar.add_working_days(
+                new_day, offset, rule=template.roll_rule, war_room=war_room
+            )
+            return datetime.combine(day, local.time(), tzinfo=local.tzinfo)
+        shifted = timezone.localtime(due + delta)
+        day = shifted.date()
+        if day != new_day:
+            day = calendar.roll(day, template.roll_rule, war_room)
+        return datetime.combine(day, shifted.time(), tzinfo=shifted.tzinfo)
+
+    return move
 
 
 @transaction.atomic
@@ -269,6 +427,8 @@ def template_save(
     nodes: list[dict[str, Any]] | None,
     description: str = "",
     template: ProjectTemplate | None = None,
+    offset_unit: str | None = None,
+    roll_rule: str | None = None,
 ) -> ProjectTemplate:
     """Create or update a template; `nodes` (dicts: key, title, department, offset_days,
     time "HH:MM", depends_on keys, optional description) replace the old ones unless None."""
@@ -285,6 +445,10 @@ def template_save(
     template = template or ProjectTemplate()
     template.code, template.name, template.kind = code, name, kind
     template.description = description
+    if offset_unit is not None:
+        template.offset_unit = offset_unit
+    if roll_rule is not None:
+        template.roll_rule = roll_rule
     template.full_clean()
     template.save()
     if nodes is None:
@@ -327,6 +491,8 @@ def template_load_shipped() -> list[ProjectTemplate]:
                 description=data.get("description", ""),
                 nodes=data["nodes"],
                 template=existing,
+                offset_unit=data.get("offset_unit", OffsetUnit.CALENDAR_DAYS),
+                roll_rule=data.get("roll_rule", RollRule.PREVIOUS),
             )
         )
     return loaded

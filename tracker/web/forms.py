@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.forms.renderers import DjangoTemplates
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tracker.accounts.models import EmailMode, Language, TokenScope, User
@@ -16,6 +17,7 @@ from tracker.milestones.models import MilestoneStatus
 from tracker.projects.models import Project, ProjectKind, ProjectStatus, ProjectTemplate
 from tracker.reports.periods import PeriodKind, parse_period
 from tracker.web.selectors import Health
+from tracker.workcal.calendar import WarRoom
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -57,10 +59,32 @@ class ProjectCreateForm(UIForm):
         initial=Decimal(10),
         help_text=_("Share of nodes allowed to miss their planned date."),
     )
+    war_room = forms.BooleanField(
+        label=_("War room"),
+        required=False,
+        help_text=_("Work through weekends and holidays around the D-day, day and night."),
+    )
+    war_room_days_before = forms.IntegerField(
+        label=_("War room from D-"), min_value=0, max_value=60, initial=3, required=False
+    )
+    war_room_days_after = forms.IntegerField(
+        label=_("War room until D+"), min_value=0, max_value=60, initial=3, required=False
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["d_day"].help_text = tz_help()
+
+    @property
+    def war_room_window(self) -> WarRoom | None:
+        data = self.cleaned_data
+        if not data.get("war_room"):
+            return None
+        return WarRoom.around(
+            timezone.localtime(data["d_day"]).date(),
+            before=data.get("war_room_days_before") or 0,
+            after=data.get("war_room_days_after") or 0,
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

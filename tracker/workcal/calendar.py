@@ -70,6 +70,11 @@ class WarRoom:
     start: date
     end: date
 
+    @classmethod
+    def around(cls, day: date, *, before: int, after: int) -> WarRoom:
+        """From D-`before` to D+`after`."""
+        return cls(day - timedelta(days=before), day + timedelta(days=after))
+
     def __contains__(self, day: date) -> bool:
         return self.start <= day <= self.end
 

@@ -21,7 +21,7 @@ class TemplateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ProjectTemplate
-        fields = ["id", "code", "name", "kind", "description", "nodes"]
+        fields = ["id", "code", "name", "kind", "description", "offset_unit", "roll_rule", "nodes"]
 
     def validate_nodes(self, nodes):
         if not nodes:
@@ -60,6 +60,10 @@ class ProjectSerializer(serializers.ModelSerializer):
             "baselined_at",
             "due_soon_window",
             "escalate_after",
+            "working_hours",
+            "war_room",
+            "war_room_days_before",
+            "war_room_days_after",
             "template",
             "change_reason",
             "milestone_count",

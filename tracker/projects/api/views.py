@@ -39,6 +39,8 @@ class TemplateViewSet(viewsets.ModelViewSet):
             name=data.get("name", template.name if template else ""),
             kind=data.get("kind", template.kind if template else ""),
             description=data.get("description", template.description if template else ""),
+            offset_unit=data.get("offset_unit"),
+            roll_rule=data.get("roll_rule"),
             nodes=None
             if nodes is None
             else [

@@ -48,11 +48,17 @@ def _preview(form: ProjectCreateForm) -> dict:
     template = form.cleaned_data.get("template")
     if template is None:
         return {"nodes": [], "missing": []}
-    nodes = template_schedule(template=template, d_day=form.cleaned_data["d_day"])
+    nodes = template_schedule(
+        template=template, d_day=form.cleaned_data["d_day"], war_room=form.war_room_window
+    )
     codes = {node.department_code for node in nodes}
     departments = {d.code: d for d in Department.objects.filter(code__in=codes)}
     rows = [{"node": node, "department": departments.get(node.department_code)} for node in nodes]
-    return {"nodes": rows, "missing": sorted(codes - set(departments))}
+    return {
+        "nodes": rows,
+        "missing": sorted(codes - set(departments)),
+        "moved": sum(node.moved_from is not None for node in nodes),
+    }
 
 
 @login_required
@@ -77,6 +83,9 @@ def project_create_view(request: HttpRequest) -> HttpResponse:
             owner=request.user,
             template=data["template"],
             deviation_threshold=form.threshold,
+            war_room=data["war_room"],
+            war_room_days_before=data["war_room_days_before"],
+            war_room_days_after=data["war_room_days_after"],
         )
     except ValidationError as error:
         add_service_errors(form, error)

@@ -38,7 +38,9 @@ class CalendarOverrideSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=DayKind.choices)
     name = serializers.CharField(max_length=100)
     source = serializers.CharField(read_only=True, default=Source.OVERRIDE)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.CharField(
+        source="created_by.username", read_only=True, allow_null=True, default=None
+    )
 
 
 class WorkingDaySerializer(serializers.Serializer):
