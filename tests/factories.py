@@ -51,6 +51,11 @@ class ProjectFactory(factory.django.DjangoModelFactory):
     kind = ProjectKind.CAMPAIGN
     d_day = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
     owner = factory.SubFactory(UserFactory)
+    # A war room of ±20 years: every hour is working time, so tests of the scan's mechanics
+    # count plain hours. Tests of working hours make projects with `war_room=False`.
+    war_room = True
+    war_room_days_before = 7300
+    war_room_days_after = 7300
 
 
 class MilestoneFactory(factory.django.DjangoModelFactory):

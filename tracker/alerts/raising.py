@@ -16,8 +16,6 @@ from django.db.models import (
     DateTimeField,
     Exists,
     F,
-    Max,
-    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -37,6 +35,7 @@ from tracker.alerts.sql import (
     insert_from_select,
     scan_params,
 )
+from tracker.alerts.working_time import Deadlines
 from tracker.milestones.models import Milestone, MilestoneStatus
 from tracker.projects.models import Project
 
@@ -162,26 +161,26 @@ def _flag_and_raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
         return max(cursor.rowcount, 0)
 
 
-def raise_escalations(*, now: datetime, scan_id: uuid.UUID) -> int:
-    """Escalate open nodes overdue for longer than their project's `escalate_after`.
+def raise_escalations(*, now: datetime, scan_id: uuid.UUID, before: Deadlines) -> int:
+    """Escalate open nodes overdue for longer than their project's `escalate_after` (working
+    time: due before `before`).
 
     Read from the overdue alerts not escalated yet (a range of the open problems' index, so
     the ones escalated long ago cost nothing), then marked like the overdue flag: only once the
     escalation exists. An escalation is only ever raised here and marked in the same
     transaction, so this scan marks the overdue alerts of the escalations it raised.
     """
-    shortest = Project.objects.active().aggregate(shortest=Min("escalate_after"))["shortest"]
-    if shortest is None:
+    if before.latest is None:
         return 0
-    waiting = Alert.objects.waiting_to_escalate(due_before=now - shortest)
+    waiting = Alert.objects.waiting_to_escalate(due_before=before.latest)
     candidates = (
         waiting.filter(
             milestone__status__in=MilestoneStatus.open_values(),
             milestone__due_at=F("due_at"),
         )
         .exclude(project_id__in=_quiet_project_ids())
-        .alias(escalate_at=F("due_at") + F("project__escalate_after"))
-        .filter(escalate_at__lt=now)
+        .alias(escalate_before=before.expression)
+        .filter(due_at__lt=F("escalate_before"))
     )
     created = _insert_alerts(
         candidates,
@@ -208,15 +207,15 @@ def raise_escalations(*, now: datetime, scan_id: uuid.UUID) -> int:
     return created
 
 
-def raise_due_soon(*, now: datetime, scan_id: uuid.UUID) -> int:
-    """Remind about open nodes due within their project's window (`due_at` == now included)."""
-    widest = Project.objects.active().aggregate(widest=Max("due_soon_window"))["widest"]
-    if not widest:
+def raise_due_soon(*, now: datetime, scan_id: uuid.UUID, until: Deadlines) -> int:
+    """Remind about open nodes due within their project's window of working time (due no later
+    than `until`; `due_at` == now included)."""
+    if until.latest is None:
         return 0
     candidates = (
-        Milestone.objects.due_soon(now)
+        Milestone.objects.due_soon(now, until=until.expression)
         # A range on the partial index of unflagged nodes before the per-project window.
-        .filter(overdue_flagged_at__isnull=True, due_at__lte=now + widest)
+        .filter(overdue_flagged_at__isnull=True, due_at__lte=until.latest)
         .exclude(
             Exists(
                 Alert.objects.filter(

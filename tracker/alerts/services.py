@@ -6,6 +6,7 @@ A scan, in one transaction, as of `now`:
   flag that takes them out of the next scan's index (every minute);
 - escalation: overdue alerts older than their project's `escalate_after` (every minute);
 - due soon: open nodes within their project's `due_soon_window` (every 15 minutes);
+  both in working hours, and only in working time (see `working_time`);
 - resolve: open alerts of nodes that are done, cancelled or re-planned later get `resolved_at`,
   and one `resolved` alert per node and due date says so (every 15 minutes);
 - fan-out: the alerts this scan raised become one outbox row per person (held for the digest
@@ -27,6 +28,8 @@ from django.db import transaction
 
 from tracker.alerts import fanout, raising
 from tracker.alerts.sql import advisory_xact_lock, without_jit
+from tracker.alerts.working_time import working_deadlines
+from tracker.projects.models import Project
 
 logger = logging.getLogger(__name__)
 
@@ -94,10 +97,14 @@ def alerts_scan(
             counts["resolved"] = raising.resolve(now=now, scan_id=scan_id)
         if Step.OVERDUE in steps:
             counts["overdue"] = raising.raise_overdue(now=now, scan_id=scan_id)
+        if Step.ESCALATE in steps or Step.DUE_SOON in steps:
+            remind, escalate = working_deadlines(now=now, projects=Project.objects.active())
         if Step.ESCALATE in steps:
-            counts["escalated"] = raising.raise_escalations(now=now, scan_id=scan_id)
+            counts["escalated"] = raising.raise_escalations(
+                now=now, scan_id=scan_id, before=escalate
+            )
         if Step.DUE_SOON in steps:
-            counts["due_soon"] = raising.raise_due_soon(now=now, scan_id=scan_id)
+            counts["due_soon"] = raising.raise_due_soon(now=now, scan_id=scan_id, until=remind)
         if any(counts.values()):
             counts["messages"] = fanout.fan_out(scan_id=scan_id, now=now)
     result = ScanResult(**counts)

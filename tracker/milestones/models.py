@@ -13,7 +13,15 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import models
-from django.db.models import BooleanField, DateTimeField, ExpressionWrapper, F, Q, Value
+from django.db.models import (
+    BooleanField,
+    DateTimeField,
+    Expression,
+    ExpressionWrapper,
+    F,
+    Q,
+    Value,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -63,17 +71,21 @@ def overdue_condition(at: datetime) -> Q:
     return open_condition() & in_active_projects_condition() & Q(due_at__lt=at)
 
 
-def due_soon_condition(at: datetime, window: timedelta | None = None) -> Q:
+def due_soon_condition(
+    at: datetime, window: timedelta | None = None, until: Expression | None = None
+) -> Q:
     """Open, in an active project, and its current due date lies in [`at`, `at` + window]
-    (both ends in); without `window`, each project's own `due_soon_window`."""
-    far_edge = (
-        Value(at + window, output_field=DateTimeField())
-        if window is not None
-        else ExpressionWrapper(
+    (both ends in); without `window`, each project's own `due_soon_window`. `until` gives the
+    far edge per node instead: the scan's window of working time (`alerts.working_time`)."""
+    if until is not None:
+        far_edge = until
+    elif window is not None:
+        far_edge = Value(at + window, output_field=DateTimeField())
+    else:
+        far_edge = ExpressionWrapper(
             Value(at, output_field=DateTimeField()) + F("project__due_soon_window"),
             output_field=DateTimeField(),
         )
-    )
     return (
         open_condition()
         & in_active_projects_condition()
@@ -98,8 +110,10 @@ class MilestoneQuerySet(models.QuerySet):
     def overdue(self, at: datetime) -> MilestoneQuerySet:
         return self.filter(overdue_condition(at))
 
-    def due_soon(self, at: datetime, window: timedelta | None = None) -> MilestoneQuerySet:
-        return self.filter(due_soon_condition(at, window))
+    def due_soon(
+        self, at: datetime, window: timedelta | None = None, until: Expression | None = None
+    ) -> MilestoneQuerySet:
+        return self.filter(due_soon_condition(at, window, until))
 
     def at_risk(self, at: datetime) -> MilestoneQuerySet:
         """Open nodes with an overdue node anywhere upstream."""
