@@ -10,9 +10,12 @@ from typing import Protocol
 
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS
+from django.utils.translation import gettext as _
 
 from tracker.accounts.models import Department
 from tracker.milestones.models import Milestone, MilestoneDependency, MilestoneStatus
+from tracker.workcal.calendar import WarRoom, WorkingCalendar
 
 
 class ProjectRef(Protocol):
@@ -21,6 +24,7 @@ class ProjectRef(Protocol):
 
     pk: int
     baselined_at: datetime | None
+    war_room_window: WarRoom | None
 
 
 def milestone_queryset() -> QuerySet[Milestone]:
@@ -140,3 +144,17 @@ def project_board(
         lanes[node.department_id].columns[node.status].append(node)
     filtered = bool(assignee_username or overdue_only or at_risk_only)
     return [lane for lane in lanes.values() if lane.count or not filtered]
+
+
+def due_date_warnings(*, due_at: datetime, project: ProjectRef) -> list[str]:
+    """What to tell someone who sets this due date: a non-working day is allowed, but said
+    (a project's war-room days are working days)."""
+    day = timezone.localtime(due_at).date()
+    calendar = WorkingCalendar()
+    if calendar.is_working_day(day, project.war_room_window):
+        return []
+    info = calendar.day(day)
+    return [
+        _("%(date)s is not a working day (%(name)s).")
+        % {"date": day.isoformat(), "name": info.name or WEEKDAYS[day.weekday()]}
+    ]

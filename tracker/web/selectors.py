@@ -162,7 +162,11 @@ def project_rows(*, projects: QuerySet[Project], now: datetime | None = None) ->
         .values_list("project_id", "n")
         .order_by()
     )
-    week = deviation_report(period=week_period(now), as_of=now, worst_slips=0) if ids else None
+    week = (
+        deviation_report(period=week_period(now), as_of=now, worst_slips=0, working_days=False)
+        if ids
+        else None
+    )
     deviation = {row["id"]: row for row in (week["by_project"] if week else [])}
     today = timezone.localdate(now)
     rows = []

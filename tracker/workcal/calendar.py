@@ -8,7 +8,7 @@ A day's status comes from the strongest source that knows it:
    days off and make-up workdays, 调休);
 4. Monday to Friday.
 
-A `WorkingCalendar` reads each year it is asked about once (two or three small queries) and
+A `WorkingCalendar` reads each year it is asked about once (one small query) and
 keeps it, so arithmetic over a whole project asks the database a few times, never once per day.
 Make one per request, scan or command: it does not see overrides written after it read a year.
 """
@@ -24,11 +24,12 @@ from zoneinfo import ZoneInfo
 import holidays
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db.models import CharField, Value
 from django.utils import translation
 from django.utils.translation import gettext as _
 from holidays.countries.china import ChinaStaticHolidays
 
-from tracker.workcal.models import CalendarOverride, DayKind, OfficialDay, OfficialYear, RollRule
+from tracker.workcal.models import CalendarOverride, DayKind, OfficialDay, RollRule
 
 # Arithmetic gives up after this many days without working time (a calendar of only holidays).
 MAX_SEARCH_DAYS = 3660
@@ -163,29 +164,37 @@ class WorkingCalendar:
         return self._years[year]
 
     def _load(self, year: int) -> tuple[str, dict[date, Day]]:
+        """One query: the year's official days (a loaded year has at least one) and its
+        overrides."""
         first, after = date(year, 1, 1), date(year + 1, 1, 1)
-        if OfficialYear.objects.filter(year=year).exists():
+        rows = (
+            OfficialDay.objects.filter(date__gte=first, date__lt=after)
+            .values_list("date", "kind", "name", Value(Source.OFFICIAL, output_field=CharField()))
+            .union(
+                CalendarOverride.objects.filter(date__gte=first, date__lt=after).values_list(
+                    "date", "kind", "name", Value(Source.OVERRIDE, output_field=CharField())
+                ),
+                all=True,
+            )
+        )
+        official: dict[date, tuple[str, str]] = {}
+        overrides: dict[date, tuple[str, str]] = {}
+        for day, kind, name, source in rows:
+            (official if source == Source.OFFICIAL else overrides)[day] = (kind, name)
+        if official:
             schedule, source = Schedule.OFFICIAL, Source.OFFICIAL
-            entries = {
-                d.date: (d.kind, d.name)
-                for d in OfficialDay.objects.filter(date__gte=first, date__lt=after)
-            }
+            entries = official
         else:
             schedule = Schedule.LIBRARY if library_knows(year) else Schedule.ESTIMATE
-            source = Source.LIBRARY
-            entries = _library_year(year, _library_language())
+            source, entries = Source.LIBRARY, _library_year(year, _library_language())
         days = {
             day: Day(day, kind == DayKind.WORKDAY, name or None, kind, source)
             for day, (kind, name) in entries.items()
         }
-        for override in CalendarOverride.objects.filter(date__gte=first, date__lt=after):
-            days[override.date] = Day(
-                override.date,
-                override.kind == DayKind.WORKDAY,
-                override.name,
-                override.kind,
-                Source.OVERRIDE,
-            )
+        days.update(
+            (day, Day(day, kind == DayKind.WORKDAY, name, kind, Source.OVERRIDE))
+            for day, (kind, name) in overrides.items()
+        )
         return schedule, days
 
     def schedule(self, year: int) -> str:

@@ -13,6 +13,9 @@ class MilestoneSerializer(serializers.ModelSerializer):
     depends_on = serializers.SerializerMethodField()
     is_overdue = serializers.BooleanField(read_only=True, default=False)
     is_at_risk = serializers.BooleanField(read_only=True, default=False)
+    warnings = serializers.SerializerMethodField(
+        help_text="On a write: what to know about it, e.g. a due date on a non-working day."
+    )
 
     class Meta:
         model = Milestone
@@ -31,11 +34,15 @@ class MilestoneSerializer(serializers.ModelSerializer):
             "position",
             "is_overdue",
             "is_at_risk",
+            "warnings",
             "version",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    def get_warnings(self, milestone) -> list[str]:
+        return self.context.get("warnings", [])
 
     def get_depends_on(self, milestone) -> list[int]:
         # Uses the prefetched links: no query per node.

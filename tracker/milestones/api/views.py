@@ -17,7 +17,7 @@ from tracker.milestones.api.serializers import (
     MilestoneWriteSerializer,
 )
 from tracker.milestones.models import Milestone
-from tracker.milestones.selectors import milestone_queryset
+from tracker.milestones.selectors import due_date_warnings, milestone_queryset
 from tracker.milestones.services import milestone_create, milestone_delete, milestone_update
 
 ETAG_PATTERN = re.compile(r'^(?:W/)?"(\d+)"$')
@@ -78,9 +78,18 @@ class MilestoneViewSet(
             .order_by("due_at", "id")
         )
 
-    def _respond(self, milestone: Milestone, status_code=status.HTTP_200_OK) -> Response:
+    def _respond(
+        self, milestone: Milestone, status_code=status.HTTP_200_OK, *, due_set: bool = False
+    ) -> Response:
         milestone = milestone_queryset().with_flags(timezone.now()).get(pk=milestone.pk)
-        response = Response(self.get_serializer(milestone).data, status=status_code)
+        context = self.get_serializer_context()
+        if due_set:
+            context["warnings"] = due_date_warnings(
+                due_at=milestone.due_at, project=milestone.project
+            )
+        response = Response(
+            self.get_serializer_class()(milestone, context=context).data, status=status_code
+        )
         response["ETag"] = etag_for(milestone)
         return response
 
@@ -98,7 +107,7 @@ class MilestoneViewSet(
             reason=data.pop("change_reason", ""),
             **data,
         )
-        return self._respond(milestone, status.HTTP_201_CREATED)
+        return self._respond(milestone, status.HTTP_201_CREATED, due_set=True)
 
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
@@ -117,7 +126,7 @@ class MilestoneViewSet(
             expected_version=expected_version(request),
             change_reason=reason,
         )
-        return self._respond(milestone)
+        return self._respond(milestone, due_set="due_at" in data)
 
     def partial_update(self, request, *args, **kwargs):
         kwargs["partial"] = True

@@ -41,6 +41,9 @@ class SlipSerializer(serializers.Serializer):
     completed_at = serializers.DateTimeField(allow_null=True)
     status = serializers.CharField()
     slip_days = serializers.FloatField()
+    slip_working_days = serializers.IntegerField(
+        help_text="Working days from the planned due day to the completion day (or as_of)."
+    )
 
 
 class WeekFiguresSerializer(FiguresSerializer):
@@ -54,6 +57,9 @@ class WeeklyReportSerializer(FiguresSerializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     as_of = serializers.DateTimeField()
+    mean_slip_working_days = serializers.FloatField(
+        allow_null=True, help_text="mean_slip_days counted in working days (whole days)."
+    )
     threshold = serializers.DecimalField(max_digits=5, decimal_places=4, coerce_to_string=False)
     breached = serializers.BooleanField()
     by_department = DepartmentFiguresSerializer(many=True)

@@ -30,7 +30,12 @@ from tracker.core.permissions import (
     can_manage_project,
 )
 from tracker.milestones.models import Milestone, MilestoneStatus
-from tracker.milestones.selectors import annotate_flags, milestone_queryset, project_board
+from tracker.milestones.selectors import (
+    annotate_flags,
+    due_date_warnings,
+    milestone_queryset,
+    project_board,
+)
 from tracker.milestones.services import milestone_create, milestone_update
 from tracker.web.forms import (
     DATETIME_FORMAT,
@@ -317,9 +322,14 @@ def card_edit(request: HttpRequest, node_id: int) -> HttpResponse:
             add_service_errors(form, error)
             return render(request, template, {"node": node, "form": form}, status=422)
     node = _card_node(node_id, user=request.user)
+    warnings = (
+        due_date_warnings(due_at=node.due_at, project=node.project) if "due_at" in changes else []
+    )
     if not request.htmx:
+        for warning in warnings:
+            messages.warning(request, warning)
         return _not_htmx(request, node, _("“%(title)s” is saved.") % {"title": node.title}, ok=True)
-    return _card(request, node, saved=bool(changes))
+    return _card(request, node, saved=bool(changes), warnings=warnings)
 
 
 @login_required
