@@ -1,6 +1,7 @@
 """iCalendar feeds behind revocable secret URLs, parsed back with the icalendar library."""
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -49,7 +50,7 @@ def test_a_users_feed_has_their_nodes_as_events(client, settings):
     event = events[f"[{mine.project.name}] Price approval"]
     assert event["UID"] == f"milestone-{mine.pk}@milepost.example.com"
     assert event.decoded("DTSTART") == due
-    assert "DTEND" not in event  # a deadline is an instant
+    assert event.decoded("DTEND") == due + timedelta(minutes=30)
     assert str(event["URL"]) == f"https://milepost.example.com/nodes/{mine.pk}/"
     assert "Check margins" in str(event["DESCRIPTION"])
     assert str(events[f"[{cancelled.project.name}] Dropped"]["STATUS"]) == "CANCELLED"
@@ -129,3 +130,29 @@ def test_an_unknown_project_is_a_form_error(client):
     response = client.post(reverse("integrations:calendar_feeds"), {"project": "999999"})
     assert response.status_code == 400
     assert not CalendarFeed.objects.exists()
+
+
+def test_events_end_alarm_at_the_reminder_and_speak_the_language(client):
+    shanghai = ZoneInfo("Asia/Shanghai")
+    user = UserFactory(language="zh-hans")
+    project = ProjectFactory(war_room=False, due_soon_window=timedelta(hours=8))
+    timed = MilestoneFactory(
+        project=project, assignee=user, due_at=datetime(2026, 11, 9, 10, tzinfo=shanghai)
+    )
+    MilestoneFactory(
+        project=project, assignee=user, title="Go", due_at=datetime(2026, 11, 11, tzinfo=shanghai)
+    )
+    feed = calendar_feed_create(user=user)
+    response = client.get(reverse("integrations:calendar_feed", args=[feed.token]))
+    assert response["Content-Language"] == "zh-hans"
+    events = {
+        e["UID"].split("@")[0]: e for e in Calendar.from_ical(response.content).walk("VEVENT")
+    }
+    event = events[f"milestone-{timed.pk}"]
+    # Monday 10:00 with 8 working hours of warning: the reminder starts Friday 10:00.
+    (alarm,) = event.walk("VALARM")
+    assert alarm.decoded("TRIGGER") == datetime(2026, 11, 6, 10, tzinfo=shanghai)
+    assert str(alarm["ACTION"]) == "DISPLAY"
+    all_day = next(e for uid, e in events.items() if uid != f"milestone-{timed.pk}")
+    assert all_day.decoded("DTSTART") == date(2026, 11, 11)
+    assert all_day.decoded("DTEND") == date(2026, 11, 12)

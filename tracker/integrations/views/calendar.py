@@ -66,6 +66,7 @@ def calendar_feed_view(request: HttpRequest, token: str) -> HttpResponse:
     with translation.override(feed.user.language):
         content = render_calendar(feed, list(feed_nodes(feed, now=now)))
     response = HttpResponse(content, content_type="text/calendar; charset=utf-8")
+    response["Content-Language"] = feed.user.language
     response["Content-Disposition"] = 'inline; filename="milepost.ics"'
     response["Cache-Control"] = "private, max-age=300"
     response["X-Robots-Tag"] = "noindex"
