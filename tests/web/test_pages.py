@@ -1,7 +1,8 @@
 """My work, the timeline and the node detail page; every page needs a signed-in user."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -9,7 +10,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import DepartmentFactory, MembershipFactory, MilestoneFactory, UserFactory
+from tests.factories import (
+    DepartmentFactory,
+    MembershipFactory,
+    MilestoneFactory,
+    ProjectFactory,
+    UserFactory,
+)
 from tracker.alerts.models import Alert
 from tracker.milestones.models import MilestoneDependency, MilestoneStatus
 from tracker.milestones.services import milestone_update
@@ -192,3 +199,16 @@ def test_node_detail_shows_dependencies_alerts_and_history(client_for, owner, pr
 def test_node_detail_without_alerts_or_history(client_for, owner, node):
     html = client_for(owner).get(reverse("web:node_detail", args=[node.pk])).content.decode()
     assert "No alerts were raised about this node." in html
+
+
+def test_timeline_shades_non_working_days_and_names_holidays(client_for, owner):
+    shanghai = ZoneInfo("Asia/Shanghai")
+    project = ProjectFactory(
+        owner=owner, war_room=False, d_day=datetime(2026, 10, 12, tzinfo=shanghai)
+    )
+    MilestoneFactory(project=project, due_at=datetime(2026, 9, 28, 18, tzinfo=shanghai))
+    html = client_for(owner).get(reverse("web:timeline", args=[project.pk])).content.decode()
+    assert '<rect class="tl-off"' in html
+    assert "<title>10-01–10-07: National Day</title>" in html
+    assert "<title>10-03–10-04: weekend</title>" not in html  # inside the break
+    assert "<title>10-11: weekend</title>" in html  # Saturday 10-10 is a make-up workday

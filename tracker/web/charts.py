@@ -4,13 +4,15 @@ deviation-rate trend. Templates only place the shapes computed here; no JavaScri
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tracker.milestones.models import Milestone
+from tracker.workcal.calendar import WarRoom, WorkingCalendar, base_name
 
 # ---------------------------------------------------------------- timeline
 
@@ -58,6 +60,15 @@ class Tick:
 
 
 @dataclass
+class OffBand:
+    """A run of non-working days, shaded; `title` names its holidays (the tooltip)."""
+
+    x: float
+    width: float
+    title: str
+
+
+@dataclass
 class TimelineChart:
     width: int
     height: int
@@ -71,10 +82,19 @@ class TimelineChart:
     today_x: float | None = None
     d_day_x: float | None = None
     edges: list[str] = field(default_factory=list)
+    off_bands: list[OffBand] = field(default_factory=list)
 
     @property
     def plot_bottom(self) -> int:
         return self.height - 8
+
+    @property
+    def off_top(self) -> int:
+        return self.top - 6
+
+    @property
+    def off_height(self) -> int:
+        return self.plot_bottom - self.off_top
 
     @property
     def label_clip(self) -> int:
@@ -107,11 +127,37 @@ def _ticks(start: datetime, end: datetime, scale) -> list[Tick]:
     return ticks
 
 
+def _off_bands(start: datetime, end: datetime, scale, war_room: WarRoom | None) -> list[OffBand]:
+    """Each run of non-working days between `start` and `end` (the war room's days are worked),
+    named by its holiday or as a weekend."""
+    calendar = WorkingCalendar()
+    zone = timezone.get_current_timezone()
+    day, last = timezone.localtime(start).date(), timezone.localtime(end).date()
+    bands: list[OffBand] = []
+    run: list[date] = []
+    while day <= last + timedelta(days=1):
+        if day <= last and not calendar.is_working_day(day, war_room):
+            run.append(day)
+        elif run:
+            # A break is named by its first named day (“National Day”), as the template
+            # preview names it.
+            named = next((d.name for d in map(calendar.day, run) if d.name), None)
+            left = scale(max(start, datetime.combine(run[0], time.min, tzinfo=zone)))
+            right = scale(min(end, datetime.combine(run[-1] + timedelta(days=1), time.min, zone)))
+            label = f"{run[0]:%m-%d}" + (f"–{run[-1]:%m-%d}" if len(run) > 1 else "")
+            title = f"{label}: {base_name(named) if named else _('weekend')}"
+            bands.append(OffBand(left, round(right - left, 1), title))
+            run = []
+        day += timedelta(days=1)
+    return bands
+
+
 def timeline_chart(
     *,
     nodes: list[Milestone],
     d_day: datetime,
     now: datetime,
+    war_room: WarRoom | None = None,
     width: int = 1160,
     label_width: int = 300,
     row_height: int = 26,
@@ -140,6 +186,7 @@ def timeline_chart(
         return round(chart.plot_left + (moment - start).total_seconds() / span * plot, 1)
 
     chart.ticks = _ticks(start, end, scale)
+    chart.off_bands = _off_bands(start, end, scale, war_room)
     chart.today_x = scale(now)
     chart.d_day_x = scale(d_day)
     positions: dict[int, TimelineRow] = {}

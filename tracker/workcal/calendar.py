@@ -15,6 +15,7 @@ Make one per request, scan or command: it does not see overrides written after i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -145,6 +146,11 @@ def _library_year(year: int, language: str) -> dict[date, tuple[str, str]]:
     days = {day: (DayKind.HOLIDAY, name) for day, name in china.items()}
     days.update((day, (DayKind.WORKDAY, "")) for day in china.weekend_workdays if day.year == year)
     return days
+
+
+def base_name(name: str) -> str:
+    """“National Day (observed)” → “National Day”: one name for a whole break."""
+    return re.split(r" \(|（", name)[0]
 
 
 def library_knows(year: int) -> bool:

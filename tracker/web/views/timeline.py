@@ -24,7 +24,9 @@ def timeline(request: HttpRequest, project_id: int) -> HttpResponse:
         "web/timeline.html",
         {
             "project": project,
-            "chart": timeline_chart(nodes=nodes, d_day=project.d_day, now=now),
+            "chart": timeline_chart(
+                nodes=nodes, d_day=project.d_day, now=now, war_room=project.war_room_window
+            ),
             "nodes": nodes,
             "now": now,
             "can_manage": can_manage_project(request.user, project),
