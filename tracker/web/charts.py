@@ -132,6 +132,7 @@ def _off_bands(start: datetime, end: datetime, scale, war_room: WarRoom | None) 
     named by its holiday or as a weekend."""
     calendar = WorkingCalendar()
     zone = timezone.get_current_timezone()
+    weekend = _("weekend")
     day, last = timezone.localtime(start).date(), timezone.localtime(end).date()
     bands: list[OffBand] = []
     run: list[date] = []
@@ -145,7 +146,7 @@ def _off_bands(start: datetime, end: datetime, scale, war_room: WarRoom | None) 
             left = scale(max(start, datetime.combine(run[0], time.min, tzinfo=zone)))
             right = scale(min(end, datetime.combine(run[-1] + timedelta(days=1), time.min, zone)))
             label = f"{run[0]:%m-%d}" + (f"–{run[-1]:%m-%d}" if len(run) > 1 else "")
-            title = f"{label}: {base_name(named) if named else _('weekend')}"
+            title = f"{label}: {base_name(named) if named else weekend}"
             bands.append(OffBand(left, round(right - left, 1), title))
             run = []
         day += timedelta(days=1)
