@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory
+from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
 from tracker.milestones.models import Milestone, MilestoneDependency, MilestoneStatus
 from tracker.projects.models import OffsetUnit, Project, ProjectStatus
 from tracker.projects.services import template_save
@@ -255,3 +255,31 @@ def test_preview_shows_which_nodes_moved_and_why(client_for, owner, shipped_temp
     html = client.post(reverse("web:project_create"), war_room).content.decode()
     assert "1 node moved off a weekend or holiday." in html  # Sunday D-3 is worked
     assert "11-08 → 11-06" not in html
+
+
+def test_project_settings_set_working_time(client_for, owner):
+    project = ProjectFactory(owner=owner, war_room=False)
+    url = reverse("web:project_settings", args=[project.pk])
+    board = client_for(owner).get(reverse("web:board", args=[project.pk])).content.decode()
+    assert url in board
+    assert client_for(owner).get(url).status_code == 200
+    assert client_for(UserFactory()).get(url).status_code == 403
+    data = {
+        "working_hours": "10:00-19:00",
+        "due_soon_hours": "16",
+        "escalate_after_hours": "8",
+        "war_room": "on",
+        "war_room_days_before": "5",
+        "war_room_days_after": "2",
+    }
+    assert client_for(owner).post(url, data).status_code == 302
+    project.refresh_from_db()
+    assert project.working_hours == "10:00-19:00" and project.war_room
+    assert project.due_soon_window == timedelta(hours=16)
+    assert (project.war_room_days_before, project.war_room_days_after) == (5, 2)
+
+    bad = client_for(owner).post(url, {**data, "working_hours": "19:00-10:00"})
+    assert bad.status_code == 422
+    assert "Working periods must each start before they end" in bad.content.decode()
+    project.refresh_from_db()
+    assert project.working_hours == "10:00-19:00"

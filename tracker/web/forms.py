@@ -3,6 +3,7 @@ services, whose ValidationErrors are copied onto the form by `add_service_errors
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -100,6 +101,57 @@ class ProjectCreateForm(UIForm):
     @property
     def threshold(self) -> Decimal:
         return self.cleaned_data["threshold_percent"] / 100
+
+
+class ProjectSettingsForm(UIForm):
+    """A project's working time: its hours, its reminder windows and its war room."""
+
+    working_hours = forms.CharField(
+        label=_("Working hours"),
+        required=False,
+        max_length=100,
+        help_text=_("e.g. 09:00-12:00,13:00-18:00; empty: the organisation's."),
+    )
+    due_soon_hours = forms.IntegerField(
+        label=_("Remind before due (working hours)"), min_value=0, max_value=10000
+    )
+    escalate_after_hours = forms.IntegerField(
+        label=_("Escalate after overdue (working hours)"), min_value=0, max_value=10000
+    )
+    war_room = forms.BooleanField(
+        label=_("War room"),
+        required=False,
+        help_text=_("Work through weekends and holidays around the D-day, day and night."),
+    )
+    war_room_days_before = forms.IntegerField(
+        label=_("War room from D-"), min_value=0, max_value=60
+    )
+    war_room_days_after = forms.IntegerField(
+        label=_("War room until D+"), min_value=0, max_value=60
+    )
+
+    @classmethod
+    def initial_for(cls, project: Project) -> dict[str, Any]:
+        return {
+            "working_hours": project.working_hours,
+            "due_soon_hours": int(project.due_soon_window.total_seconds() // 3600),
+            "escalate_after_hours": int(project.escalate_after.total_seconds() // 3600),
+            "war_room": project.war_room,
+            "war_room_days_before": project.war_room_days_before,
+            "war_room_days_after": project.war_room_days_after,
+        }
+
+    def project_data(self) -> dict[str, Any]:
+        """The fields as `project_update` takes them."""
+        data = self.cleaned_data
+        return {
+            "working_hours": data["working_hours"].strip(),
+            "due_soon_window": timedelta(hours=data["due_soon_hours"]),
+            "escalate_after": timedelta(hours=data["escalate_after_hours"]),
+            "war_room": data["war_room"],
+            "war_room_days_before": data["war_room_days_before"],
+            "war_room_days_after": data["war_room_days_after"],
+        }
 
 
 class MilestoneEditForm(UIForm):

@@ -21,6 +21,11 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/timeline/", timeline.timeline, name="timeline"),
     path(
+        "projects/<int:project_id>/settings/",
+        projects.project_settings_view,
+        name="project_settings",
+    ),
+    path(
         "projects/<int:project_id>/lanes/<int:department_id>/add/",
         board.node_add,
         name="node_add",

@@ -14,8 +14,13 @@ from tracker.accounts.models import Department
 from tracker.core.forms import add_service_errors
 from tracker.core.permissions import authorize, can_create_project, can_manage_project
 from tracker.projects.models import Project
-from tracker.projects.services import project_baseline, project_create, template_schedule
-from tracker.web.forms import ProjectCreateForm, ProjectFilterForm
+from tracker.projects.services import (
+    project_baseline,
+    project_create,
+    project_update,
+    template_schedule,
+)
+from tracker.web.forms import ProjectCreateForm, ProjectFilterForm, ProjectSettingsForm
 from tracker.web.selectors import project_rows
 from tracker.web.views.common import get_project
 
@@ -101,6 +106,28 @@ def project_create_view(request: HttpRequest) -> HttpResponse:
         % {"name": project.name, "count": project.milestones.count()},
     )
     return redirect("web:board", project_id=project.pk)
+
+
+@login_required
+def project_settings_view(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The project's working hours, reminder windows and war room (owner and staff)."""
+    project = get_project(project_id)
+    require(can_manage_project(request.user, project))
+    if request.method != "POST":
+        form = ProjectSettingsForm(initial=ProjectSettingsForm.initial_for(project))
+        return render(request, "web/projects/settings.html", {"project": project, "form": form})
+    form = ProjectSettingsForm(request.POST)
+    if form.is_valid():
+        try:
+            project_update(project=project, actor=request.user, data=form.project_data())
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("The project's working time is saved."))
+            return redirect("web:board", project_id=project.pk)
+    return render(
+        request, "web/projects/settings.html", {"project": project, "form": form}, status=422
+    )
 
 
 @login_required
