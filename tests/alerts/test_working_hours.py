@@ -10,8 +10,11 @@ import time_machine
 from django.utils import timezone
 
 from tests.alerts.support import make_team
+from tracker.accounts.models import EmailMode
 from tracker.alerts.models import Alert
-from tracker.alerts.services import alerts_scan
+from tracker.alerts.services import alerts_digest_time, alerts_scan
+from tracker.alerts.tasks import send_digests
+from tracker.notifications.models import OutboxMessage, OutboxStatus
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -125,3 +128,31 @@ def test_project_working_hours(team):
     # Friday 18:30 is working time until 19:00: 30 min, then Monday from 10:00.
     assert kinds_at(team.node(at("2026-11-09 17:30")), "2026-11-06 18:30") == {"due_soon"}
     assert kinds_at(team.node(at("2026-11-09 18:00")), "2026-11-06 18:30") == set()
+
+
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        ("2026-11-09 08:00", "2026-11-09 09:00"),  # the beat's 08:00 waits for 09:00
+        ("2026-11-09 10:00", "2026-11-09 10:00"),
+        ("2026-11-07 08:00", "2026-11-09 09:00"),  # Saturday: Monday
+        ("2026-10-01 08:00", "2026-10-08 09:00"),  # National Day: the first day back
+        ("2026-10-10 08:00", "2026-10-10 09:00"),  # the make-up Saturday is worked
+    ],
+)
+def test_the_digest_waits_for_working_time(moment, expected):
+    assert alerts_digest_time(now=at(moment)) == at(expected)
+
+
+def test_a_quiet_digest_run_holds_everything(team):
+    team.assignee.email_mode = EmailMode.DIGEST
+    team.assignee.save()
+    kinds_at(team.node(at("2026-11-06 10:00")), "2026-11-06 11:00")  # overdue: held
+    held = OutboxMessage.objects.filter(recipient=team.assignee, status=OutboxStatus.HELD)
+    assert held.exists()
+    with time_machine.travel(at("2026-11-07 08:00"), tick=False):
+        assert send_digests() == 0  # Saturday: queued again for Monday 09:00
+    assert held.exists()
+    with time_machine.travel(at("2026-11-09 09:00"), tick=False):
+        assert send_digests() == 1
+    assert not held.exists()

@@ -11,6 +11,14 @@ from django.db import transaction
 from tracker.alerts.sql import CHUNK
 from tracker.notifications.models import OutboxEvent, OutboxMessage, OutboxStatus
 from tracker.notifications.services import outbox_flush_after_commit
+from tracker.workcal.calendar import WorkingCalendar
+
+
+def alerts_digest_time(*, now: datetime) -> datetime:
+    """When the daily digest may go out: now in the organisation's working time (or with
+    `ALERTS_AT_ANY_HOUR`), else at the start of the next working period (Monday 09:00 for a
+    Saturday run, the day after a holiday for a run on one)."""
+    return WorkingCalendar().quiet_until(now)
 
 
 def alerts_digest_send(*, now: datetime) -> int:

@@ -20,5 +20,12 @@ def scan_due_soon() -> dict:
 
 @shared_task(name="alerts.send_digests", ignore_result=True)
 def send_digests() -> int:
-    """Daily: one email per person in digest mode with everything since the last one."""
-    return digest.alerts_digest_send(now=timezone.now())
+    """Daily: one email per person in digest mode with everything since the last one. Outside
+    working time it runs again when the next working period starts (a second run finds
+    nothing held, so a repeated delivery sends nothing twice)."""
+    now = timezone.now()
+    at = digest.alerts_digest_time(now=now)
+    if at > now:
+        send_digests.apply_async(eta=at)
+        return 0
+    return digest.alerts_digest_send(now=now)
