@@ -57,6 +57,7 @@ APPS = [
     "auth",
     "admin",
     "accounts",
+    "workcal",
     "projects",
     "milestones",
     "reports",
