@@ -175,9 +175,12 @@ class WorkingCalendar:
         first, after = date(year, 1, 1), date(year + 1, 1, 1)
         rows = (
             OfficialDay.objects.filter(date__gte=first, date__lt=after)
+            .order_by()  # SQLite allows no ORDER BY inside a UNION
             .values_list("date", "kind", "name", Value(Source.OFFICIAL, output_field=CharField()))
             .union(
-                CalendarOverride.objects.filter(date__gte=first, date__lt=after).values_list(
+                CalendarOverride.objects.filter(date__gte=first, date__lt=after)
+                .order_by()
+                .values_list(
                     "date", "kind", "name", Value(Source.OVERRIDE, output_field=CharField())
                 ),
                 all=True,
