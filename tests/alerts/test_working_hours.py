@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from tests.alerts.support import make_team
 from tracker.accounts.models import EmailMode
+from tracker.alerts.digest import alerts_digest_time
 from tracker.alerts.models import Alert
-from tracker.alerts.services import alerts_digest_time, alerts_scan
+from tracker.alerts.services import alerts_scan
 from tracker.alerts.tasks import send_digests
 from tracker.notifications.models import OutboxMessage, OutboxStatus
 

@@ -111,8 +111,8 @@ def project_create_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def project_settings_view(request: HttpRequest, project_id: int) -> HttpResponse:
     """The project's working hours, reminder windows and war room (owner and staff)."""
-    project = get_project(project_id)
-    require(can_manage_project(request.user, project))
+    project = get_project(request.user, project_id)
+    authorize(request.user, can_manage_project, project)  # the form, too
     if request.method != "POST":
         form = ProjectSettingsForm(initial=ProjectSettingsForm.initial_for(project))
         return render(request, "web/projects/settings.html", {"project": project, "form": form})
