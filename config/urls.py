@@ -21,3 +21,6 @@ urlpatterns = [
     path("accounts/", include("tracker.web.auth_urls")),
     path("", include("tracker.web.urls")),
 ]
+
+# allauth answers a client that posts sign-ins too fast with this (429 with Retry-After).
+handler429 = "tracker.web.views.auth.too_many_requests"

@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -42,6 +43,24 @@ def pytest_collection_modifyitems(config, items):
     for item in kept:
         if marker := item.get_closest_marker("postgresql"):
             item.add_marker(pytest.mark.skip(reason=f"PostgreSQL only: {marker.kwargs['reason']}"))
+
+
+RATE_LIMIT_KEYS = ("*allauth:rl:*", "*throttle_*")
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_limits_left_over():
+    """Sign-in and token limits live in the Redis cache, which outlives a test and a run (and
+    holds the test broker's queues, so it is not flushed): drop only their keys."""
+    client = getattr(cache, "_cache", None)
+    if client is None or not hasattr(client, "get_client"):
+        cache.clear()  # local memory
+        return
+    redis = client.get_client(write=True)
+    for pattern in RATE_LIMIT_KEYS:
+        keys = list(redis.scan_iter(match=pattern, count=1000))
+        if keys:
+            redis.delete(*keys)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pytest
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from tests.factories import DepartmentFactory, UserFactory, make_token
 from tracker.accounts.models import ApiToken, TokenScope
@@ -97,6 +98,35 @@ def test_session_requests_are_not_token_throttled(api_client, monkeypatch):
     monkeypatch.setattr(TokenRateThrottle, "rate", "1/minute", raising=False)
     api_client.force_login(UserFactory())
     assert [api_client.get("/api/v1/departments/").status_code for _ in range(3)] == [200] * 3
+
+
+def test_bad_tokens_are_throttled_per_address(api_client, settings):
+    """Twenty failures a minute per address (API_BAD_TOKEN_RATE); then every token from that
+    address is 429, a valid one too (a lucky guess must look like the rest); other addresses
+    and sessions are untouched."""
+    key = make_token(UserFactory())
+    attacker = APIClient(REMOTE_ADDR="198.51.100.20")
+    codes = [
+        attacker.get("/api/v1/departments/", HTTP_AUTHORIZATION=f"Token guess-{n}").status_code
+        for n in range(21)
+    ]
+    assert codes == [401] * 20 + [429]
+    refused = attacker.get("/api/v1/departments/", **auth(key))
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert (
+        APIClient(REMOTE_ADDR="198.51.100.21").get("/api/v1/departments/", **auth(key)).status_code
+        == 200
+    )
+    # Spreadsheet downloads take tokens too, and answer the same.
+    download = attacker.get("/integrations/reports/weekly/2026-W10/departments.csv", **auth(key))
+    assert download.status_code == 429 and download["Retry-After"]
+
+
+def test_good_tokens_do_not_count_as_failures(api_client):
+    key = make_token(UserFactory())
+    client = APIClient(REMOTE_ADDR="198.51.100.30")
+    assert {client.get("/api/v1/departments/", **auth(key)).status_code for _ in range(25)} == {200}
 
 
 def test_issue_token_prints_only_the_key(api_client):

@@ -19,11 +19,11 @@ def test_sign_in_and_out(client):
     page = client.get(reverse("login"))
     assert page.status_code == 200 and "Sign in to Milepost" in page.content.decode()
 
-    wrong = client.post(reverse("login"), {"username": "mei", "password": "nope"})
+    wrong = client.post(reverse("login"), {"login": "mei", "password": "nope"})
     assert wrong.status_code == 200
-    assert "Please enter a correct username and password" in wrong.content.decode()
+    assert "The username and/or password you specified are not correct" in wrong.content.decode()
 
-    right = client.post(reverse("login"), {"username": "mei", "password": PASSWORD})
+    right = client.post(reverse("login"), {"login": "mei", "password": PASSWORD})
     assert right.status_code == 302 and right["Location"] == "/"
     assert client.get("/").status_code == 200
 

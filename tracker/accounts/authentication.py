@@ -5,12 +5,14 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from tracker.accounts.models import ApiToken
+from tracker.accounts.throttling import BadTokenThrottle
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class ApiTokenAuthentication(BaseAuthentication):
-    """`Authorization: Token <key>`; keys are looked up by their SHA-256."""
+    """`Authorization: Token <key>`; keys are looked up by their SHA-256. Failures are counted
+    per client address, and an address over ``BadTokenThrottle``'s rate gets 429."""
 
     keyword = "Token"
 
@@ -18,6 +20,16 @@ class ApiTokenAuthentication(BaseAuthentication):
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != self.keyword.lower().encode():
             return None
+        throttle = BadTokenThrottle()
+        if not throttle.allow_request(request):
+            raise exceptions.Throttled(wait=throttle.wait())
+        try:
+            return self._authenticate(parts)
+        except exceptions.AuthenticationFailed:
+            throttle.record_failure()
+            raise
+
+    def _authenticate(self, parts: list[bytes]):
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed("Invalid token header: give 'Token <key>'.")
         try:

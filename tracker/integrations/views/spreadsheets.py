@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import wraps
 
 from django.contrib import messages
@@ -12,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
 
 from tracker.accounts.authentication import ApiTokenAuthentication
@@ -44,6 +45,10 @@ def login_or_token_required(view):
                 found = ApiTokenAuthentication().authenticate(Request(request))
             except AuthenticationFailed as error:
                 return HttpResponse(str(error.detail), status=401, content_type="text/plain")
+            except Throttled as error:
+                response = HttpResponse(str(error.detail), status=429, content_type="text/plain")
+                response["Retry-After"] = str(math.ceil(error.wait))
+                return response
             if found is not None:
                 request.user = found[0]
         return login_required(view)(request, *args, **kwargs)
