@@ -8,6 +8,7 @@ import time
 from allauth.account.adapter import DefaultAccountAdapter, get_adapter
 from allauth.core.internal import ratelimit
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 
@@ -20,8 +21,12 @@ class AccountAdapter(DefaultAccountAdapter):
 
 def client_address(request: HttpRequest) -> str:
     """The client's address as every limit sees it: allauth's reading of REMOTE_ADDR, or of
-    X-Forwarded-For behind ``TRUSTED_PROXY_COUNT`` proxies."""
-    return ratelimit.truncate_ip(get_adapter().get_client_ip(request))
+    X-Forwarded-For behind ``TRUSTED_PROXY_COUNT`` proxies ("unknown", shared, when neither
+    gives one, e.g. on a Unix socket)."""
+    try:
+        return ratelimit.truncate_ip(get_adapter().get_client_ip(request))
+    except PermissionDenied:
+        return "unknown"
 
 
 def login_failed_key(request: HttpRequest, username: str) -> str:

@@ -1,10 +1,11 @@
 from rest_framework import serializers
 
 from tracker.accounts.models import Department, Language, User
+from tracker.core.api.fields import SlugRelatedField
 
 
 class DepartmentSerializer(serializers.ModelSerializer):
-    lead = serializers.SlugRelatedField(
+    lead = SlugRelatedField(
         slug_field="username", queryset=User.objects.all(), allow_null=True, required=False
     )
 
@@ -15,7 +16,7 @@ class DepartmentSerializer(serializers.ModelSerializer):
 
 class UserSerializer(serializers.ModelSerializer):
     language = serializers.ChoiceField(choices=Language.choices, required=False)
-    departments = serializers.SlugRelatedField(
+    departments = SlugRelatedField(
         slug_field="code", many=True, queryset=Department.objects.all(), required=False
     )
     password = serializers.CharField(

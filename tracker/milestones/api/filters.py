@@ -1,5 +1,6 @@
 import django_filters
 
+from tracker.core.api.fields import AwareIsoDateTimeFilter
 from tracker.milestones.models import Milestone, MilestoneStatus
 
 
@@ -11,8 +12,8 @@ class MilestoneFilter(django_filters.FilterSet):
     overdue = django_filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false")], method="filter_overdue"
     )
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    due_before = AwareIsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    due_after = AwareIsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
 
     class Meta:
         model = Milestone

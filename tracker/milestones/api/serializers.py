@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from tracker.accounts.models import Department, User
+from tracker.core.api.fields import AwareDateTimeField, SlugRelatedField
 from tracker.milestones.models import Milestone, MilestoneChange, MilestoneStatus
 
 
@@ -9,7 +10,7 @@ class MilestoneSerializer(serializers.ModelSerializer):
     (`MilestoneQuerySet.with_flags`)."""
 
     department = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     depends_on = serializers.SerializerMethodField()
     is_overdue = serializers.BooleanField(read_only=True, default=False)
     is_at_risk = serializers.BooleanField(read_only=True, default=False)
@@ -58,16 +59,16 @@ class MilestoneWriteSerializer(serializers.Serializer):
     )
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
-    department = serializers.SlugRelatedField(slug_field="code", queryset=Department.objects.all())
-    assignee = serializers.SlugRelatedField(
+    department = SlugRelatedField(slug_field="code", queryset=Department.objects.all())
+    assignee = SlugRelatedField(
         slug_field="username",
         queryset=User.objects.filter(is_active=True),
         required=False,
         allow_null=True,
     )
-    due_at = serializers.DateTimeField()
+    due_at = AwareDateTimeField()
     status = serializers.ChoiceField(choices=MilestoneStatus.choices, required=False)
-    completed_at = serializers.DateTimeField(required=False, allow_null=True)
+    completed_at = AwareDateTimeField(required=False, allow_null=True)
     depends_on = serializers.PrimaryKeyRelatedField(
         queryset=Milestone.objects.all(), many=True, required=False
     )

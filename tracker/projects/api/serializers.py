@@ -1,9 +1,20 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tracker.accounts.models import User
-from tracker.core.api.fields import CodeOrIdRelatedField
+from tracker.core.api.fields import AwareDateTimeField, CodeOrIdRelatedField, SlugRelatedField
 from tracker.milestones.api.serializers import MilestoneSerializer
 from tracker.projects.models import Project, ProjectKind, ProjectStatus, ProjectTemplate
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$", "example": "18:00"}
+)
+class TimeOfDayField(serializers.TimeField):
+    """A time of day as "HH:MM" (the schema's `format: time` would demand seconds and a zone)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%H:%M", **kwargs)
 
 
 class TemplateNodeSerializer(serializers.Serializer):
@@ -12,8 +23,20 @@ class TemplateNodeSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
     department = serializers.SlugField(source="department_code", max_length=40)
     offset_days = serializers.IntegerField(min_value=-3650, max_value=3650)
-    time = serializers.TimeField(source="time_of_day", format="%H:%M")
+    time = TimeOfDayField(source="time_of_day")
     depends_on = serializers.ListField(child=serializers.SlugField(), required=False, default=list)
+
+    def validate(self, attrs):
+        # A PATCH replaces the whole node list, so each node is complete even then (DRF would
+        # let a partial request skip its missing fields).
+        missing = {
+            name: [field.error_messages["required"]]
+            for name, field in self.fields.items()
+            if field.required and not field.read_only and field.source not in attrs
+        }
+        if missing:
+            raise serializers.ValidationError(missing)
+        return attrs
 
 
 class TemplateSerializer(serializers.ModelSerializer):
@@ -30,9 +53,10 @@ class TemplateSerializer(serializers.ModelSerializer):
 
 
 class ProjectSerializer(serializers.ModelSerializer):
-    owner = serializers.SlugRelatedField(
+    owner = SlugRelatedField(
         slug_field="username", queryset=User.objects.filter(is_active=True), required=False
     )
+    d_day = AwareDateTimeField()
     template = CodeOrIdRelatedField(
         queryset=ProjectTemplate.objects.all(),
         required=False,

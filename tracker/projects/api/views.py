@@ -89,14 +89,16 @@ class ProjectViewSet(viewsets.ModelViewSet):
         data = dict(serializer.validated_data)
         data.pop("change_reason", None)
         owner = data.pop("owner", None) or self.request.user
-        serializer.instance = project_create(actor=self.request.user, owner=owner, **data)
+        project = project_create(actor=self.request.user, owner=owner, **data)
+        serializer.instance = self.get_queryset().get(pk=project.pk)  # with milestone_count
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         reason = data.pop("change_reason", "")
-        serializer.instance = project_update(
+        project = project_update(
             project=serializer.instance, actor=self.request.user, data=data, change_reason=reason
         )
+        serializer.instance = self.get_queryset().get(pk=project.pk)  # with milestone_count
 
     def perform_destroy(self, instance):
         project_delete(project=instance, actor=self.request.user)
