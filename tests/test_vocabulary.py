@@ -206,10 +206,8 @@ def answers(world: World) -> dict[str, dict[str, object]]:
 
     column("chat_mine", mine_answer)
 
-    feed = calendar_feed_create(user=me)
-    ical = Calendar.from_ical(
-        web.get(reverse("integrations:calendar_feed", args=[feed.token])).content
-    )
+    _feed, token = calendar_feed_create(user=me)
+    ical = Calendar.from_ical(web.get(reverse("integrations:calendar_feed", args=[token])).content)
     in_feed = {
         int(str(e["UID"]).split("@")[0].removeprefix("milestone-")) for e in ical.walk("VEVENT")
     }

@@ -83,9 +83,9 @@ class ChatIdentityAdmin(admin.ModelAdmin):
 
 @admin.register(CalendarFeed)
 class CalendarFeedAdmin(admin.ModelAdmin):
-    list_display = ["user", "project", "created_at", "last_fetched_at"]
-    fields = ["user", "project", "created_at", "last_fetched_at"]
-    readonly_fields = ["user", "project", "created_at", "last_fetched_at"]
+    list_display = ["user", "project", "prefix", "created_at", "last_fetched_at"]
+    fields = ["user", "project", "prefix", "created_at", "last_fetched_at"]
+    readonly_fields = ["user", "project", "prefix", "created_at", "last_fetched_at"]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -120,5 +120,6 @@ def _alarm(node: Milestone, working: WorkingCalendar) -> Alarm:
     return alarm
 
 
-def feed_url(feed: CalendarFeed) -> str:
-    return settings.SITE_URL + reverse("integrations:calendar_feed", args=[feed.token])
+def feed_url(token: str) -> str:
+    """A feed's secret URL, from its clear token (which only its creation knows)."""
+    return settings.SITE_URL + reverse("integrations:calendar_feed", args=[token])

@@ -1,6 +1,8 @@
 """Chat identities, calendar feeds and the rate limiter's store. Channels live in
 `tracker.notifications.models`: the outbox sends to them."""
 
+import hashlib
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -50,8 +52,12 @@ class ChatIdentity(models.Model):
 class CalendarFeed(models.Model):
     """A secret iCalendar URL: a user's own nodes (no project) or one project's nodes.
 
-    The token is the whole credential; revoking deletes the row, regenerating replaces it.
+    The token in the URL is the whole credential. Like an API token it is stored only as its
+    SHA-256 (and a prefix to recognise it), so its URL is shown once, when it is made; revoking
+    deletes the row, regenerating replaces the token.
     """
+
+    PREFIX_LENGTH = 6
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feeds"
@@ -64,7 +70,8 @@ class CalendarFeed(models.Model):
         related_name="calendar_feeds",
         verbose_name=_("project"),
     )
-    token = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=PREFIX_LENGTH, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     last_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
 
@@ -88,6 +95,10 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.project or _('my nodes')}"
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
 
 
 class SendWindow(models.Model):

@@ -26,7 +26,7 @@ def calendar_feed_by_token(token: str) -> CalendarFeed | None:
         return None
     return (
         CalendarFeed.objects.select_related("user", "project")
-        .filter(token=token, user__is_active=True)
+        .filter(token_hash=CalendarFeed.hash_token(token), user__is_active=True)
         .first()
     )
 

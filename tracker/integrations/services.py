@@ -219,24 +219,36 @@ def channel_send_test(*, channel_id: int, actor: User) -> TestResult:
 # Calendar feeds ----------------------------------------------------------------------------
 
 
-def _new_token() -> str:
-    return secrets.token_urlsafe(32)
+def _new_token() -> tuple[str, dict[str, str]]:
+    """A clear token and the fields that store it (its prefix and hash)."""
+    token = secrets.token_urlsafe(32)
+    return token, {
+        "prefix": token[: CalendarFeed.PREFIX_LENGTH],
+        "token_hash": CalendarFeed.hash_token(token),
+    }
 
 
-def calendar_feed_create(*, user: User, project: Project | None = None) -> CalendarFeed:
-    """The user's feed for `project` (or their own nodes); an existing one is returned as is."""
+def calendar_feed_create(
+    *, user: User, project: Project | None = None
+) -> tuple[CalendarFeed, str | None]:
+    """The user's feed for `project` (or their own nodes) and its clear token, which exists
+    only now; an existing feed is returned as is, with no token (make a new one to see it)."""
+    token, stored = _new_token()
     CalendarFeed.objects.bulk_create(
-        [CalendarFeed(user=user, project=project, token=_new_token())], ignore_conflicts=True
+        [CalendarFeed(user=user, project=project, **stored)], ignore_conflicts=True
     )
-    return CalendarFeed.objects.get(user=user, project=project)
+    feed = CalendarFeed.objects.get(user=user, project=project)
+    return feed, token if feed.token_hash == stored["token_hash"] else None
 
 
-def calendar_feed_regenerate(*, feed_id: int, user: User) -> CalendarFeed:
-    """A new secret URL; the old one stops working at once."""
+def calendar_feed_regenerate(*, feed_id: int, user: User) -> tuple[CalendarFeed, str]:
+    """A new secret URL (its token returned once); the old one stops working at once."""
     feed = CalendarFeed.objects.get(pk=feed_id, user=user)
-    feed.token = _new_token()
-    feed.save(update_fields=["token"])
-    return feed
+    token, stored = _new_token()
+    for field, value in stored.items():
+        setattr(feed, field, value)
+    feed.save(update_fields=list(stored))
+    return feed, token
 
 
 def calendar_feed_revoke(*, feed_id: int, user: User) -> None:

@@ -21,29 +21,52 @@ from tracker.integrations.services import (
 )
 
 
-@login_required
-def calendar_feeds_view(request: HttpRequest) -> HttpResponse:
-    form = CalendarFeedForm(request.POST if request.method == "POST" else None, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        calendar_feed_create(user=request.user, project=form.cleaned_data["project"])
-        messages.success(request, _("Calendar feed ready: copy its URL into your calendar."))
-        return redirect("integrations:calendar_feeds")
-    feeds = [(feed, feed_url(feed)) for feed in calendar_feed_list(user=request.user)]
-    return render(
+def _feeds_page(
+    request: HttpRequest,
+    *,
+    form: CalendarFeedForm | None = None,
+    new: tuple[CalendarFeed, str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    response = render(
         request,
         "integrations/calendar_feeds.html",
-        {"form": form, "feeds": feeds},
-        status=400 if request.method == "POST" else 200,
+        {
+            "form": form or CalendarFeedForm(user=request.user),
+            "feeds": list(calendar_feed_list(user=request.user)),
+            "new_feed": new[0] if new else None,
+            "new_url": feed_url(new[1]) if new else None,
+        },
+        status=status,
     )
+    if new:
+        # The URL is in this answer only: it is stored as a hash.
+        response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+def calendar_feeds_view(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _feeds_page(request)
+    form = CalendarFeedForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return _feeds_page(request, form=form, status=400)
+    feed, token = calendar_feed_create(user=request.user, project=form.cleaned_data["project"])
+    if token is None:
+        messages.info(
+            request,
+            _("You already have this feed. Make a new address if you no longer have its URL."),
+        )
+        return redirect("integrations:calendar_feeds")
+    return _feeds_page(request, new=(feed, token))
 
 
 @login_required
 @require_POST
 def calendar_feed_regenerate_view(request: HttpRequest, feed_id: int) -> HttpResponse:
     feed = get_object_or_404(CalendarFeed, pk=feed_id, user=request.user)
-    calendar_feed_regenerate(feed_id=feed.pk, user=request.user)
-    messages.success(request, _("New URL made; the old one no longer works."))
-    return redirect("integrations:calendar_feeds")
+    return _feeds_page(request, new=calendar_feed_regenerate(feed_id=feed.pk, user=request.user))
 
 
 @login_required
