@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tracker.accounts.models import ApiToken, Department, Membership, TokenScope, User
+from tracker.core.errors import StateConflictError
 from tracker.core.permissions import authorize, can_manage_departments, can_manage_users
 
 if TYPE_CHECKING:
@@ -55,6 +56,24 @@ def token_revoke(*, token: ApiToken, now: datetime | None = None) -> ApiToken:
     )
     token.refresh_from_db(fields=["revoked_at"])
     return token
+
+
+def _refuse_removing_last_staff(*, user_id: int) -> None:
+    """Someone must remain able to administer Milepost: refuse (409) when `user_id` is the
+    last active staff account and is about to stop being one. The active staff rows are
+    locked, so two concurrent removals cannot each leave the other as the last one."""
+    staff = set(
+        User.objects.select_for_update()
+        .filter(is_staff=True, is_active=True)
+        .values_list("pk", flat=True)
+    )
+    if staff == {user_id}:
+        raise StateConflictError(
+            _(
+                "This is the last active staff account: make someone else staff first, "
+                "or nobody can administer Milepost."
+            )
+        )
 
 
 @transaction.atomic
@@ -109,6 +128,8 @@ def _user_write(
     elif user.pk is None:
         user.set_unusable_password()
     user.full_clean(exclude=["password"])
+    if user.pk is not None and not (user.is_staff and user.is_active):
+        _refuse_removing_last_staff(user_id=user.pk)
     user.save()
     if department_codes is not None:
         codes = set(department_codes)
@@ -144,9 +165,12 @@ def preferences_save(
     return user
 
 
+@transaction.atomic
 def user_delete(*, user: User, actor: User | None) -> None:
-    """Delete a person; one who still owns projects is refused (ProtectedError, a 409)."""
+    """Delete a person; one who still owns projects is refused (ProtectedError, a 409), and so
+    is the last active staff account (StateConflictError, a 409)."""
     authorize(actor, can_manage_users, message=_("Only staff can change people."))
+    _refuse_removing_last_staff(user_id=user.pk)
     user.delete()
 
 

@@ -15,10 +15,6 @@ class ConflictError(DomainError):
         self.current_version = current_version
 
 
-class AlreadyExistsError(DomainError):
-    """What the caller would create is already there (the API answers 409)."""
-
-
 class PermissionDeniedError(DomainError, PermissionDenied):
     """The actor may not do this: the one refusal every service raises (through
     `tracker.core.permissions.authorize`). The API answers it with 403 and its message; being a
@@ -26,10 +22,20 @@ class PermissionDeniedError(DomainError, PermissionDenied):
     which shows the message."""
 
 
+class StateConflictError(DomainError):
+    """The request is valid, but the current state forbids it (HTTP 409), e.g. removing the
+    last active staff account."""
+
+
+class AlreadyExistsError(StateConflictError):
+    """What the caller would create is already there (409, as every state conflict)."""
+
+
 __all__ = [
     "AlreadyExistsError",
     "ConflictError",
     "DomainError",
     "PermissionDeniedError",
+    "StateConflictError",
     "ValidationError",
 ]

@@ -1,6 +1,7 @@
 """Turn domain errors into API answers: ValidationError → 400 with field messages,
-ConflictError → 412, AlreadyExistsError → 409, PermissionDeniedError → 403, a delete refused
-because other rows still refer to the object (ProtectedError) → 409 saying what refers to it."""
+ConflictError → 412, PermissionDeniedError → 403, a delete refused because other rows still
+refer to the object (ProtectedError) → 409 saying what refers to it, StateConflictError (and
+AlreadyExistsError, one of them) → 409."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
@@ -9,7 +10,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from tracker.core.errors import AlreadyExistsError, ConflictError, PermissionDeniedError
+from tracker.core.errors import ConflictError, PermissionDeniedError, StateConflictError
 
 
 def validation_detail(error: DjangoValidationError) -> dict | list:
@@ -31,7 +32,7 @@ def exception_handler(exc, context):
             "Move or delete them first."
         ) % {"count": len(blockers), "things": model.verbose_name_plural if model else "rows"}
         return Response({"detail": detail}, status=status.HTTP_409_CONFLICT)
-    elif isinstance(exc, AlreadyExistsError):
+    elif isinstance(exc, StateConflictError):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     elif isinstance(exc, ConflictError):
         return Response(
