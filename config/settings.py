@@ -318,6 +318,8 @@ WORKING_HOURS = env_str("WORKING_HOURS", "09:00-12:00,13:00-18:00")
 ALERTS_AT_ANY_HOUR = env_bool("ALERTS_AT_ANY_HOUR", default=False)
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", default=False)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 15)
+# The keyword a DingTalk robot secured by "custom keywords" expects in every message's text.
+DINGTALK_KEYWORD = env_str("DINGTALK_KEYWORD", "Milepost")
 SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET")
 CHAT_COMMAND_SECRET = env_str("CHAT_COMMAND_SECRET")
 

@@ -16,6 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+# The keyword the docs tell DingTalk admins to secure a robot with (no signing secret).
+DINGTALK_KEYWORD = "Milepost"
+
 
 @dataclass
 class Recorded:
@@ -160,8 +163,16 @@ class ChatServer:
             if not record.verified:
                 record.problem = "sign"
                 return 200, {}, json.dumps({"errcode": 310000, "errmsg": "sign not match"})
-        if record.json.get("msgtype") not in {"markdown", "actionCard", "text"}:
+        msgtype = record.json.get("msgtype")
+        if msgtype not in {"markdown", "actionCard", "text"}:
             return 200, {}, json.dumps({"errcode": 40035, "errmsg": "缺少参数 json"})
+        text = (record.json.get(msgtype) or {}).get("text") or ""
+        if isinstance(text, dict):
+            text = text.get("content", "")
+        if not secret and DINGTALK_KEYWORD not in text:
+            # A robot secured by keywords: the keyword must be in the text itself.
+            record.problem = "keyword"
+            return 200, {}, json.dumps({"errcode": 310000, "errmsg": "keywords not in content"})
         return 200, {}, json.dumps({"errcode": 0, "errmsg": "ok"})
 
     def _verify_wecom(self, record: Recorded, secret: str):

@@ -348,3 +348,75 @@ def test_the_window_slides_rather_than_resetting_each_minute(chat_server, make_c
         with pytest.raises(RateLimitedError):
             deliver_chat(channel=channel, payload=alerts_payload(1), idempotency_key="e")
     assert len(chat_server.received()) == 30
+
+
+# Keywords and cuts --------------------------------------------------------------------------
+
+
+def test_a_dingtalk_robot_secured_by_a_keyword_finds_it_in_the_text(chat_server, make_channel):
+    channel = make_channel("dingtalk", secret=None)
+    for payload in (alerts_payload(), {**alerts_payload(), "url": ""}):  # actionCard, markdown
+        chat_server.reset()
+        deliver_chat(channel=channel, payload=payload, idempotency_key="k")
+        [request] = chat_server.received()
+        body = request.json[request.json["msgtype"]]
+        assert body["text"].endswith("— Milepost") and request.problem == ""
+
+
+def test_the_dingtalk_keyword_is_configurable(chat_server, make_channel, settings):
+    settings.DINGTALK_KEYWORD = "里程碑"
+    channel = make_channel("dingtalk", secret=None)
+    with pytest.raises(PermanentDeliveryError, match="keywords not in content"):
+        deliver_chat(channel=channel, payload=alerts_payload(), idempotency_key="k")
+    assert "— 里程碑" in chat_server.received()[0].json["actionCard"]["text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a" * 2995 + " R&amp;D team", "a" * 2995 + " R…"),
+        ("a" * 2980 + " <https://x.example/nodes/7/|Node 7>", "a" * 2980 + " …"),
+        (
+            "a" * 2000 + " &lt;ok&gt; " + "b" * 990,
+            ("a" * 2000 + " &lt;ok&gt; " + "b" * 990)[:2999] + "…",
+        ),
+        ("short &amp; <https://x.example|link>", "short &amp; <https://x.example|link>"),
+    ],
+    ids=["entity", "link", "whole-entities", "short"],
+)
+def test_slack_cuts_a_long_section_on_a_safe_boundary(text, expected):
+    from tracker.integrations.platforms.slack import cut_mrkdwn
+
+    assert cut_mrkdwn(text) == expected and len(cut_mrkdwn(text)) <= 3000
+
+
+def test_a_long_slack_summary_keeps_its_entities_whole(chat_server, make_channel):
+    channel = make_channel("slack")
+    summary = "R&D <ok> " * 400  # 3,600 characters, each & and < escaped
+    deliver_chat(
+        channel=channel, payload={**alerts_payload(), "summary": summary}, idempotency_key="k"
+    )
+    [request] = chat_server.received()
+    text = request.json["blocks"][1]["text"]["text"]
+    assert len(text) <= 3000 and text.endswith("…")
+    assert re.fullmatch(r"(?:[^&<>]|&amp;|&lt;|&gt;)*…", text)
+
+
+def test_wecoms_last_resort_cut_closes_its_tags_and_keeps_the_link(chat_server, make_channel):
+    channel = make_channel("wecom")
+    payload = {**alerts_payload(count=0), "summary": "供应商延期，" * 1000, "items": []}
+    deliver_chat(channel=channel, payload=payload, idempotency_key="k")
+    [request] = chat_server.received()
+    content = request.json["markdown"]["content"]
+    assert len(content.encode()) <= 4096 and request.problem == ""
+    assert content.endswith("…\n[Milepost](https://milepost.example.com/projects/1/)")
+    assert content.count("<font") == content.count("</font>") == 1
+
+
+def test_wecom_leaves_out_a_link_it_would_cut():
+    from tracker.integrations.platforms.wecom import cut_line
+
+    line = '<font color="warning">Overdue</font> [#7 Price approval](https://x.example/nodes/7/)'
+    assert cut_line(line, 60) == '<font color="warning">Overdue</font> '
+    assert cut_line('<font color="comment">' + "x" * 100 + "</font>", 40).endswith("x</font>")
+    assert cut_line('<font color="comment">', 10) == ""

@@ -10,6 +10,7 @@ import hmac
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
@@ -35,7 +36,9 @@ def dingtalk_sign(timestamp: str, secret: str) -> str:
 
 
 def markdown_text(message: Message, items: list[Item], hidden: int) -> str:
-    """DingTalk markdown: a heading, paragraphs separated by blank lines."""
+    """DingTalk markdown: a heading, paragraphs separated by blank lines, and a last line with
+    ``DINGTALK_KEYWORD``: a robot secured by keywords drops a message whose text (not its
+    button) lacks one."""
     parts = [f"### {message.title}"]
     if message.summary:
         parts.append(message.summary)
@@ -47,6 +50,7 @@ def markdown_text(message: Message, items: list[Item], hidden: int) -> str:
         parts.append(f"- **{item.kind_label}** {link}  \n  {item_facts(item)}")
     if hidden:
         parts.append(more_line(hidden))
+    parts.append(f"— {settings.DINGTALK_KEYWORD}")
     return "\n\n".join(parts)
 
 

@@ -27,8 +27,23 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def cut_mrkdwn(text: str, limit: int = SECTION_LIMIT) -> str:
+    """At most `limit` characters, cut where it breaks neither an entity (`&amp;`) nor a link
+    or mention (`<url|title>`): what would be split is left out, and "…" marks the cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    opening = cut.rfind("<")
+    if opening > cut.rfind(">"):
+        cut = cut[:opening]
+    ampersand = cut.rfind("&")
+    if ampersand != -1 and ";" not in cut[ampersand:]:
+        cut = cut[:ampersand]
+    return cut + "…"
+
+
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": cut_mrkdwn(text)}}
 
 
 class Slack(Platform):

@@ -19,6 +19,43 @@ from tracker.integrations.platforms.base import (
 
 MAX_CONTENT_BYTES = 4096
 KIND_COLOURS = {"escalation": "warning", "overdue": "warning", "due_soon": "warning"}
+FONT_OPEN, FONT_CLOSE = "<font", "</font>"
+
+
+def _size(text: str) -> int:
+    return len(text.encode())
+
+
+def cut_line(line: str, budget: int) -> str:
+    """The start of one markdown line in at most `budget` bytes, cut where it leaves no tag
+    or link broken: a `<font>` left open is closed, a half link or tag is left out."""
+    closing = FONT_CLOSE if FONT_OPEN in line else ""
+    cut = line.encode()[: max(0, budget - _size(closing))].decode(errors="ignore")
+    for opener, closer in (("<", ">"), ("[", ")")):
+        start = cut.rfind(opener)
+        if start > cut.rfind(closer):
+            cut = cut[:start]
+    if cut.count(FONT_OPEN) > cut.count(FONT_CLOSE):
+        cut += FONT_CLOSE
+    return cut if cut.replace(FONT_CLOSE, "").strip() else ""
+
+
+def cut_content(lines: list[str], link: str, limit: int = MAX_CONTENT_BYTES) -> str:
+    """Whole lines while they fit, then the part of the next one that does, "…" and the link
+    to Milepost, which is always kept."""
+    tail = ["…", link] if link else ["…"]
+    budget = limit - _size("\n".join(tail)) - 1
+    kept: list[str] = []
+    for line in lines:
+        size = _size(line) + (1 if kept else 0)
+        if size > budget:
+            partial = cut_line(line, budget - (1 if kept else 0))
+            if partial:
+                kept.append(partial)
+            break
+        kept.append(line)
+        budget -= size
+    return "\n".join([*kept, *tail])
 
 
 class WeCom(Platform):
@@ -41,13 +78,11 @@ class WeCom(Platform):
             lines.append(f"> {item_facts(item)}")
         if hidden:
             lines.append(more_line(hidden))
-        if message.url:
-            lines.append(f"[Milepost]({message.url})")
-        content = "\n".join(lines)
-        encoded = content.encode()
-        if len(encoded) > MAX_CONTENT_BYTES and not items:
+        link = f"[Milepost]({message.url})" if message.url else ""
+        content = "\n".join([*lines, link] if link else lines)
+        if _size(content) > MAX_CONTENT_BYTES and not items:
             # Nothing left to drop: cut the text itself rather than be refused.
-            content = encoded[: MAX_CONTENT_BYTES - 3].decode(errors="ignore") + "…"
+            content = cut_content(lines, link)
         return {"msgtype": "markdown", "markdown": {"content": content}}
 
     def measure(self, body: dict[str, Any]) -> int:
