@@ -223,6 +223,25 @@ class Worker:
                 raise RuntimeError(f"Celery worker did not start:\n{log.read_text()}")
             time.sleep(0.1)
 
+    def finished(self, task_id: str) -> bool:
+        """Whether this worker's log records the end of the task (succeeded or failed)."""
+        text = self.log.read_text()
+        if f"[{task_id}] raised" in text:
+            raise AssertionError(f"task {task_id} failed:\n{text}")
+        return f"[{task_id}] succeeded" in text
+
+    def wait_for(self, *results, timeout: float = 30) -> None:
+        """Wait until the worker has run these tasks (their ids appear in its log as done)."""
+        wait_until(lambda: all(self.finished(r.id) for r in results), timeout=timeout)
+
+    def drain(self, timeout: float = 30) -> None:
+        """Wait until every task queued so far has run: one process, one task at a time, in
+        queue order, so a task sent now runs after them (an outbox sweep: harmless, and it
+        would send anything left pending)."""
+        from tracker.alerts.tasks import outbox_flush
+
+        self.wait_for(outbox_flush.delay(), timeout=timeout)
+
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)

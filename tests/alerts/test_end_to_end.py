@@ -69,9 +69,8 @@ def test_beat_tasks_through_redis_to_a_worker_and_smtp(celery_worker, smtp, team
 
     # The beat runs again a minute later: nothing new, nothing resent.
     smtp.reset()
-    scan_overdue.delay()
-    scan_due_soon.delay()
-    time.sleep(1.5)
+    celery_worker.wait_for(scan_overdue.delay(), scan_due_soon.delay())
+    celery_worker.drain()  # and whatever they would have queued
     assert not smtp.handler.received
     assert OutboxMessage.objects.count() == 4
 
@@ -128,7 +127,7 @@ def test_racing_scans_alert_and_email_once(celery_worker, smtp_server, smtp, tea
     }
     messages = sent(3)
     assert len(messages) == 3 == sum(r["messages"] for r in results)
-    time.sleep(0.5)
+    celery_worker.drain()  # every send the racers queued has run: no duplicate is on its way
     assert sorted(r.recipients[0] for r in smtp.handler.received) == [
         "lena@example.com",
         "li@example.com",
