@@ -5,6 +5,8 @@ Defaults give a server-less development set-up (SQLite and a file-system Celery 
 """
 
 import os
+import tomllib
+from importlib.metadata import version as installed_version
 from pathlib import Path
 
 import dj_database_url
@@ -44,6 +46,17 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def project_version() -> str:
+    """pyproject.toml's version (the one place it is written); the installed package's where
+    the source tree is not at hand."""
+    pyproject = BASE_DIR / "pyproject.toml"
+    if pyproject.exists():
+        with pyproject.open("rb") as handle:
+            return tomllib.load(handle)["project"]["version"]
+    return installed_version("milepost")
+
+
+VERSION = project_version()
 DEBUG = env_bool("DEBUG", default=False)
 # The fallback key is for development only; `check --deploy` flags it until SECRET_KEY is set.
 SECRET_KEY = env_str("SECRET_KEY", "django-insecure-milepost-development-key-change-me")
@@ -251,7 +264,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Milepost API",
     "DESCRIPTION": "Milestones, boards, alerts and deviation-rate reports for cross-department "
     "campaigns and launches. Authenticate with `Authorization: Token <key>`.",
-    "VERSION": "1.0.0",
+    "VERSION": VERSION,  # pyproject.toml's; CHANGELOG.md says what changed
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,

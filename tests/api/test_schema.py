@@ -31,3 +31,15 @@ def test_docs_page_serves_its_assets_locally(api_client):
     html = api_client.get("/api/v1/docs/").content.decode()
     assert "swagger" in html.lower()
     assert "cdn." not in html and "unpkg" not in html and "jsdelivr" not in html
+
+
+def test_the_schema_shows_the_projects_version_which_the_changelog_lists(api_client):
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    version = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
+    api_client.force_login(UserFactory())
+    schema = api_client.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.json()["info"]["version"] == version
+    assert f"## [{version}]" in (root / "CHANGELOG.md").read_text()
