@@ -85,3 +85,13 @@ def test_the_sign_in_page_keeps_next():
     assert done.status_code == 302 and done["Location"] == "/projects/"
     # Sign-up is closed: staff create accounts.
     assert "sign up" not in page.content.decode().lower()
+
+
+def test_the_lockout_page_is_in_chinese_too():
+    UserFactory(username="mei")
+    for n in range(PER_ACCOUNT):
+        sign_in(f"192.0.2.{60 + n}", "mei", "wrong")
+    response = Client(REMOTE_ADDR="192.0.2.99", HTTP_ACCEPT_LANGUAGE="zh-CN").post(
+        reverse("login"), {"login": "mei", "password": PASSWORD}
+    )
+    assert response.status_code == 429 and "登录 Milepost" in response.content.decode()
