@@ -238,7 +238,7 @@ class Worker:
         """Wait until every task queued so far has run: one process, one task at a time, in
         queue order, so a task sent now runs after them (an outbox sweep: harmless, and it
         would send anything left pending)."""
-        from tracker.alerts.tasks import outbox_flush
+        from tracker.notifications.tasks import outbox_flush
 
         self.wait_for(outbox_flush.delay(), timeout=timeout)
 
