@@ -30,14 +30,14 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from tracker.accounts.models import User
-from tracker.integrations.models import CalendarFeed
+from tracker.integrations.services import calendar_feed_create
 from tracker.notifications.models import Channel
 from tracker.projects.models import Project
 owner = User.objects.get(username="owner")
 project = Project.objects.order_by("pk").first()
 Channel.objects.create(name="War room", kind="feishu", project=project, events=["overdue"],
     url="https://open.feishu.cn/open-apis/bot/v2/hook/abc", secret="s3cret-value")
-CalendarFeed.objects.create(user=owner, token="t" * 40)
+calendar_feed_create(user=owner)
 group = Group.objects.create(name="auditors")
 group.permissions.add(Permission.objects.get(codename="view_milestone"))
 owner.groups.add(group)
