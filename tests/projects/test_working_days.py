@@ -98,6 +98,7 @@ def test_the_loaded_year_moves_nodes_the_library_would_not():
 
 def calendar_template(rule: str = RollRule.PREVIOUS) -> ProjectTemplate:
     return template_save(
+        actor=None,
         code="calendar-days",
         name="Calendar days",
         kind="campaign",

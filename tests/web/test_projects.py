@@ -235,6 +235,7 @@ def test_archived_board_still_opens(client_for, owner):
 
 def test_preview_shows_which_nodes_moved_and_why(client_for, owner, shipped_templates):
     template = template_save(
+        actor=None,
         code="calendar-days",
         name="Calendar days",
         kind="campaign",
