@@ -57,10 +57,10 @@ def test_with_another_active_staff_account_it_may_go(staff_client):
 def test_demoting_the_last_staff_account_is_refused():
     staff = UserFactory(is_staff=True)
     with pytest.raises(StateConflictError):
-        user_save(user=staff, is_staff=False)
+        user_save(actor=None, user=staff, is_staff=False)
     staff.refresh_from_db()
     assert staff.is_staff
-    user_save(user=staff, first_name="Still staff")  # other edits are fine
+    user_save(actor=None, user=staff, first_name="Still staff")  # other edits are fine
 
 
 def waiting_on_a_lock(pid: int) -> bool:
@@ -78,7 +78,7 @@ def test_two_concurrent_removals_leave_one_staff_account():
 
     def remove_first():
         with transaction.atomic():
-            user_save(user=User.objects.get(pk=first.pk), is_active=False)
+            user_save(actor=None, user=User.objects.get(pk=first.pk), is_active=False)
             holding.set()
             release.wait(timeout=30)
         connections.close_all()
@@ -89,7 +89,7 @@ def test_two_concurrent_removals_leave_one_staff_account():
             second_pid.append(cursor.fetchone()[0])
         holding.wait(timeout=30)
         try:
-            user_delete(user=User.objects.get(pk=second.pk))
+            user_delete(actor=None, user=User.objects.get(pk=second.pk))
             outcome["second"] = "deleted"
         except StateConflictError:
             outcome["second"] = "refused"
