@@ -24,6 +24,10 @@ from tracker.projects.models import Project
 from tracker.workcal.calendar import WorkingCalendar
 
 TICK = timedelta(microseconds=1)
+# A deadline reached as a working period ends (18:00) goes out with the scan that runs just
+# after it (18:01), not with the next period's first scan: the minute scan's interval and a
+# margin count as still inside the period.
+PERIOD_END_GRACE = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,14 @@ def _expression(moments: dict[datetime | None, list[int]]) -> Expression:
     )
 
 
+def _quiet(calendar: WorkingCalendar, now: datetime, *, hours, war_room) -> bool:
+    """Outside working time, and not just after a period ended (PERIOD_END_GRACE)."""
+    return all(
+        calendar.quiet_until(moment, working_hours=hours, war_room=war_room) != moment
+        for moment in (now, now - PERIOD_END_GRACE)
+    )
+
+
 def working_deadlines(*, now: datetime, projects: QuerySet[Project]) -> tuple[Deadlines, Deadlines]:
     """(remind until, escalate before) for the alerting `projects` as of `now`."""
     calendar = WorkingCalendar()
@@ -71,7 +83,7 @@ def working_deadlines(*, now: datetime, projects: QuerySet[Project]) -> tuple[De
         sample = members[0]
         hours, war_room = sample.hours, sample.war_room_window
         ids = [p.pk for p in members]
-        if calendar.quiet_until(now, working_hours=hours, war_room=war_room) != now:
+        if _quiet(calendar, now, hours=hours, war_room=war_room):
             remind[None] += ids
             escalate[None] += ids
             continue
@@ -82,10 +94,16 @@ def working_deadlines(*, now: datetime, projects: QuerySet[Project]) -> tuple[De
         if sample.due_soon_window:
             until = calendar.next_working_start(until, **options)
         remind[until] += ids
-        # Escalated once more than the delay of working time has passed: due before the start
-        # of the gap that precedes the moment the delay reaches back to.
+        # Escalated once the moment the delay of working time ends (due + delay) has passed.
+        # Inside a working period that is "more than the delay has passed": due before the
+        # start of the gap that precedes the moment the delay reaches back to. Where no working
+        # time passed just before now (a gap, or the first instant of a period), every node
+        # whose delay ended at the last period's end has passed it: due up to that moment.
         since = calendar.add_working_hours(now, -sample.escalate_after, **options)
-        escalate[calendar.add_working_hours(since, -TICK, **options) + TICK] += ids
+        if calendar.working_time_between(now - TICK, now, **options):
+            escalate[calendar.add_working_hours(since, -TICK, **options) + TICK] += ids
+        else:
+            escalate[since + TICK] += ids
     return tuple(  # type: ignore[return-value]
         Deadlines(
             _expression(moments) if moments else Value(None, output_field=DateTimeField()),
