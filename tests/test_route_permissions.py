@@ -16,7 +16,7 @@ import io
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -38,9 +38,10 @@ from tests.factories import (
 from tracker.accounts.models import ApiToken, TokenScope
 from tracker.alerts.models import Alert
 from tracker.integrations.models import CalendarFeed, ChatIdentity
-from tracker.integrations.services import chat_link_token
+from tracker.integrations.services import calendar_feed_create, chat_link_token
 from tracker.notifications.models import Channel
 from tracker.projects.models import ProjectTemplate, TemplateNode
+from tracker.workcal.models import CalendarOverride
 
 pytestmark = pytest.mark.django_db
 
@@ -101,9 +102,10 @@ class World:
             due_at=self.node.due_at,
             scan_id=uuid.uuid4(),
         )
-        self.owner_feed = CalendarFeed.objects.create(
-            user=self.users["owner"], project=self.project, token="feed-token"
+        self.owner_feed, self.owner_feed_token = calendar_feed_create(
+            user=self.users["owner"], project=self.project
         )
+        CalendarOverride.objects.create(date=date(2026, 12, 25), kind="holiday", name="Closed")
 
     def user(self, role: str):
         """Whose own rows a route acts on (anonymous and the token: the reader's)."""
@@ -116,9 +118,9 @@ class World:
         return ApiToken.objects.filter(user=user).first().pk
 
     def own_feed(self, role: str) -> int:
-        feed, _ = CalendarFeed.objects.get_or_create(
-            user=self.user(role), project=None, defaults={"token": f"own-{role}"}
-        )
+        feed = CalendarFeed.objects.filter(user=self.user(role), project=None).first()
+        if feed is None:
+            feed, _token = calendar_feed_create(user=self.user(role))
         return feed.pk
 
     def own_identity(self, role: str) -> int:
@@ -463,7 +465,7 @@ ROUTES: dict[str, list[Case]] = {
     ],
     # The secret in the URL is the credential: calendars cannot sign in.
     "integrations:calendar_feed": [
-        web("get", p("/integrations/calendar/feed-token.ics"), EVERYONE)
+        web("get", lambda w, role: f"/integrations/calendar/{w.owner_feed_token}.ics", EVERYONE)
     ],
     "integrations:project_export": [
         web("get", p("/integrations/projects/{project}/export.csv"), READERS)
@@ -486,6 +488,23 @@ ROUTES: dict[str, list[Case]] = {
     # Signing in and out ---------------------------------------------------------------------
     "set_language": [web("post", p("/i18n/setlang/"), EVERYONE, lambda w: {"language": "en"})],
     "login": [web("get", p("/accounts/login/"), EVERYONE)],
+    "account_login": [web("get", p("/accounts/login/"), EVERYONE)],  # allauth's name for it
+    "web:project_settings": [
+        web("get", p("/projects/{project}/settings/"), MANAGERS),
+    ],
+    "api:calendar": [
+        api("get", p("/api/v1/calendar/?year=2026"), READERS),
+        api(
+            "post",
+            p("/api/v1/calendar/"),
+            STAFF,
+            lambda w: {"date": "2026-12-24", "kind": "holiday", "name": "Company day"},
+        ),
+    ],
+    "api:calendar-working-day": [
+        api("get", p("/api/v1/calendar/working-day/?date=2026-10-10"), READERS),
+    ],
+    "api:calendar-override": [api("delete", p("/api/v1/calendar/2026-12-25/"), STAFF)],
     "logout": [web("post", p("/accounts/logout/"), EVERYONE)],
     "password_change": [web("get", p("/accounts/password_change/"), SESSION)],
     "password_change_done": [web("get", p("/accounts/password_change/done/"), SESSION)],

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tracker.core import permissions
-from tracker.core.errors import AlreadyExistsError, PermissionDeniedError
+from tracker.core.errors import AlreadyExistsError
 from tracker.workcal.models import CalendarOverride, DayKind, OfficialDay, OfficialYear
 
 if TYPE_CHECKING:
@@ -23,8 +23,11 @@ if TYPE_CHECKING:
 
 
 def _check_may_edit(actor: User | None) -> None:
-    if actor is not None and not permissions.can_edit_calendar(actor):
-        raise PermissionDeniedError(_("Only staff can change the working calendar."))
+    permissions.authorize(
+        actor,
+        permissions.can_edit_calendar,
+        message=_("Only staff can change the working calendar."),
+    )
 
 
 def calendar_override_create(
