@@ -16,11 +16,13 @@ from datetime import datetime
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.hashers import make_password
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from tracker.accounts.models import ApiToken, Department, Membership, User
+from tracker.core.errors import PermissionDeniedError
+from tracker.core.permissions import authorize, can_manage_users
 from tracker.integrations.models import CalendarFeed, ChatIdentity
 from tracker.milestones.models import Milestone, MilestoneChange
 from tracker.notifications.models import OutboxMessage
@@ -135,10 +137,9 @@ def _replace_json_string(model, column: str, old: str, new: str) -> None:
 @transaction.atomic
 def person_erase(*, actor: User, user: User) -> ErasureResult:
     """Anonymise `user` on their request. Staff only, and not oneself."""
-    if not actor.is_staff:
-        raise PermissionDenied("Only staff may erase a person's data.")
+    authorize(actor, can_manage_users, message=gettext("Only staff may erase a person's data."))
     if actor.pk == user.pk:
-        raise PermissionDenied("Staff cannot erase their own account.")
+        raise PermissionDeniedError(gettext("Staff cannot erase their own account."))
     user = User.objects.select_for_update().get(pk=user.pk)
     old, new = user.username, f"erased-{user.pk}"
     # The history names assignees by username; snapshots and chat messages too.
