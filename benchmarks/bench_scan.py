@@ -172,6 +172,11 @@ def generate(now) -> dict[str, int]:
                 d_day=now,
                 owner=owners[i % OWNERS],
                 status=ProjectStatus.ACTIVE,
+                # Around the clock (a war room over the whole data set), so the windows are the
+                # plain hours the steady state above was generated with, whatever the clock.
+                war_room=True,
+                war_room_days_before=7300,
+                war_room_days_after=7300,
             )
             for i in range(PROJECTS)
         ],
