@@ -118,3 +118,10 @@ def test_bad_report_parameters_are_400(client, path, params, field):
 def test_reports_need_authentication(api_client):
     assert api_client.get("/api/v1/reports/weekly/").status_code == 401
     assert api_client.get("/api/v1/reports/monthly/").status_code == 401
+
+
+def test_monthly_report_defaults_to_the_last_complete_month(client, data):
+    with time_machine.travel(datetime(2026, 12, 3, 10, 0, tzinfo=SHANGHAI), tick=False):
+        body = client.get("/api/v1/reports/monthly/").json()
+
+    assert body["period"] == "2026-11" and body["due_count"] == 3

@@ -127,3 +127,25 @@ def test_bad_report_parameters_are_a_clear_400(client_for, owner, name, query, m
 def test_reports_index_redirects_to_weekly(client_for, owner):
     response = client_for(owner).get(reverse("web:reports"))
     assert response.status_code == 302 and response["Location"] == reverse("web:report_weekly")
+
+
+def test_monthly_report_defaults_to_the_last_complete_month(client_for, owner, week_data):
+    """On 13 November the month under way is nearly empty: the page opens on October, with
+    November one click away."""
+    html = client_for(owner).get(reverse("web:report_monthly")).content.decode()
+
+    assert 'value="2026-10"' in html
+    assert "period=2026-11" in html  # the "next" link to the month under way
+
+
+@pytest.mark.parametrize(
+    ("route", "query", "label"),
+    [
+        ("web:report_weekly", {"week": "2026-W45"}, "2026-W45"),
+        ("web:report_monthly", {"month": "2026-09"}, "2026-09"),
+    ],
+)
+def test_report_pages_accept_the_api_parameter_names(client_for, owner, route, query, label):
+    html = client_for(owner).get(reverse(route), query).content.decode()
+
+    assert f'value="{label}"' in html

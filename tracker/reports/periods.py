@@ -72,6 +72,14 @@ def period_containing(kind: str, moment: datetime | date) -> Period:
     return week_period(moment) if kind == PeriodKind.WEEK else month_period(moment)
 
 
+def default_period(kind: str, now: datetime) -> Period:
+    """The period a report shows when none is asked for: the current week (weekly monitoring),
+    but the last complete month (the monthly analysis looks back; the month under way is
+    one click further)."""
+    current = period_containing(kind, now)
+    return current if kind == PeriodKind.WEEK else current.previous()
+
+
 def parse_week(value: str) -> Period:
     """'2026-W47' → that ISO week; a clear ValidationError for anything else."""
     match = WEEK_PATTERN.fullmatch(value or "")

@@ -11,7 +11,7 @@ from tracker.reports.api.serializers import (
     ReportQuerySerializer,
     WeeklyReportSerializer,
 )
-from tracker.reports.periods import PeriodKind, parse_period, period_containing
+from tracker.reports.periods import PeriodKind, default_period, parse_period
 from tracker.reports.selectors import deviation_report, monthly_report
 
 SCOPE_PARAMETERS = [
@@ -34,7 +34,7 @@ class _ReportView(APIView):
     def _period(self, request):
         value = request.query_params.get(self.kind)
         if not value:
-            return period_containing(self.kind, timezone.now())
+            return default_period(self.kind, timezone.now())
         try:
             return parse_period(self.kind, value)
         except ValidationError as error:
@@ -62,14 +62,17 @@ class WeeklyReportView(_ReportView):
 
 
 class MonthlyReportView(_ReportView):
-    """The deviation rate of one calendar month, with its weekly trend and department ranking."""
+    """The deviation rate of one calendar month (the last complete month by default), with its
+    weekly trend and department ranking."""
 
     kind = PeriodKind.MONTH
 
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                PeriodKind.MONTH.value, OpenApiTypes.STR, description="Month, e.g. 2026-11."
+                PeriodKind.MONTH.value,
+                OpenApiTypes.STR,
+                description="Month, e.g. 2026-11; the last complete month by default.",
             ),
             *SCOPE_PARAMETERS,
         ],

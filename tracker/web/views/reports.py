@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from tracker.accounts.models import Department
-from tracker.reports.periods import PeriodKind, period_containing
+from tracker.reports.periods import PeriodKind, default_period, period_containing
 from tracker.reports.selectors import deviation_report, monthly_report, weekly_trend
 from tracker.web.charts import trend_chart
 from tracker.web.forms import ReportFilterForm
@@ -24,8 +24,9 @@ def _report_page(request: HttpRequest, kind: PeriodKind) -> HttpResponse:
     departments = list(Department.objects.order_by("name"))
     current = period_containing(kind, now)
     data = request.GET.copy()
+    # ?week= / ?month= (the API's and the emails' names) mean the same as the picker's ?period=.
     if not data.get("period"):
-        data["period"] = current.label  # the picker shows the period being reported
+        data["period"] = data.get(kind.value) or default_period(kind, now).label
     form = ReportFilterForm(data, kind=kind, departments=departments, user=request.user)
     context = {
         "form": form,
@@ -36,7 +37,7 @@ def _report_page(request: HttpRequest, kind: PeriodKind) -> HttpResponse:
     }
     if not form.is_valid():
         return render(request, "web/reports/report.html", context, status=400)
-    period = form.cleaned_data["period"] or current
+    period = form.cleaned_data["period"]
     project = form.cleaned_data["project"]
     department_id = form.cleaned_data["department"]
     scope = {
