@@ -4,9 +4,10 @@ and at send time (a channel saved earlier, or a name that now resolves inward)."
 import socket
 
 import pytest
+from django.urls import reverse
 
 from tests.factories import ProjectFactory
-from tracker.core.delivery import PermanentDeliveryError
+from tracker.core.delivery import PermanentDeliveryError, TransientDeliveryError
 from tracker.integrations.delivery import deliver_chat
 from tracker.integrations.services import channel_create, channel_send_test
 from tracker.integrations.ssrf import UnsafeURLError, check_url
@@ -141,3 +142,47 @@ def test_host_names_are_compared_in_their_idna_form():
 
     assert normalise_host("Bücher.Example.") == "xn--bcher-kva.example"
     assert normalise_host("OAPI.DingTalk.com") == "oapi.dingtalk.com"
+
+
+@pytest.mark.django_db
+def test_a_name_that_does_not_resolve_now_is_saved_with_a_warning(api_client, staff):
+    """Where outbound DNS is unavailable at configuration time, the channel is still saved;
+    the send-time check (above) stays the guard."""
+    api_client.force_authenticate(staff)
+    response = api_client.post(
+        "/api/v1/channels/",
+        {
+            "name": "Feishu group",
+            "kind": "slack",
+            "url": "https://hooks.example.invalid/x",
+            "events": ["overdue"],
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201, response.json()
+    assert "could not be resolved" in response.json()["warnings"][0]
+    channel = Channel.objects.get(pk=response.json()["id"])
+    with pytest.raises(TransientDeliveryError, match="could not be resolved"):
+        deliver_chat(channel=channel, payload={"event": "test", "title": "t"}, idempotency_key="k")
+
+
+@pytest.mark.django_db
+def test_the_channel_page_shows_the_warning(client, staff):
+    client.force_login(staff)
+    response = client.post(
+        reverse("integrations:channel_create"),
+        {
+            "name": "Later",
+            "kind": "slack",
+            "url": "https://hooks.example.invalid/x",
+            "events": ["overdue"],
+            "language": "en",
+            "is_active": "on",
+        },
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "checked again before every send" in response.content.decode()
+    assert Channel.objects.filter(name="Later").exists()

@@ -4,7 +4,7 @@ accounts and calendar feeds. Secrets and tokens are never shown."""
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -53,7 +53,9 @@ class ChannelAdminForm(forms.ModelForm):
         if self.errors:
             return
         try:
-            channel_validate(self.instance, check_address=self.instance.url != self._saved_url)
+            self.warnings = channel_validate(
+                self.instance, check_address=self.instance.url != self._saved_url
+            )
         except ValidationError as error:
             self._update_errors(error)
 
@@ -71,6 +73,8 @@ class ChannelAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        for warning in getattr(form, "warnings", []):
+            self.message_user(request, warning, level=messages.WARNING)
 
 
 @admin.register(ChatIdentity)

@@ -26,7 +26,7 @@ from tracker.core.permissions import authorize, can_manage_channel
 from tracker.integrations.delivery import deliver_chat
 from tracker.integrations.models import CalendarFeed, ChatIdentity, ChatPlatform
 from tracker.integrations.platforms import get_platform
-from tracker.integrations.ssrf import UnsafeURLError, check_url
+from tracker.integrations.ssrf import UnresolvableURLError, UnsafeURLError, check_url
 from tracker.notifications.models import Channel, ChannelEvent, ChannelKind
 from tracker.projects.models import Project
 
@@ -48,9 +48,15 @@ CHAT_LINK_MAX_AGE = 30 * 60
 # Channels ----------------------------------------------------------------------------------
 
 
-def channel_validate(channel: Channel, *, check_address: bool) -> None:
-    """Every rule of a channel's final state; all broken ones at once, by field."""
+def channel_validate(channel: Channel, *, check_address: bool) -> list[str]:
+    """Every rule of a channel's final state; all broken ones at once, by field.
+
+    Returns the warnings that do not stop the save: a host name that does not resolve now is
+    saved (outbound DNS may be unavailable where Milepost is configured) and checked again,
+    address by address, before every send.
+    """
     errors: dict[str, list[str]] = {}
+    warnings: list[str] = []
     channel.name = (channel.name or "").strip()
     if not channel.name:
         errors.setdefault("name", []).append(_("Give the channel a name."))
@@ -68,6 +74,10 @@ def channel_validate(channel: Channel, *, check_address: bool) -> None:
     elif check_address:
         try:
             check_url(channel.url)
+        except UnresolvableURLError as exc:
+            warnings.append(
+                _("%(reason)s It is saved, and checked again before every send.") % {"reason": exc}
+            )
         except UnsafeURLError as exc:
             errors.setdefault("url", []).append(str(exc))
     channel.secret = (channel.secret or "").strip()
@@ -96,6 +106,7 @@ def channel_validate(channel: Channel, *, check_address: bool) -> None:
         errors.setdefault("language", []).append(_("Choose English or Simplified Chinese."))
     if errors:
         raise ValidationError(errors)
+    return warnings
 
 
 def _check_permission(actor: User, project: Project | None) -> None:
@@ -121,7 +132,8 @@ def channel_create(
     is_active: bool = True,
     language: str = Language.EN,
 ) -> Channel:
-    """Add a channel. The URL must reach a public address now (SSRF guard)."""
+    """Add a channel. The URL may not reach a non-public address (SSRF guard); `warnings` on
+    the returned channel says what was saved unchecked."""
     _check_permission(actor, project)
     channel = Channel(
         name=name,
@@ -135,8 +147,9 @@ def channel_create(
         language=language,
         created_by=actor,
     )
-    channel_validate(channel, check_address=True)
+    warnings = channel_validate(channel, check_address=True)
     channel.save()
+    channel.warnings = warnings
     return channel
 
 
@@ -156,8 +169,9 @@ def channel_update(*, channel_id: int, actor: User, data: Mapping[str, Any]) -> 
     if "project" in data:
         # Moving a channel needs the right to manage it where it lands, too.
         _check_permission(actor, channel.project)
-    channel_validate(channel, check_address=channel.url != old_url)
+    warnings = channel_validate(channel, check_address=channel.url != old_url)
     channel.save()
+    channel.warnings = warnings
     return channel
 
 

@@ -13,6 +13,10 @@ class ChannelSerializer(serializers.ModelSerializer):
     department = serializers.SlugRelatedField(slug_field="code", read_only=True)
     has_secret = serializers.SerializerMethodField()
     url_display = serializers.CharField(read_only=True)
+    warnings = serializers.SerializerMethodField(
+        help_text="What was saved unchecked (e.g. a host that does not resolve now); "
+        "only in the answer to a create or update."
+    )
 
     class Meta:
         model = Channel
@@ -29,11 +33,15 @@ class ChannelSerializer(serializers.ModelSerializer):
             "language",
             "created_at",
             "updated_at",
+            "warnings",
         ]
         read_only_fields = fields
 
     def get_has_secret(self, channel: Channel) -> bool:
         return bool(channel.secret)
+
+    def get_warnings(self, channel: Channel) -> list[str]:
+        return getattr(channel, "warnings", [])
 
 
 class ChannelWriteSerializer(serializers.Serializer):

@@ -68,6 +68,8 @@ def channel_create_view(request: HttpRequest) -> HttpResponse:
                 _("Channel “%(name)s” saved. Send a test message to check it.")
                 % {"name": channel.name},
             )
+            for warning in channel.warnings:
+                messages.warning(request, warning)
             return redirect("integrations:channel_list")
     status = 400 if request.method == "POST" else 200
     return render(
@@ -92,6 +94,8 @@ def channel_edit_view(request: HttpRequest, channel_id: int) -> HttpResponse:
             form.add_error(None, str(error))
         else:
             messages.success(request, _("Channel “%(name)s” saved.") % {"name": channel.name})
+            for warning in channel.warnings:
+                messages.warning(request, warning)
             return redirect("integrations:channel_list")
     status = 400 if request.method == "POST" else 200
     return render(
