@@ -5,6 +5,9 @@
   "use strict";
 
   let dragged = null;
+  // The card whose Move menu sent the last move: its answer replaces the card, so the focus
+  // goes back to the new card's Move button (keyboard users keep their place).
+  let movedByMenu = null;
 
   function columnList(card, status) {
     const lane = card.closest(".lane");
@@ -45,8 +48,19 @@
       } else if (card.dataset.changed) {
         card.classList.add("just-changed");
       }
+      if (movedByMenu === card.id) {
+        movedByMenu = null;
+        const summary = card.querySelector(".menu summary");
+        if (summary) summary.focus();
+      }
     });
     root.querySelectorAll && root.querySelectorAll(".add-slot input[name=title]").forEach(function (i) { i.focus(); });
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const form = event.detail.elt && event.detail.elt.closest && event.detail.elt.closest(".menu-body");
+    const card = form && form.closest(".card");
+    if (card) movedByMenu = card.id;
   });
 
   // A refused move (403, 5xx) leaves the card where it came from.

@@ -114,6 +114,7 @@ def test_sign_in_create_baseline_drag_and_edit_with_a_reason(company, open_conte
     page.keyboard.press("Tab")  # first choice: In progress
     page.keyboard.press("Enter")
     expect(column(page, "Design", "in_progress").locator(f"#{other_id}")).to_be_visible()
+    expect(page.locator(f"#{other_id} summary")).to_be_focused()  # keyboard users keep their place
 
     # Edit a due date with a reason, then find the reason in the node's history.
     target = card_in(page, "Merchandising", "todo").first
