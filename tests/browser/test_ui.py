@@ -258,3 +258,37 @@ def test_weekly_report_and_csv_export(company, open_context, screenshot):
     assert len(rows) >= 1
     assert any("Merchandising" in cell or "merch" in cell for row in rows for cell in row)
     assert errors == []
+
+
+LABEL_LINES = """(table) => [...table.querySelectorAll("th")].filter((th) => th.textContent.trim())
+    .map((th) => { const range = document.createRange(); range.selectNodeContents(th);
+                   return [th.textContent.trim(), range.getClientRects().length]; })"""
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_conflict_table_fits_the_card(company, open_context, screenshot, language):
+    """Each label of the conflict table stays on one line, in both languages, on a card."""
+    company.language = language
+    company.save(update_fields=["language"])
+    project = ProjectFactory(owner=company, name="双11大促")
+    merch = company.__class__.objects.get(username="merch-lead").led_departments.get()
+    node = MilestoneFactory(project=project, department=merch, title="爆款选品 hero SKU list")
+    page = open_context(company).new_page()
+    page.goto(f"/projects/{project.pk}/")
+    page.locator(f"#card-{node.pk} [data-edit]").click()
+    editor = page.locator(f"#card-{node.pk}.card-editing")
+    expect(editor).to_be_visible()
+    Milestone.objects.filter(pk=node.pk).update(
+        title="爆款选品（终版）", assignee=company, version=node.version + 1
+    )
+    editor.locator("select[name=status]").select_option("blocked")
+    editor.locator("button[type=submit]").first.click()
+    table = editor.locator(".conflict-table")
+    expect(table).to_be_visible()
+
+    lines = table.evaluate(LABEL_LINES)
+    assert lines and all(count == 1 for _label, count in lines), lines
+    colon = "：" if language == "zh-hans" else ":"  # full-width in Chinese
+    assert editor.locator("label").first.inner_text().strip().endswith(colon)
+    editor.scroll_into_view_if_needed()
+    screenshot(page, f"board-conflict-{language}", full_page=False)
