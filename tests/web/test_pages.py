@@ -212,3 +212,23 @@ def test_timeline_shades_non_working_days_and_names_holidays(client_for, owner):
     assert "<title>10-01–10-07: National Day</title>" in html
     assert "<title>10-03–10-04: weekend</title>" not in html  # inside the break
     assert "<title>10-11: weekend</title>" in html  # Saturday 10-10 is a make-up workday
+
+
+def test_my_work_shows_an_owners_projects_and_a_leads_departments(client_for, owner, project):
+    """An owner sees her projects' overdue nodes, whoever they are assigned to; a department
+    head sees the department's, in every project."""
+    now = timezone.now()
+    head = UserFactory(username="head")
+    tech = DepartmentFactory(code="tech", name="Tech", lead=head)
+    design = DepartmentFactory(code="design", name="Design")
+    MilestoneFactory(project=project, department=design, title="Banner", due_at=now - timedelta(1))
+    MilestoneFactory(project=project, department=tech, title="Checkout", due_at=now - timedelta(2))
+    MilestoneFactory(department=tech, title="Other project", due_at=now - timedelta(3))
+    MilestoneFactory(department=design, title="Not hers", due_at=now - timedelta(3))
+
+    assert sorted(n.title for n in my_work(user=owner, now=now).overdue) == ["Banner", "Checkout"]
+    assert sorted(n.title for n in my_work(user=head, now=now).overdue) == [
+        "Checkout",
+        "Other project",
+    ]
+    assert "Banner" in client_for(owner).get(reverse("web:home")).content.decode()

@@ -53,7 +53,8 @@ def user_department_ids(user: User) -> set[int]:
 
 
 def my_work(*, user: User, now: datetime | None = None) -> MyWork:
-    """Open nodes assigned to the user or to their departments, in active projects, sorted
+    """Open nodes the user answers for: assigned to them, in the departments they belong to or
+    lead, or in the projects they own; in active projects, sorted
     into the sections a team lead scans every morning (the queryset's vocabulary: overdue,
     at risk, due soon until the end of the week).
 
@@ -65,7 +66,7 @@ def my_work(*, user: User, now: datetime | None = None) -> MyWork:
     mine = (
         milestone_queryset()
         .visible_to(user)
-        .filter(Q(assignee=user) | Q(department_id__in=departments))
+        .filter(Q(assignee=user) | Q(department_id__in=departments) | Q(project__owner=user))
         .in_active_projects()
     )
     # The week ends at `week_end` exclusive; the due-soon window includes its far edge.
