@@ -83,7 +83,9 @@ def test_sign_in_create_baseline_drag_and_edit_with_a_reason(company, open_conte
     page.get_by_role("button", name="Preview the schedule").click()
     expect(page.get_by_role("heading", name="Preview: 24 nodes")).to_be_visible()
     assert not Project.objects.exists()
-    page.get_by_role("button", name="Create project").click()
+    page.get_by_role("region", name="Preview: 24 nodes").get_by_role(
+        "button", name="Create project"
+    ).click()
     expect(page.get_by_text("is created with 24 nodes")).to_be_visible()
     project = Project.objects.get()
     expect(page.locator(".card")).to_have_count(24)

@@ -1,5 +1,6 @@
 """Projects list with health, creating from a template with a preview, and the baseline."""
 
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -233,7 +234,9 @@ def test_archived_board_still_opens(client_for, owner):
     assert client_for(owner).get(reverse("web:board", args=[project.pk])).status_code == 200
 
 
+@time_machine.travel(datetime(2026, 8, 3, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False)
 def test_preview_shows_which_nodes_moved_and_why(client_for, owner, shipped_templates):
+    """Planned in August, before the D-day's holidays (the wizard refuses a past D-day)."""
     template = template_save(
         actor=None,
         code="calendar-days",
@@ -284,3 +287,73 @@ def test_project_settings_set_working_time(client_for, owner):
     assert "Working periods must each start before they end" in bad.content.decode()
     project.refresh_from_db()
     assert project.working_hours == "10:00-19:00"
+
+
+def _close_d_day(days: int = 10) -> str:
+    d_day = timezone.localtime(timezone.now() + timedelta(days=days)).replace(hour=0, minute=0)
+    return d_day.strftime(DATETIME_FORMAT)
+
+
+def test_a_d_day_in_the_past_is_refused(client_for, owner):
+    response = client_for(owner).post(
+        reverse("web:project_create"), _create_data(create="1", d_day=_close_d_day(-400))
+    )
+    assert response.status_code == 422
+    assert "The D-day has passed" in response.content.decode()
+    assert not Project.objects.exists()
+
+
+def test_past_nodes_are_marked_and_nothing_is_created_until_chosen(
+    client_for, owner, shipped_templates
+):
+    """A D-day 10 days away puts about half the campaign template in the past: the preview
+    says so, and creating straight away asks instead of creating an overdue plan."""
+    for code in TEMPLATE_DEPARTMENTS:
+        DepartmentFactory(code=code)
+    data = _create_data(template=shipped_templates["sale-campaign"].pk, d_day=_close_d_day())
+    client = client_for(owner)
+
+    html = client.post(reverse("web:project_create"), {**data, "preview": "1"}).content.decode()
+    past = html.count('class="is-past"')
+    assert past >= 5 and "nodes are already past" in html
+    assert "template plans" in html
+
+    refused = client.post(reverse("web:project_create"), {**data, "create": "1"})
+    assert refused.status_code == 422
+    assert "choose below what to do with them" in refused.content.decode()
+    assert not Project.objects.exists()
+
+
+def test_past_nodes_are_done_left_out_or_rescheduled_as_chosen(
+    client_for, owner, shipped_templates
+):
+    for code in TEMPLATE_DEPARTMENTS:
+        DepartmentFactory(code=code)
+    template = shipped_templates["sale-campaign"]
+    data = _create_data(template=template.pk, d_day=_close_d_day())
+    client = client_for(owner)
+    html = client.post(reverse("web:project_create"), {**data, "preview": "1"}).content.decode()
+    past_keys = [k for k in re.findall(r'name="past-([\w-]+)" id=', html) if k != "all"]
+    done_key, skipped_key = past_keys[0], past_keys[1]
+
+    response = client.post(
+        reverse("web:project_create"),
+        {
+            **data,
+            "create": "1",
+            "past-all": "reschedule",
+            f"past-{done_key}": "done",
+            f"past-{skipped_key}": "skip",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()
+    project = Project.objects.get()
+    nodes = {node.template_key: node for node in project.milestones.all()}
+    assert len(nodes) == 23 and skipped_key not in nodes
+    assert nodes[done_key].status == MilestoneStatus.DONE
+    assert nodes[done_key].completed_at == nodes[done_key].due_at
+    rescheduled = [nodes[key] for key in past_keys[2:]]
+    assert rescheduled and all(node.due_at > timezone.now() for node in rescheduled)
+    assert not project.milestones.open().overdue(timezone.now()).exists()
+    assert not MilestoneDependency.objects.filter(depends_on__template_key=skipped_key).exists()

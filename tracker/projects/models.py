@@ -37,6 +37,14 @@ class ProjectStatus(models.TextChoices):
         return [status for status in cls.values if status not in cls.quiet_values()]
 
 
+class PastNodeAction(models.TextChoices):
+    """What the new-project wizard does with a template node whose date is already past."""
+
+    RESCHEDULE = "reschedule", _("Keep it, due the next working day")
+    DONE = "done", _("Mark it done")
+    SKIP = "skip", _("Leave it out")
+
+
 class OffsetUnit(models.TextChoices):
     CALENDAR_DAYS = "calendar_days", _("calendar days")
     WORKING_DAYS = "working_days", _("working days")

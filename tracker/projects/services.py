@@ -6,8 +6,8 @@ The nodes themselves are written by `tracker.milestones.services` (with their hi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -27,15 +27,18 @@ from tracker.core.permissions import (
     can_manage_project,
     can_manage_templates,
 )
+from tracker.milestones.models import Milestone, MilestoneStatus
 from tracker.milestones.selectors import find_cycle
 from tracker.milestones.services import (
     PlannedNode,
     milestone_bulk_baseline,
     milestone_bulk_create,
     milestone_bulk_shift,
+    milestone_update,
 )
 from tracker.projects.models import (
     OffsetUnit,
+    PastNodeAction,
     Project,
     ProjectKind,
     ProjectStatus,
@@ -154,6 +157,70 @@ def template_schedule(
     return schedule
 
 
+def next_working_moment(
+    after: datetime, at: time, calendar: WorkingCalendar, war_room: WarRoom | None = None
+) -> datetime:
+    """The first working day, today or later, whose `at` o'clock is still ahead of `after`."""
+    local = timezone.localtime(after)
+    day = calendar.roll(local.date(), RollRule.NEXT, war_room)
+    moment = datetime.combine(day, at, tzinfo=local.tzinfo)
+    if moment <= after:
+        day = calendar.add_working_days(day, 1, war_room=war_room)
+        moment = datetime.combine(day, at, tzinfo=local.tzinfo)
+    return moment
+
+
+def schedule_past_nodes(
+    schedule: list[ScheduledNode],
+    actions: Mapping[str, str],
+    *,
+    now: datetime,
+    war_room: WarRoom | None = None,
+    calendar: WorkingCalendar | None = None,
+) -> tuple[list[ScheduledNode], set[str]]:
+    """Apply the wizard's choice for each node the schedule puts in the past.
+
+    `skip` leaves the node out (and out of its downstream nodes' dependencies), `reschedule`
+    keeps it on the next working day at its template time, `done` keeps its date and returns
+    its key among those to mark done once created. A past node without a choice is kept as
+    scheduled; choices for nodes that are not in the past are ignored.
+    """
+    calendar = calendar or WorkingCalendar()
+    past = {node.key for node in schedule if node.due_at <= now}
+    unknown = sorted(set(actions.values()) - set(PastNodeAction.values))
+    if unknown:
+        raise ValidationError(
+            {"past_nodes": _("Unknown choices: %(values)s.") % {"values": ", ".join(unknown)}}
+        )
+    chosen = {key: action for key, action in actions.items() if key in past}
+    skipped = {key for key, action in chosen.items() if action == PastNodeAction.SKIP}
+    kept = []
+    for node in schedule:
+        if node.key in skipped:
+            continue
+        if chosen.get(node.key) == PastNodeAction.RESCHEDULE:
+            local = timezone.localtime(node.due_at)
+            node = replace(
+                node, due_at=next_working_moment(now, local.timetz(), calendar, war_room)
+            )
+        if skipped.intersection(node.depends_on):
+            node = replace(node, depends_on=tuple(k for k in node.depends_on if k not in skipped))
+        kept.append(node)
+    done = {key for key, action in chosen.items() if action == PastNodeAction.DONE}
+    return kept, done
+
+
+def _mark_done_before_start(milestone: Milestone, *, actor: User | None, now: datetime) -> None:
+    """A node that was finished before the project was entered: done on its due date."""
+    milestone_update(
+        milestone_id=milestone.pk,
+        actor=actor,
+        data={"status": MilestoneStatus.DONE, "completed_at": milestone.due_at},
+        change_reason=_("Done before the project was created"),
+        now=now,
+    )
+
+
 @transaction.atomic
 def project_create(
     *,
@@ -172,9 +239,11 @@ def project_create(
     war_room: bool = False,
     war_room_days_before: int | None = None,
     war_room_days_after: int | None = None,
+    past_nodes: Mapping[str, str] | None = None,
 ) -> Project:
     """Create a project; with a template, schedule all its nodes back from the D-day, on
-    working days (the war room's days count as working days).
+    working days (the war room's days count as working days). `past_nodes` says, by template
+    key, what to do with a node the schedule puts in the past (`schedule_past_nodes`).
 
     Windows left out come from the `DUE_SOON_HOURS` and `ESCALATE_AFTER_HOURS` settings (the
     model's defaults); `status` active baselines the new plan at once."""
@@ -213,18 +282,25 @@ def project_create(
     project.full_clean(exclude=["template"])
     project.save()
     if template is not None:
+        schedule, done = schedule_past_nodes(
+            template_schedule(template=template, d_day=d_day, war_room=project.war_room_window),
+            past_nodes or {},
+            now=now,
+            war_room=project.war_room_window,
+        )
         try:
-            milestone_bulk_create(
+            created = milestone_bulk_create(
                 project=project,
-                nodes=template_schedule(
-                    template=template, d_day=d_day, war_room=project.war_room_window
-                ),
+                nodes=schedule,
                 actor=actor,
                 reason=_("From template %(code)s") % {"code": template.code},
                 now=now,
             )
         except ValidationError as error:
             raise ValidationError({"template": error.messages}) from error
+        for milestone in created:
+            if milestone.template_key in done:
+                _mark_done_before_start(milestone, actor=actor, now=now)
     if status == ProjectStatus.ACTIVE:
         project_activate(project=project, actor=actor, now=now)
     return project

@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.forms.renderers import DjangoTemplates
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -86,6 +87,17 @@ class ProjectCreateForm(UIForm):
             before=data.get("war_room_days_before") or 0,
             after=data.get("war_room_days_after") or 0,
         )
+
+    def clean_d_day(self) -> Any:
+        d_day = self.cleaned_data["d_day"]
+        if d_day <= timezone.now():
+            raise ValidationError(
+                _(
+                    "The D-day has passed: plan a coming one here. Staff bring past campaigns "
+                    "in with the historical import."
+                )
+            )
+        return d_day
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

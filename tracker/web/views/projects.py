@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -13,7 +15,7 @@ from django.utils.translation import gettext as _
 from tracker.accounts.models import Department
 from tracker.core.forms import add_service_errors
 from tracker.core.permissions import authorize, can_create_project, can_manage_project
-from tracker.projects.models import Project
+from tracker.projects.models import PastNodeAction, Project
 from tracker.projects.services import (
     project_baseline,
     project_create,
@@ -48,21 +50,51 @@ def project_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _preview(form: ProjectCreateForm) -> dict:
-    """The nodes the template would schedule, with the departments that are still missing."""
+PAST_ALL = "past-all"
+
+
+def _past_choices(request: HttpRequest) -> dict[str, str]:
+    """The wizard's choice for each past node (`past-<key>`), the "all" choice filling gaps."""
+    return {
+        name.removeprefix("past-"): value
+        for name, value in request.POST.items()
+        if name.startswith("past-") and name != PAST_ALL and value
+    }
+
+
+def _preview(form: ProjectCreateForm, request: HttpRequest, now: datetime) -> dict:
+    """The nodes the template would schedule, with the departments that are still missing and
+    the nodes whose dates are already past (each with the choice made for it)."""
     template = form.cleaned_data.get("template")
     if template is None:
-        return {"nodes": [], "missing": []}
+        return {"nodes": [], "missing": [], "past": 0}
     nodes = template_schedule(
         template=template, d_day=form.cleaned_data["d_day"], war_room=form.war_room_window
     )
     codes = {node.department_code for node in nodes}
     departments = {d.code: d for d in Department.objects.filter(code__in=codes)}
-    rows = [{"node": node, "department": departments.get(node.department_code)} for node in nodes]
+    chosen = _past_choices(request)
+    default = request.POST.get(PAST_ALL) or PastNodeAction.RESCHEDULE
+    rows = [
+        {
+            "node": node,
+            "department": departments.get(node.department_code),
+            "past": node.due_at <= now,
+            "choice": chosen.get(node.key) or default,
+        }
+        for node in nodes
+    ]
+    past = sum(row["past"] for row in rows)
+    first = min((node.due_at for node in nodes), default=None)
     return {
         "nodes": rows,
         "missing": sorted(codes - set(departments)),
         "moved": sum(node.moved_from is not None for node in nodes),
+        "past": past,
+        "span_days": (form.cleaned_data["d_day"] - first).days if first else 0,
+        "days_left": (form.cleaned_data["d_day"] - now).days,
+        "past_actions": PastNodeAction.choices,
+        "past_all": default,
     }
 
 
@@ -71,14 +103,25 @@ def project_create_view(request: HttpRequest) -> HttpResponse:
     authorize(request.user, can_create_project)  # the form and its preview, too
     if request.method != "POST":
         return render(request, "web/projects/create.html", {"form": ProjectCreateForm()})
+    now = timezone.now()
     form = ProjectCreateForm(request.POST)
     if not form.is_valid():
         return render(request, "web/projects/create.html", {"form": form}, status=422)
+    preview = _preview(form, request, now)
     if "create" not in request.POST:
+        return render(request, "web/projects/create.html", {"form": form, "preview": preview})
+    if preview["past"] and PAST_ALL not in request.POST:
+        # Created straight from the form: show which nodes are past and ask, create nothing.
+        form.add_error(
+            None,
+            _("%(count)d nodes would already be past: choose below what to do with them.")
+            % {"count": preview["past"]},
+        )
         return render(
-            request, "web/projects/create.html", {"form": form, "preview": _preview(form)}
+            request, "web/projects/create.html", {"form": form, "preview": preview}, status=422
         )
     data = form.cleaned_data
+    past_nodes = {row["node"].key: row["choice"] for row in preview["nodes"] if row["past"]}
     try:
         project = project_create(
             actor=request.user,
@@ -91,14 +134,13 @@ def project_create_view(request: HttpRequest) -> HttpResponse:
             war_room=data["war_room"],
             war_room_days_before=data["war_room_days_before"],
             war_room_days_after=data["war_room_days_after"],
+            past_nodes=past_nodes,
+            now=now,
         )
     except ValidationError as error:
         add_service_errors(form, error)
         return render(
-            request,
-            "web/projects/create.html",
-            {"form": form, "preview": _preview(form)},
-            status=422,
+            request, "web/projects/create.html", {"form": form, "preview": preview}, status=422
         )
     messages.success(
         request,
