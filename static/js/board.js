@@ -126,6 +126,38 @@
     if (edit) edit.click();
   });
 
+  // Phones: one lane and one status at a time, picked from the lane menu and status tabs
+  // (CSS shows the picker only on narrow screens; without this script the columns stack).
+  function showOnPhone(board, nav) {
+    const lane = nav.querySelector("[data-lane-pick]").value;
+    const selected = nav.querySelector('[role="tab"][aria-selected="true"]');
+    const status = selected ? selected.dataset.statusTab : "todo";
+    board.querySelectorAll(".lane").forEach(function (section) {
+      section.classList.toggle("is-shown", section.id === lane);
+    });
+    board.querySelectorAll(".column").forEach(function (column) {
+      column.classList.toggle("is-shown", column.dataset.status === status);
+    });
+  }
+
+  function setUpPhoneNav() {
+    const nav = document.querySelector("[data-board-nav]");
+    const board = document.getElementById("board");
+    if (!nav || !board) return;
+    board.classList.add("is-tabbed");
+    nav.querySelector("[data-lane-pick]").addEventListener("change", function () { showOnPhone(board, nav); });
+    nav.querySelectorAll('[role="tab"]').forEach(function (tab) {
+      tab.addEventListener("click", function () {
+        nav.querySelectorAll('[role="tab"]').forEach(function (t) { t.setAttribute("aria-selected", String(t === tab)); });
+        showOnPhone(board, nav);
+      });
+    });
+    showOnPhone(board, nav);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUpPhoneNav);
+  else setUpPhoneNav();
+
   // Escape leaves the inline editor without saving.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;

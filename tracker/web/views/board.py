@@ -138,6 +138,7 @@ def board(request: HttpRequest, project_id: int) -> HttpResponse:
             "filters": filters,
             "filtered": bool(options and any(options.values())),
             "card_count": card_count,
+            "columns": columns,
             "can_manage": can_manage_project(user, project),
             "now": now,
             "tab": "board",
