@@ -373,6 +373,7 @@ ROUTES: dict[str, list[Case]] = {
         web("post", p("/projects/{project}/baseline/"), MANAGERS),
     ],
     "web:timeline": [web("get", p("/projects/{project}/timeline/"), SESSION)],
+    "web:board_stamp": [web("get", p("/projects/{project}/stamp/"), SESSION)],
     "web:node_add": [
         web("get", p("/projects/{project}/lanes/{department}/add/"), NODE_CREATORS),
         web(

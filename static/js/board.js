@@ -158,6 +158,70 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUpPhoneNav);
   else setUpPhoneNav();
 
+  // Live board: poll the version stamp; when another person's change moves it, fetch the
+  // board again and swap in its cards, except a card being edited (or an add form in use):
+  // that one stays as it is, so its save meets the server's conflict view, never a silent
+  // overwrite. Polling a small JSON stamp holds no connection open (server-sent events would
+  // keep a gunicorn worker per open board).
+  const POLL_MS = 3000;
+
+  function busy(element) {
+    if (element.matches(".card-editing")) return true;
+    if (element.contains(document.activeElement)) return true;
+    return [...element.querySelectorAll("input[type=text], input:not([type]), textarea")].some(function (i) { return i.value; });
+  }
+
+  function mergeBoard(board, fresh) {
+    const kept = [...board.querySelectorAll(".card, .add-slot")].filter(busy);
+    board.querySelectorAll(".column").forEach(function (column) {
+      const lane = column.closest(".lane");
+      const source = fresh.querySelector("#" + lane.id + ' .column[data-status="' + column.dataset.status + '"] .cards');
+      const list = column.querySelector(".cards");
+      if (!source || !list) return;
+      const children = [...source.children].map(function (child) {
+        const mine = child.id && kept.find(function (k) { return k.id === child.id; });
+        return mine || document.importNode(child, true);
+      });
+      kept.forEach(function (k) {
+        // A busy card someone else moved stays in the column where its editor is open.
+        if (k.parentElement === list && children.indexOf(k) < 0) children.push(k);
+      });
+      list.replaceChildren.apply(list, children);
+    });
+    board.querySelectorAll(".lane").forEach(updateCounts);
+    htmx.process(board);
+  }
+
+  function poll(board) {
+    if (document.hidden) return;
+    fetch(board.dataset.stampUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (answer) { return answer.ok ? answer.json() : null; })
+      .then(function (body) {
+        if (!body || body.stamp === board.dataset.stamp) return null;
+        return fetch(window.location.href, { credentials: "same-origin" })
+          .then(function (answer) { return answer.ok ? answer.text() : null; })
+          .then(function (html) {
+            if (!html) return;
+            const fresh = new DOMParser().parseFromString(html, "text/html");
+            const freshBoard = fresh.getElementById("board");
+            if (!freshBoard) return;
+            mergeBoard(board, freshBoard);
+            board.dataset.stamp = freshBoard.dataset.stamp;
+          });
+      })
+      .catch(function () { /* offline for a moment: the next poll tries again */ });
+  }
+
+  function startPolling() {
+    const board = document.getElementById("board");
+    if (!board || !board.dataset.stampUrl) return;
+    // My own saves move the stamp too; the refetch then finds the cards as they already are.
+    window.setInterval(function () { poll(board); }, POLL_MS);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", startPolling);
+  else startPolling();
+
   // Escape leaves the inline editor without saving.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;

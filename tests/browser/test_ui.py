@@ -294,3 +294,35 @@ def test_the_conflict_table_fits_the_card(company, open_context, screenshot, lan
     assert editor.locator("label").first.inner_text().strip().endswith(colon)
     editor.scroll_into_view_if_needed()
     screenshot(page, f"board-conflict-{language}", full_page=False)
+
+
+def test_the_board_follows_other_peoples_changes_live(company, open_context):
+    """Two browsers: the lead's save reaches the owner's open board without a reload, while
+    the card the owner is editing is left alone and its save meets the conflict view."""
+    project = ProjectFactory(owner=company, name="Launch")
+    merch = company.__class__.objects.get(username="merch-lead").led_departments.get()
+    renamed = MilestoneFactory(project=project, department=merch, title="Hero SKU list")
+    editing = MilestoneFactory(project=project, department=merch, title="Coupon rules")
+    mine = open_context(company).new_page()
+    theirs = open_context(merch.lead).new_page()
+    errors = watch(mine)
+    mine.goto(f"/projects/{project.pk}/")
+    theirs.goto(f"/projects/{project.pk}/")
+    mine.locator(f"#card-{editing.pk}").get_by_role("button", name="Edit").click()
+    my_editor = mine.locator(f"#card-{editing.pk}.card-editing")
+    my_editor.get_by_label("Title").fill("Coupon rules v2")
+
+    for node, title in ((renamed, "Hero SKU list (final)"), (editing, "Coupon rules (theirs)")):
+        theirs.locator(f"#card-{node.pk}").get_by_role("button", name="Edit").click()
+        editor = theirs.locator(f"#card-{node.pk}.card-editing")
+        editor.get_by_label("Title").fill(title)
+        editor.get_by_role("button", name="Save").click()
+        expect(theirs.locator(f"#card-{node.pk}:not(.card-editing)")).to_contain_text(title)
+    added = MilestoneFactory(project=project, department=merch, title="Livestream script")
+
+    expect(mine.locator(f"#card-{renamed.pk}")).to_contain_text("(final)", timeout=10_000)
+    expect(mine.locator(f"#card-{added.pk}")).to_contain_text("Livestream script")
+    expect(my_editor.get_by_label("Title")).to_have_value("Coupon rules v2")  # untouched
+    my_editor.get_by_role("button", name="Save").click()
+    expect(mine.get_by_role("alert").filter(has_text="someone else changed")).to_be_visible()
+    assert errors == []

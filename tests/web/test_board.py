@@ -466,3 +466,27 @@ def test_unknown_filter_values_are_reported_and_ignored(client_for, owner, proje
     assert response.status_code == 200
     assert "Department: Select a valid choice. nope is not one of the available choices." in html
     assert ">Price approval</a>" in html
+
+
+def test_the_board_stamp_moves_with_every_change_and_costs_one_query(client_for, owner, project):
+    department = DepartmentFactory()
+    node = MilestoneFactory(project=project, department=department)
+    client = client_for(owner)
+    url = reverse("web:board_stamp", args=[project.pk])
+
+    def stamp() -> str:
+        return client.get(url).json()["stamp"]
+
+    first = stamp()
+    assert stamp() == first  # nothing changed
+    milestone_update(milestone_id=node.pk, actor=owner, data={"title": "Renamed"})
+    second = stamp()
+    other = MilestoneFactory(project=project, department=department)
+    third = stamp()
+    node.delete()
+    fourth = stamp()
+    assert len({first, second, third, fourth}) == 4 and other
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url)
+    stamp_queries = [q for q in queries if "milestones_milestone" in q["sql"]]
+    assert len(stamp_queries) == 1  # the one aggregate (the project check reads projects)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Max, Prefetch, QuerySet, Sum
 from django.utils import timezone
 from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext as _
@@ -106,6 +106,17 @@ class BoardLane:
     @property
     def count(self) -> int:
         return sum(len(nodes) for nodes in self.columns.values())
+
+
+def board_stamp(*, project_id: int) -> str:
+    """A value that changes whenever a node of the project is added, deleted or written (every
+    write bumps a node's `version`), read in one aggregate over the project's nodes: the
+    board polls it and reloads its cards only when it moves."""
+    stamp = Milestone.objects.filter(project_id=project_id).aggregate(
+        count=Count("id"), versions=Sum("version"), latest=Max("updated_at")
+    )
+    latest = stamp["latest"].timestamp() if stamp["latest"] else 0
+    return f"{stamp['count']}-{stamp['versions'] or 0}-{latest:.6f}"
 
 
 def project_board(

@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -32,6 +32,7 @@ from tracker.core.permissions import (
 from tracker.milestones.models import Milestone, MilestoneStatus
 from tracker.milestones.selectors import (
     annotate_flags,
+    board_stamp,
     due_date_warnings,
     milestone_queryset,
     project_board,
@@ -98,6 +99,17 @@ class CardDecorator:
         return node
 
 
+@require_GET
+@login_required
+def board_stamp_view(request: HttpRequest, project_id: int) -> JsonResponse:
+    """The board's version stamp, polled every few seconds by an open board (a cheap
+    aggregate; the cards are fetched only when it changes)."""
+    project = get_project(request.user, project_id)
+    response = JsonResponse({"stamp": board_stamp(project_id=project.pk)})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @login_required
 def board(request: HttpRequest, project_id: int) -> HttpResponse:
     project = get_project(request.user, project_id)
@@ -139,6 +151,7 @@ def board(request: HttpRequest, project_id: int) -> HttpResponse:
             "filtered": bool(options and any(options.values())),
             "card_count": card_count,
             "columns": columns,
+            "stamp": board_stamp(project_id=project.pk),
             "can_manage": can_manage_project(user, project),
             "now": now,
             "tab": "board",
