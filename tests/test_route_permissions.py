@@ -374,6 +374,14 @@ ROUTES: dict[str, list[Case]] = {
     ],
     "web:timeline": [web("get", p("/projects/{project}/timeline/"), SESSION)],
     "web:board_stamp": [web("get", p("/projects/{project}/stamp/"), SESSION)],
+    "web:lane_collapse": [
+        web(
+            "post",
+            p("/projects/{project}/lanes/{department}/collapse/"),
+            SESSION,
+            lambda w: {"collapsed": "1"},
+        )
+    ],
     "web:node_add": [
         web("get", p("/projects/{project}/lanes/{department}/add/"), NODE_CREATORS),
         web(

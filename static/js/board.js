@@ -222,6 +222,20 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", startPolling);
   else startPolling();
 
+  // Fold or unfold a lane at once; the choice is saved for this person in the background.
+  document.addEventListener("submit", function (event) {
+    const form = event.target.closest && event.target.closest("[data-lane-collapse]");
+    if (!form) return;
+    event.preventDefault();
+    const lane = form.closest(".lane");
+    const field = form.querySelector("input[name=collapsed]");
+    const collapsed = field.value === "1";
+    lane.classList.toggle("is-collapsed", collapsed);
+    form.querySelector("button").setAttribute("aria-expanded", String(!collapsed));
+    fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin", headers: { "X-Requested-With": "fetch" } });
+    field.value = collapsed ? "0" : "1";
+  });
+
   // Escape leaves the inline editor without saving.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;

@@ -326,3 +326,23 @@ def test_the_board_follows_other_peoples_changes_live(company, open_context):
     my_editor.get_by_role("button", name="Save").click()
     expect(mine.get_by_role("alert").filter(has_text="someone else changed")).to_be_visible()
     assert errors == []
+
+
+def test_folding_a_lane_is_remembered(company, open_context):
+    project = ProjectFactory(owner=company, name="Launch")
+    merch = company.__class__.objects.get(username="merch-lead").led_departments.get()
+    MilestoneFactory(project=project, department=merch, title="Hero SKU list")
+    page = open_context(company).new_page()
+    errors = watch(page)
+    page.goto(f"/projects/{project.pk}/")
+    lane = page.locator(f"#lane-{merch.pk}")
+    expect(lane.get_by_text("Hero SKU list")).to_be_visible()
+
+    with page.expect_response(lambda answer: "/collapse/" in answer.url) as saved:
+        lane.locator(".lane-toggle").click()
+    assert saved.value.status == 204
+    expect(lane.get_by_text("Hero SKU list")).to_be_hidden()
+    expect(lane.locator(".lane-toggle")).to_have_attribute("aria-expanded", "false")
+    page.reload()
+    expect(page.locator(f"#lane-{merch.pk}").get_by_text("Hero SKU list")).to_be_hidden()
+    assert errors == []

@@ -490,3 +490,38 @@ def test_the_board_stamp_moves_with_every_change_and_costs_one_query(client_for,
         client.get(url)
     stamp_queries = [q for q in queries if "milestones_milestone" in q["sql"]]
     assert len(stamp_queries) == 1  # the one aggregate (the project check reads projects)
+
+
+def test_a_folded_lane_stays_folded_on_every_board_for_that_person(client_for, owner, project):
+    tech = DepartmentFactory(code="tech", name="Tech")
+    MilestoneFactory(project=project, department=tech, title="Checkout")
+    other = MilestoneFactory(department=tech).project
+    other.owner = owner
+    other.save()
+    client = client_for(owner)
+
+    answer = client.post(
+        reverse("web:lane_collapse", args=[project.pk, tech.pk]),
+        {"collapsed": "1"},
+        headers={"X-Requested-With": "fetch"},
+    )
+
+    assert answer.status_code == 204
+    for board in (project, other):
+        html = client.get(reverse("web:board", args=[board.pk])).content.decode()
+        assert f'class="lane is-collapsed" id="lane-{tech.pk}"' in html
+    assert (
+        "is-collapsed"
+        not in client_for(UserFactory(is_staff=True))
+        .get(reverse("web:board", args=[project.pk]))
+        .content.decode()
+    )  # another person's boards are unchanged
+    plain = client.post(
+        reverse("web:lane_collapse", args=[project.pk, tech.pk]), {"collapsed": "0"}
+    )
+    assert plain.status_code == 302
+    assert not owner.collapsed_lanes.exists()
+    missing = client.post(
+        reverse("web:lane_collapse", args=[project.pk, 999999]), {"collapsed": "1"}
+    )
+    assert missing.status_code == 404

@@ -30,6 +30,13 @@ class User(AbstractUser):
     muted_projects = models.ManyToManyField(
         "projects.Project", blank=True, related_name="muted_by", verbose_name=_("muted projects")
     )
+    collapsed_lanes = models.ManyToManyField(
+        "accounts.Department",
+        blank=True,
+        related_name="+",
+        verbose_name=_("collapsed board lanes"),
+        help_text=_("Departments whose lane this person keeps folded on every board."),
+    )
 
     objects = UserManager()
 

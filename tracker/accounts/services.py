@@ -166,6 +166,15 @@ def preferences_save(
 
 
 @transaction.atomic
+def lane_collapse_set(*, user: User, department_id: int, collapsed: bool) -> None:
+    """Fold or unfold a department's lane on every board this person opens."""
+    department = Department.objects.get(pk=department_id)
+    if collapsed:
+        user.collapsed_lanes.add(department)
+    else:
+        user.collapsed_lanes.remove(department)
+
+
 def user_delete(*, user: User, actor: User | None) -> None:
     """Delete a person; one who still owns projects is refused (ProtectedError, a 409), and so
     is the last active staff account (StateConflictError, a 409)."""

@@ -27,6 +27,11 @@ urlpatterns = [
         name="project_settings",
     ),
     path(
+        "projects/<int:project_id>/lanes/<int:department_id>/collapse/",
+        board.lane_collapse,
+        name="lane_collapse",
+    ),
+    path(
         "projects/<int:project_id>/lanes/<int:department_id>/add/",
         board.node_add,
         name="node_add",

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from tracker.accounts.models import Department
+from tracker.accounts.services import lane_collapse_set
 from tracker.core.errors import ConflictError
 from tracker.core.forms import add_service_errors
 from tracker.core.permissions import (
@@ -99,6 +100,23 @@ class CardDecorator:
         return node
 
 
+@require_POST
+@login_required
+def lane_collapse(request: HttpRequest, project_id: int, department_id: int) -> HttpResponse:
+    """Fold (`collapsed=1`) or unfold a lane, for this person on every board; the board's
+    script posts it in the background (204), a plain form gets the board back."""
+    project = get_project(request.user, project_id)
+    department = get_object_or_404(Department, pk=department_id)
+    lane_collapse_set(
+        user=request.user,
+        department_id=department.pk,
+        collapsed=request.POST.get("collapsed") == "1",
+    )
+    if request.headers.get("X-Requested-With") == "fetch":
+        return HttpResponse(status=204)
+    return redirect(reverse("web:board", args=[project.pk]) + f"#lane-{department.pk}")
+
+
 @require_GET
 @login_required
 def board_stamp_view(request: HttpRequest, project_id: int) -> JsonResponse:
@@ -133,8 +151,10 @@ def board(request: HttpRequest, project_id: int) -> HttpResponse:
     columns = _columns()
     decorate = CardDecorator(user)
     card_count = 0
+    collapsed = set(user.collapsed_lanes.values_list("id", flat=True))
     for lane in lanes:
         lane.can_add = can_create_milestone(user, project, lane.department.pk)
+        lane.collapsed = lane.department.pk in collapsed
         lane.column_list = [(value, label, lane.columns[value]) for value, label in columns]
         for nodes in lane.columns.values():
             for node in nodes:
