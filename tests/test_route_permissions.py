@@ -373,6 +373,7 @@ ROUTES: dict[str, list[Case]] = {
         web("post", p("/projects/{project}/baseline/"), MANAGERS),
     ],
     "web:timeline": [web("get", p("/projects/{project}/timeline/"), SESSION)],
+    "web:node_list": [web("get", p("/projects/{project}/list/"), SESSION)],
     "web:board_stamp": [web("get", p("/projects/{project}/stamp/"), SESSION)],
     "web:lane_collapse": [
         web(

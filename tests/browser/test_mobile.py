@@ -69,6 +69,7 @@ def pages(project, node) -> list[str]:
         "/projects/",
         "/projects/new/",
         f"/projects/{project.pk}/",
+        f"/projects/{project.pk}/list/",
         f"/projects/{project.pk}/timeline/",
         f"/projects/{project.pk}/settings/",
         f"/projects/{project.pk}/baseline/",

@@ -525,3 +525,41 @@ def test_a_folded_lane_stays_folded_on_every_board_for_that_person(client_for, o
         reverse("web:lane_collapse", args=[project.pk, 999999]), {"collapsed": "1"}
     )
     assert missing.status_code == 404
+
+
+def test_the_node_list_sorts_and_filters_like_the_board(client_for, owner, project):
+    tech = DepartmentFactory(code="tech", name="Tech")
+    design = DepartmentFactory(code="design", name="Design")
+    now = timezone.now()
+    MilestoneFactory(
+        project=project, department=tech, title="B checkout", due_at=now + timedelta(2)
+    )
+    MilestoneFactory(
+        project=project, department=design, title="A banner", due_at=now - timedelta(1)
+    )
+    MilestoneFactory(
+        project=project, department=tech, title="C load test", due_at=now + timedelta(5)
+    )
+    client = client_for(owner)
+    url = reverse("web:node_list", args=[project.pk])
+
+    def titles(**query) -> list[str]:
+        """The three titles in the order the page lists them (absent ones left out)."""
+        html = client.get(url, query).content.decode()
+        found = [t for t in ("A banner", "B checkout", "C load test") if t in html]
+        return sorted(found, key=html.index)
+
+    assert titles() == ["A banner", "B checkout", "C load test"]  # by due date
+    assert titles(sort="-title") == ["C load test", "B checkout", "A banner"]
+    assert titles(department="tech") == ["B checkout", "C load test"]
+    assert titles(overdue="on") == ["A banner"]
+    bad = client.get(url, {"sort": "password"})
+    assert bad.status_code == 400 and "Select a valid choice" in bad.content.decode()
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url)
+    small = len(queries)
+    for i in range(20):
+        MilestoneFactory(project=project, department=tech, title=f"Extra {i}")
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url)
+    assert len(queries) == small  # constant per page

@@ -119,6 +119,45 @@ def board_stamp(*, project_id: int) -> str:
     return f"{stamp['count']}-{stamp['versions'] or 0}-{latest:.6f}"
 
 
+# The orders the node list can be sorted by (a column name, "-" first for descending).
+NODE_LIST_ORDERS = {
+    "due_at": ("due_at", "id"),
+    "title": ("title", "id"),
+    "department": ("department__name", "due_at", "id"),
+    "assignee": ("assignee__first_name", "assignee__username", "due_at", "id"),
+    "status": ("status", "due_at", "id"),
+}
+
+
+def project_nodes(
+    *,
+    project: ProjectRef,
+    department_codes: Iterable[str] = (),
+    assignee_username: str | None = None,
+    overdue_only: bool = False,
+    at_risk_only: bool = False,
+    order: str = "",
+    now: datetime | None = None,
+) -> QuerySet[Milestone]:
+    """A project's nodes under the board's filters, with their flags; in board order, or by
+    `order` (a key of NODE_LIST_ORDERS, "-" first for descending)."""
+    now = now or timezone.now()
+    descending = order.startswith("-")
+    fields = NODE_LIST_ORDERS.get(order.removeprefix("-"), ("position", "due_at", "id"))
+    queryset = milestone_queryset().filter(project=project)
+    queryset = queryset.order_by(*(f"-{f}" if descending else f for f in fields))
+    department_codes = [code for code in department_codes if code]
+    if department_codes:
+        queryset = queryset.filter(department__code__in=department_codes)
+    if assignee_username:
+        queryset = queryset.filter(assignee__username=assignee_username)
+    if overdue_only:
+        queryset = queryset.overdue(now)
+    if at_risk_only:
+        queryset = queryset.at_risk(now)
+    return queryset.with_flags(now)
+
+
 def project_board(
     *,
     project: ProjectRef,
@@ -130,18 +169,17 @@ def project_board(
 ) -> list[BoardLane]:
     """The board: one lane per department that has nodes (or every department, unfiltered),
     one column per status, cards in board order."""
-    now = now or timezone.now()
-    queryset = milestone_queryset().filter(project=project).order_by("position", "due_at", "id")
     department_codes = [code for code in department_codes if code]
-    if department_codes:
-        queryset = queryset.filter(department__code__in=department_codes)
-    if assignee_username:
-        queryset = queryset.filter(assignee__username=assignee_username)
-    if overdue_only:
-        queryset = queryset.overdue(now)
-    if at_risk_only:
-        queryset = queryset.at_risk(now)
-    nodes = list(queryset.with_flags(now))
+    nodes = list(
+        project_nodes(
+            project=project,
+            department_codes=department_codes,
+            assignee_username=assignee_username,
+            overdue_only=overdue_only,
+            at_risk_only=at_risk_only,
+            now=now,
+        )
+    )
     departments = Department.objects.order_by("name")
     if department_codes:
         departments = departments.filter(code__in=department_codes)

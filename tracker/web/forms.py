@@ -267,6 +267,25 @@ class BoardFilterForm(UIForm):
         ]
 
 
+class NodeListFilterForm(BoardFilterForm):
+    """The board's filters and the column the node list is sorted by."""
+
+    SORT_COLUMNS = (
+        ("title", _("Node")),
+        ("department", _("Department")),
+        ("assignee", _("Assignee")),
+        ("due_at", _("Due")),
+        ("status", _("Status")),
+    )
+    sort = forms.ChoiceField(
+        label=_("Sort by"),
+        required=False,
+        choices=[("", "")]
+        + [(key, label) for key, label in SORT_COLUMNS]
+        + [(f"-{key}", label) for key, label in SORT_COLUMNS],
+    )
+
+
 class ProjectFilterForm(UIForm):
     ALL = "all"
     q = forms.CharField(label=_("Search"), required=False, max_length=100)

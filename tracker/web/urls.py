@@ -20,6 +20,7 @@ urlpatterns = [
         name="project_baseline",
     ),
     path("projects/<int:project_id>/timeline/", timeline.timeline, name="timeline"),
+    path("projects/<int:project_id>/list/", board.node_list, name="node_list"),
     path("projects/<int:project_id>/stamp/", board.board_stamp_view, name="board_stamp"),
     path(
         "projects/<int:project_id>/settings/",

@@ -37,6 +37,7 @@ from tracker.milestones.selectors import (
     due_date_warnings,
     milestone_queryset,
     project_board,
+    project_nodes,
 )
 from tracker.milestones.services import milestone_create, milestone_update
 from tracker.web.forms import (
@@ -45,6 +46,7 @@ from tracker.web.forms import (
     MilestoneCreateForm,
     MilestoneEditForm,
     MoveForm,
+    NodeListFilterForm,
 )
 from tracker.web.selectors import assignee_choices, project_assignees
 from tracker.web.templatetags.milepost import status_symbol
@@ -126,6 +128,52 @@ def board_stamp_view(request: HttpRequest, project_id: int) -> JsonResponse:
     response = JsonResponse({"stamp": board_stamp(project_id=project.pk)})
     response["Cache-Control"] = "no-store"
     return response
+
+
+@login_required
+def node_list(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The board's nodes as one sortable table, under the same filters."""
+    project = get_project(request.user, project_id)
+    filters = NodeListFilterForm(
+        request.GET or None,
+        departments=Department.objects.order_by("name"),
+        assignees=project_assignees(project=project),
+    )
+    context = {
+        "project": project,
+        "filters": filters,
+        "tab": "list",
+        "can_manage": can_manage_project(request.user, project),
+    }
+    if filters.is_bound and not filters.is_valid():
+        return render(request, "web/node_list.html", context, status=400)
+    options = filters.cleaned_data if filters.is_bound else {}
+    order = options.get("sort") or "due_at"
+    nodes = list(
+        project_nodes(
+            project=project,
+            department_codes=[options.get("department") or ""],
+            assignee_username=options.get("assignee") or None,
+            overdue_only=bool(options.get("overdue")),
+            at_risk_only=bool(options.get("at_risk")),
+            order=order,
+        )
+    )
+    query = request.GET.copy()
+    query.pop("sort", None)
+    context.update(
+        {
+            "nodes": nodes,
+            "order": order,
+            "sort_columns": [
+                (key, label, f"-{key}" if order == key else key)
+                for key, label in NodeListFilterForm.SORT_COLUMNS
+            ],
+            "filter_query": query.urlencode(),
+            "filtered": any(v for k, v in options.items() if k != "sort"),
+        }
+    )
+    return render(request, "web/node_list.html", context)
 
 
 @login_required
