@@ -98,8 +98,9 @@ class TimelineChart:
 
     @property
     def label_clip(self) -> int:
-        """Titles are clipped before the department code at the end of the label column."""
-        return self.label_width - 56
+        """Titles are clipped before the department's (shortened) name at the end of the
+        label column."""
+        return self.label_width - 72
 
 
 def _days(delta: timedelta) -> float:
