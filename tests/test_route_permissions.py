@@ -373,6 +373,10 @@ ROUTES: dict[str, list[Case]] = {
         web("post", p("/projects/{project}/baseline/"), MANAGERS),
     ],
     "web:timeline": [web("get", p("/projects/{project}/timeline/"), SESSION)],
+    "web:template_list": [web("get", p("/templates/"), STAFF)],
+    "web:template_create": [web("get", p("/templates/new/"), STAFF)],
+    "web:template_edit": [web("get", p("/templates/{template}/"), STAFF)],
+    "web:template_duplicate": [web("post", p("/templates/{template}/duplicate/"), STAFF)],
     "web:node_list": [web("get", p("/projects/{project}/list/"), SESSION)],
     "web:board_stamp": [web("get", p("/projects/{project}/stamp/"), SESSION)],
     "web:lane_collapse": [

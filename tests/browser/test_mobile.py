@@ -77,6 +77,8 @@ def pages(project, node) -> list[str]:
         "/reports/weekly/",
         "/reports/monthly/",
         "/settings/",
+        "/templates/",
+        f"/templates/{project.template_id}/",
         "/integrations/channels/",
         "/integrations/channels/new/",
         "/integrations/chat/accounts/",

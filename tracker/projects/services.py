@@ -547,6 +547,44 @@ def template_save(
     return template
 
 
+@transaction.atomic
+def template_duplicate(*, template: ProjectTemplate, actor: User | None) -> ProjectTemplate:
+    """A copy of `template` with all its nodes, under a free code ("<code>-copy", "-copy-2"…)."""
+    authorize(actor, can_manage_templates, message=_MANAGE_TEMPLATES)
+    base = f"{template.code[:44]}-copy"
+    taken = set(
+        ProjectTemplate.objects.filter(code__startswith=base).values_list("code", flat=True)
+    )
+    code = next(
+        candidate
+        for candidate in (base, *(f"{base}-{n}" for n in range(2, len(taken) + 3)))
+        if candidate not in taken
+    )
+    copy = ProjectTemplate.objects.create(
+        code=code,
+        name=_("%(name)s (copy)") % {"name": template.name},
+        kind=template.kind,
+        description=template.description,
+        offset_unit=template.offset_unit,
+        roll_rule=template.roll_rule,
+    )
+    TemplateNode.objects.bulk_create(
+        TemplateNode(
+            template=copy,
+            key=node.key,
+            title=node.title,
+            description=node.description,
+            department_code=node.department_code,
+            offset_days=node.offset_days,
+            time_of_day=node.time_of_day,
+            depends_on=list(node.depends_on),
+            position=node.position,
+        )
+        for node in template.nodes.all()
+    )
+    return copy
+
+
 def template_delete(*, template: ProjectTemplate, actor: User | None) -> None:
     authorize(actor, can_manage_templates, message=_MANAGE_TEMPLATES)
     template.delete()

@@ -16,10 +16,17 @@ from django.utils.translation import gettext_lazy as _
 
 from tracker.accounts.models import EmailMode, Language, TokenScope, User
 from tracker.milestones.models import MilestoneStatus
-from tracker.projects.models import Project, ProjectKind, ProjectStatus, ProjectTemplate
+from tracker.projects.models import (
+    OffsetUnit,
+    Project,
+    ProjectKind,
+    ProjectStatus,
+    ProjectTemplate,
+)
 from tracker.reports.periods import PeriodKind, parse_period
 from tracker.web.selectors import Health
 from tracker.workcal.calendar import WarRoom
+from tracker.workcal.models import RollRule
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -406,3 +413,88 @@ class TokenCreateForm(UIForm):
 class LanguageForm(UIForm):
     language = forms.ChoiceField(choices=Language.choices)
     next = forms.CharField(required=False)
+
+
+class TemplateForm(UIForm):
+    """A template's own fields; its nodes come in a `TemplateNodeFormSet`."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    code = forms.SlugField(
+        label=_("Code"), max_length=50, help_text=_("Letters, digits and hyphens; unique.")
+    )
+    kind = forms.ChoiceField(label=_("Kind"), choices=ProjectKind.choices)
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    offset_unit = forms.ChoiceField(label=_("Offsets count"), choices=OffsetUnit.choices)
+    roll_rule = forms.ChoiceField(
+        label=_("A node on a non-working day moves to"), choices=RollRule.choices
+    )
+
+    @classmethod
+    def initial_for(cls, template: ProjectTemplate) -> dict[str, Any]:
+        return {field: getattr(template, field) for field in cls.base_fields}
+
+
+class TemplateNodeForm(UIForm):
+    key = forms.SlugField(label=_("Key"), max_length=60)
+    title = forms.CharField(label=_("Title"), max_length=200)
+    department = forms.ChoiceField(label=_("Department"))
+    offset_days = forms.IntegerField(
+        label=_("Offset"),
+        min_value=-3650,
+        max_value=3650,
+        help_text=_("From the D-day, in the template's unit; negative is before it."),
+    )
+    time = forms.TimeField(label=_("Time"), initial="18:00", widget=forms.TimeInput(format="%H:%M"))
+    depends_on = forms.CharField(
+        label=_("Depends on"),
+        required=False,
+        max_length=2000,
+        help_text=_("Keys of upstream nodes, separated by spaces or commas."),
+    )
+    description = forms.CharField(label=_("Description"), required=False, max_length=5000)
+
+    def __init__(self, *args: Any, departments: Any = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [("", "—")] + [(d.code, d.name) for d in departments]
+        # A template may name a department that does not exist yet (projects from it are
+        # refused until it does): keep its code choosable rather than lose it on save.
+        current = self.initial.get("department") or self.data.get(self.add_prefix("department"))
+        if current and current not in {code for code, _label in choices}:
+            choices.append((current, _("%(code)s (no such department yet)") % {"code": current}))
+        self.fields["department"].choices = choices
+
+    def clean_depends_on(self) -> list[str]:
+        text = self.cleaned_data.get("depends_on") or ""
+        return [key for key in text.replace(",", " ").split() if key]
+
+    def node_data(self) -> dict[str, Any]:
+        """The node as `template_save` takes it."""
+        data = self.cleaned_data
+        return {
+            "key": data["key"],
+            "title": data["title"],
+            "department": data["department"],
+            "offset_days": data["offset_days"],
+            "time": data["time"].strftime("%H:%M"),
+            "depends_on": data["depends_on"],
+            "description": data["description"],
+        }
+
+    @staticmethod
+    def initial_for(node: Any) -> dict[str, Any]:
+        return {
+            "key": node.key,
+            "title": node.title,
+            "department": node.department_code,
+            "offset_days": node.offset_days,
+            "time": node.time_of_day,
+            "depends_on": ", ".join(node.depends_on),
+            "description": node.description,
+        }
+
+
+TemplateNodeFormSet = forms.formset_factory(
+    TemplateNodeForm, extra=3, can_delete=True, max_num=500, validate_max=True
+)

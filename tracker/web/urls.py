@@ -1,7 +1,16 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from tracker.web.views import account, board, home, nodes, projects, reports, timeline
+from tracker.web.views import (
+    account,
+    board,
+    home,
+    nodes,
+    projects,
+    reports,
+    templates,
+    timeline,
+)
 
 app_name = "web"
 
@@ -36,6 +45,14 @@ urlpatterns = [
         "projects/<int:project_id>/lanes/<int:department_id>/add/",
         board.node_add,
         name="node_add",
+    ),
+    path("templates/", templates.template_list, name="template_list"),
+    path("templates/new/", templates.template_edit, name="template_create"),
+    path("templates/<int:template_id>/", templates.template_edit, name="template_edit"),
+    path(
+        "templates/<int:template_id>/duplicate/",
+        templates.template_duplicate_view,
+        name="template_duplicate",
     ),
     path("nodes/<int:node_id>/", nodes.node_detail_view, name="node_detail"),
     path("nodes/<int:node_id>/card/", board.card, name="card"),

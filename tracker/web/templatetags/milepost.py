@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
 
 from tracker.core import permissions
-from tracker.core.permissions import can_manage_any_channel
+from tracker.core.permissions import can_manage_any_channel, can_manage_templates
 from tracker.milestones.models import MilestoneStatus
 
 register = template.Library()
@@ -129,6 +129,12 @@ def can_manage(user, project) -> bool:
 def shows_channels(user) -> bool:
     """The channels page is for staff and for people who own a project."""
     return can_manage_any_channel(user)
+
+
+@register.simple_tag
+def shows_templates(user) -> bool:
+    """The template editor is for the people who may change templates."""
+    return can_manage_templates(user)
 
 
 @register.filter
