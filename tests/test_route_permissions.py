@@ -402,6 +402,14 @@ ROUTES: dict[str, list[Case]] = {
         ),
     ],
     "web:node_detail": [web("get", p("/nodes/{node}/"), SESSION)],
+    "web:node_dependencies": [
+        web(
+            "post",
+            p("/nodes/{node}/dependencies/"),
+            NODE_EDITORS,
+            lambda w: {"version": str(w.node.version)},
+        )
+    ],
     "web:card": [web("get", p("/nodes/{node}/card/"), SESSION)],
     "web:card_edit": [
         web("get", p("/nodes/{node}/edit/"), NODE_EDITORS),

@@ -43,6 +43,46 @@
     }
   }, true);
 
+  // A node's link (on a card, the timeline, My work, a list) opens the node in a side panel,
+  // without leaving the page; a modified click, or no script, opens the page itself.
+  const NODE_LINK = /^\/nodes\/\d+\/$/;
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest && event.target.closest("a[href]");
+    const panel = document.getElementById("side-panel");
+    if (!link || !panel || event.defaultPrevented || event.button !== 0) return;
+    if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    const url = new URL(link.href, window.location.href);
+    if (url.origin !== window.location.origin || !NODE_LINK.test(url.pathname)) return;
+    if (link.closest("#side-panel") && url.pathname === panel.dataset.path) return;
+    event.preventDefault();
+    const body = panel.querySelector(".side-panel-body");
+    htmx.ajax("GET", url.pathname, { target: body, swap: "innerHTML" }).then(function () {
+      panel.dataset.path = url.pathname;
+      if (!panel.open) panel.showModal();
+      const title = panel.querySelector("h2");
+      if (title) { title.setAttribute("tabindex", "-1"); title.focus(); }
+    });
+  });
+  document.addEventListener("click", function (event) {
+    const close = event.target.closest && event.target.closest("[data-close-panel]");
+    const panel = document.getElementById("side-panel");
+    // A click on the dimmed backdrop (the dialog itself, outside its body) closes it too.
+    if (panel && (close || event.target === panel)) panel.close();
+  });
+
+  // <input data-filter-list="ID">: show only the items of list ID whose text matches.
+  document.addEventListener("input", function (event) {
+    const input = event.target;
+    if (!input.dataset || !input.dataset.filterList) return;
+    const list = document.getElementById(input.dataset.filterList);
+    const words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+    if (!list) return;
+    list.querySelectorAll("[data-filter-text]").forEach(function (item) {
+      const text = item.dataset.filterText;
+      item.hidden = !words.every(function (w) { return text.indexOf(w) >= 0; }) && !item.querySelector("input:checked");
+    });
+  });
+
   // Close an open <details class="menu"> with Escape or a click elsewhere.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;

@@ -346,3 +346,35 @@ def test_folding_a_lane_is_remembered(company, open_context):
     page.reload()
     expect(page.locator(f"#lane-{merch.pk}").get_by_text("Hero SKU list")).to_be_hidden()
     assert errors == []
+
+
+def test_a_node_opens_in_a_side_panel_and_its_dependencies_change_there(company, open_context):
+    project = ProjectFactory(owner=company, name="Launch")
+    merch = company.__class__.objects.get(username="merch-lead").led_departments.get()
+    upstream = MilestoneFactory(project=project, department=merch, title="Forecast")
+    node = MilestoneFactory(
+        project=project, department=merch, title="Pricing", description="Check **coupons**"
+    )
+    MilestoneFactory(project=project, department=merch, title="Banner")
+    page = open_context(company).new_page()
+    errors = watch(page)
+    page.goto(f"/projects/{project.pk}/")
+
+    page.locator(f"#card-t-{node.pk} a").click()
+    panel = page.locator("dialog#side-panel")
+    expect(panel).to_be_visible()
+    expect(page).to_have_url(f"/projects/{project.pk}/")  # still on the board
+    expect(panel.get_by_role("heading", name="Pricing")).to_be_focused()
+    expect(panel.locator(".prose strong")).to_have_text("coupons")
+
+    panel.get_by_text("Change what it waits on…").click()
+    panel.get_by_label("Find a node").fill("fore")
+    expect(panel.get_by_role("checkbox", name="Banner")).to_be_hidden()
+    panel.get_by_role("checkbox", name="Forecast").check()
+    panel.get_by_role("button", name="Save dependencies").click()
+    expect(panel.locator(".deps a", has_text="Forecast")).to_be_visible()
+    assert list(node.depends_on.all()) == [upstream]
+
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    assert errors == []

@@ -235,3 +235,15 @@ def node_detail(*, milestone_id: int, user: User, now: datetime | None = None) -
     )
     annotate_flags([node, *node.depends_on.all(), *node.dependents.all()], now=now)
     return node
+
+
+def dependency_choices(*, milestone: Milestone) -> QuerySet[Milestone]:
+    """The nodes `milestone` may be made to wait on: the rest of its project, by due date
+    (the service refuses a choice that would close a cycle, naming it)."""
+    return (
+        Milestone.objects.filter(project_id=milestone.project_id)
+        .exclude(pk=milestone.pk)
+        .select_related("department")
+        .only("id", "title", "due_at", "department__name")
+        .order_by("due_at", "id")
+    )

@@ -55,6 +55,11 @@ urlpatterns = [
         name="template_duplicate",
     ),
     path("nodes/<int:node_id>/", nodes.node_detail_view, name="node_detail"),
+    path(
+        "nodes/<int:node_id>/dependencies/",
+        nodes.node_dependencies_view,
+        name="node_dependencies",
+    ),
     path("nodes/<int:node_id>/card/", board.card, name="card"),
     path("nodes/<int:node_id>/edit/", board.card_edit, name="card_edit"),
     path("nodes/<int:node_id>/move/", board.card_move, name="card_move"),

@@ -8,9 +8,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+import markdown as markdown_lib
+import nh3
 from django import template
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
@@ -129,6 +132,29 @@ def can_manage(user, project) -> bool:
 def shows_channels(user) -> bool:
     """The channels page is for staff and for people who own a project."""
     return can_manage_any_channel(user)
+
+
+# What a description's Markdown may become: text formatting, lists, code, quotes, tables and
+# links (opened with rel="noopener noreferrer"); no images, scripts, styles or raw HTML.
+MARKDOWN_TAGS = {
+    "p", "br", "strong", "em", "code", "pre", "blockquote", "ul", "ol", "li", "a", "hr",
+    "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "del",
+}  # fmt: skip
+
+
+@register.filter
+def markdown(text: str) -> SafeString:
+    """A node's description: Markdown to HTML, cleaned by nh3 so no markup of the author's
+    (script, style, event handler, javascript: link, image) reaches the page."""
+    html = markdown_lib.markdown(text or "", extensions=["sane_lists", "tables"])
+    cleaned = nh3.clean(
+        html,
+        tags=MARKDOWN_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+    )
+    return mark_safe(cleaned)  # nh3 has just cleaned it
 
 
 @register.simple_tag

@@ -1,29 +1,81 @@
-"""Node detail: description, dependencies both ways, alerts sent and the full history."""
+"""Node detail: description, dependencies both ways (editable), alerts sent and the full
+history; as a page, or as the side panel a card, the timeline or My work opens in place."""
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
+from tracker.core.errors import ConflictError, PermissionDeniedError
 from tracker.core.permissions import can_edit_milestone
 from tracker.milestones.models import Milestone
-from tracker.web.selectors import node_detail
+from tracker.milestones.services import milestone_update
+from tracker.web.selectors import dependency_choices, node_detail
+
+PAGE = "web/node_detail.html"
+PANEL = "web/_node_panel.html"
+BODY = "web/_node_body.html"
 
 
-@login_required
-def node_detail_view(request: HttpRequest, node_id: int) -> HttpResponse:
+def _context(request: HttpRequest, node_id: int, **extra) -> dict:
     now = timezone.now()
     try:
         node = node_detail(milestone_id=node_id, user=request.user, now=now)
     except Milestone.DoesNotExist as exc:
         raise Http404 from exc
-    return render(
-        request,
-        "web/node_detail.html",
-        {
-            "node": node,
-            "project": node.project,
-            "can_edit": can_edit_milestone(request.user, node),
-            "now": now,
-        },
-    )
+    can_edit = can_edit_milestone(request.user, node)
+    context = {"node": node, "project": node.project, "can_edit": can_edit, "now": now}
+    if can_edit:
+        context["dependency_choices"] = dependency_choices(milestone=node)
+        context["upstream_ids"] = {dep.pk for dep in node.depends_on.all()}
+    return {**context, **extra}
+
+
+@login_required
+def node_detail_view(request: HttpRequest, node_id: int) -> HttpResponse:
+    template = PANEL if request.htmx else PAGE
+    return render(request, template, _context(request, node_id))
+
+
+@require_POST
+@login_required
+def node_dependencies_view(request: HttpRequest, node_id: int) -> HttpResponse:
+    """Replace the nodes this one waits on, through `milestone_update` (its permission,
+    version and cycle checks); a refusal says why and changes nothing."""
+    context = _context(request, node_id)
+    node = context["node"]
+    ids = request.POST.getlist("depends_on")
+    error: list[str] = []
+    status = 200
+    try:
+        if not all(value.isdigit() for value in ids):
+            raise ValidationError({"depends_on": [_("Choose nodes from the list.")]})
+        upstream = list(Milestone.objects.filter(pk__in=[int(v) for v in ids]))
+        if len(upstream) != len(set(ids)):
+            raise ValidationError({"depends_on": [_("Some chosen nodes no longer exist.")]})
+        version = request.POST.get("version", "")
+        milestone_update(
+            milestone_id=node.pk,
+            actor=request.user,
+            data={"depends_on": upstream},
+            expected_version=int(version) if version.isdigit() else None,
+        )
+    except ValidationError as exc:
+        error = [m for messages in exc.message_dict.values() for m in messages]
+        status = 400
+    except ConflictError:
+        error = [_("Someone else changed this node meanwhile: check and save again.")]
+        status = 409
+    except PermissionDeniedError as exc:
+        error = [str(exc)]
+        status = 403
+    if not error and not request.htmx:
+        return redirect("web:node_detail", node_id=node.pk)
+    fresh = _context(request, node_id, dependency_error=error)
+    if error:
+        # Keep the person's choice on screen to correct it.
+        fresh["upstream_ids"] = {int(v) for v in ids if v.isdigit()}
+    return render(request, BODY if request.htmx else PAGE, fresh, status=status)
