@@ -378,6 +378,14 @@ ROUTES: dict[str, list[Case]] = {
     "web:template_edit": [web("get", p("/templates/{template}/"), STAFF)],
     "web:template_duplicate": [web("post", p("/templates/{template}/duplicate/"), STAFF)],
     "web:node_list": [web("get", p("/projects/{project}/list/"), SESSION)],
+    "web:node_bulk_edit": [
+        web(
+            "post",
+            p("/projects/{project}/list/bulk/"),
+            NODE_EDITORS,
+            lambda w: {"ids": [str(w.node.pk)], "action": "status", "status": "in_progress"},
+        )
+    ],
     "web:board_stamp": [web("get", p("/projects/{project}/stamp/"), SESSION)],
     "web:lane_collapse": [
         web(

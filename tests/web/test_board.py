@@ -563,3 +563,53 @@ def test_the_node_list_sorts_and_filters_like_the_board(client_for, owner, proje
     with CaptureQueriesContext(connection) as queries:
         client.get(url)
     assert len(queries) == small  # constant per page
+
+
+def test_bulk_changes_apply_to_every_ticked_node_or_to_none(client_for, owner, project, lead):
+    merch = Department.objects.get(code="merch")
+    now = timezone.now().replace(microsecond=0)
+    first = MilestoneFactory(project=project, department=merch, due_at=now + timedelta(3))
+    second = MilestoneFactory(project=project, department=merch, due_at=now + timedelta(4))
+    client = client_for(owner)
+    url = reverse("web:node_bulk_edit", args=[project.pk])
+    ids = [first.pk, second.pk]
+
+    moved = client.post(
+        url, {"ids": ids, "action": "shift", "days": "2", "change_reason": "618 moved"}
+    )
+    assert moved.status_code == 302
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.due_at, second.due_at) == (now + timedelta(5), now + timedelta(6))
+    assert first.changes.filter(field="due_at", reason="618 moved").exists()
+
+    assigned = client.post(url, {"ids": ids, "action": "assign", "assignee": lead.pk})
+    assert assigned.status_code == 302
+    assert set(Milestone.objects.filter(pk__in=ids).values_list("assignee", flat=True)) == {lead.pk}
+
+    # A node of another project is not a choice; a missing field is named; nothing changes.
+    stranger = MilestoneFactory(department=merch)
+    for bad in (
+        {"ids": [first.pk, stranger.pk], "action": "status", "status": "blocked"},
+        {"ids": ids, "action": "status"},
+        {"ids": ids, "action": "shift", "days": "0"},
+        {"action": "status", "status": "blocked"},
+    ):
+        answer = client.post(url, bad)
+        assert answer.status_code == 400, bad
+    assert not Milestone.objects.filter(status="blocked").exists()
+
+
+def test_a_bulk_change_refused_for_one_node_undoes_the_batch(client_for, project, lead):
+    """The lead may edit the merch lane's nodes only: one tech node in the batch refuses it
+    all, naming that node."""
+    merch = Department.objects.get(code="merch")
+    mine = MilestoneFactory(project=project, department=merch, title="Ours")
+    theirs = MilestoneFactory(project=project, department=DepartmentFactory(), title="Theirs")
+    answer = client_for(lead).post(
+        reverse("web:node_bulk_edit", args=[project.pk]),
+        {"ids": [mine.pk, theirs.pk], "action": "status", "status": "blocked"},
+    )
+    assert answer.status_code == 403
+    assert "“Theirs”" in answer.content.decode()
+    assert not Milestone.objects.filter(status="blocked").exists()

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tracker.accounts.models import Department, User
-from tracker.core.errors import ConflictError
+from tracker.core.errors import ConflictError, PermissionDeniedError
 from tracker.core.permissions import (
     authorize,
     can_create_milestone,
@@ -327,6 +327,63 @@ def milestone_delete(*, milestone_id: int, actor: User | None) -> None:
         message=_("Only the project's owner, staff or the department lead can delete a node."),
     )
     Milestone.objects.filter(pk=milestone.pk).delete()
+
+
+class BulkEditError(ValidationError):
+    """A bulk edit refused for one of its nodes; nothing of the batch was written."""
+
+    def __init__(self, milestone: Milestone, error: Exception) -> None:
+        messages = getattr(error, "messages", None) or [str(error)]
+        super().__init__(
+            _("“%(title)s”: %(reason)s") % {"title": milestone.title, "reason": " ".join(messages)}
+        )
+        self.milestone = milestone
+
+
+@transaction.atomic
+def milestone_bulk_update(
+    *,
+    project_id: int,
+    milestone_ids: Sequence[int],
+    actor: User | None,
+    data: Mapping[str, Any] | None = None,
+    shift: timedelta | None = None,
+    change_reason: str = "",
+    now: datetime | None = None,
+) -> list[Milestone]:
+    """Apply one change to many nodes of a project, each through `milestone_update` (so its
+    permission, rules and history hold node by node): `data` for every node, and/or `shift`
+    added to each node's due date. All or nothing: the first refusal undoes the batch and is
+    raised naming the node (BulkEditError for a broken rule, PermissionDeniedError)."""
+    nodes = list(
+        Milestone.objects.filter(project_id=project_id, pk__in=milestone_ids).order_by(
+            "due_at", "id"
+        )
+    )
+    if not nodes or len(nodes) != len(set(milestone_ids)):
+        raise ValidationError({"ids": _("Choose nodes of this project.")})
+    updated = []
+    for node in nodes:
+        changes = dict(data or {})
+        if shift:
+            changes["due_at"] = node.due_at + shift
+        try:
+            updated.append(
+                milestone_update(
+                    milestone_id=node.pk,
+                    actor=actor,
+                    data=changes,
+                    change_reason=change_reason,
+                    now=now,
+                )
+            )
+        except PermissionDeniedError as error:
+            raise PermissionDeniedError(
+                _("“%(title)s”: %(reason)s") % {"title": node.title, "reason": error}
+            ) from error
+        except ValidationError as error:
+            raise BulkEditError(node, error) from error
+    return updated
 
 
 @dataclass(frozen=True)

@@ -498,3 +498,53 @@ class TemplateNodeForm(UIForm):
 TemplateNodeFormSet = forms.formset_factory(
     TemplateNodeForm, extra=3, can_delete=True, max_num=500, validate_max=True
 )
+
+
+class BulkEditForm(UIForm):
+    """One change for the nodes ticked in the list: assign, set a status, or shift dates."""
+
+    ASSIGN, STATUS, SHIFT = "assign", "status", "shift"
+    ids = forms.TypedMultipleChoiceField(coerce=int, label=_("Nodes"))
+    action = forms.ChoiceField(
+        label=_("Change"),
+        choices=[
+            (ASSIGN, _("Assign to")),
+            (STATUS, _("Set the status to")),
+            (SHIFT, _("Shift the due dates by")),
+        ],
+    )
+    assignee = forms.ModelChoiceField(
+        label=_("Assignee"), queryset=User.objects.none(), required=False
+    )
+    status = forms.ChoiceField(
+        label=_("Status"), choices=[("", "—"), *MilestoneStatus.choices], required=False
+    )
+    days = forms.IntegerField(label=_("Days"), min_value=-365, max_value=365, required=False)
+    change_reason = forms.CharField(
+        label=_("Reason for the change"), required=False, max_length=1000
+    )
+
+    def __init__(self, *args: Any, nodes: Any, assignees: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["ids"].choices = [(node.pk, node.title) for node in nodes]
+        self.fields["assignee"].queryset = assignees
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        action = data.get("action")
+        if action == self.ASSIGN and not data.get("assignee"):
+            self.add_error("assignee", _("Choose who to assign them to."))
+        if action == self.STATUS and not data.get("status"):
+            self.add_error("status", _("Choose a status."))
+        if action == self.SHIFT and not data.get("days"):
+            self.add_error("days", _("Give a number of days other than zero."))
+        return data
+
+    def change(self) -> dict[str, Any]:
+        """The keyword arguments of `milestone_bulk_update` this form asks for."""
+        data = self.cleaned_data
+        if data["action"] == self.ASSIGN:
+            return {"data": {"assignee": data["assignee"]}}
+        if data["action"] == self.STATUS:
+            return {"data": {"status": data["status"]}}
+        return {"shift": timedelta(days=data["days"])}

@@ -209,6 +209,19 @@ def assignee_choices(*, milestone: Milestone | None, department: Department) -> 
     return User.objects.filter(query, is_active=True).distinct().order_by("username")
 
 
+def bulk_assignee_choices(*, project: Project) -> QuerySet[User]:
+    """Who the list's bulk change can assign nodes to: the members and leads of the
+    project's departments (the service still checks each node's department)."""
+    departments = Milestone.objects.filter(project=project).values("department_id")
+    return (
+        User.objects.filter(
+            Q(departments__in=departments) | Q(led_departments__in=departments), is_active=True
+        )
+        .distinct()
+        .order_by("first_name", "username")
+    )
+
+
 def node_detail(*, milestone_id: int, user: User, now: datetime | None = None) -> Milestone:
     """One node `user` reads, with its dependencies both ways, its alerts and its history."""
     now = now or timezone.now()

@@ -18,11 +18,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from tracker.accounts.models import Department
 from tracker.accounts.services import lane_collapse_set
-from tracker.core.errors import ConflictError
+from tracker.core.errors import ConflictError, PermissionDeniedError
 from tracker.core.forms import add_service_errors
 from tracker.core.permissions import (
     authorize,
@@ -39,16 +40,21 @@ from tracker.milestones.selectors import (
     project_board,
     project_nodes,
 )
-from tracker.milestones.services import milestone_create, milestone_update
+from tracker.milestones.services import (
+    milestone_bulk_update,
+    milestone_create,
+    milestone_update,
+)
 from tracker.web.forms import (
     DATETIME_FORMAT,
     BoardFilterForm,
+    BulkEditForm,
     MilestoneCreateForm,
     MilestoneEditForm,
     MoveForm,
     NodeListFilterForm,
 )
-from tracker.web.selectors import assignee_choices, project_assignees
+from tracker.web.selectors import assignee_choices, bulk_assignee_choices, project_assignees
 from tracker.web.templatetags.milepost import status_symbol
 from tracker.web.views.common import get_project
 
@@ -130,9 +136,51 @@ def board_stamp_view(request: HttpRequest, project_id: int) -> JsonResponse:
     return response
 
 
+@require_POST
 @login_required
-def node_list(request: HttpRequest, project_id: int) -> HttpResponse:
-    """The board's nodes as one sortable table, under the same filters."""
+def node_bulk_edit(request: HttpRequest, project_id: int) -> HttpResponse:
+    """One change for the nodes ticked in the list, node by node through the services; all
+    or nothing, and a refusal names the node it stopped at."""
+    project = get_project(request.user, project_id)
+    form = BulkEditForm(
+        request.POST,
+        nodes=Milestone.objects.filter(project=project).only("id", "title"),
+        assignees=bulk_assignee_choices(project=project),
+    )
+    back = reverse("web:node_list", args=[project.pk])
+    if form.is_valid():
+        try:
+            changed = milestone_bulk_update(
+                project_id=project.pk,
+                milestone_ids=form.cleaned_data["ids"],
+                actor=request.user,
+                change_reason=form.cleaned_data["change_reason"],
+                **form.change(),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        except PermissionDeniedError as error:
+            form.add_error(None, str(error))
+            return node_list(request, project_id, bulk=form, status=403)
+        else:
+            messages.success(
+                request,
+                ngettext("%(count)d node changed.", "%(count)d nodes changed.", len(changed))
+                % {"count": len(changed)},
+            )
+            return redirect(back + "?" + request.GET.urlencode() if request.GET else back)
+    return node_list(request, project_id, bulk=form, status=400)
+
+
+@login_required
+def node_list(
+    request: HttpRequest,
+    project_id: int,
+    bulk: BulkEditForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The board's nodes as one sortable table, under the same filters, with a bulk change
+    for the ticked ones."""
     project = get_project(request.user, project_id)
     filters = NodeListFilterForm(
         request.GET or None,
@@ -161,9 +209,13 @@ def node_list(request: HttpRequest, project_id: int) -> HttpResponse:
     )
     query = request.GET.copy()
     query.pop("sort", None)
+    if bulk is None:
+        bulk = BulkEditForm(nodes=nodes, assignees=bulk_assignee_choices(project=project))
     context.update(
         {
             "nodes": nodes,
+            "bulk": bulk,
+            "ticked": set(request.POST.getlist("ids")),
             "order": order,
             "sort_columns": [
                 (key, label, f"-{key}" if order == key else key)
@@ -173,7 +225,7 @@ def node_list(request: HttpRequest, project_id: int) -> HttpResponse:
             "filtered": any(v for k, v in options.items() if k != "sort"),
         }
     )
-    return render(request, "web/node_list.html", context)
+    return render(request, "web/node_list.html", context, status=status)
 
 
 @login_required
