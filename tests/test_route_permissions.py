@@ -410,6 +410,17 @@ ROUTES: dict[str, list[Case]] = {
         ),
     ],
     "web:node_detail": [web("get", p("/nodes/{node}/"), SESSION)],
+    "web:node_replan": [
+        web(
+            "post",
+            p("/nodes/{node}/replan/"),
+            NODE_EDITORS,
+            lambda w: {
+                "due_at": timezone.localtime(w.node.due_at).strftime("%Y-%m-%dT%H:%M"),
+                "version": str(w.node.version),
+            },
+        )
+    ],
     "web:node_dependencies": [
         web(
             "post",

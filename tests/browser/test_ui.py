@@ -378,3 +378,38 @@ def test_a_node_opens_in_a_side_panel_and_its_dependencies_change_there(company,
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
     assert errors == []
+
+
+def test_dragging_a_diamond_on_the_timeline_re_plans_the_node(company, open_context):
+    project = ProjectFactory(owner=company, name="Launch")
+    merch = company.__class__.objects.get(username="merch-lead").led_departments.get()
+    due = timezone.localtime(timezone.now() + timedelta(days=10)).replace(
+        hour=18, minute=0, second=0, microsecond=0
+    )
+    node = MilestoneFactory(project=project, department=merch, title="Pricing", due_at=due)
+    MilestoneFactory(project=project, department=merch, title="Later", due_at=due + timedelta(20))
+    page = open_context(company).new_page()
+    errors = watch(page)
+    page.goto(f"/projects/{project.pk}/timeline/?zoom=week")
+
+    diamond = page.locator(f'.tl-due[data-node="{node.pk}"]')
+    box = diamond.bounding_box()
+    units = float(page.locator("svg.timeline").get_attribute("data-seconds-per-unit"))
+    scale = page.evaluate("() => document.querySelector('svg.timeline').getScreenCTM().a")
+    three_days = 3 * 86400 / units * scale
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + three_days / 2, y, steps=4)
+    page.mouse.move(x + three_days, y, steps=4)
+    page.mouse.up()
+
+    dialog = page.locator("#replan-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("New due date")).to_have_value(local_input(due + timedelta(days=3)))
+    dialog.get_by_role("button", name="Re-plan").click()
+    expect(page.get_by_text("“Pricing” re-planned.")).to_be_visible()
+    expect(page).to_have_url(f"/projects/{project.pk}/timeline/?zoom=week")
+    node.refresh_from_db()
+    assert node.due_at == due + timedelta(days=3)
+    assert errors == []

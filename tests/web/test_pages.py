@@ -232,3 +232,39 @@ def test_my_work_shows_an_owners_projects_and_a_leads_departments(client_for, ow
         "Other project",
     ]
     assert "Banner" in client_for(owner).get(reverse("web:home")).content.decode()
+
+
+def test_the_timeline_zooms_and_re_plans_through_the_service(client_for, owner, project):
+    node = MilestoneFactory(project=project, department=DepartmentFactory())
+    client = client_for(owner)
+    url = reverse("web:timeline", args=[project.pk])
+    fit = client.get(url).content.decode()
+    week = client.get(url, {"zoom": "week"}).content.decode()
+
+    def width(html: str) -> int:
+        return int(html.split('class="timeline" viewBox="0 0 ', 1)[1].split(" ")[0])
+
+    assert width(week) > width(fit)
+    assert client.get(url, {"zoom": "decade"}).status_code == 400
+    assert f'data-node="{node.pk}"' in fit  # the owner may drag it
+
+    replan = reverse("web:node_replan", args=[node.pk])
+    later = timezone.localtime(node.due_at + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    moved = client.post(replan, {"due_at": later, "version": node.version, "zoom": "week"})
+    assert moved.status_code == 302 and moved["Location"].endswith("?zoom=week")
+    node.refresh_from_db()
+    assert timezone.localtime(node.due_at).strftime("%Y-%m-%dT%H:%M") == later
+
+    project_baseline(project=project, actor=owner)
+    node.refresh_from_db()
+    no_reason = client.post(replan, {"due_at": later, "version": node.version})
+    assert no_reason.status_code == 302  # same date: nothing moves, nothing asked
+    again = timezone.localtime(node.due_at + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    refused = client.post(replan, {"due_at": again, "version": node.version})
+    assert refused.status_code == 400 and "say why" in refused.content.decode()
+    stale = client.post(
+        replan, {"due_at": again, "version": node.version - 1, "change_reason": "x"}
+    )
+    assert stale.status_code == 409
+    node.refresh_from_db()
+    assert timezone.localtime(node.due_at).strftime("%Y-%m-%dT%H:%M") == later

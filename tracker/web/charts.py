@@ -83,6 +83,8 @@ class TimelineChart:
     d_day_x: float | None = None
     edges: list[str] = field(default_factory=list)
     off_bands: list[OffBand] = field(default_factory=list)
+    start_epoch: float = 0.0  # the time at `plot_left`, for the drag-to-re-plan script
+    seconds_per_unit: float = 1.0  # and how much time one unit of x is
 
     @property
     def plot_bottom(self) -> int:
@@ -163,10 +165,22 @@ def timeline_chart(
     width: int = 1160,
     label_width: int = 300,
     row_height: int = 26,
+    units_per_day: float | None = None,
 ) -> TimelineChart:
     """One row per node (in the given order) on a shared time axis, with the today line, the
-    D-day marker and a curve from each upstream node's due date to its dependent's."""
+    D-day marker and a curve from each upstream node's due date to its dependent's.
+
+    The whole span fits `width`, unless `units_per_day` zooms in (a week or a month view):
+    then the chart is as wide as the span needs, and its frame scrolls."""
     top = 44
+    moments = [now, d_day]
+    for node in nodes:
+        moments += [m for m in (node.due_at, node.baseline_due_at, node.completed_at) if m]
+    start = min(moments) - timedelta(days=2)
+    end = max(moments) + timedelta(days=2)
+    if units_per_day:
+        days = (end - start).total_seconds() / 86400
+        width = max(width, round(label_width + 40 + days * units_per_day))
     chart = TimelineChart(
         width=width,
         height=top + row_height * max(len(nodes), 1) + 16,
@@ -176,13 +190,10 @@ def timeline_chart(
         top=top,
         row_height=row_height,
     )
-    moments = [now, d_day]
-    for node in nodes:
-        moments += [m for m in (node.due_at, node.baseline_due_at, node.completed_at) if m]
-    start = min(moments) - timedelta(days=2)
-    end = max(moments) + timedelta(days=2)
     span = (end - start).total_seconds()
     plot = chart.plot_right - chart.plot_left
+    chart.start_epoch = start.timestamp()
+    chart.seconds_per_unit = span / plot
 
     def scale(moment: datetime) -> float:
         return round(chart.plot_left + (moment - start).total_seconds() / span * plot, 1)

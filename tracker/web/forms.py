@@ -548,3 +548,17 @@ class BulkEditForm(UIForm):
         if data["action"] == self.STATUS:
             return {"data": {"status": data["status"]}}
         return {"shift": timedelta(days=data["days"])}
+
+
+class ReplanForm(UIForm):
+    """A node's new due date from the timeline; the reason is asked for when it is baselined."""
+
+    due_at = forms.DateTimeField(label=_("New due date"), widget=datetime_widget())
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    change_reason = forms.CharField(
+        label=_("Reason for the change"), required=False, max_length=1000
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["due_at"].help_text = tz_help()

@@ -56,6 +56,7 @@ urlpatterns = [
         name="template_duplicate",
     ),
     path("nodes/<int:node_id>/", nodes.node_detail_view, name="node_detail"),
+    path("nodes/<int:node_id>/replan/", timeline.node_replan, name="node_replan"),
     path(
         "nodes/<int:node_id>/dependencies/",
         nodes.node_dependencies_view,
