@@ -128,7 +128,11 @@ def test_duplicate_copies_every_node_under_a_free_code(client_for, template):
     first = client.post(reverse("web:template_duplicate", args=[template.pk]))
     second = client.post(reverse("web:template_duplicate", args=[template.pk]))
     assert first.status_code == second.status_code == 302
-    codes = sorted(ProjectTemplate.objects.values_list("code", flat=True))
+    codes = sorted(
+        ProjectTemplate.objects.filter(code__startswith="launch-lite").values_list(
+            "code", flat=True
+        )
+    )
     assert codes == ["launch-lite", "launch-lite-copy", "launch-lite-copy-2"]
     copy = ProjectTemplate.objects.get(code="launch-lite-copy")
     assert copy.name == "Launch lite (copy)"
@@ -140,4 +144,4 @@ def test_only_staff_reach_the_editor(client_for, template):
     for url in (reverse("web:template_list"), reverse("web:template_edit", args=[template.pk])):
         assert client.get(url).status_code == 403
     assert client.post(reverse("web:template_duplicate", args=[template.pk])).status_code == 403
-    assert ProjectTemplate.objects.count() == 1
+    assert not ProjectTemplate.objects.filter(code__contains="copy").exists()

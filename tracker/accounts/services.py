@@ -165,7 +165,6 @@ def preferences_save(
     return user
 
 
-@transaction.atomic
 def lane_collapse_set(*, user: User, department_id: int, collapsed: bool) -> None:
     """Fold or unfold a department's lane on every board this person opens."""
     department = Department.objects.get(pk=department_id)
@@ -175,6 +174,7 @@ def lane_collapse_set(*, user: User, department_id: int, collapsed: bool) -> Non
         user.collapsed_lanes.remove(department)
 
 
+@transaction.atomic
 def user_delete(*, user: User, actor: User | None) -> None:
     """Delete a person; one who still owns projects is refused (ProtectedError, a 409), and so
     is the last active staff account (StateConflictError, a 409)."""
