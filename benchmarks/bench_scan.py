@@ -81,7 +81,7 @@ INSERT INTO milestones_milestone (
 SELECT %(now)s, %(now)s, 'Node ' || g, '', due, NULL, status,
     CASE WHEN status = 'done'
          THEN due + CASE WHEN r < 0.9 THEN interval '-1 hour' ELSE interval '1 day' END END,
-    g %% 500, 1, '',
+    g, 1, '',
     CASE WHEN b IN (1, 2) THEN due + interval '1 minute' END,
     ids.people[(g + g / 100) %% %(people)s + 1],  -- g / 100: each bucket meets everyone
     ids.departments[(g + g / 100) %% %(departments)s + 1],

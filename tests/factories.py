@@ -66,6 +66,7 @@ class MilestoneFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Node {n}")
     department = factory.SubFactory(DepartmentFactory)
     due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+    position = factory.Sequence(lambda n: n)  # unique per lane
     status = MilestoneStatus.TODO
     completed_at = factory.LazyAttribute(
         lambda m: m.due_at if m.status == MilestoneStatus.DONE else None

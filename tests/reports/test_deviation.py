@@ -514,6 +514,7 @@ def _bulk_nodes(count: int, *, projects: int, departments: int) -> None:
                 due_at=due,
                 status=status,
                 completed_at=None if completed_after_due is None else due + completed_after_due,
+                position=i,
             )
         )
     Milestone.objects.bulk_create(nodes)

@@ -217,7 +217,12 @@ class Milestone(TimeStampedModel):
                 condition=(Q(status=MilestoneStatus.DONE) & Q(completed_at__isnull=False))
                 | (~Q(status=MilestoneStatus.DONE) & Q(completed_at__isnull=True)),
                 name="milestones_completed_iff_done",
-            )
+            ),
+            # One card per slot of a lane (tracker.milestones.positions allocates them).
+            models.UniqueConstraint(
+                fields=["project", "department", "position"],
+                name="milestones_lane_position_unique",
+            ),
         ]
         indexes = [
             models.Index(fields=["project", "department", "status"]),

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Max, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -33,6 +33,12 @@ from tracker.milestones.models import (
     MilestoneChange,
     MilestoneDependency,
     MilestoneStatus,
+)
+from tracker.milestones.positions import (
+    lane_insert,
+    lane_next_position,
+    lane_position_check,
+    lane_save,
 )
 from tracker.milestones.selectors import ProjectRef, dependency_edges, find_cycle
 
@@ -171,18 +177,21 @@ def milestone_create(
         now=now,
     )
     upstream = _validate_dependencies(milestone=None, project=project, depends_on=depends_on)
-    if position is None:
-        position = Milestone.objects.filter(project=project, department=department).count()
-    milestone = Milestone.objects.create(
-        project=project,
-        title=title,
-        description=description,
-        department=department,
-        assignee=assignee,
-        due_at=due_at,
-        baseline_due_at=due_at if project.baselined_at else None,
-        status=status,
-        completed_at=completed,
+    milestone = lane_insert(
+        lambda slot: Milestone.objects.create(
+            project=project,
+            title=title,
+            description=description,
+            department=department,
+            assignee=assignee,
+            due_at=due_at,
+            baseline_due_at=due_at if project.baselined_at else None,
+            status=status,
+            completed_at=completed,
+            position=slot,
+        ),
+        project_id=project.pk,
+        department_id=department.pk,
         position=position,
     )
     MilestoneDependency.objects.bulk_create(
@@ -263,6 +272,7 @@ def milestone_update(
         now=now,
     )
     values = {field: data[field] for field in EDITABLE_FIELDS if field in data}
+    values.update(_lane_position(milestone, data))
     values["status"] = new_status
     values["completed_at"] = completed_at
 
@@ -311,10 +321,35 @@ def milestone_update(
     if not changes:
         return milestone
     milestone.version = F("version") + 1
-    milestone.save(update_fields=list(dict.fromkeys([*updated, "version", "updated_at"])))
+    fields = list(dict.fromkeys([*updated, "version", "updated_at"]))
+    lane_save(lambda: milestone.save(update_fields=fields), milestone=milestone)
     milestone.refresh_from_db(fields=["version"])
     MilestoneChange.objects.bulk_create(changes)
     return milestone
+
+
+def _lane_position(milestone: Milestone, data: Mapping[str, Any]) -> dict[str, int]:
+    """The node's position once `data` applies: one asked for must be free in its (new)
+    lane; a node moved to another lane without one goes after that lane's last card."""
+    department = data.get("department") or milestone.department
+    moved = department.pk != milestone.department_id
+    position = data.get("position")
+    if position is None:
+        if not moved:
+            return {}
+        return {
+            "position": lane_next_position(
+                project_id=milestone.project_id, department_id=department.pk
+            )
+        }
+    if moved or position != milestone.position:
+        lane_position_check(
+            project_id=milestone.project_id,
+            department_id=department.pk,
+            position=position,
+            exclude_pk=milestone.pk,
+        )
+    return {"position": position}
 
 
 @transaction.atomic
@@ -424,6 +459,10 @@ def milestone_bulk_create(
         raise ValidationError(
             _("Nodes depend on unknown keys: %(keys)s.") % {"keys": ", ".join(unknown)}
         )
+    # After every card already in the project, so each lane's positions stay unique (0, 1, …
+    # across the whole plan for a new project).
+    top = Milestone.objects.filter(project=project).aggregate(top=Max("position"))["top"]
+    start = 0 if top is None else top + 1
     milestones = Milestone.objects.bulk_create(
         Milestone(
             project=project,
@@ -433,10 +472,10 @@ def milestone_bulk_create(
             assignee=departments[node.department_code].lead,
             due_at=node.due_at,
             baseline_due_at=node.due_at if project.baselined_at else None,
-            position=position,
+            position=start + index,
             template_key=node.key,
         )
-        for position, node in enumerate(nodes)
+        for index, node in enumerate(nodes)
     )
     by_key = {node.key: milestone for node, milestone in zip(nodes, milestones, strict=True)}
     MilestoneDependency.objects.bulk_create(
