@@ -23,6 +23,9 @@ from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.db import connection
 
+from config.celery import app as celery_app
+from tracker.core.beat import DatabaseScheduler
+
 REPO = Path(__file__).resolve().parents[2]
 logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd narrates every command
 
@@ -254,6 +257,21 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.kill()
         self.handle.close()
+
+
+class Beat:
+    """A beat scheduler, loading the schedule from the database as beat does, and the entry of
+    one job as its `tick` keeps it: each run reserves the next one."""
+
+    def __init__(self, name: str) -> None:
+        self.scheduler = DatabaseScheduler(app=celery_app)
+        self.entry = self.scheduler.schedule[name]
+
+    def tick(self):
+        """What `Scheduler.tick` does with the due entry: reserve its next run, then send it
+        (None: not sent)."""
+        entry, self.entry = self.entry, self.scheduler.reserve(self.entry)
+        return self.scheduler.apply_async(entry, advance=False)
 
 
 # Data -----------------------------------------------------------------------------------------
