@@ -125,6 +125,16 @@ def test_editing_positions_and_moving_lanes(db):
         == 0
     )
     assert lane(project, tech) == [0, 5, 6] and lane(project, merch) == []
+    # A full PUT echoes the node's old position: kept when free in the new lane, else its end.
+    back = milestone_update(
+        milestone_id=b.pk, actor=None, data={"department": merch, "position": 0}
+    )
+    assert back.position == 0  # free in merch: kept
+    c = MilestoneFactory(project=project, department=merch, position=5)
+    echoed = milestone_update(
+        milestone_id=c.pk, actor=None, data={"department": tech, "position": 5}
+    )
+    assert lane(project, tech) == [5, 6, 7] and echoed.position == 7
 
 
 @pytest.fixture

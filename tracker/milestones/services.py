@@ -38,6 +38,7 @@ from tracker.milestones.positions import (
     lane_insert,
     lane_next_position,
     lane_position_check,
+    lane_position_taken,
     lane_save,
 )
 from tracker.milestones.selectors import ProjectRef, dependency_edges, find_cycle
@@ -330,10 +331,19 @@ def milestone_update(
 
 def _lane_position(milestone: Milestone, data: Mapping[str, Any]) -> dict[str, int]:
     """The node's position once `data` applies: one asked for must be free in its (new)
-    lane; a node moved to another lane without one goes after that lane's last card."""
+    lane; a node moved to another lane without one (or with its old one, taken there) goes
+    after that lane's last card."""
     department = data.get("department") or milestone.department
     moved = department.pk != milestone.department_id
     position = data.get("position")
+    if (
+        moved
+        and position == milestone.position
+        and lane_position_taken(
+            project_id=milestone.project_id, department_id=department.pk, position=position
+        )
+    ):
+        position = None  # a full PUT echoes the old lane's position: go to the new lane's end
     if position is None:
         if not moved:
             return {}
