@@ -19,7 +19,6 @@ so this holds in `make run` (SQLite, no Redis) as in production.
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -31,8 +30,6 @@ from django_celery_beat import schedulers
 from django_celery_beat.models import CrontabSchedule
 
 from tracker.core.periodic import periodic_run_claim, periodic_run_release
-
-logger = logging.getLogger(__name__)
 
 EVERY_N_MINUTES = re.compile(r"\*(?:/(\d+))?")
 MINUTE = timedelta(minutes=1)
