@@ -178,3 +178,21 @@ def test_the_migration_renumbers_lanes_with_duplicates_first(executor):
     assert ids["e"] < ids["d"]  # the tie of e and d was broken by id
     with pytest.raises(IntegrityError), transaction.atomic():
         Milestone.objects.filter(pk=ids["d"]).update(position=0)
+
+
+def test_the_api_answers_a_taken_position_with_400_and_writes_nothing(api_client, owner, project):
+    department = DepartmentFactory(code="ops-lane")
+    MilestoneFactory(project=project, department=department, position=2)
+    api_client.force_authenticate(owner)
+    body = {
+        "project": project.pk,
+        "title": "Stock",
+        "department": "ops-lane",
+        "due_at": "2026-12-01T10:00:00+08:00",
+    }
+    taken = api_client.post("/api/v1/milestones/", {**body, "position": 2}, format="json")
+    assert taken.status_code == 400
+    assert taken.json() == {"position": ["Another node of this lane already has position 2."]}
+    assert lane(project, department) == [2]
+    created = api_client.post("/api/v1/milestones/", body, format="json")
+    assert created.status_code == 201 and created.json()["position"] == 3
