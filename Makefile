@@ -58,8 +58,11 @@ test: install messages ## Run the suite against the real PostgreSQL and Redis, t
 		TEST_BROKER_URL=$(TEST_REDIS_URL) REDIS_URL= \
 		$(BIN)/pytest --create-db $(PYTEST_ARGS) || [ $$? = 5 ]
 
+# Each benchmark makes and drops a database of its own (BENCH_DATABASE_URL, else
+# milepost_bench_<pid>_<name> on TEST_DATABASE_URL's server); the email one needs Redis as the
+# worker's broker. Prints one table of figures against their targets, writes var/bench-results.json.
 bench: install messages ## Benchmarks (timings are measured here, never in tests)
-	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m benchmarks.run
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m benchmarks.run
 
 lint: install ## ruff, and the layers contract (pyproject.toml: tool.importlinter)
 	$(BIN)/ruff check .

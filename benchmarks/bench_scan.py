@@ -1,21 +1,24 @@
-"""The deadline scan at scale: 1,000,000 nodes in 2,000 projects, 10,000 of them newly overdue.
+"""The deadline scan and the weekly report at scale, and the email they set off: 1,000,000 nodes
+in 2,000 projects, 1% of them newly overdue (BENCH_SCAN_NODES for a quicker try; any number).
 
-Measures, in one run and one throwaway PostgreSQL database:
+In one throwaway database (benchmarks/harness.py), each figure against its floor, A and B in
+turn, both committed, medians and ranges over BENCH_ROUNDS rounds:
 
-- one scan (flag + alerts + outbox rows), repeated;
-- the same flagging done by one hand-written SQL UPDATE, repeated;
-- the scan that then finds nothing new (the every-minute case);
-- the peak memory of the scanning process.
-
-Each timed run checks its deferred constraints (the foreign-key checks COMMIT would run) inside
-the timing and is then rolled back, after which the tables are vacuumed and checkpointed, so
-every run starts from the very same table and pays for its own first writes to each page.
-(Committing and then undoing with a second UPDATE moves the 10,000 rows to new pages each time:
-the table alternates between two layouts and the same statement between two timings, ±50%.)
+- the overdue scan (flag + alerts + outbox rows, COMMIT and the hand-off to the queue included)
+  ÷ `UPDATE … RETURNING` of the same rows on a bare table: a copy of the same rows in the same
+  physical order (CREATE TABLE … AS SELECT … ORDER BY id) with only the columns and the one
+  index that statement needs. Between rounds (untimed) a committed UPDATE/DELETE puts both
+  sides back, then VACUUM and CHECKPOINT, so every round pays for its own first writes;
+- the weekly report (headline, departments, projects, worst slips) ÷ one GROUPING SETS
+  statement over the same week on a bare copy of the report's columns;
+- the scan for real, in a process of its own (its peak RSS), with a real Celery worker sending
+  its emails to a local SMTP server (aiosmtpd): time to the last email, emails, the most any
+  one recipient got, the largest email; with one worker process, then two;
+- the empty rescans that follow (every minute; the every-15-minutes part).
 
 The data is the steady state previous scans would have left: older overdue nodes flagged with
 their alerts and escalations, nodes in the due-soon window already reminded, and a history of
-resolved alerts, so the only new work is the 10,000 nodes that just went overdue.
+resolved alerts, so the only new work is the nodes that just went overdue.
 Usage: ``python -m benchmarks.bench_scan`` (``make bench`` runs it with the other benchmarks).
 """
 
@@ -24,28 +27,76 @@ from __future__ import annotations
 import json
 import os
 import resource
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
+import threading
 import time
-import tracemalloc
-from contextlib import contextmanager
+from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
-NODES = int(os.environ.get("BENCH_SCAN_NODES", 1_000_000))  # smaller for a quick try
+from benchmarks.harness import (
+    REPO,
+    ROUNDS,
+    alternate,
+    bench_database,
+    child_env,
+    figure,
+    ratio_figure,
+    setup_django,
+    timed,
+    write_figures,
+)
+
+NODES = int(os.environ.get("BENCH_SCAN_NODES", 1_000_000))
 PROJECTS = 2_000
 DEPARTMENTS = 12
 PEOPLE = 5_000
 OWNERS = 200
-NEWLY_OVERDUE = NODES // 100  # bucket 0 of 100
-RUNS = 9  # each kind of run; medians, since a shared machine's speed wanders by ±20%
-RESCANS = 5
+EMAIL_WORKERS = [int(n) for n in os.environ.get("BENCH_EMAIL_WORKERS", "1,2").split(",") if n]
+EMAIL_TIMEOUT_S = float(os.environ.get("BENCH_EMAIL_TIMEOUT", 420))
+BEAT_SECONDS = 60  # the every-minute outbox sweep, played by this process while it waits
+OPEN = ("todo", "in_progress", "blocked")
 
-RAW_UPDATE = """
-UPDATE milestones_milestone SET overdue_flagged_at = %(now)s
+# The scan's floor: the same rows, and only what the statement needs.
+FLOOR_SCAN_TABLE = """
+CREATE TABLE bench_floor_scan AS
+SELECT id, status, due_at, overdue_flagged_at FROM milestones_milestone ORDER BY id;
+CREATE INDEX bench_floor_scan_open_unflagged ON bench_floor_scan (due_at)
+    WHERE status IN ('todo', 'in_progress', 'blocked') AND overdue_flagged_at IS NULL;
+"""
+FLOOR_SCAN = """
+UPDATE bench_floor_scan SET overdue_flagged_at = %(now)s
 WHERE status IN ('todo', 'in_progress', 'blocked')
   AND overdue_flagged_at IS NULL AND due_at < %(now)s
+RETURNING id
+"""
+FLOOR_SCAN_RESET = (
+    "UPDATE bench_floor_scan SET overdue_flagged_at = NULL WHERE overdue_flagged_at = %(now)s"
+)
+
+# The report's floor: headline, departments and projects in one pass.
+FLOOR_REPORT_TABLE = """
+CREATE TABLE bench_floor_report AS
+SELECT id, project_id, department_id, status, due_at, baseline_due_at, completed_at
+FROM milestones_milestone ORDER BY id;
+CREATE INDEX bench_floor_report_planned ON bench_floor_report ((COALESCE(baseline_due_at, due_at)));
+"""
+FLOOR_REPORT = """
+SELECT department_id, project_id, count(*),
+    count(*) FILTER (WHERE status = 'done' AND completed_at > planned),
+    count(*) FILTER (WHERE status <> 'done'),
+    avg(CASE WHEN status = 'done' THEN completed_at ELSE %(as_of)s END - planned)
+        FILTER (WHERE status <> 'done' OR completed_at > planned)
+FROM (SELECT *, COALESCE(baseline_due_at, due_at) AS planned FROM bench_floor_report) AS f
+WHERE status <> 'cancelled' AND COALESCE(baseline_due_at, due_at) >= %(start)s
+  AND COALESCE(baseline_due_at, due_at) < %(end)s AND COALESCE(baseline_due_at, due_at) <= %(as_of)s
+GROUP BY GROUPING SETS ((), (department_id), (project_id))
 """
 
-# Every node's fate comes from g % 100 (its bucket) and a spread r in [0, 1).
 NODES_SQL = """
 WITH ids AS (
     SELECT
@@ -81,11 +132,12 @@ INSERT INTO milestones_milestone (
 SELECT %(now)s, %(now)s, 'Node ' || g, '', due, NULL, status,
     CASE WHEN status = 'done'
          THEN due + CASE WHEN r < 0.9 THEN interval '-1 hour' ELSE interval '1 day' END END,
-    g, 1, '',
+    g, 1, '',  -- positions: unique, whatever the lanes
     CASE WHEN b IN (1, 2) THEN due + interval '1 minute' END,
     ids.people[(g + g / 100) %% %(people)s + 1],  -- g / 100: each bucket meets everyone
     ids.departments[(g + g / 100) %% %(departments)s + 1],
-    ids.projects[(g - 1) / (%(nodes)s / %(projects)s) + 1]
+    -- consecutive runs of nodes per project, for any number of nodes
+    ids.projects[((g - 1)::bigint * %(projects)s) / %(nodes)s + 1]
 FROM fate, ids
 """
 
@@ -121,24 +173,9 @@ FROM (
 """
 
 
-def _setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-    from django.apps import apps
-
-    if not apps.ready:
-        django.setup()
-
-
-@contextmanager
-def timed(into: list[float]):
-    started = time.perf_counter()
-    yield
-    into.append((time.perf_counter() - started) * 1000)
-
-
 def generate(now) -> dict[str, int]:
-    """Fill the database: people, departments, projects, a million nodes, their alerts."""
+    """Fill the database: people, departments, projects, the nodes, their alerts; then the
+    floors' bare copies of the same rows in the same order."""
     from django.db import connection
 
     from tracker.accounts.models import Department, User
@@ -182,18 +219,20 @@ def generate(now) -> dict[str, int]:
         ],
         batch_size=2000,
     )
+    # Chat channels on a closed loopback port: they cost the worker a refused connection each,
+    # never a wait on the network.
     for i, project in enumerate(projects[:20]):
         Channel.objects.create(
             name=f"war room {i}",
             kind="webhook",
-            url=f"https://hooks.example.com/bench/{i}",
+            url=f"http://127.0.0.1:9/bench/{i}",
             project=project,
             events=["overdue", "escalation"],
         )
     Channel.objects.create(
         name="department 0",
         kind="webhook",
-        url="https://hooks.example.com/bench/d0",
+        url="http://127.0.0.1:9/bench/d0",
         department=departments[0],
         events=["overdue"],
     )
@@ -209,199 +248,446 @@ def generate(now) -> dict[str, int]:
         cursor.execute(ALERTS_SQL, params)
         cursor.execute("SELECT count(*) FROM alerts_alert")
         alerts = cursor.fetchone()[0]
+        cursor.execute(FLOOR_SCAN_TABLE)
+        cursor.execute(FLOOR_REPORT_TABLE)
     vacuum()
     return {"alerts_before": alerts}
 
 
 def vacuum() -> None:
+    """Tidy up after a round (never timed): dead rows gone, statistics fresh, and the dirty
+    pages written, so each round writes its own full-page images as a scan after a checkpoint
+    does, rather than riding on another round's."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "VACUUM ANALYZE milestones_milestone, alerts_alert, alerts_outboxmessage, accounts_user"
+            "VACUUM ANALYZE milestones_milestone, alerts_alert, alerts_outboxmessage,"
+            " accounts_user, bench_floor_scan"
         )
-        # Flush the pages the previous run dirtied: each run writes its own full-page images,
-        # as a scan does after a checkpoint, rather than riding on another run's.
         cursor.execute("CHECKPOINT")
 
 
-class RolledBack(Exception):
-    pass
-
-
-def rolled_back(run, into: list[float], *, then=lambda: None):
-    """Time `run` and the constraint checks its COMMIT would make, call `then` (untimed) and
-    roll everything back. Returns what `run` and `then` returned."""
-    from django.db import connection, transaction
-
-    try:
-        with transaction.atomic():
-            with timed(into):
-                outcome = run()
-                with connection.cursor() as cursor:
-                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            raise RolledBack(outcome, then())
-    except RolledBack as rollback:
-        outcome, after = rollback.args
-    return outcome, after
-
-
-def raw_update(now) -> int:
+def undo_scan(now) -> None:
+    """Put back what a scan as of `now` wrote (committed, untimed): its flags, alerts and
+    outbox rows; the bare table's flags too."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute(RAW_UPDATE, {"now": now})
-        return cursor.rowcount
+        cursor.execute("DELETE FROM alerts_outboxmessage WHERE created_at = %s", [now])
+        cursor.execute("DELETE FROM alerts_alert WHERE created_at = %s", [now])
+        cursor.execute(
+            "UPDATE milestones_milestone SET overdue_flagged_at = NULL"
+            " WHERE overdue_flagged_at = %s",
+            [now],
+        )
+        cursor.execute(FLOOR_SCAN_RESET, {"now": now})
 
 
-def measure(now) -> dict:
+def floor_scan(now) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # autocommit: the statement commits
+        cursor.execute(FLOOR_SCAN, {"now": now})
+        return len(cursor.fetchall())
+
+
+def scan(now, *, overdue=True, due_soon=False):
+    from tracker.alerts.services import ScanLock, alerts_scan
+
+    return alerts_scan(now=now, overdue=overdue, due_soon=due_soon, lock=ScanLock.NONE)
+
+
+def measure_scan(now, data: dict) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from tracker.alerts.services import ScanLock, alerts_scan
     from tracker.notifications.models import OutboxMessage
 
-    def scan(overdue=True, due_soon=False):
-        return lambda: alerts_scan(now=now, overdue=overdue, due_soon=due_soon, lock=ScanLock.NONE)
+    floor_ms: list[float] = []
+    scan_ms: list[float] = []
+    seen: dict = {}
 
-    def outbox_rows() -> int:
-        return OutboxMessage.objects.filter(created_at=now).count()
+    def floor_side():
+        with timed(floor_ms):
+            seen["floor_rows"] = floor_scan(now)
 
-    # The three kinds of run take turns, each from the same vacuumed, checkpointed state.
-    vacuum()
-    timings: dict[str, list[float]] = {"raw_update": [], "scan": [], "full_scan": []}
-    for _ in range(RUNS):
-        flagged, _none = rolled_back(lambda: raw_update(now), timings["raw_update"])
-        vacuum()
-        result, messages = rolled_back(scan(), timings["scan"], then=outbox_rows)
-        vacuum()
-        rolled_back(scan(due_soon=True), timings["full_scan"])
+    def scan_side():
+        with timed(scan_ms):
+            seen["result"] = scan(now)
+        seen["outbox_rows"] = OutboxMessage.objects.filter(created_at=now).count()
+
+    def reset():
+        undo_scan(now)
         vacuum()
 
+    alternate(ROUNDS, floor_side, scan_side, between=reset)
+    result = seen["result"]
+    ratio_figure(
+        f"overdue scan, {NODES:,} nodes, {seen['floor_rows']:,} newly overdue"
+        " (commit included) / bare-table UPDATE ... RETURNING",
+        scan_ms,
+        floor_ms,
+        target="<= 1.5",
+        a_name="scan",
+        b_name="floor",
+    )
+    print(
+        f"      the scan: {result.overdue:,} overdue, {result.escalated} escalated,"
+        f" {result.messages:,} messages to send now, {seen['outbox_rows']:,} outbox rows"
+    )
     # Where one scan spends its time, statement by statement.
     with CaptureQueriesContext(connection) as captured:
-        rolled_back(scan(), [])
-    vacuum()
-    statements = [
-        (float(q["time"]) * 1000, " ".join(q["sql"].split())[:90])
-        for q in captured
-        if float(q["time"]) >= 0.002
-    ]
-
-    # The scan for real, kept, with the memory it needs.
-    tracemalloc.start()
-    committed_ms: list[float] = []
-    with timed(committed_ms):
-        committed = scan()()
-    _current, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-
-    vacuum()
-    rescans: dict[str, list[float]] = {"rescan": [], "rescan_quarter_hour": [], "rescan_full": []}
-    for _ in range(RESCANS):
-        for name, parts in (
-            ("rescan", {}),
-            ("rescan_quarter_hour", {"overdue": False, "due_soon": True}),
-            ("rescan_full", {"due_soon": True}),
-        ):
-            with timed(rescans[name]):
-                empty = scan(**parts)()
-            assert not any((empty.overdue, empty.escalated, empty.due_soon, empty.messages)), empty
-    with CaptureQueriesContext(connection) as captured:
-        scan()()
-    rescan_statements = [
-        (float(q["time"]) * 1000, " ".join(q["sql"].split())[:90])
-        for q in captured
-        if float(q["time"]) >= 0.002
-    ]
-    return {
-        "rescan_statements_ms": rescan_statements,
-        "newly_overdue_flagged_by_raw_update": flagged,
-        "scan_result": result.as_dict(),
-        "committed_result": committed.as_dict(),
-        **{f"{name}_ms": values for name, values in timings.items()},
-        **{f"{name}_ms": values for name, values in rescans.items()},
-        "scan_committed_with_tracemalloc_ms": committed_ms[0],
-        "python_peak_mib": peak / 2**20,
-        "process_max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "outbox_rows": messages,
-        "statements_ms": statements,
+        scan(now)
+    reset()
+    data["scan"] = {
+        "result": result.as_dict(),
+        "outbox_rows": seen["outbox_rows"],
+        "scan_ms": scan_ms,
+        "floor_ms": floor_ms,
+        "statements_ms": [
+            (round(float(q["time"]) * 1000, 1), " ".join(q["sql"].split())[:120])
+            for q in captured
+            if float(q["time"]) >= 0.002
+        ],
     }
+    for ms, sql in data["scan"]["statements_ms"]:
+        print(f"      {ms:8.1f} ms  {sql[:90]}")
 
 
-def report(data: dict, generation_s: float) -> None:
-    def line(label: str, values: list[float]) -> str:
-        runs = ", ".join(f"{v:.0f}" for v in values)
-        return f"  {label:<34} median {statistics.median(values):7.1f} ms  ({runs})"
-
-    raw = statistics.median(data["raw_update_ms"])
-    scan = statistics.median(data["scan_ms"])
-    ratios = [s / r for s, r in zip(data["scan_ms"], data["raw_update_ms"], strict=True)]
-    result = data["scan_result"]
-    print(
-        f"{NODES:,} nodes in {PROJECTS:,} projects, {NEWLY_OVERDUE:,} newly overdue "
-        f"(generated in {generation_s:.0f} s; {data['alerts_before']:,} alerts already there)"
-    )
-    print(line("raw UPDATE (flag only)", data["raw_update_ms"]), end="")
-    print(f"  {data['newly_overdue_flagged_by_raw_update']:,} rows")
-    print(line("scan (flag + alerts + outbox)", data["scan_ms"]), end="")
-    print(
-        f"  {result['overdue']:,} overdue, {result['escalated']} escalated, "
-        f"{result['messages']:,} messages"
-    )
-    print(
-        f"  scan / raw UPDATE: {scan / raw:.2f}x (target: at most 2x); run by run "
-        f"{min(ratios):.2f}x to {max(ratios):.2f}x, median {statistics.median(ratios):.2f}x"
-    )
-    print(line("full scan (+ due soon, resolve)", data["full_scan_ms"]))
-    print(line("empty rescan (every minute)", data["rescan_ms"]) + "  target: well under 100 ms")
-    print(line("empty rescan (every 15 minutes)", data["rescan_quarter_hour_ms"]))
-    print(line("empty full rescan (flag_overdue)", data["rescan_full_ms"]))
-    print(
-        f"  memory: Python peak {data['python_peak_mib']:.1f} MiB during the scan "
-        f"(tracemalloc; that run took {data['scan_committed_with_tracemalloc_ms']:.0f} ms), "
-        f"process max RSS {data['process_max_rss_mib']:.0f} MiB"
-    )
-    print(
-        f"  a scan writes {data['outbox_rows']:,} outbox rows "
-        f"(one per person, pending or held for the digest, and one per chat channel)"
-    )
-    for title, key in (("one scan", "statements_ms"), ("an empty rescan", "rescan_statements_ms")):
-        print(f"  {title}, statement by statement (2 ms or more):")
-        for ms, sql in data[key]:
-            print(f"    {ms:7.1f} ms  {sql}")
-
-
-def main() -> None:
-    _setup_django()
-    from django.conf import settings
+def measure_report(now, data: dict) -> None:
     from django.db import connection
-    from django.test.utils import setup_test_environment, teardown_test_environment
+    from django.utils import timezone
+
+    from tracker.reports.periods import week_period
+    from tracker.reports.services import report_compute
+
+    period = week_period(timezone.localtime(now))
+    params = {"start": period.start, "end": period.end, "as_of": now}
+    report_ms: list[float] = []
+    floor_ms: list[float] = []
+    seen: dict = {}
+
+    def report_side():
+        with timed(report_ms):
+            seen["report"] = report_compute(period=period, as_of=now)
+
+    def floor_side():
+        with timed(floor_ms), connection.cursor() as cursor:
+            cursor.execute(FLOOR_REPORT, params)
+            seen["groups"] = len(cursor.fetchall())
+
+    alternate(ROUNDS, report_side, floor_side)
+    report = seen["report"]
+    ratio_figure(
+        f"weekly report over {NODES:,} nodes ({report['due_count']:,} due this week)"
+        " / one GROUPING SETS statement",
+        report_ms,
+        floor_ms,
+        target="<= 2",
+        a_name="report",
+        b_name="floor",
+    )
+    data["report"] = {"report_ms": report_ms, "floor_ms": floor_ms, "due": report["due_count"]}
+
+
+# Email: a real worker, a real SMTP server -----------------------------------------------------
+
+
+class Inbox:
+    """An aiosmtpd handler that counts what it is sent: messages, connections, per recipient,
+    the largest message, the moment of the last one."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.messages = 0
+        self.sessions: set = set()  # the sessions themselves: ids get reused
+        self.per_recipient: Counter[str] = Counter()
+        self.largest = 0
+        self.last_at = 0.0
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages += 1
+            self.sessions.add(session)
+            self.per_recipient.update(envelope.rcpt_tos)
+            self.largest = max(self.largest, len(envelope.original_content or envelope.content))
+            self.last_at = time.time()
+        return "250 Message accepted for delivery"
+
+
+def start_worker(env: dict[str, str], processes: int, log: Path) -> subprocess.Popen:
+    queue = env["CELERY_TASK_DEFAULT_QUEUE"]
+    handle = log.open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-P",
+            "prefork",
+            "-c",
+            str(processes),
+            "-Q",
+            queue,
+            "-n",
+            f"{queue}-{processes}@%h",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "INFO",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 90
+    while "ready." not in log.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"The Celery worker did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    return process
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def scan_in_child(env: dict[str, str], now: datetime) -> dict:
+    """The every-minute scan as of `now`, committed, in a process of its own: its peak RSS is
+    the scan's, and its flush tasks go to the real broker."""
+    answer = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_scan", "--scan-once", now.isoformat()],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(answer.stdout.strip().splitlines()[-1])
+
+
+def scan_once(moment: str) -> None:
+    """`--scan-once`: run in the child (see scan_in_child)."""
+    setup_django()
+    from django.utils.dateparse import parse_datetime
+
+    now = parse_datetime(moment)
+    started = time.perf_counter()
+    result = scan(now)
+    ms = (time.perf_counter() - started) * 1000
+    committed_at = time.time()
+    print(
+        json.dumps(
+            {
+                "result": result.as_dict(),
+                "ms": ms,
+                "committed_at": committed_at,
+                "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+def measure_email(now, data: dict) -> None:
+    from aiosmtpd.controller import Controller
+    from celery import Celery
+    from django.db.models import Count
+
+    from tracker.notifications.models import OutboxMessage, OutboxStatus
+
+    broker = os.environ.get("BENCH_REDIS_URL") or os.environ.get("REDIS_URL")
+    if not broker:
+        print("      email: skipped (set REDIS_URL or BENCH_REDIS_URL for the worker's broker)")
+        return
+    inbox = Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    queue = f"bench-{os.getpid()}"
+    env = child_env(
+        CELERY_BROKER_URL=broker,
+        REDIS_URL=broker,
+        CELERY_TASK_DEFAULT_QUEUE=queue,
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(port),
+        SITE_URL="https://milepost.example.com",
+        ALERTS_AT_ANY_HOUR="true",
+    )
+    beat = Celery("bench-beat", broker=broker)
+    emails = OutboxMessage.objects.filter(created_at=now, recipient__isnull=False)
+    unsent = emails.filter(status__in=[OutboxStatus.PENDING, OutboxStatus.SENDING])
+    runs = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="milepost-bench-worker-") as folder:
+            for processes in EMAIL_WORKERS:
+                inbox.reset()
+                worker = start_worker(env, processes, Path(folder) / f"worker-{processes}.log")
+                try:
+                    child = scan_in_child(env, now)
+                    next_sweep = time.monotonic() + BEAT_SECONDS
+                    deadline = time.monotonic() + EMAIL_TIMEOUT_S
+                    while unsent.exists() and time.monotonic() < deadline:
+                        if time.monotonic() >= next_sweep:
+                            beat.send_task("notifications.outbox_flush", queue=queue)
+                            next_sweep += BEAT_SECONDS
+                        time.sleep(0.25)
+                    finished = not unsent.exists()
+                    time.sleep(0.5)  # the last answer may still be on its way to the counters
+                    statuses = dict(emails.values_list("status").annotate(n=Count("id")).order_by())
+                finally:
+                    stop_worker(worker)
+                seconds = (
+                    (inbox.last_at - child["committed_at"])
+                    if finished and inbox.messages
+                    else EMAIL_TIMEOUT_S
+                )
+                runs.append(
+                    {
+                        "processes": processes,
+                        "seconds": seconds,
+                        "finished": finished,
+                        "delivered": inbox.messages,
+                        "connections": len(inbox.sessions),
+                        "max_per_recipient": max(inbox.per_recipient.values(), default=0),
+                        "largest_bytes": inbox.largest,
+                        "statuses": statuses,
+                        "scan": child,
+                    }
+                )
+                undo_scan(now)
+                vacuum()
+    finally:
+        controller.stop()
+    data["email"] = runs
+    first = runs[0]
+    note = "" if first["finished"] else f", NOT finished in {EMAIL_TIMEOUT_S:.0f} s"
+    figure(
+        f"{first['scan']['result']['overdue']:,} alerts -> emails delivered by a Celery worker"
+        f" ({first['processes']} process)",
+        [first["seconds"]],
+        unit=" s",
+        target="<= 20",
+        detail=f"{first['delivered']:,} emails over {first['connections']:,} SMTP connections"
+        f"{note}; outbox {first['statuses']}",
+    )
+    figure(
+        "emails per recipient per scan (most any one recipient got)",
+        [first["max_per_recipient"]],
+        unit="",
+        target="<= 1",
+    )
+    figure(
+        "largest single email",
+        [first["largest_bytes"] / 1024],
+        unit=" KB",
+        target="<= 100",
+    )
+    figure(
+        "scan process peak RSS (the committed scan, in a process of its own)",
+        [run["scan"]["max_rss_mib"] for run in runs],
+        unit=" MiB",
+        target="< 150",
+    )
+    for run in runs:
+        figure(
+            f"email delivery throughput, {run['processes']} worker process(es)",
+            [run["delivered"] / run["seconds"] if run["seconds"] else 0],
+            unit=" emails/s",
+            target=None,
+            detail=f"{run['delivered']:,} emails in {run['seconds']:.1f} s"
+            + ("" if run["finished"] else " (not finished)"),
+        )
+
+
+def measure_rescans(now, data: dict) -> None:
+    """The scans that find nothing new, right after a committed scan (kept this time)."""
+    from tracker.alerts.models import Alert
+
+    scan(now)
+    floor_scan(now)
+    vacuum()
+    times: dict[str, list[float]] = {"minute": [], "quarter": [], "floor": []}
+
+    def minute():
+        with timed(times["minute"]):
+            empty = scan(now)
+        assert not (empty.overdue or empty.escalated or empty.messages), empty
+
+    def quarter():
+        with timed(times["quarter"]):
+            empty = scan(now, overdue=False, due_soon=True)
+        assert not (empty.due_soon or empty.resolved or empty.messages), empty
+
+    def floor():
+        with timed(times["floor"]):
+            assert floor_scan(now) == 0
+
+    alternate(max(ROUNDS, 5), minute, floor, quarter)
+    open_alerts = Alert.objects.filter(resolved_at__isnull=True).count()
+    figure(
+        f"empty every-minute rescan, {NODES:,} nodes",
+        times["minute"],
+        unit=" ms",
+        target="<= 5",
+        detail="floor (bare-table UPDATE finding nothing)"
+        f" {statistics.median(times['floor']):.2f} ms",
+    )
+    figure(
+        f"every-15-minutes part (due soon, resolution), {open_alerts:,} open alerts",
+        times["quarter"],
+        unit=" ms",
+        target="<= 30",
+    )
+    data["rescans"] = {**times, "open_alerts": open_alerts}
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["--scan-once"]:
+        scan_once(argv[1])
+        return
+    os.environ.setdefault("ALERTS_AT_ANY_HOUR", "true")  # nothing held for quiet hours
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    setup_django()
     from django.utils import timezone
 
     from config.celery import app
 
-    if connection.vendor != "postgresql":
-        raise SystemExit("bench_scan needs PostgreSQL: set DATABASE_URL=postgres://…")
-    app.conf.broker_url = "memory://"  # the committed scan's "flush the outbox" goes nowhere
-    setup_test_environment()
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = "milepost_bench_scan"
-    original_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    try:
+    app.conf.broker_url = "memory://"  # the in-process scans' "flush the outbox" goes nowhere
+    data: dict = {"nodes": NODES}
+    with bench_database("scan"):
         now = timezone.now()
         started = time.perf_counter()
-        data = generate(now)
-        generation_s = time.perf_counter() - started
-        data.update(measure(now))
-    finally:
-        connection.creation.destroy_test_db(original_name, verbosity=0)
-        teardown_test_environment()
-    report(data, generation_s)
-    out = Path(settings.VAR_DIR) / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_scan.json").write_text(json.dumps(data, indent=2, default=str))
+        data.update(generate(now))
+        data["generation_s"] = time.perf_counter() - started
+        print(
+            f"      {NODES:,} nodes in {PROJECTS:,} projects generated in"
+            f" {data['generation_s']:.0f} s; {data['alerts_before']:,} alerts already there",
+            flush=True,
+        )
+        measure_scan(now, data)
+        measure_report(now, data)
+        measure_email(now, data)
+        measure_rescans(now, data)
+    write_figures(data)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
