@@ -170,13 +170,17 @@ def bench_database(label: str):
             PASSWORD=parts.password or connection.settings_dict["PASSWORD"],
         )
     setup_test_environment()
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = database_name(label)
+    name = database_name(label)
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = name
     original_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
-        yield connection.settings_dict["NAME"]
-    finally:
-        connection.creation.destroy_test_db(original_name, verbosity=0)
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+        yield name
+    finally:  # also when stopped while creating or migrating it: only ever this one by name
+        connection.close()
+        with connection.creation._nodb_cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(name)}")
+        connection.settings_dict["NAME"] = original_name
         teardown_test_environment()
 
 
