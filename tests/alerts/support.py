@@ -84,6 +84,14 @@ class Recorder:
     data_reply: str | None = None  # e.g. "451 4.3.0 try later"
     hold: threading.Event | None = None  # DATA waits for this event, then refuses
     data_started: threading.Event = field(default_factory=threading.Event)
+    # [session, messages] of each SMTP connection that reached DATA (the session itself, kept,
+    # so that none is counted twice)
+    sessions: list = field(default_factory=list)
+    per_session: int | None = None  # after this many messages a connection answers 421
+
+    @property
+    def connections(self) -> int:
+        return len(self.sessions)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse_rcpt:
@@ -93,6 +101,13 @@ class Recorder:
 
     async def handle_DATA(self, server, session, envelope):
         self.data_started.set()
+        seen = next((entry for entry in self.sessions if entry[0] is session), None)
+        if seen is None:
+            seen = [session, 0]
+            self.sessions.append(seen)
+        if self.per_session is not None and seen[1] >= self.per_session:
+            return "421 4.7.0 Too many messages on one connection"
+        seen[1] += 1
         if self.hold is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.hold.wait, 30)
             return "421 4.3.0 closing"
@@ -130,6 +145,8 @@ class SmtpServer:
         self.handler.data_reply = None
         self.handler.hold = None
         self.handler.data_started.clear()
+        self.handler.sessions.clear()
+        self.handler.per_session = None
 
     def use(self, django_settings) -> SmtpServer:
         """Start (again), empty, and point Django's email settings here."""

@@ -15,6 +15,7 @@ import time_machine
 from django.db import connection
 from django.utils import timezone
 
+from config.celery import app as celery_app
 from tests.alerts.support import wait_until
 from tests.factories import UserFactory
 from tracker.alerts.services import alerts_scan
@@ -27,7 +28,7 @@ from tracker.notifications.outbox import (
     outbox_reclaim,
     retry_delay,
 )
-from tracker.notifications.services import outbox_retry
+from tracker.notifications.services import outbox_queue, outbox_retry
 from tracker.notifications.tasks import outbox_flush as outbox_flush_task
 from tracker.notifications.transports import transport_for
 
@@ -365,3 +366,76 @@ def test_worker_killed_mid_send_sends_again_after_the_claim_timeout(
     assert (message.status, message.attempts) == (OutboxStatus.SENT, 2)
     assert [r.recipients for r in smtp.handler.received] == [["li@example.com"]]
     assert message_ids(smtp) == [message_id(message)]
+
+
+# Throughput: one SMTP connection per flush, batches, several flush tasks ----------------------
+
+
+def test_a_flush_sends_all_its_emails_over_one_smtp_connection(transactional_db, smtp):
+    messages = queue_test_emails(25)
+    assert outbox_flush(budget_seconds=30) == FlushResult(sent=25)
+    assert sorted(message_ids(smtp)) == sorted(message_id(m) for m in messages)
+    assert smtp.handler.connections == 1
+    assert set(OutboxMessage.objects.values_list("status", "attempts")) == {("sent", 1)}
+
+
+def test_an_email_sent_on_its_own_opens_its_own_connection(transactional_db, smtp):
+    """Outside a flush (no session) each send connects: what the flush saves."""
+    queue_test_emails(2)
+    for _ in range(2):
+        claimed = outbox_claim(now=timezone.now())
+        transport_for(claimed).send(claimed)
+    assert (len(smtp.handler.received), smtp.handler.connections) == (2, 2)
+
+
+def test_a_connection_the_server_closes_is_reopened_and_nothing_is_lost(transactional_db, smtp):
+    smtp.handler.per_session = 4  # then 421, as servers that cap messages per connection do
+    messages = queue_test_emails(10)
+    assert outbox_flush(budget_seconds=30) == FlushResult(sent=10)
+    assert sorted(message_ids(smtp)) == sorted(message_id(m) for m in messages)  # each once
+    assert smtp.handler.connections == 3
+    assert set(OutboxMessage.objects.values_list("status", "attempts")) == {("sent", 1)}
+
+
+def test_a_flush_out_of_time_hands_its_claims_back_unattempted(transactional_db, smtp):
+    queue_test_emails(15)
+    assert outbox_flush(budget_seconds=0) == FlushResult(more=True)
+    assert set(OutboxMessage.objects.values_list("status", "attempts")) == {("pending", 0)}
+    assert not smtp.handler.received
+    assert outbox_flush(budget_seconds=30) == FlushResult(sent=15)
+
+
+def test_a_flush_claims_in_batches_and_runs_until_nothing_is_due(transactional_db, smtp, settings):
+    settings.OUTBOX_BATCH_SIZE = 4
+    queue_test_emails(11)
+    assert outbox_flush(budget_seconds=30) == FlushResult(sent=11)
+    assert OutboxMessage.objects.filter(status=OutboxStatus.SENT).count() == 11
+
+
+def queued_tasks(queue: str) -> int:
+    with celery_app.connection_for_write() as conn:
+        return conn.default_channel.queue_declare(queue, passive=True).message_count
+
+
+def test_a_large_fan_out_queues_several_flush_tasks(transactional_db, settings, celery_queue):
+    settings.OUTBOX_BATCH_SIZE, settings.OUTBOX_FLUSH_TASKS = 10, 4
+    user = UserFactory(email="tess@example.com")
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(celery_queue)
+
+    def queue(count: int, tag: str) -> int:
+        return outbox_queue(
+            [
+                OutboxMessage(event=OutboxEvent.TEST, recipient=user, dedupe_key=f"{tag}:{n}")
+                for n in range(count)
+            ]
+        )
+
+    assert queue(25, "a") == 25
+    assert queued_tasks(celery_queue) == 3  # one per batch of 10
+    assert queue(500, "b") == 500
+    assert queued_tasks(celery_queue) == 3 + 4  # at most OUTBOX_FLUSH_TASKS
+    assert queue(1, "c") == 1
+    assert queued_tasks(celery_queue) == 3 + 4 + 1
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(celery_queue)

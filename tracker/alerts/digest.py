@@ -56,5 +56,5 @@ def alerts_digest_send(*, now: datetime) -> int:
             OutboxMessage.objects.filter(pk__in=pks[start : start + CHUNK]).update(
                 status=OutboxStatus.MERGED, sent_at=now
             )
-        outbox_flush_after_commit()
+        outbox_flush_after_commit(len(alert_ids))
     return len(alert_ids)

@@ -53,7 +53,7 @@ def fan_out(*, scan_id: uuid.UUID, now: datetime) -> int:
         emails = _queue_emails(scan_id=scan_id, now=now)
         chats = _queue_chat_messages(scan_id=scan_id, now=now)
     if emails or chats:
-        outbox_flush_after_commit()
+        outbox_flush_after_commit(emails + chats)
     return emails + chats
 
 

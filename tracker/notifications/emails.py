@@ -1,6 +1,12 @@
 """Emails: rendered at send time in the recipient's language, sent over SMTP with the outbox's
 error contract (4xx and connection trouble are transient, 5xx refusals permanent).
 
+Inside `email_session()` (the outbox flush opens one) every email goes over one SMTP
+connection, opened at the first send and kept for the next: a flush of thousands of emails
+costs one connection, not one per email. After an error the connection is dropped and the
+next email opens a fresh one; an email refused because a reused connection had been closed by
+the server (disconnected, or 421) is sent once more over a fresh connection.
+
 What an email says depends on its event, and the apps that queue the event know it: they
 register a renderer for it (`email_renderer`) from their `notifications` module. The test
 message is the only one built in.
@@ -9,7 +15,9 @@ message is the only one built in.
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -75,6 +83,70 @@ def message_id(message: OutboxMessage) -> str:
     return f"<{message.pk}@{urlsplit(settings.SITE_URL).hostname or 'milepost'}>"
 
 
+class EmailSession:
+    """One connection of the email backend for many sends (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        self.connection = None
+        self.sent = 0  # over the current connection
+
+    def send(self, email: EmailMultiAlternatives) -> None:
+        reused = self.connection is not None and self.sent > 0
+        try:
+            self._send(email)
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException) as exc:
+            self.close()
+            closed = isinstance(exc, smtplib.SMTPServerDisconnected) or exc.smtp_code == 421
+            if not (reused and closed):
+                raise
+            self._send(email)  # the server had closed the idle or used-up connection
+        except BaseException:
+            self.close()
+            raise
+
+    def _send(self, email: EmailMultiAlternatives) -> None:
+        if self.connection is None:
+            self.connection = get_connection(fail_silently=False)
+            self.connection.open()
+            self.sent = 0
+        try:
+            self.connection.send_messages([email])
+        except BaseException:
+            self.close()
+            raise
+        self.sent += 1
+
+    def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            with suppress(smtplib.SMTPException, OSError):  # it is gone either way
+                connection.close()
+
+
+_session: ContextVar[EmailSession | None] = ContextVar("email_session", default=None)
+
+
+@contextmanager
+def email_session() -> Iterator[EmailSession]:
+    """Send the emails of this block over one connection (closed when the block ends)."""
+    session = EmailSession()
+    token = _session.set(session)
+    try:
+        yield session
+    finally:
+        _session.reset(token)
+        session.close()
+
+
+def _deliver(email: EmailMultiAlternatives) -> None:
+    session = _session.get()
+    if session is not None:
+        session.send(email)
+        return
+    with get_connection(fail_silently=False) as connection:
+        connection.send_messages([email])
+
+
 def send_email(message: OutboxMessage) -> str:
     """Send `message` to its recipient over the configured backend; return the server's answer.
 
@@ -98,8 +170,7 @@ def send_email(message: OutboxMessage) -> str:
     )
     email.attach_alternative(rendered.html, "text/html")
     try:
-        with get_connection(fail_silently=False) as connection:
-            connection.send_messages([email])
+        _deliver(email)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _text in exc.recipients.values()]
         detail = "; ".join(

@@ -1,14 +1,21 @@
 """Sending the outbox: each message by the transport of its kind (email built in, chat
 registered by `integrations`), between two short transactions, none of them open during it.
 
-1. Claim: a conditional UPDATE (`status='sending', claimed_at=now WHERE id=… AND
-   status='pending'`), committed. One worker wins a row: on PostgreSQL the candidate is picked
-   with `FOR UPDATE SKIP LOCKED`, so racing workers take different rows; on SQLite, which has no
-   row locks (and ignores that clause), writers take turns and the conditional UPDATE alone
-   decides.
-2. Send, outside any transaction.
-3. Record the outcome, committed right after: `sent`, or back to `pending` for a later attempt
-   (an exponential, jittered delay), or `failed` (permanent errors stay in the admin).
+1. Claim a batch (OUTBOX_BATCH_SIZE): each row by a conditional UPDATE (`status='sending',
+   claimed_at=now WHERE id=… AND status='pending'`), all in one transaction, committed. One
+   worker wins a row: on PostgreSQL the candidates are picked with `FOR UPDATE SKIP LOCKED`, so
+   racing workers take different rows; on SQLite, which has no row locks (and ignores that
+   clause), writers take turns and the conditional UPDATE alone decides.
+2. Send each, outside any transaction; the emails of a whole flush share one SMTP connection
+   (the transports' sessions).
+3. Record each outcome, committed right after its send: `sent`, or back to `pending` for a later
+   attempt (an exponential, jittered delay), or `failed` (permanent errors stay in the admin).
+
+A flush claims batch after batch until nothing is due: after a large scan several flush tasks
+share the queue (`outbox_flush_after_commit`), and a flush that reaches its time budget
+(OUTBOX_FLUSH_SECONDS, well under the task time limit) with work left says so (`more`), and
+its task queues the next flush at once rather than leaving the rest to the every-minute sweep.
+The claimed rows a flush did not get to before its budget are handed back, unattempted.
 
 The guarantee: every message is delivered, or ends `failed` with its error. A row is never sent
 twice by racing workers, and never again once `sent` is recorded. A worker that stops between
@@ -41,7 +48,7 @@ from tracker.core.delivery import (
     TransientDeliveryError,
 )
 from tracker.notifications.models import OutboxMessage, OutboxStatus
-from tracker.notifications.transports import transport_for
+from tracker.notifications.transports import transport_for, transport_sessions
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +63,7 @@ class FlushResult:
     failed: int = 0
     skipped: int = 0
     reclaimed: int = 0
+    more: bool = False  # stopped at the time budget with messages still due
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -72,18 +80,35 @@ def retry_delay(attempts: int) -> float:
 
 
 def outbox_flush(*, budget_seconds: float | None = None) -> FlushResult:
-    """Put back the messages cut off mid-send, then send due messages one by one until none is
-    left or the time budget is spent."""
+    """Put back the messages cut off mid-send, then send due messages, batch after batch, until
+    none is due; stop early only at the time budget (`more` is then set)."""
     budget = settings.OUTBOX_FLUSH_SECONDS if budget_seconds is None else budget_seconds
     deadline = time.monotonic() + budget
+    # A batch's claims must stay far younger than the claim timeout, or the sweep would hand
+    # them to another worker while they wait here.
+    claim_life = settings.OUTBOX_CLAIM_TIMEOUT_SECONDS / 2
     result = FlushResult(reclaimed=outbox_reclaim(now=timezone.now()))
-    while time.monotonic() < deadline:
-        message = outbox_claim(now=timezone.now())
-        if message is None:
-            break
-        status = _attempt(message)
-        setattr(result, status, getattr(result, status) + 1)
+    with transport_sessions():
+        while not result.more:
+            batch = outbox_claim_batch(now=timezone.now(), size=settings.OUTBOX_BATCH_SIZE)
+            if not batch:
+                break
+            claimed = time.monotonic()
+            for index, message in enumerate(batch):
+                now = time.monotonic()
+                if now >= deadline or now - claimed >= claim_life:
+                    outbox_release(batch[index:])
+                    result.more = True
+                    break
+                status = _attempt(message)
+                setattr(result, status, getattr(result, status) + 1)
+            else:
+                result.more = time.monotonic() >= deadline and _still_due()
     return result
+
+
+def _still_due() -> bool:
+    return OutboxMessage.objects.due(timezone.now()).exists()
 
 
 def outbox_reclaim(*, now: datetime) -> int:
@@ -109,24 +134,45 @@ def outbox_reclaim(*, now: datetime) -> int:
 
 def outbox_claim(*, now: datetime) -> OutboxMessage | None:
     """Claim the next due message for this worker, committed; None when nothing is due."""
+    batch = outbox_claim_batch(now=now, size=1)
+    return batch[0] if batch else None
+
+
+def outbox_claim_batch(*, now: datetime, size: int) -> list[OutboxMessage]:
+    """Claim up to `size` due messages for this worker, committed, oldest due first; an empty
+    list when nothing is due. Each row is won by its own conditional UPDATE."""
     while True:
         with transaction.atomic():
-            pk = (
+            candidates = list(
                 OutboxMessage.objects.due(now)
                 .select_for_update(skip_locked=True)  # PostgreSQL; SQLite leaves it out
-                .order_by("next_attempt_at")
-                .values_list("pk", flat=True)
-                .first()
+                .order_by("next_attempt_at", "pk")
+                .values_list("pk", flat=True)[:size]
             )
-            if pk is None:
-                return None
-            won = (
-                OutboxMessage.objects.due(now)
+            if not candidates:
+                return []
+            won = [
+                pk
+                for pk in candidates
+                if OutboxMessage.objects.due(now)
                 .filter(pk=pk)
                 .update(status=OutboxStatus.SENDING, claimed_at=now)
-            )
-        if won:  # else another worker claimed it between the two statements: take the next
-            return OutboxMessage.objects.select_related("recipient", "channel").get(pk=pk)
+            ]
+        if won:  # else other workers claimed them all between the statements: take the next
+            messages = OutboxMessage.objects.select_related("recipient", "channel").in_bulk(won)
+            return [messages[pk] for pk in won]
+
+
+def outbox_release(messages: list[OutboxMessage]) -> int:
+    """Hand back claimed messages this worker will not attempt (no attempt is counted), while
+    their claim is still ours."""
+    released = 0
+    with transaction.atomic():
+        for message in messages:
+            released += OutboxMessage.objects.filter(
+                pk=message.pk, status=OutboxStatus.SENDING, claimed_at=message.claimed_at
+            ).update(status=OutboxStatus.PENDING)
+    return released
 
 
 def _attempt(message: OutboxMessage) -> str:

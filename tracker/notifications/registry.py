@@ -20,6 +20,9 @@ class Registry[T]:
     def get(self, key: str) -> T | None:
         return self._items.get(key)
 
+    def values(self) -> list[T]:
+        return list(self._items.values())
+
     def decorator(self, *keys: str) -> Callable[[T], T]:
         """`@registry.decorator(key, …)` registers the decorated function for each key."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -11,10 +12,18 @@ from tracker.notifications import tasks
 from tracker.notifications.models import OutboxMessage, OutboxStatus
 
 
-def outbox_flush_after_commit() -> None:
-    """Ask a worker to flush the outbox once the current transaction commits."""
+def outbox_flush_after_commit(messages: int = 1) -> None:
+    """Ask workers to flush the outbox once the current transaction commits: one flush task per
+    OUTBOX_BATCH_SIZE of the `messages` just queued, at most OUTBOX_FLUSH_TASKS, so every free
+    worker process takes a share of a large fan-out (each claims its own rows)."""
+    count = max(1, min(settings.OUTBOX_FLUSH_TASKS, -(-messages // settings.OUTBOX_BATCH_SIZE)))
+
+    def flush() -> None:
+        for _ in range(count):
+            tasks.outbox_flush.delay()
+
     # robust: a broker hiccup must not fail the caller; the every-minute sweep catches up.
-    transaction.on_commit(tasks.outbox_flush.delay, robust=True)
+    transaction.on_commit(flush, robust=True)
 
 
 @transaction.atomic
@@ -30,7 +39,7 @@ def outbox_queue(messages: Sequence[OutboxMessage]) -> int:
     # ignore_conflicts: a racing run that queued the same key first wins, nothing is doubled.
     OutboxMessage.objects.bulk_create(new, ignore_conflicts=True)
     if new:
-        outbox_flush_after_commit()
+        outbox_flush_after_commit(len(new))
     return len(new)
 
 
@@ -44,5 +53,5 @@ def outbox_retry(*, message_ids: Iterable) -> int:
             .update(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=timezone.now())
         )
         if count:
-            outbox_flush_after_commit()
+            outbox_flush_after_commit(count)
     return count
