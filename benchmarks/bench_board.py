@@ -17,7 +17,7 @@ from benchmarks.harness import ROUNDS, bench_database, figure, setup_django, wri
 NODES = 300
 SMALL = 10
 DEPARTMENTS = 7
-REQUESTS = 30  # per round
+REQUESTS = 10  # per round
 WARMUP = 3
 
 
