@@ -220,6 +220,31 @@ def test_overdue_and_at_risk_flags(client, project, department):
     assert rows[further.pk]["is_at_risk"]
 
 
+def test_each_list_row_is_the_nodes_detail(client, project, department):
+    """The list's lean rows carry the very fields and values of the detail's serializer."""
+    now = timezone.now()
+    mei = UserFactory(username="mei")
+    late = MilestoneFactory(
+        project=project, department=department, assignee=mei, due_at=now - timedelta(hours=3)
+    )
+    downstream = MilestoneFactory(project=project, department=department, assignee=None)
+    MilestoneFactory(
+        project=project,
+        department=DepartmentFactory(code="tech"),
+        status=MilestoneStatus.DONE,
+        completed_at=now - timedelta(days=1, microseconds=7),
+        due_at=now - timedelta(days=2),
+        description="Signed off.\n双十一",
+    )
+    project_baseline(project=project, actor=project.owner)
+    client.patch(url(downstream), {"depends_on": [late.pk]}, format="json")
+    rows = client.get(url(), {"project": project.pk}).json()["results"]
+    assert len(rows) == 3
+    for row in rows:
+        assert row == client.get(f"{url()}{row['id']}/").json()
+    assert {row["id"]: row["is_at_risk"] for row in rows}[downstream.pk]
+
+
 class TestFilters:
     @pytest.fixture
     def nodes(self, project, department):

@@ -50,6 +50,46 @@ class MilestoneSerializer(serializers.ModelSerializer):
         return sorted(link.depends_on_id for link in milestone.upstream_links.all())
 
 
+_DATETIME = serializers.DateTimeField(read_only=True)
+
+
+class MilestoneListSerializer(MilestoneSerializer):
+    """A node as the list shows it: the very fields and values of MilestoneSerializer (a test
+    compares them), written straight from the lean list queryset, which loads only `LOADS`
+    (no project row, no user's password hash), rather than through a field object per value.
+    The detail and the writes' answers keep MilestoneSerializer."""
+
+    LOADS = (
+        *("id", "project", "title", "description", "due_at", "baseline_due_at", "status"),
+        *("completed_at", "position", "version", "created_at", "updated_at"),
+        *("department__code", "assignee__username"),
+    )
+
+    def to_representation(self, milestone):
+        when = _DATETIME.to_representation
+        assignee = milestone.assignee
+        return {
+            "id": milestone.pk,
+            "project": milestone.project_id,
+            "title": milestone.title,
+            "description": milestone.description,
+            "department": milestone.department.code,
+            "assignee": assignee.username if assignee is not None else None,
+            "due_at": when(milestone.due_at),
+            "baseline_due_at": when(milestone.baseline_due_at),
+            "status": milestone.status,
+            "completed_at": when(milestone.completed_at),
+            "depends_on": self.get_depends_on(milestone),
+            "position": milestone.position,
+            "is_overdue": bool(getattr(milestone, "is_overdue", False)),
+            "is_at_risk": bool(getattr(milestone, "is_at_risk", False)),
+            "warnings": self.get_warnings(milestone),
+            "version": milestone.version,
+            "created_at": when(milestone.created_at),
+            "updated_at": when(milestone.updated_at),
+        }
+
+
 class MilestoneWriteSerializer(serializers.Serializer):
     """What a client may send; the service applies the rules."""
 

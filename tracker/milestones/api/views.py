@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from tracker.milestones.api.filters import MilestoneFilter
 from tracker.milestones.api.serializers import (
     MilestoneChangeSerializer,
+    MilestoneListSerializer,
     MilestoneSerializer,
     MilestoneWriteSerializer,
 )
@@ -47,6 +48,7 @@ def expected_version(request) -> int | None:
     partial_update=extend_schema(parameters=[IF_MATCH], request=MilestoneWriteSerializer),
     update=extend_schema(parameters=[IF_MATCH], request=MilestoneWriteSerializer),
     create=extend_schema(request=MilestoneWriteSerializer),
+    list=extend_schema(responses=MilestoneSerializer(many=True)),  # what the lean rows are
 )
 class MilestoneViewSet(
     mixins.ListModelMixin,
@@ -62,13 +64,22 @@ class MilestoneViewSet(
     serializer_class = MilestoneSerializer
     filterset_class = MilestoneFilter
 
+    def get_serializer_class(self):
+        return MilestoneListSerializer if self.action == "list" else MilestoneSerializer
+
     def get_queryset(self):
         params = self.request.query_params
+        queryset = milestone_queryset()
+        if self.action == "list":  # only what the list's rows show
+            queryset = (
+                queryset.select_related(None)
+                .select_related("department", "assignee")
+                .only(*MilestoneListSerializer.LOADS)
+            )
         # `is_overdue`/`is_at_risk` come from the queryset's rules; the `overdue` filter reads
         # the same column, so the flag and the filter always agree.
         return (
-            milestone_queryset()
-            .visible_to(
+            queryset.visible_to(
                 self.request.user,
                 include_archived=self.action != "list"
                 or bool(params.get("project"))
