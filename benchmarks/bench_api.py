@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,6 +40,7 @@ PAGE = 100
 SECONDS = float(os.environ.get("BENCH_API_SECONDS", 6))  # per side per round
 CONNECTIONS = 4
 CONN_MAX_AGE = "60"
+FRESH_ROUNDS = 3  # of the list with DATABASE_CONN_MAX_AGE=0, for the docs' advice
 
 
 def generate() -> str:
@@ -124,24 +126,22 @@ def load(url: str, key: str) -> float:
     return float(re.search(r"Requests/sec:\s*([\d.]+)", output)[1])
 
 
-def measure(key: str) -> dict:
-    list_path = f"/api/v1/milestones/?page_size={PAGE}"
-    statements = page_statements(list_path, key)
+@contextmanager
+def gunicorn(folder: Path, sql_file: Path, conn_max_age: str):
+    """Milepost under gunicorn (its own gunicorn.conf.py, 2 workers); yields the base URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="milepost-bench-api-") as folder:
-        sql_file = Path(folder) / "floor.json"
-        sql_file.write_text(json.dumps(statements))
-        env = child_env(
-            DJANGO_SETTINGS_MODULE="benchmarks.api_settings",
-            BENCH_API_FLOOR_SQL=str(sql_file),
-            WEB_CONCURRENCY="2",
-            MILEPOST_BIND=f"127.0.0.1:{port}",
-            DATABASE_CONN_MAX_AGE=CONN_MAX_AGE,
-            API_TOKEN_RATE="100000000/minute",
-        )
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        log = (Path(folder) / "gunicorn.log").open("w")
+    env = child_env(
+        DJANGO_SETTINGS_MODULE="benchmarks.api_settings",
+        BENCH_API_FLOOR_SQL=str(sql_file),
+        WEB_CONCURRENCY="2",
+        MILEPOST_BIND=f"127.0.0.1:{port}",
+        DATABASE_CONN_MAX_AGE=conn_max_age,
+        API_TOKEN_RATE="100000000/minute",
+    )
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log_path = folder / f"gunicorn-{conn_max_age}.log"
+    with log_path.open("w") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
             cwd=REPO,
@@ -160,21 +160,39 @@ def measure(key: str) -> dict:
                     if server.poll() is not None or time.monotonic() > deadline:
                         log.flush()
                         raise RuntimeError(
-                            "gunicorn did not start:\n"
-                            + (Path(folder) / "gunicorn.log").read_text()
+                            f"gunicorn did not start:\n{log_path.read_text()}"
                         ) from None
                     time.sleep(0.3)
-            api, floor = [], []
+            yield base
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
+def measure(key: str) -> dict:
+    list_path = f"/api/v1/milestones/?page_size={PAGE}"
+    statements = page_statements(list_path, key)
+    with tempfile.TemporaryDirectory(prefix="milepost-bench-api-") as folder:
+        sql_file = Path(folder) / "floor.json"
+        sql_file.write_text(json.dumps(statements))
+        api, floor, fresh = [], [], []
+        with gunicorn(Path(folder), sql_file, CONN_MAX_AGE) as base:
             for url in (base + list_path, f"{base}/bench-floor/"):  # warm both up
                 load(url, key)
             for _ in range(ROUNDS):
                 api.append(load(base + list_path, key))
                 floor.append(load(f"{base}/bench-floor/", key))
-        finally:
-            server.terminate()
-            server.wait(30)
-            log.close()
-    return {"api_rps": api, "floor_rps": floor, "statements": len(statements)}
+        # The same list when every request opens its own database connection (the default).
+        with gunicorn(Path(folder), sql_file, "0") as base:
+            load(base + list_path, key)
+            for _ in range(FRESH_ROUNDS):
+                fresh.append(load(base + list_path, key))
+    return {
+        "api_rps": api,
+        "floor_rps": floor,
+        "conn_max_age_0_rps": fresh,
+        "statements": len(statements),
+    }
 
 
 def main() -> None:
@@ -190,10 +208,18 @@ def main() -> None:
         [a / f for a, f in zip(api, floor, strict=True)],
         unit="",
         target=">= 0.8",
-        detail=f"API {sorted(api)[len(api) // 2]:.0f} req/s ({min(api):.0f}-{max(api):.0f}),"
-        f" floor {sorted(floor)[len(floor) // 2]:.0f} req/s ({min(floor):.0f}-{max(floor):.0f});"
+        detail=f"API {sorted(api)[len(api) // 2]:.1f} req/s ({min(api):.1f}-{max(api):.1f}),"
+        f" floor {sorted(floor)[len(floor) // 2]:.1f} req/s ({min(floor):.1f}-{max(floor):.1f});"
         f" {result['statements']} SELECTs; {client}, {CONNECTIONS} connections,"
         f" {SECONDS:.0f} s a side, CONN_MAX_AGE={CONN_MAX_AGE}",
+    )
+    fresh = result["conn_max_age_0_rps"]
+    figure(
+        "milestone list API requests/s, DATABASE_CONN_MAX_AGE=0 (a connection per request)",
+        fresh,
+        unit=" req/s",
+        target=None,
+        detail=f"with {CONN_MAX_AGE}: {sorted(api)[len(api) // 2]:.1f} req/s",
     )
     write_figures(result)
 
