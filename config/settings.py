@@ -83,9 +83,12 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "allauth",
     "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "tracker.core",
     "tracker.workcal",
     "tracker.accounts",
+    "tracker.accounts.sso",
     "tracker.projects",
     "tracker.milestones",
     "tracker.notifications",
@@ -170,6 +173,77 @@ ACCOUNT_SESSION_REMEMBER = True
 ACCOUNT_RATE_LIMITS = {"login_failed": env_str("LOGIN_FAILED_RATE", "10/m/ip,5/5m/key")}
 # Proxies in front of Milepost whose X-Forwarded-For is trusted for the client's address.
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# Single sign-on (allauth's social accounts): Feishu/Lark, DingTalk, WeCom and one OpenID Connect
+# provider, each offered on the sign-in page once its credentials are set (none is needed).
+# Nobody unknown gets an account unless their verified email is on SSO_SIGNUP_DOMAINS; a
+# verified email of an active user signs that user in. Tokens are not stored: sign-in is all
+# Milepost uses them for.
+SOCIALACCOUNT_ADAPTER = "tracker.accounts.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # Milepost's adapter matches by email itself
+SOCIALACCOUNT_LOGIN_ON_GET = False  # the buttons post: a link cannot start a sign-in
+SSO_SIGNUP_DOMAINS = [domain.lower().lstrip("@") for domain in env_list("SSO_SIGNUP_DOMAINS")]
+# Providers whose plain `email` field is the organisation's directory, so counts as verified
+# (Feishu's enterprise_email and WeCom's biz_mail always do; OpenID Connect says email_verified).
+SSO_TRUSTED_EMAIL_PROVIDERS = env_list("SSO_TRUSTED_EMAIL_PROVIDERS")
+# A deactivated person's chat accounts are removed this many days after deactivation.
+CHAT_IDENTITY_RETENTION_DAYS = env_int("CHAT_IDENTITY_RETENTION_DAYS", 30)
+
+
+def sso_apps(id_name: str, secret_name: str, **app) -> list[dict]:
+    """The provider's app when both of its credentials are set; none when neither is."""
+    client_id, secret = env_str(id_name), env_str(secret_name)
+    if bool(client_id) != bool(secret):
+        missing = secret_name if client_id else id_name
+        raise ImproperlyConfigured(f"{missing} must be set with {id_name} and {secret_name}")
+    return [{"client_id": client_id, "secret": secret, **app}] if client_id else []
+
+
+def sso_wecom_apps() -> list[dict]:
+    apps = sso_apps(
+        "WECOM_CORP_ID", "WECOM_SECRET", settings={"agent_id": env_str("WECOM_AGENT_ID")}
+    )
+    if apps and not env_str("WECOM_AGENT_ID"):
+        raise ImproperlyConfigured("WECOM_AGENT_ID must be set with WECOM_CORP_ID")
+    return apps
+
+
+def sso_oidc_apps() -> list[dict]:
+    issuer = env_str("OIDC_ISSUER_URL")
+    apps = sso_apps(
+        "OIDC_CLIENT_ID",
+        "OIDC_CLIENT_SECRET",
+        provider_id="idp",
+        name=env_str("OIDC_NAME", "OpenID Connect"),
+        settings={"server_url": issuer},
+    )
+    if apps and not issuer:
+        raise ImproperlyConfigured("OIDC_ISSUER_URL must be set with OIDC_CLIENT_ID")
+    return apps
+
+
+SOCIALACCOUNT_PROVIDERS = {
+    "feishu": {
+        "APPS": sso_apps("FEISHU_APP_ID", "FEISHU_APP_SECRET"),
+        # https://open.larksuite.com for Lark
+        "OPEN_URL": env_str("FEISHU_OPEN_URL", "https://open.feishu.cn"),
+    },
+    "dingtalk": {
+        "APPS": sso_apps("DINGTALK_CLIENT_ID", "DINGTALK_CLIENT_SECRET"),
+        "AUTH_PARAMS": {"prompt": "consent"},
+        "LOGIN_URL": "https://login.dingtalk.com",
+        "API_URL": "https://api.dingtalk.com",
+        "OAPI_URL": "https://oapi.dingtalk.com",
+    },
+    "wecom": {
+        "APPS": sso_wecom_apps(),
+        "LOGIN_URL": "https://login.work.weixin.qq.com",
+        "API_URL": "https://qyapi.weixin.qq.com",
+    },
+    "openid_connect": {"APPS": sso_oidc_apps()},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

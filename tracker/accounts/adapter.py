@@ -1,4 +1,14 @@
-"""django-allauth runs the sign-in (and, later, single sign-on); Milepost adapts it here."""
+"""django-allauth runs the sign-in, by password and by single sign-on; Milepost adapts it here.
+
+Who may sign in through a provider (Feishu/Lark, DingTalk, WeCom, OpenID Connect):
+
+- the person whose provider account is already connected to a Milepost user;
+- otherwise the active user whose email is one the provider vouches for (verified), once: the
+  account is then connected (staff's email on the user is the organisation's record, so the
+  person's password is left as it is);
+- otherwise nobody, unless that verified email is on a domain of ``SSO_SIGNUP_DOMAINS``: then a
+  new user, without a password, is made for them.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +17,16 @@ import time
 
 from allauth.account.adapter import DefaultAccountAdapter, get_adapter
 from allauth.core.internal import ratelimit
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialLogin
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from tracker.accounts.models import User
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -17,6 +34,51 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
+
+    def respond_user_inactive(self, request: HttpRequest, user) -> HttpResponse:
+        return render(
+            request,
+            "403.html",
+            {"exception": _("This account is deactivated: ask an administrator.")},
+            status=403,
+        )
+
+
+def verified_emails(sociallogin: SocialLogin) -> list[str]:
+    return [address.email for address in sociallogin.email_addresses if address.verified]
+
+
+def email_domain(email: str) -> str:
+    return email.rpartition("@")[2].lower()
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    """Single sign-on: a known account, else a verified email, else a listed domain."""
+
+    def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
+        if sociallogin.is_existing:
+            return
+        for email in verified_emails(sociallogin):
+            user = User.objects.filter(email__iexact=email, is_active=True).first()
+            if user is not None:
+                sociallogin.connect(request, user)
+                return
+
+    def is_open_for_signup(self, request: HttpRequest, sociallogin: SocialLogin) -> bool:
+        """Only for a verified email on one of ``SSO_SIGNUP_DOMAINS`` that nobody has yet
+        (a deactivated person stays out)."""
+        return any(
+            email_domain(email) in settings.SSO_SIGNUP_DOMAINS
+            and not User.objects.filter(email__iexact=email).exists()
+            for email in verified_emails(sociallogin)
+        )
+
+    def populate_user(self, request: HttpRequest, sociallogin: SocialLogin, data: dict):
+        user = super().populate_user(request, sociallogin, data)
+        # Only a verified address is the person's email in Milepost.
+        verified = verified_emails(sociallogin)
+        user.email = verified[0] if verified else ""
+        return user
 
 
 def client_address(request: HttpRequest) -> str:

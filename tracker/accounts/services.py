@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -203,3 +204,10 @@ def department_delete(*, department: Department, actor: User | None) -> None:
     """Delete a department; one that still has nodes is refused (ProtectedError, a 409)."""
     authorize(actor, can_manage_departments, message=_("Only staff can change departments."))
     department.delete()
+
+
+def sign_in_account_remove(*, user: User, account_id: int) -> bool:
+    """Disconnect one of `user`'s single sign-on accounts (only their own). Signing in through
+    that provider again then takes a verified email of theirs, as the first time did."""
+    deleted, _ = SocialAccount.objects.filter(pk=account_id, user=user).delete()
+    return bool(deleted)

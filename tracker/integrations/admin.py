@@ -80,6 +80,8 @@ class ChannelAdmin(admin.ModelAdmin):
 @admin.register(ChatIdentity)
 class ChatIdentityAdmin(admin.ModelAdmin):
     list_display = ["user", "platform", "display_name", "external_id", "created_at"]
+    # The mobile number is personal data that only @mentions need: not shown here.
+    fields = ["user", "platform", "external_id", "display_name", "open_id", "union_id"]
     list_filter = ["platform"]
     search_fields = ["user__username", "display_name", "external_id"]
     raw_id_fields = ["user"]

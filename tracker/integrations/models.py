@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from tracker.core.fields import EncryptedCharField
+
 
 class ChatPlatform(models.TextChoices):
     SLACK = "slack", _("Slack")
@@ -22,11 +24,22 @@ class ChatIdentity(models.Model):
 
     Slack slash commands carry only an opaque user id, so people link it once by following the
     signed link the bot offers them; platforms that send an email are mapped by email instead.
+    Signing in through Feishu, DingTalk or WeCom links the account by itself, with the ids the
+    platform gave (`external_id` is the one its @mentions use) and, for the platforms that
+    @mention by mobile number (DingTalk, WeCom), the number, stored encrypted.
+
+    Personal data (PIPL): only what @mentions and commands need. The person sees and removes
+    these on their Chat accounts page; a deactivated person's go `CHAT_IDENTITY_RETENTION_DAYS`
+    after deactivation (`owner_inactive_since`, set by the daily purge that first sees it).
     """
 
     platform = models.CharField(_("platform"), max_length=10, choices=ChatPlatform.choices)
     external_id = models.CharField(_("chat user id"), max_length=200)
     display_name = models.CharField(_("chat name"), max_length=200, blank=True)
+    open_id = models.CharField(_("open id"), max_length=200, blank=True)
+    union_id = models.CharField(_("union id"), max_length=200, blank=True)
+    mobile = EncryptedCharField(_("mobile number"), max_length=32, blank=True)
+    owner_inactive_since = models.DateTimeField(null=True, blank=True, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -47,6 +60,12 @@ class ChatIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_platform_display()}:{self.display_name or self.external_id}"
+
+    @property
+    def mobile_masked(self) -> str:
+        """The stored mobile number as the person's page shows it (138****5678)."""
+        mobile = self.mobile
+        return f"{mobile[:3]}****{mobile[-4:]}" if len(mobile) >= 8 else "*" * len(mobile)
 
 
 class CalendarFeed(models.Model):

@@ -21,6 +21,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from tracker.accounts.models import Department, Language, User
+from tracker.accounts.sso.base import ChatProfile
 from tracker.core.delivery import DeliveryError, TransientDeliveryError
 from tracker.core.permissions import authorize, can_manage_channel
 from tracker.integrations.delivery import deliver_chat
@@ -304,4 +305,30 @@ def chat_identity_link(*, user: User, token: str) -> ChatIdentity:
 
 
 def chat_identity_unlink(*, identity_id: int, user: User) -> None:
+    """Remove one of `user`'s chat accounts: Milepost no longer @mentions them there nor takes
+    commands from it (signing in through the platform again links it again)."""
     ChatIdentity.objects.filter(pk=identity_id, user=user).delete()
+
+
+@transaction.atomic
+def chat_identity_sign_in(*, user: User, profile: ChatProfile) -> ChatIdentity:
+    """Link the chat account `user` just signed in through: the platform has proven it is
+    theirs, so it moves from anyone who had it. The account's earlier rows under another id
+    (the same union_id, e.g. before the app could read the directory) are replaced."""
+    if profile.union_id:
+        ChatIdentity.objects.filter(platform=profile.platform, union_id=profile.union_id).exclude(
+            external_id=profile.external_id
+        ).delete()
+    identity, _created = ChatIdentity.objects.update_or_create(
+        platform=profile.platform,
+        external_id=profile.external_id,
+        defaults={
+            "user": user,
+            "display_name": profile.display_name[:200],
+            "open_id": profile.open_id[:200],
+            "union_id": profile.union_id[:200],
+            "mobile": profile.mobile[:32],
+            "owner_inactive_since": None,
+        },
+    )
+    return identity

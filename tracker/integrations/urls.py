@@ -20,6 +20,11 @@ urlpatterns = [
         commands.chat_identity_unlink_view,
         name="chat_identity_unlink",
     ),
+    path(
+        "chat/accounts/sign-in/<int:account_id>/remove/",
+        commands.sign_in_account_remove_view,
+        name="sign_in_account_remove",
+    ),
     path("calendar/", calendar.calendar_feeds_view, name="calendar_feeds"),
     path(
         "calendar/<int:feed_id>/regenerate/",

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from allauth.socialaccount.models import SocialAccount
+from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.hashers import make_password
 from django.contrib.contenttypes.models import ContentType
@@ -96,7 +98,13 @@ def person_data_export(*, user: User) -> dict:
             "platform",
             "external_id",
             "display_name",
+            "open_id",
+            "union_id",
+            "mobile",
             "created_at",
+        ),
+        "sign_in_accounts": _dates(
+            SocialAccount.objects.filter(user=user), "provider", "uid", "date_joined", "last_login"
         ),
         "emails": _dates(
             OutboxMessage.objects.filter(recipient=user),
@@ -151,7 +159,7 @@ def person_erase(*, actor: User, user: User) -> ErasureResult:
         content_type=ContentType.objects.get_for_model(User), object_id=str(user.pk)
     ).update(object_repr=new)
     emails, _ = OutboxMessage.objects.filter(recipient=user).delete()
-    for model in (ApiToken, CalendarFeed, ChatIdentity, Membership):
+    for model in (ApiToken, CalendarFeed, ChatIdentity, Membership, SocialAccount):
         model.objects.filter(user=user).delete()
     user.muted_projects.clear()
     user.groups.clear()
@@ -177,3 +185,30 @@ def person_erase(*, actor: User, user: User) -> ErasureResult:
         departments_led=Department.objects.filter(lead=user).count(),
         projects_owned=Project.objects.filter(owner=user).count(),
     )
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    marked: int  # chat accounts of people found deactivated, from now on counting
+    kept: int  # of people active again: no longer counting
+    deleted: int  # past CHAT_IDENTITY_RETENTION_DAYS
+
+
+@transaction.atomic
+def chat_identities_purge(*, now: datetime) -> PurgeResult:
+    """Remove a deactivated person's chat accounts (open_id, union_id, mobile) once they have
+    been deactivated `CHAT_IDENTITY_RETENTION_DAYS`, as erasure removes them: nothing then
+    @mentions or acts as that person in a chat. The retention counts from the first run that
+    finds the person deactivated (Milepost does not record when an account was deactivated);
+    reactivating the person stops the count. Idempotent: run daily."""
+    marked = ChatIdentity.objects.filter(
+        user__is_active=False, owner_inactive_since__isnull=True
+    ).update(owner_inactive_since=now)
+    kept = ChatIdentity.objects.filter(
+        user__is_active=True, owner_inactive_since__isnull=False
+    ).update(owner_inactive_since=None)
+    cutoff = now - timedelta(days=settings.CHAT_IDENTITY_RETENTION_DAYS)
+    deleted, _ = ChatIdentity.objects.filter(
+        user__is_active=False, owner_inactive_since__lte=cutoff
+    ).delete()
+    return PurgeResult(marked=marked, kept=kept, deleted=deleted)

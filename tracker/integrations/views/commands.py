@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from tracker.accounts.selectors import sign_in_account_list
+from tracker.accounts.services import sign_in_account_remove
 from tracker.integrations.commands import command_run
 from tracker.integrations.models import ChatIdentity, ChatPlatform
 from tracker.integrations.selectors import chat_identity_list, chat_user
@@ -148,7 +150,11 @@ def chat_identities_view(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "integrations/chat_identities.html",
-        {"identities": chat_identity_list(user=request.user)},
+        {
+            "identities": chat_identity_list(user=request.user),
+            "sign_in_accounts": sign_in_account_list(user=request.user),
+            "retention_days": settings.CHAT_IDENTITY_RETENTION_DAYS,
+        },
     )
 
 
@@ -159,4 +165,12 @@ def chat_identity_unlink_view(request: HttpRequest, identity_id: int) -> HttpRes
     if identity is not None:
         chat_identity_unlink(identity_id=identity.pk, user=request.user)
         messages.success(request, _("The chat account is no longer linked."))
+    return redirect("integrations:chat_identities")
+
+
+@login_required
+@require_POST
+def sign_in_account_remove_view(request: HttpRequest, account_id: int) -> HttpResponse:
+    if sign_in_account_remove(user=request.user, account_id=account_id):
+        messages.success(request, _("You no longer sign in with that account."))
     return redirect("integrations:chat_identities")
