@@ -242,7 +242,8 @@ SOCIALACCOUNT_PROVIDERS = {
         "LOGIN_URL": "https://login.work.weixin.qq.com",
         "API_URL": "https://qyapi.weixin.qq.com",
     },
-    "openid_connect": {"APPS": sso_oidc_apps()},
+    # PKCE (S256) as well as the client secret, as OAuth 2.0's security practice asks.
+    "openid_connect": {"APPS": sso_oidc_apps(), "OAUTH_PKCE_ENABLED": True},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

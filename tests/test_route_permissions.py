@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.shortcuts import resolve_url
 from django.test import Client
@@ -123,6 +124,12 @@ class World:
             feed, _token = calendar_feed_create(user=self.user(role))
         return feed.pk
 
+    def own_sign_in(self, role: str) -> int:
+        account, _ = SocialAccount.objects.get_or_create(
+            user=self.user(role), provider="wecom", uid=f"wecom-{role}"
+        )
+        return account.pk
+
     def own_identity(self, role: str) -> int:
         identity, _ = ChatIdentity.objects.get_or_create(
             user=self.user(role), platform="slack", external_id=f"T:{role}"
@@ -213,10 +220,18 @@ TEMPLATE_BODY = {
 
 # Routes that take no session and no API token: a chat platform's signature, a probe's view of
 # the infrastructure, an address or bearer secret for the metrics scraper.
+SSO_APPS = {
+    "feishu": {"client_id": "cli_1", "secret": "s"},
+    "dingtalk": {"client_id": "ding1", "secret": "s"},
+    "wecom": {"client_id": "ww1", "secret": "s", "settings": {"agent_id": "1000002"}},
+}
+
 GATES = {
     "signature": {401},  # unsigned: refused whoever is signed in, and nothing runs
     "probe": {200, 503},  # up or not, the same for everyone
     "network": {403},  # outside METRICS_ALLOWED_NETWORKS and without METRICS_TOKEN
+    "failed sign-in": {401},  # a provider's callback without its code and state
+    "unconfigured": {404},  # a sign-in provider without credentials
 }
 
 ROUTES: dict[str, list[Case]] = {
@@ -490,6 +505,13 @@ ROUTES: dict[str, list[Case]] = {
             SESSION,
         )
     ],
+    "integrations:sign_in_account_remove": [
+        web(
+            "post",
+            lambda w, role: f"/integrations/chat/accounts/sign-in/{w.own_sign_in(role)}/remove/",
+            SESSION,
+        )
+    ],
     "integrations:calendar_feeds": [
         web("get", p("/integrations/calendar/"), SESSION),
         web("post", p("/integrations/calendar/"), SESSION, lambda w: {"project": w.project.pk}),
@@ -530,6 +552,39 @@ ROUTES: dict[str, list[Case]] = {
     "set_language": [web("post", p("/i18n/setlang/"), EVERYONE, lambda w: {"language": "en"})],
     "login": [web("get", p("/accounts/login/"), EVERYONE)],
     "account_login": [web("get", p("/accounts/login/"), EVERYONE)],  # allauth's name for it
+    # Single sign-on: open to everyone (they are how one signs in). The chat platforms' are
+    # configured for this test: the button's POST goes to the platform, a callback without a
+    # code is a failed sign-in (401 for everyone); OpenID Connect's is not: 404.
+    **{
+        f"{platform}_login": [web("post", p(f"/accounts/{platform}/login/"), EVERYONE)]
+        for platform in ("feishu", "dingtalk", "wecom")
+    },
+    **{
+        f"{platform}_callback": [
+            Case(
+                "get",
+                p(f"/accounts/{platform}/login/callback/"),
+                NOBODY,
+                json=False,
+                gate="failed sign-in",
+            )
+        ]
+        for platform in ("feishu", "dingtalk", "wecom")
+    },
+    "openid_connect_login": [
+        Case("post", p("/accounts/oidc/idp/login/"), NOBODY, json=False, gate="unconfigured")
+    ],
+    "openid_connect_callback": [
+        Case(
+            "get", p("/accounts/oidc/idp/login/callback/"), NOBODY, json=False, gate="unconfigured"
+        )
+    ],
+    "socialaccount_login_cancelled": [web("get", p("/accounts/social/login/cancelled/"), EVERYONE)],
+    "socialaccount_login_error": [
+        Case("get", p("/accounts/social/login/error/"), NOBODY, json=False, gate="failed sign-in")
+    ],
+    # Without a sign-in waiting for an account, it sends one back to the sign-in page.
+    "socialaccount_signup": [web("get", p("/accounts/social/signup/"), EVERYONE)],
     "web:project_settings": [
         web("get", p("/projects/{project}/settings/"), MANAGERS),
     ],
@@ -614,6 +669,10 @@ def test_route_allows_exactly_its_roles(name, index, role, settings):
     settings.CHAT_COMMAND_SECRET = "whsec_" + "A" * 32
     settings.METRICS_TOKEN = ""
     settings.METRICS_ALLOWED_NETWORKS = []
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        platform: {**settings.SOCIALACCOUNT_PROVIDERS[platform], "APPS": [app]}
+        for platform, app in SSO_APPS.items()
+    }
     case = ROUTES[name][index]
     world = World()
     client = APIClient() if case.json else Client()

@@ -1,15 +1,18 @@
 """The sign-in routes of every single sign-on provider, mounted under /accounts/ beside the
-password sign-in. A provider that is not configured answers 404 (allauth would fail)."""
+password sign-in. A provider that is not configured answers 404, and one that cannot be
+reached (an OpenID Connect discovery document) 502, where allauth would fail."""
 
 from __future__ import annotations
 
 import functools
 from importlib import import_module
 
+import requests
 from allauth.socialaccount import views as socialaccount_views
 from allauth.socialaccount.models import SocialApp
-from allauth.socialaccount.providers.openid_connect import urls as openid_connect_urls
+from allauth.socialaccount.providers.openid_connect import views as openid_connect
 from django.http import Http404
+from django.shortcuts import render
 from django.urls import include, path
 
 from tracker.accounts.sso.provider import provider_classes
@@ -22,6 +25,8 @@ def _configured(view):
             return view(request, *args, **kwargs)
         except SocialApp.DoesNotExist:
             raise Http404("This sign-in is not configured.") from None
+        except requests.RequestException:
+            return render(request, "socialaccount/authentication_error.html", status=502)
 
     return wrapper
 
@@ -54,5 +59,18 @@ urlpatterns = [
     path("social/login/error/", socialaccount_views.login_error, name="socialaccount_login_error"),
     path("social/signup/", socialaccount_views.signup, name="socialaccount_signup"),
     *[pattern for provider in provider_classes for pattern in _provider_urls(provider)],
-    path("", include(openid_connect_urls)),
+    # allauth's OpenID Connect routes (one per configured app: /accounts/oidc/<id>/login/).
+    path(
+        "oidc/<str:provider_id>/",
+        include(
+            [
+                path("login/", _configured(openid_connect.login), name="openid_connect_login"),
+                path(
+                    "login/callback/",
+                    _configured(openid_connect.callback),
+                    name="openid_connect_callback",
+                ),
+            ]
+        ),
+    ),
 ]
