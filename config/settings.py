@@ -184,6 +184,8 @@ SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_AUTO_SIGNUP = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # Milepost's adapter matches by email itself
 SOCIALACCOUNT_LOGIN_ON_GET = False  # the buttons post: a link cannot start a sign-in
+# The scheme of the callback URLs sent to providers (behind a TLS proxy too).
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https") else "http"
 SSO_SIGNUP_DOMAINS = [domain.lower().lstrip("@") for domain in env_list("SSO_SIGNUP_DOMAINS")]
 # Providers whose plain `email` field is the organisation's directory, so counts as verified
 # (Feishu's enterprise_email and WeCom's biz_mail always do; OpenID Connect says email_verified).

@@ -76,6 +76,9 @@ def test_sign_in_providers_switch_on_from_the_environment():
     )
     result = manage("shell", "-c", code, **env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[('feishu', 'feishu'), ('openid_connect', 'Acme SSO')]"
+    assert (
+        result.stdout.strip().splitlines()[-1]
+        == "[('feishu', 'feishu'), ('openid_connect', 'Acme SSO')]"
+    )
     result = manage("shell", "-c", code, **{k: v for k, v in PRODUCTION.items()})
     assert result.stdout.strip().splitlines()[-1] == "[]"

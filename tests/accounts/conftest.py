@@ -7,6 +7,7 @@ import pytest
 from django.core.cache import cache
 
 from tests.accounts.ssoserver import CLIENTS, WECOM_AGENT_ID, SsoServer
+from tests.browser.conftest import browser, open_context, screenshot  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(scope="session")
