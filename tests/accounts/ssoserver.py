@@ -136,7 +136,10 @@ class SsoServer:
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         with self.lock:
             self.requests.append((method, parts.path))
-        platform, _, rest = parts.path.lstrip("/").partition("/")
+        path = parts.path
+        if path.startswith("/open-apis/"):
+            path = "/feishu" + path  # Feishu at the origin too: its SDK takes only an origin
+        platform, _, rest = path.lstrip("/").partition("/")
         handler = getattr(self, f"_{platform.replace('-', '_')}", None)
         if handler is None:
             return 404, {}, {"error": "not found"}
@@ -240,8 +243,10 @@ class SsoServer:
                 return 200, {}, {"code": 20029, "msg": "app_id invalid"}
             code = self._code("feishu", redirect_uri=query["redirect_uri"])
             return self._redirect(query["redirect_uri"], code=code, state=query.get("state", ""))
-        if path == "/open-apis/auth/v3/app_access_token/internal/" and method == "POST":
-            if headers.get("content-type", "").startswith("application/json"):
+        # Documented without the final slash; allauth sends one.
+        if path.rstrip("/") == "/open-apis/auth/v3/app_access_token/internal" and method == "POST":
+            # JSON (the SDK's token manager sends it with no Content-Type) or a form (allauth).
+            if body.lstrip().startswith(b"{"):
                 form = json.loads(body)
             else:
                 form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
@@ -251,8 +256,11 @@ class SsoServer:
             return 200, {}, {"code": 0, "msg": "ok", "app_access_token": token, "expire": 7200}
         if path == "/open-apis/authen/v1/access_token" and method == "POST":
             data = json.loads(body)
+            # The app's token: in the body (the older form allauth sends) or, as Feishu's
+            # current documentation and its SDK send it, as the bearer token.
+            bearer = headers.get("authorization", "")[7:]
             with self.lock:
-                app_ok = self.tokens.get(data.get("app_access_token", ""), ("",))[0]
+                app_ok = self.tokens.get(data.get("app_access_token") or bearer, ("",))[0]
             if app_ok != "feishu-app":
                 return 200, {}, {"code": 20014, "msg": "app access token invalid"}
             issued = self._redeem("feishu", data.get("code", ""))
