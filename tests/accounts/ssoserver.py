@@ -47,6 +47,7 @@ class SsoServer:
         self.requests: list[tuple[str, str]] = []  # (method, path)
         self.refuse_directory = False  # DingTalk / WeCom apps without directory permission
         self.id_token_audience: str | None = None  # a wrong audience, to test the check
+        self.garbled = False  # user info answers that lack the documented fields
         self.lock = threading.Lock()
         server = self
 
@@ -98,6 +99,7 @@ class SsoServer:
             self.requests.clear()
             self.refuse_directory = False
             self.id_token_audience = None
+            self.garbled = False
 
     def url(self, path: str = "") -> str:
         return f"http://127.0.0.1:{self.httpd.server_port}{path}"
@@ -289,6 +291,8 @@ class SsoServer:
             person = self._person("feishu", headers.get("authorization", "")[7:])
             if person is None:
                 return 200, {}, {"code": 20005, "msg": "user access token invalid"}
+            if self.garbled:
+                return 200, {}, {"code": 0, "msg": "success"}
             return 200, {}, {"code": 0, "msg": "success", "data": person}
         return 404, {}, {"code": 404}
 
@@ -324,6 +328,8 @@ class SsoServer:
             person = self._person("dingtalk", headers.get("x-acs-dingtalk-access-token", ""))
             if person is None:
                 return 401, {}, {"code": "InvalidAuthentication"}
+            if self.garbled:
+                return 200, {}, ["not", "an", "object"]
             return 200, {}, {k: v for k, v in person.items() if k != "userid"}
         return 404, {}, {}
 

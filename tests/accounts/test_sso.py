@@ -319,6 +319,16 @@ def test_a_deactivated_connected_user_is_refused(sso):
     assert response.status_code == 403 and signed_in(client) is None
 
 
+@pytest.mark.parametrize("platform", ["feishu", "dingtalk"])
+def test_a_garbled_platform_answer_is_a_failed_sign_in_not_an_error(sso, platform):
+    sso.people.update(feishu=FEISHU_PERSON, dingtalk=DINGTALK_PERSON)
+    sso.garbled = True
+    client = Client()
+    response = sign_in(client, sso, platform)
+    assert response.status_code == 401 and b"Sign-in failed" in response.content
+    assert signed_in(client) is None
+
+
 # The sign-in page ----------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ from allauth.socialaccount.adapter import get_adapter
 from allauth.socialaccount.providers.dingtalk.views import (
     DingTalkOAuth2Adapter as AllauthDingTalkAdapter,
 )
+from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
 
 from tracker.accounts.sso.base import endpoint
@@ -40,6 +41,8 @@ class DingTalkOAuth2Adapter(AllauthDingTalkAdapter):
             response = session.get(self.profile_url, headers=headers)
             response.raise_for_status()
             data = response.json()
+            if not isinstance(data, dict):
+                raise OAuth2Error(f"Unexpected DingTalk answer: {data!r}")
             if data.get("unionId"):
                 userid = self._userid(session, app, data["unionId"])
                 if userid:
@@ -64,7 +67,13 @@ class DingTalkOAuth2Adapter(AllauthDingTalkAdapter):
             if answer.get("errcode") != 0:
                 raise ValueError(answer.get("errmsg"))
             return str(answer["result"]["userid"])
-        except (requests.RequestException, ValueError, KeyError, TypeError) as error:
+        except (
+            requests.RequestException,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+        ) as error:
             logger.warning("DingTalk: no userid for a sign-in (%s)", error)
             return ""
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from allauth.socialaccount.providers.feishu.views import (
     FeishuOAuth2Adapter as AllauthFeishuAdapter,
 )
+from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
 
 from tracker.accounts.sso.base import endpoint
@@ -28,6 +29,13 @@ class FeishuOAuth2Adapter(AllauthFeishuAdapter):
     @property
     def user_info_url(self) -> str:
         return self._url("/open-apis/authen/v1/user_info")
+
+    def complete_login(self, request, app, token, **kwargs):
+        try:
+            return super().complete_login(request, app, token, **kwargs)
+        except (KeyError, TypeError, AttributeError) as error:
+            # An answer not shaped as Feishu documents it: a failed sign-in, not a 500.
+            raise OAuth2Error(f"Unexpected Feishu answer ({error!r}).") from error
 
     def get_client(self, request, app):
         client = super().get_client(request, app)
