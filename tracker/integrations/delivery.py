@@ -27,6 +27,7 @@ from tracker.core.delivery import (
 )
 from tracker.integrations import ratelimit
 from tracker.integrations.platforms import Message, get_platform
+from tracker.integrations.selectors import chat_people
 from tracker.integrations.ssrf import UnresolvableURLError, UnsafeURLError, check_url
 from tracker.integrations.transport import HttpAnswer, post_checked
 from tracker.notifications.models import Channel
@@ -54,8 +55,19 @@ def deliver_chat(*, channel: Channel, payload: dict[str, Any], idempotency_key: 
             retry_after=math.ceil(wait),
         )
 
+    message = Message.from_payload(payload)
+    if message.items:
+        message.attach_people(
+            chat_people(
+                platform=channel.kind,
+                milestone_ids=[
+                    i.milestone_id for i in message.items if isinstance(i.milestone_id, int)
+                ],
+                escalated_ids=[i.milestone_id for i in message.items if i.kind == "escalation"],
+            )
+        )
     with translation.override(channel.language):
-        body = platform.build_body(Message.from_payload(payload))
+        body = platform.build_body(message)
     request = platform.prepare(
         url=channel.url,
         body=body,

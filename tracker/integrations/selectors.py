@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import QuerySet
 
 from tracker.accounts.models import User
 from tracker.core.permissions import managed_projects
-from tracker.integrations.models import CalendarFeed, ChatIdentity
+from tracker.integrations.models import CalendarFeed, ChatIdentity, ChatPlatform
+from tracker.integrations.platforms.base import Person
+from tracker.milestones.models import Milestone
 from tracker.notifications.models import Channel
 
 
@@ -54,3 +58,48 @@ def chat_user(*, platform: str, external_id: str = "", email: str = "") -> User 
 
 def chat_identity_list(*, user: User) -> QuerySet[ChatIdentity]:
     return ChatIdentity.objects.filter(user=user)
+
+
+def chat_people(
+    *, platform: str, milestone_ids: Iterable[int], escalated_ids: Iterable[int] = ()
+) -> dict[int, list[Person]]:
+    """The people responsible for each node, as `platform` can mention them: its assignee, and
+    for an escalated node its department's lead too. A person with a linked chat identity on
+    `platform` carries its id (and mobile, where sign-in stored one); others only their name.
+    Two queries, whatever the number of nodes."""
+    escalated = set(escalated_ids)
+    rows = Milestone.objects.filter(pk__in=set(milestone_ids)).values_list(
+        "pk",
+        "assignee_id",
+        "assignee__username",
+        "department__lead_id",
+        "department__lead__username",
+    )
+    wanted: dict[int, list[tuple[int, str]]] = {}
+    for pk, assignee_id, assignee, lead_id, lead in rows:
+        people = [(assignee_id, assignee)] if assignee_id else []
+        if pk in escalated and lead_id and lead_id != assignee_id:
+            people.append((lead_id, lead))
+        if people:
+            wanted[pk] = people
+    identities: dict[int, ChatIdentity] = {}
+    if platform in ChatPlatform.values:
+        user_ids = {user_id for people in wanted.values() for user_id, _name in people}
+        for identity in ChatIdentity.objects.filter(
+            platform=platform, user_id__in=user_ids, user__is_active=True
+        ).order_by("-created_at"):
+            identities.setdefault(identity.user_id, identity)
+    result: dict[int, list[Person]] = {}
+    for pk, people in wanted.items():
+        result[pk] = []
+        for user_id, name in people:
+            identity = identities.get(user_id)
+            result[pk].append(
+                Person(
+                    name=name,
+                    external_id=identity.external_id if identity else "",
+                    # Stored (encrypted) by sign-in where the platform gives it.
+                    mobile=str(getattr(identity, "mobile", "") or "") if identity else "",
+                )
+            )
+    return result

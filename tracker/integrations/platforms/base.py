@@ -8,6 +8,8 @@ its answer (several answer HTTP 200 with an error code in the body).
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -31,6 +33,20 @@ class RateWindow:
     seconds: int
 
 
+@dataclass(frozen=True)
+class Person:
+    """Someone a message names: the name shown, and the platform's ids for them when a linked
+    chat identity maps them (empty when not: they are named in plain text)."""
+
+    name: str
+    external_id: str = ""
+    mobile: str = ""
+
+    @property
+    def mapped(self) -> bool:
+        return bool(self.external_id or self.mobile)
+
+
 @dataclass
 class Item:
     kind: str
@@ -42,6 +58,9 @@ class Item:
     assignee: str
     due_at: datetime | None
     url: str
+    # The people responsible for the node (its assignee; a department's lead for an
+    # escalation), set at send time from the platform's chat identities; see `Message.people`.
+    people: list[Person] = field(default_factory=list)
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> Item:
@@ -84,6 +103,21 @@ class Message:
             raw=payload,
         )
 
+    def attach_people(self, people: dict[int, list[Person]]) -> None:
+        """Name the responsible people of each item (milestone id → people)."""
+        for item in self.items:
+            if item.milestone_id in people:
+                item.people = people[item.milestone_id]
+
+    @property
+    def people(self) -> list[Person]:
+        """Everyone the shown items name once, mapped or not, in order of appearance."""
+        seen: dict[str, Person] = {}
+        for item in self.items:
+            for person in item.people:
+                seen.setdefault(person.external_id or person.mobile or person.name, person)
+        return list(seen.values())
+
     @property
     def urgency(self) -> str:
         """The most urgent item kind, or the event for reports and tests."""
@@ -98,8 +132,15 @@ class OutgoingRequest:
     headers: dict[str, str]
 
 
+# Bidirectional embedding/override/isolate controls: in a title they would reorder the rest of
+# the message (right-to-left text itself is kept as it is).
+BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+# Ids Milepost puts into mention markup: anything else is not mapped (named in plain text).
+MENTION_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
 def one_line(value: Any) -> str:
-    return " ".join(str(value or "").split())
+    return " ".join(str(value or "").translate(BIDI_CONTROLS).split())
 
 
 def format_due(moment: datetime | None) -> str:
@@ -110,11 +151,20 @@ def format_due(moment: datetime | None) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
 
-def item_facts(item: Item) -> str:
-    """'Double 11 · Merchandising · @lena · due 2026-11-02 18:00' (empty parts left out)."""
-    parts = [item.project, item.department]
-    if item.assignee:
-        parts.append(f"@{item.assignee}")
+def item_facts(
+    item: Item,
+    escape: Callable[[str], str] = str,
+    mention: Callable[[Person], str] | None = None,
+) -> str:
+    """'Double 11 · Merchandising · lena · due 2026-11-02 18:00' (empty parts left out).
+
+    The untrusted parts (project, department, names) pass through the platform's `escape`;
+    the responsible people are written by its `mention` when it can mention them."""
+    parts = [escape(item.project), escape(item.department)]
+    people = item.people or ([Person(item.assignee)] if item.assignee else [])
+    parts.extend(
+        mention(person) if mention and person.mapped else escape(person.name) for person in people
+    )
     if item.due_at:
         parts.append(_("due %(when)s") % {"when": format_due(item.due_at)})
     return " · ".join(part for part in parts if part)
@@ -127,8 +177,9 @@ def percent(value: Any) -> str:
         return "-"
 
 
-def report_lines(report: dict[str, Any]) -> list[str]:
-    """The headline of a deviation report as plain lines (markdown-neutral)."""
+def report_lines(report: dict[str, Any], escape: Callable[[str], str] = str) -> list[str]:
+    """The headline of a deviation report as plain lines; department names pass through the
+    platform's `escape`."""
     lines = [
         _("Deviation rate: %(rate)s (threshold %(threshold)s)")
         % {
@@ -150,7 +201,7 @@ def report_lines(report: dict[str, Any]) -> list[str]:
         lines.append(
             _("%(name)s: %(rate)s of %(due)s")
             % {
-                "name": one_line(department.get("name") or department.get("code")),
+                "name": escape(one_line(department.get("name") or department.get("code"))),
                 "rate": percent(department.get("deviation_rate")),
                 "due": department.get("due_count", 0),
             }
@@ -162,9 +213,10 @@ def more_line(hidden: int) -> str:
     return _("…and %(count)s more") % {"count": hidden}
 
 
-def md_link_text(text: str) -> str:
-    """Link text that cannot close a markdown link early."""
-    return text.replace("[", "(").replace("]", ")")
+def fullwidth(text: str, characters: str) -> str:
+    """`characters` of `text` as their full-width forms (＜ for <, ［ for [, ＠ for @): they read
+    the same to a person but no markup parser sees them. For platforms that document no escape."""
+    return text.translate({ord(c): ord(c) + 0xFEE0 for c in characters})
 
 
 class Platform:
@@ -178,6 +230,14 @@ class Platform:
     secret_used: ClassVar[bool] = False
 
     # Rendering -----------------------------------------------------------------------------
+    def escape(self, text: str) -> str:
+        """Untrusted text (titles, names) as plain text in this platform's markup."""
+        return text
+
+    def mention(self, person: Person) -> str:
+        """How a mapped person is @-mentioned inside the text; plain name by default."""
+        return self.escape(person.name)
+
     def render(self, message: Message, items: list[Item], hidden: int) -> dict[str, Any]:
         raise NotImplementedError
 

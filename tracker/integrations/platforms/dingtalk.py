@@ -15,19 +15,45 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from tracker.integrations.platforms.base import (
+    MENTION_ID,
     Item,
     Message,
     OutgoingRequest,
+    Person,
     Platform,
     RateWindow,
     encode,
+    fullwidth,
     item_facts,
     json_code,
     json_headers,
-    md_link_text,
     more_line,
     report_lines,
 )
+
+# Markdown and the HTML DingTalk renders (<font>, links, emphasis, headings, lists, quotes), and
+# @, which reads as a mention.
+MARKUP = "<>[]*_~`#@\\"
+
+
+def escape(text: str) -> str:
+    """`text` as plain text in DingTalk markdown."""
+    return fullwidth(text, MARKUP)
+
+
+def mention_id(person: Person) -> tuple[str, str]:
+    """('atUserIds' | 'atMobiles', value) for a mapped person, or ('', '')."""
+    if MENTION_ID.match(person.external_id):
+        return "atUserIds", person.external_id
+    mobile = person.mobile.lstrip("+")
+    if mobile.isdigit() and 5 <= len(mobile) <= 20:
+        return "atMobiles", person.mobile
+    return "", ""
+
+
+def mention(person: Person) -> str:
+    _field, value = mention_id(person)
+    return f"@{value}" if value else escape(person.name)
 
 
 def dingtalk_sign(timestamp: str, secret: str) -> str:
@@ -39,15 +65,16 @@ def markdown_text(message: Message, items: list[Item], hidden: int) -> str:
     """DingTalk markdown: a heading, paragraphs separated by blank lines, and a last line with
     ``DINGTALK_KEYWORD``: a robot secured by keywords drops a message whose text (not its
     button) lacks one."""
-    parts = [f"### {message.title}"]
+    parts = [f"### {escape(message.title)}"]
     if message.summary:
-        parts.append(message.summary)
+        parts.append(escape(message.summary))
     if message.report:
-        parts.extend(report_lines(message.report))
+        parts.extend(report_lines(message.report, escape))
     for item in items:
-        title = f"#{item.milestone_id} {md_link_text(item.title)}"
+        title = f"#{item.milestone_id} {escape(item.title)}"
         link = f"[{title}]({item.url})" if item.url else title
-        parts.append(f"- **{item.kind_label}** {link}  \n  {item_facts(item)}")
+        facts = item_facts(item, escape, mention)
+        parts.append(f"- **{escape(item.kind_label)}** {link}  \n  {facts}")
     if hidden:
         parts.append(more_line(hidden))
     parts.append(f"— {settings.DINGTALK_KEYWORD}")
@@ -66,8 +93,28 @@ class DingTalk(Platform):
     }
     secret_used = True
 
+    def escape(self, text: str) -> str:
+        return escape(text)
+
+    def mention(self, person: Person) -> str:
+        return mention(person)
+
     def render(self, message: Message, items: list[Item], hidden: int) -> dict[str, Any]:
         text = markdown_text(message, items, hidden)
+        at: dict[str, list[str]] = {"atUserIds": [], "atMobiles": []}
+        for item in items:
+            for person in item.people:
+                field, value = mention_id(person)
+                if field and value not in at[field]:
+                    at[field].append(value)
+        if any(at.values()):
+            if message.url:
+                text += f"\n\n[{_('Open in Milepost')}]({message.url})"
+            return {
+                "msgtype": "markdown",
+                "markdown": {"title": message.title, "text": text},
+                "at": {**{k: v for k, v in at.items() if v}, "isAtAll": False},
+            }
         if message.url:
             return {
                 "msgtype": "actionCard",

@@ -1,5 +1,9 @@
 """Feishu / Lark custom bot: an interactive card; signed with HMAC-SHA256 keyed by
-"timestamp\\nsecret" over an empty message, timestamp (seconds) and sign in the JSON body."""
+"timestamp\\nsecret" over an empty message, timestamp (seconds) and sign in the JSON body.
+
+Card text is `lark_md`: untrusted text goes through `escape` (HTML character references, the
+escape Feishu documents for card markdown), so `<at id=all></at>` or a link in a title shows as
+typed; mapped people are mentioned with `<at id=open_id></at>`."""
 
 from __future__ import annotations
 
@@ -11,16 +15,17 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from tracker.integrations.platforms.base import (
+    MENTION_ID,
     Item,
     Message,
     OutgoingRequest,
+    Person,
     Platform,
     RateWindow,
     encode,
     item_facts,
     json_code,
     json_headers,
-    md_link_text,
     more_line,
     report_lines,
 )
@@ -31,6 +36,16 @@ HEADER_COLOURS = {
     "due_soon": "orange",
     "resolved": "green",
 }
+
+
+# Characters lark_md gives meaning to: markup (<at>, <font>, links, emphasis, headings, code,
+# lists, quotes) and `&`, so an entity typed in a title is not decoded either.
+LARK_MD_SPECIAL = "&<>*_~`[]()#\\+-"
+
+
+def escape(text: str) -> str:
+    """`text` as plain text in lark_md: every special character as `&#N;`."""
+    return "".join(f"&#{ord(c)};" if c in LARK_MD_SPECIAL else c for c in text)
 
 
 def feishu_sign(timestamp: str, secret: str) -> str:
@@ -45,18 +60,27 @@ class Feishu(Platform):
     slow_down_codes = {11232: 60.0}
     secret_used = True
 
+    def escape(self, text: str) -> str:
+        return escape(text)
+
+    def mention(self, person: Person) -> str:
+        if MENTION_ID.match(person.external_id):
+            return f"<at id={person.external_id}></at>"
+        return escape(person.name)
+
     def render(self, message: Message, items: list[Item], hidden: int) -> dict[str, Any]:
         elements: list[dict[str, Any]] = []
         if message.summary:
-            elements.append(_markdown(message.summary))
+            elements.append(_markdown(escape(message.summary)))
         if message.report:
-            elements.append(_markdown("\n".join(report_lines(message.report))))
+            elements.append(_markdown("\n".join(report_lines(message.report, escape))))
         if items:
             lines = []
             for item in items:
-                title = f"#{item.milestone_id} {md_link_text(item.title)}"
+                title = f"#{item.milestone_id} {escape(item.title)}"
                 link = f"[{title}]({item.url})" if item.url else title
-                lines.append(f"**{item.kind_label}** {link}\n{item_facts(item)}")
+                facts = item_facts(item, escape, self.mention)
+                lines.append(f"**{escape(item.kind_label)}** {link}\n{facts}")
             if hidden:
                 lines.append(more_line(hidden))
             elements.append({"tag": "hr"})

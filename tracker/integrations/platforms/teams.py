@@ -1,5 +1,8 @@
 """Microsoft Teams Workflows webhook ("Post to a channel when a webhook request is received"):
-an Adaptive Card in a message envelope; the opaque URL is the secret. Success is 202."""
+an Adaptive Card in a message envelope; the opaque URL is the secret. Success is 202.
+
+TextBlock text is markdown (emphasis, lists, links) and `{{DATE(…)}}` functions; there is no
+documented escape, so untrusted text has those characters in their full-width forms."""
 
 from __future__ import annotations
 
@@ -12,13 +15,22 @@ from tracker.integrations.platforms.base import (
     Message,
     Platform,
     RateWindow,
+    fullwidth,
     item_facts,
-    md_link_text,
     more_line,
     report_lines,
 )
 
 COLOURS = {"escalation": "attention", "overdue": "attention", "due_soon": "warning"}
+
+
+MARKUP = "[]*_{}<>#`~\\"
+
+
+def escape(text: str) -> str:
+    """`text` as plain text in an Adaptive Card TextBlock (a leading - or + starts a list)."""
+    text = fullwidth(text, MARKUP)
+    return fullwidth(text[:1], "-+") + text[1:]
 
 
 def _text(text: str, **extra: Any) -> dict[str, Any]:
@@ -30,16 +42,19 @@ class Teams(Platform):
     rate_limits = (RateWindow(4, 1),)
     max_bytes = 27_000  # 28 KB per message
 
+    def escape(self, text: str) -> str:
+        return escape(text)
+
     def render(self, message: Message, items: list[Item], hidden: int) -> dict[str, Any]:
         body: list[dict[str, Any]] = [
-            _text(message.title, weight="bolder", size="medium"),
+            _text(escape(message.title), weight="bolder", size="medium"),
         ]
         if message.summary:
-            body.append(_text(message.summary, isSubtle=True, spacing="none"))
+            body.append(_text(escape(message.summary), isSubtle=True, spacing="none"))
         if message.report:
-            body.append(_text("\n\n".join(report_lines(message.report))))
+            body.append(_text("\n\n".join(report_lines(message.report, escape))))
         for item in items:
-            title = f"#{item.milestone_id} {md_link_text(item.title)}"
+            title = f"#{item.milestone_id} {escape(item.title)}"
             link = f"[{title}]({item.url})" if item.url else title
             body.append(
                 {
@@ -47,9 +62,10 @@ class Teams(Platform):
                     "separator": True,
                     "items": [
                         _text(
-                            f"**{item.kind_label}** {link}", color=COLOURS.get(item.kind, "default")
+                            f"**{escape(item.kind_label)}** {link}",
+                            color=COLOURS.get(item.kind, "default"),
                         ),
-                        _text(item_facts(item), isSubtle=True, spacing="none"),
+                        _text(item_facts(item, escape), isSubtle=True, spacing="none"),
                     ],
                 }
             )

@@ -1,18 +1,25 @@
 """WeCom group robot: markdown (at most 4096 bytes of content); no signature, the `key` in the
-URL is the secret."""
+URL is the secret.
+
+WeCom documents no escape for its markdown (`<font>`, links, `<@userid>`), so untrusted text
+has its markup characters, and @, in their full-width forms (`escape`). Mapped people are
+mentioned with `<@userid>`, the mention markdown messages support (`mentioned_list` and
+`mentioned_mobile_list` belong to text messages only)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from tracker.integrations.platforms.base import (
+    MENTION_ID,
     Item,
     Message,
+    Person,
     Platform,
     RateWindow,
+    fullwidth,
     item_facts,
     json_code,
-    md_link_text,
     more_line,
     report_lines,
 )
@@ -20,6 +27,18 @@ from tracker.integrations.platforms.base import (
 MAX_CONTENT_BYTES = 4096
 KIND_COLOURS = {"escalation": "warning", "overdue": "warning", "due_soon": "warning"}
 FONT_OPEN, FONT_CLOSE = "<font", "</font>"
+MARKUP = "<>[]*_~`#@\\"
+
+
+def escape(text: str) -> str:
+    """`text` as plain text in WeCom markdown."""
+    return fullwidth(text, MARKUP)
+
+
+def mention(person: Person) -> str:
+    if MENTION_ID.match(person.external_id):
+        return f"<@{person.external_id}>"
+    return escape(person.name)
 
 
 def _size(text: str) -> int:
@@ -64,18 +83,24 @@ class WeCom(Platform):
     max_bytes = MAX_CONTENT_BYTES
     slow_down_codes = {45009: 60.0, -1: 60.0}
 
+    def escape(self, text: str) -> str:
+        return escape(text)
+
+    def mention(self, person: Person) -> str:
+        return mention(person)
+
     def render(self, message: Message, items: list[Item], hidden: int) -> dict[str, Any]:
-        lines = [f"**{message.title}**"]
+        lines = [f"**{escape(message.title)}**"]
         if message.summary:
-            lines.append(f'<font color="comment">{message.summary}</font>')
+            lines.append(f'<font color="comment">{escape(message.summary)}</font>')
         if message.report:
-            lines.extend(f"> {line}" for line in report_lines(message.report))
+            lines.extend(f"> {line}" for line in report_lines(message.report, escape))
         for item in items:
             colour = KIND_COLOURS.get(item.kind, "info")
-            title = f"#{item.milestone_id} {md_link_text(item.title)}"
+            title = f"#{item.milestone_id} {escape(item.title)}"
             link = f"[{title}]({item.url})" if item.url else title
-            lines.append(f'<font color="{colour}">{item.kind_label}</font> {link}')
-            lines.append(f"> {item_facts(item)}")
+            lines.append(f'<font color="{colour}">{escape(item.kind_label)}</font> {link}')
+            lines.append(f"> {item_facts(item, escape, mention)}")
         if hidden:
             lines.append(more_line(hidden))
         link = f"[Milepost]({message.url})" if message.url else ""

@@ -1,0 +1,177 @@
+"""Alert messages @-mention the responsible people Milepost can map to the platform (a linked
+chat identity), each the platform's documented way, and name the others in plain text. The
+payloads are read from what the loopback platform server received."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from slack_sdk.models.blocks import Block
+
+from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
+from tracker.integrations.delivery import deliver_chat
+from tracker.integrations.models import ChatIdentity
+from tracker.integrations.platforms import Message, get_platform
+from tracker.integrations.platforms.base import Person
+
+pytestmark = pytest.mark.django_db
+
+IDS = {
+    "feishu": "ou_7d8a6e6df7621556ce0d21922b676706",
+    "dingtalk": "manager4220",
+    "wecom": "LenaWang",
+    "slack": "T024BE7LD:U024BE7LH",
+}
+
+
+@pytest.fixture
+def nodes():
+    lena = UserFactory(username="lena")
+    bo = UserFactory(username="bo")  # no chat identity anywhere
+    lead = UserFactory(username="mei")
+    department = DepartmentFactory(lead=lead)
+    project = ProjectFactory(name="Double 11")
+    mapped = MilestoneFactory(project=project, department=department, assignee=lena)
+    unmapped = MilestoneFactory(project=project, department=department, assignee=bo)
+    for platform, external_id in IDS.items():
+        ChatIdentity.objects.create(platform=platform, external_id=external_id, user=lena)
+        ChatIdentity.objects.create(platform=platform, external_id=external_id + "9", user=lead)
+    return mapped, unmapped
+
+
+def payload(*items) -> dict:
+    due = (timezone.now() - timedelta(days=1)).isoformat()
+    return {
+        "event": "alerts",
+        "title": "2 new alerts in Double 11",
+        "summary": "2 overdue",
+        "url": "https://milepost.example.com/projects/1/",
+        "items": [
+            {
+                "kind": kind,
+                "kind_label": kind.title(),
+                "milestone_id": node.pk,
+                "title": node.title,
+                "project_id": node.project_id,
+                "project": "Double 11",
+                "department": "Merchandising",
+                "assignee": node.assignee.username,
+                "due_at": due,
+                "url": f"https://milepost.example.com/nodes/{node.pk}/",
+            }
+            for node, kind in items
+        ],
+    }
+
+
+def send(kind, make_channel, chat_server, data):
+    deliver_chat(channel=make_channel(kind), payload=data, idempotency_key="k")
+    [request] = chat_server.received(kind)
+    assert request.verified in (True, None), request.problem
+    return request.json
+
+
+def test_feishu_card_mentions_with_at_id(nodes, chat_server, make_channel):
+    mapped, unmapped = nodes
+    body = send(
+        "feishu", make_channel, chat_server, payload((mapped, "overdue"), (unmapped, "overdue"))
+    )
+    text = "\n".join(e["text"]["content"] for e in body["card"]["elements"] if e["tag"] == "div")
+    assert f"<at id={IDS['feishu']}></at>" in text
+    assert text.count("<at ") == 1
+    assert "· bo ·" in text  # named, not mentioned
+
+
+def test_dingtalk_mentions_through_at_user_ids_with_the_matching_text(
+    nodes, chat_server, make_channel
+):
+    mapped, unmapped = nodes
+    body = send(
+        "dingtalk", make_channel, chat_server, payload((mapped, "overdue"), (unmapped, "overdue"))
+    )
+    # actionCard carries no @: a message that mentions is markdown, its link inline.
+    assert body["msgtype"] == "markdown"
+    assert body["at"] == {"atUserIds": [IDS["dingtalk"]], "isAtAll": False}
+    text = body["markdown"]["text"]
+    assert f"@{IDS['dingtalk']}" in text
+    assert "(https://milepost.example.com/projects/1/)" in text
+    assert "Milepost" in text.splitlines()[-1] or "Milepost" in text  # the keyword stays
+
+
+def test_dingtalk_without_anyone_mapped_keeps_the_action_card(nodes, chat_server, make_channel):
+    _mapped, unmapped = nodes
+    body = send("dingtalk", make_channel, chat_server, payload((unmapped, "overdue")))
+    assert body["msgtype"] == "actionCard" and "at" not in body
+
+
+def test_dingtalk_mentions_by_mobile_where_only_a_mobile_is_known():
+    message = Message.from_payload(payload_stub())
+    message.attach_people({7: [Person(name="lena", mobile="+86-13800000000".replace("-", ""))]})
+    body = get_platform("dingtalk").build_body(message)
+    assert body["at"] == {"atMobiles": ["+8613800000000"], "isAtAll": False}
+    assert "@+8613800000000" in body["markdown"]["text"]
+
+
+def payload_stub() -> dict:
+    return {
+        "event": "alerts",
+        "title": "1 new alert",
+        "url": "",
+        "items": [{"kind": "overdue", "milestone_id": 7, "title": "Price", "assignee": "lena"}],
+    }
+
+
+def test_wecom_markdown_mentions_with_angle_at(nodes, chat_server, make_channel):
+    mapped, unmapped = nodes
+    body = send(
+        "wecom", make_channel, chat_server, payload((mapped, "overdue"), (unmapped, "overdue"))
+    )
+    content = body["markdown"]["content"]
+    assert f"<@{IDS['wecom']}>" in content
+    assert "<@bo>" not in content and " bo " in content.replace("·", " ")
+
+
+def test_slack_mentions_linked_users_in_blocks_and_fallback(nodes, chat_server, make_channel):
+    mapped, unmapped = nodes
+    body = send(
+        "slack", make_channel, chat_server, payload((mapped, "overdue"), (unmapped, "overdue"))
+    )
+    sections = [b["text"]["text"] for b in body["blocks"] if b["type"] == "section"]
+    assert any("<@U024BE7LH>" in s for s in sections)
+    assert "<@U024BE7LH>" in body["text"]  # the notification names them too
+    assert not any("<@bo" in s for s in sections)
+    for block in Block.parse_all(body["blocks"]):
+        block.validate_json()
+
+
+def test_an_escalation_also_mentions_the_departments_lead(nodes, chat_server, make_channel):
+    mapped, _unmapped = nodes
+    body = send("wecom", make_channel, chat_server, payload((mapped, "escalation")))
+    content = body["markdown"]["content"]
+    assert f"<@{IDS['wecom']}>" in content and f"<@{IDS['wecom']}9>" in content
+
+
+def test_a_deactivated_user_or_an_odd_id_is_not_mentioned(nodes, chat_server, make_channel):
+    mapped, _unmapped = nodes
+    ChatIdentity.objects.filter(platform="feishu", user=mapped.assignee).update(
+        external_id="ou_x></at><at id=all"
+    )
+    body = send("feishu", make_channel, chat_server, payload((mapped, "overdue")))
+    text = "\n".join(e["text"]["content"] for e in body["card"]["elements"] if e["tag"] == "div")
+    assert "<at" not in text and "lena" in text
+
+
+def test_mentions_cost_two_queries_whatever_the_number_of_nodes(
+    nodes, chat_server, make_channel, django_assert_num_queries
+):
+    mapped, unmapped = nodes
+    many = [
+        MilestoneFactory(
+            project=mapped.project, department=mapped.department, assignee=mapped.assignee
+        )
+        for _ in range(10)
+    ]
+    channel = make_channel("feishu")
+    data = payload(*[(n, "overdue") for n in [mapped, unmapped, *many]])
+    with django_assert_num_queries(2):
+        deliver_chat(channel=channel, payload=data, idempotency_key="k")
