@@ -412,6 +412,8 @@ WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 15)
 DINGTALK_KEYWORD = env_str("DINGTALK_KEYWORD", "Milepost")
 SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET")
 CHAT_COMMAND_SECRET = env_str("CHAT_COMMAND_SECRET")
+# Where a Feishu app bot's answers go (Lark: https://open.larksuite.com).
+FEISHU_API_URL = env_str("FEISHU_API_URL", "https://open.feishu.cn")
 
 LOGGING = {
     "version": 1,

@@ -219,3 +219,34 @@ class ChatServer:
             record.problem = "sign"
             return 401, {}, "bad signature"
         return 204, {}, ""
+
+    # Feishu's Open API, for an app bot's answers (served under /feishuapi).
+    FEISHU_TOKEN = "t-g1044ghJRUIJJ5ELMDTLMPC6ZDRT7YL23BTNYH5B"
+
+    def _verify_feishuapi(self, record: Recorded, secret: str):
+        path = record.path.removeprefix("/feishuapi")
+        if path == "/open-apis/auth/v3/tenant_access_token/internal":
+            data = record.json
+            record.verified = data.get("app_secret") == self.secrets.get("feishu-app-secret")
+            if not record.verified:
+                return 200, {}, json.dumps({"code": 10014, "msg": "app secret invalid"})
+            answer = {
+                "code": 0,
+                "msg": "ok",
+                "tenant_access_token": self.FEISHU_TOKEN,
+                "expire": 7200,
+            }
+            return 200, {}, json.dumps(answer)
+        if path.startswith("/open-apis/im/v1/messages/") and path.endswith("/reply"):
+            record.verified = record.headers.get("authorization") == f"Bearer {self.FEISHU_TOKEN}"
+            if not record.verified:
+                return 401, {}, json.dumps({"code": 99991663, "msg": "Invalid access token"})
+            data = record.json
+            if data.get("msg_type") != "interactive" or not isinstance(data.get("content"), str):
+                return 400, {}, json.dumps({"code": 230001, "msg": "invalid content"})
+            return (
+                200,
+                {},
+                json.dumps({"code": 0, "msg": "success", "data": {"message_id": "om_r"}}),
+            )
+        return 404, {}, json.dumps({"code": 404, "msg": "not found"})

@@ -49,6 +49,7 @@ ALIASES = {
 class Row:
     text: str
     url: str = ""
+    node_id: int | None = None  # a node's row: platforms with buttons offer actions on it
 
 
 @dataclass
@@ -78,13 +79,14 @@ class Reply:
         return "\n".join(lines)
 
 
-def _node_row(node: Milestone) -> Row:
+def node_row(node: Milestone) -> Row:
+    """A node as a reply row: id, title, project, department, assignee, due (overdue marked)."""
     facts = [node.project.name, node.department.name]
     if node.assignee_id:
         facts.append(f"@{node.assignee.username}")
     facts.append(_("due %(when)s") % {"when": format_due(node.due_at)})
     prefix = _("OVERDUE") + " " if node.is_overdue else ""
-    return Row(f"{prefix}#{node.pk} {node.title} · {' · '.join(facts)}", node_url(node.pk))
+    return Row(f"{prefix}#{node.pk} {node.title} · {' · '.join(facts)}", node_url(node.pk), node.pk)
 
 
 def _list_reply(heading: str, queryset, now: datetime, empty: str) -> Reply:
@@ -95,7 +97,7 @@ def _list_reply(heading: str, queryset, now: datetime, empty: str) -> Reply:
     )
     if not nodes:
         return Reply(empty)
-    rows = [_node_row(node) for node in nodes[:LIST_LIMIT]]
+    rows = [node_row(node) for node in nodes[:LIST_LIMIT]]
     if len(nodes) > LIST_LIMIT:
         total = queryset.count()
         rows.append(Row(_("…and %(count)s more") % {"count": total - LIST_LIMIT}))

@@ -68,6 +68,44 @@ class ChatIdentity(models.Model):
         return f"{mobile[:3]}****{mobile[-4:]}" if len(mobile) >= 8 else "*" * len(mobile)
 
 
+class ChatAppPlatform(models.TextChoices):
+    FEISHU = "feishu", _("Feishu / Lark app bot")
+    DINGTALK = "dingtalk", _("DingTalk enterprise robot")
+    WECOM = "wecom", _("WeCom self-built app")
+
+
+class ChatApp(models.Model):
+    """A chat platform app whose callbacks Milepost receives natively (no bridge): its
+    commands, and for Feishu its card buttons. Its URL names it by id; every request to it is
+    verified with its credentials, which are stored encrypted like channel secrets.
+
+    What each field holds, per platform:
+
+    | field | Feishu | DingTalk | WeCom |
+    | app_id | App ID (cli_…) | AppKey (robot code) | CorpID (the receiver id) |
+    | app_secret | App Secret (replies) | AppSecret (the `sign` header) | — |
+    | token | Verification Token | — | Token |
+    | aes_key | Encrypt Key (optional) | — | EncodingAESKey (43 characters) |
+    """
+
+    platform = models.CharField(_("platform"), max_length=10, choices=ChatAppPlatform.choices)
+    name = models.CharField(_("name"), max_length=100)
+    app_id = models.CharField(_("app id"), max_length=100, blank=True)
+    app_secret = EncryptedCharField(_("app secret"), max_length=200, blank=True)
+    token = EncryptedCharField(_("verification token"), max_length=200, blank=True)
+    aes_key = EncryptedCharField(_("encryption key"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["platform", "name"]
+        verbose_name = _("chat app")
+        verbose_name_plural = _("chat apps")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_platform_display()})"
+
+
 class CalendarFeed(models.Model):
     """A secret iCalendar URL: a user's own nodes (no project) or one project's nodes.
 

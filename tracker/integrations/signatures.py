@@ -5,7 +5,15 @@
   `webhook-signature: v1,<base64>`), keyed by CHAT_COMMAND_SECRET (`whsec_…` base64, or the
   setting's text as is).
 
-Both refuse timestamps more than five minutes away and a signature seen before (replays).
+- Feishu app callbacks (events and card actions): the Verification Token in the body, the
+  body decrypted with the Encrypt Key when one is set, and then `X-Lark-Signature`.
+- DingTalk outgoing robot: `timestamp` (ms) and `sign` = base64 HMAC-SHA256 keyed by the
+  AppSecret over "timestamp\\nAppSecret".
+- WeCom app callback: `msg_signature` (SHA-1 of the sorted token, timestamp, nonce and
+  ciphertext), then AES-256-CBC with the EncodingAESKey.
+
+All refuse timestamps more than five minutes away and a request seen before (replays: by its
+signature, or the platform's message/event id where the signature alone is not unique).
 """
 
 from __future__ import annotations
@@ -13,18 +21,27 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from django.core.cache import cache
 
+from tracker.integrations.platforms.dingtalk import dingtalk_sign
+from tracker.integrations.platforms.feishu import feishu_decrypt, feishu_event_signature
 from tracker.integrations.platforms.webhook import SECRET_PREFIX, secret_key
+from tracker.integrations.platforms.wecom import wecom_decrypt, wecom_signature
 
 TOLERANCE_SECONDS = 5 * 60
 
 
 class SignatureError(Exception):
     """The request is not signed by who it claims (the message says why, in English)."""
+
+
+class MalformedRequestError(ValueError):
+    """The request is verified (or cannot be yet) but its body is not what the platform sends."""
 
 
 def _timestamp(value: str | None, now: float) -> int:
@@ -84,3 +101,105 @@ def verify_standard_webhook(
             _first_use("command", message_id)
             return message_id
     raise SignatureError("signature mismatch")
+
+
+def _same(given: str, expected: str) -> bool:
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _json_object(raw: bytes | str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise MalformedRequestError("the body is not JSON") from exc
+    if not isinstance(data, dict):
+        raise MalformedRequestError("the body is not a JSON object")
+    return data
+
+
+def verify_feishu(
+    *,
+    token: str,
+    encrypt_key: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """Open and check a Feishu callback; return its plaintext JSON. The `url_verification`
+    challenge carries only the token (Feishu sends it before anything else is set up)."""
+    now = time.time() if now is None else now
+    data = _json_object(body)
+    if "encrypt" in data:
+        if not encrypt_key:
+            raise SignatureError("an encrypted body, but no Encrypt Key is set")
+        try:
+            data = _json_object(feishu_decrypt(encrypt_key, str(data["encrypt"])))
+        except ValueError as exc:
+            raise SignatureError("the body does not decrypt with the Encrypt Key") from exc
+    elif encrypt_key:
+        raise SignatureError("the body is not encrypted, but an Encrypt Key is set")
+    header = data.get("header") if isinstance(data.get("header"), dict) else {}
+    given = header.get("token", data.get("token"))
+    if not token or not isinstance(given, str) or not _same(given, token):
+        raise SignatureError("wrong verification token")
+    if data.get("type") == "url_verification":
+        return data
+    timestamp = _timestamp(headers.get("X-Lark-Request-Timestamp"), now)
+    nonce = headers.get("X-Lark-Request-Nonce", "")
+    signature = headers.get("X-Lark-Signature", "")
+    if encrypt_key:
+        expected = feishu_event_signature(str(timestamp), nonce, encrypt_key, body)
+        if not _same(signature, expected):
+            raise SignatureError("signature mismatch")
+    # Feishu redelivers an event with the same event_id; a card callback has its own token.
+    event = data.get("event") if isinstance(data.get("event"), dict) else {}
+    seen = header.get("event_id") or event.get("token") or data.get("uuid") or signature
+    if not seen:
+        raise SignatureError("no event id to check for replays")
+    _first_use("feishu", f"{seen}")
+    return data
+
+
+def verify_dingtalk(
+    *, app_secret: str, headers: Mapping[str, str], body: bytes, now: float | None = None
+) -> dict[str, Any]:
+    """Check a DingTalk outgoing robot request; return its JSON. DingTalk's sign covers the
+    timestamp only, not the body: each sign is accepted once, so a captured request cannot be
+    sent again, with its own body or another, even inside the five minutes."""
+    now = time.time() if now is None else now
+    raw = headers.get("timestamp", "")
+    try:
+        milliseconds = int(raw)
+    except ValueError as exc:
+        raise SignatureError("missing or malformed timestamp") from exc
+    _timestamp(str(milliseconds // 1000), now)
+    sign = headers.get("sign", "")
+    if not app_secret or not _same(sign, dingtalk_sign(raw, app_secret)):
+        raise SignatureError("signature mismatch")
+    _first_use("dingtalk", sign)
+    return _json_object(body)
+
+
+def verify_wecom(
+    *,
+    token: str,
+    aes_key: str,
+    receiver_id: str,
+    query: Mapping[str, str],
+    encrypted: str,
+    now: float | None = None,
+) -> str:
+    """Check a WeCom callback (the echostr of the URL check, or a message's Encrypt) and
+    return it decrypted."""
+    now = time.time() if now is None else now
+    timestamp = _timestamp(query.get("timestamp"), now)
+    nonce = query.get("nonce", "")
+    signature = query.get("msg_signature", "")
+    if not token or not _same(signature, wecom_signature(token, str(timestamp), nonce, encrypted)):
+        raise SignatureError("signature mismatch")
+    try:
+        plain = wecom_decrypt(aes_key, encrypted, receiver_id)
+    except ValueError as exc:
+        raise SignatureError(f"does not decrypt: {exc}") from exc
+    _first_use("wecom", signature)
+    return plain

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from tracker.integrations.views import calendar, channels, commands, spreadsheets
+from tracker.integrations.views import calendar, channels, chatapps, commands, spreadsheets
 from tracker.reports.periods import PeriodKind
 
 app_name = "integrations"
@@ -13,6 +13,9 @@ urlpatterns = [
     path("channels/<int:channel_id>/test/", channels.channel_test_view, name="channel_test"),
     path("slack/commands", commands.slack_commands, name="slack_commands"),
     path("chat/commands", commands.chat_commands, name="chat_commands"),
+    path("feishu/<int:app_id>/events", chatapps.feishu_events, name="feishu_events"),
+    path("dingtalk/<int:app_id>/robot", chatapps.dingtalk_robot, name="dingtalk_robot"),
+    path("wecom/<int:app_id>/callback", chatapps.wecom_callback, name="wecom_callback"),
     path("chat/link/", commands.chat_link_view, name="chat_link"),
     path("chat/accounts/", commands.chat_identities_view, name="chat_identities"),
     path(

@@ -8,7 +8,15 @@ mentioned with `<@userid>`, the mention markdown messages support (`mentioned_li
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+import struct
 from typing import Any
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from tracker.integrations.platforms.base import (
     MENTION_ID,
@@ -115,3 +123,63 @@ class WeCom(Platform):
 
     def body_code(self, text: str) -> tuple[int | None, str]:
         return json_code(text, "errcode")
+
+
+# Inbound: a self-built app's callback ---------------------------------------------------------
+# WeCom signs with msg_signature = hex SHA-1 of the sorted, concatenated token, timestamp, nonce
+# and the encrypted message, and encrypts with AES-256-CBC keyed by base64(EncodingAESKey + "="),
+# IV its first 16 bytes, PKCS#7 padded to 32 bytes; the plaintext is 16 random bytes, the
+# message's length (4 bytes, network order), the message, and the receiver id (the CorpID).
+
+BLOCK = 32
+
+
+def wecom_signature(token: str, timestamp: str, nonce: str, encrypted: str) -> str:
+    return hashlib.sha1("".join(sorted([token, timestamp, nonce, encrypted])).encode()).hexdigest()
+
+
+def _key(aes_key: str) -> bytes:
+    try:
+        key = base64.b64decode(aes_key + "=", validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("EncodingAESKey is not base64") from exc
+    if len(key) != 32:
+        raise ValueError("EncodingAESKey must be 43 characters")
+    return key
+
+
+def wecom_decrypt(aes_key: str, encrypted: str, receiver_id: str) -> str:
+    """The message inside `encrypted`; ValueError when it does not decrypt or is addressed to
+    another receiver."""
+    key = _key(aes_key)
+    try:
+        data = base64.b64decode(encrypted, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("not base64") from exc
+    if not data or len(data) % 16:
+        raise ValueError("bad ciphertext length")
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
+    plain = decryptor.update(data) + decryptor.finalize()
+    pad = plain[-1]
+    if not 1 <= pad <= BLOCK or plain[-pad:] != bytes([pad]) * pad:
+        raise ValueError("bad padding")
+    plain = plain[:-pad]
+    if len(plain) < 20:
+        raise ValueError("too short")
+    (length,) = struct.unpack(">I", plain[16:20])
+    message, receiver = plain[20 : 20 + length], plain[20 + length :]
+    if len(message) != length:
+        raise ValueError("bad length")
+    if receiver_id and not hmac.compare_digest(receiver, receiver_id.encode()):
+        raise ValueError("addressed to another receiver")
+    return message.decode()
+
+
+def wecom_encrypt(aes_key: str, message: str, receiver_id: str) -> str:
+    key = _key(aes_key)
+    body = message.encode()
+    plain = secrets.token_bytes(16) + struct.pack(">I", len(body)) + body + receiver_id.encode()
+    pad = BLOCK - len(plain) % BLOCK
+    plain += bytes([pad]) * pad
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    return base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode()

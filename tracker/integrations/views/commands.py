@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 COMMAND_PLATFORMS = set(ChatPlatform.values)
 
 
-def _link_url(platform: str, external_id: str, display_name: str) -> str:
+def chat_link_url(platform: str, external_id: str, display_name: str) -> str:
     if not external_id:
         return ""
     token = chat_link_token(platform=platform, external_id=external_id, display_name=display_name)
@@ -71,7 +71,7 @@ def slack_commands(request: HttpRequest) -> HttpResponse:
         user=user,
         text=form.get("text", ""),
         platform="Slack",
-        link_url=_link_url(ChatPlatform.SLACK, external_id, form.get("user_name", "")),
+        link_url=chat_link_url(ChatPlatform.SLACK, external_id, form.get("user_name", "")),
     )
     return JsonResponse({"response_type": "ephemeral", "text": reply.slack()})
 
@@ -114,7 +114,7 @@ def chat_commands(request: HttpRequest) -> HttpResponse:
         user=user,
         text=data.get("text", ""),
         platform=ChatPlatform(platform).label,
-        link_url=_link_url(platform, user_id, data.get("user_name", "")),
+        link_url=chat_link_url(platform, user_id, data.get("user_name", "")),
     )
     return JsonResponse({"ok": reply.ok, "text": reply.plain(), "markdown": reply.markdown()})
 
