@@ -38,7 +38,7 @@ from tests.factories import (
 )
 from tracker.accounts.models import ApiToken, TokenScope
 from tracker.alerts.models import Alert
-from tracker.integrations.models import CalendarFeed, ChatIdentity
+from tracker.integrations.models import CalendarFeed, ChatApp, ChatIdentity
 from tracker.integrations.services import calendar_feed_create, chat_link_token
 from tracker.notifications.models import Channel
 from tracker.projects.models import ProjectTemplate, TemplateNode
@@ -107,6 +107,17 @@ class World:
             user=self.users["owner"], project=self.project
         )
         CalendarOverride.objects.create(date=date(2026, 12, 25), kind="holiday", name="Closed")
+        self.chat_apps = {
+            platform: ChatApp.objects.create(
+                platform=platform,
+                name=platform,
+                app_id="cli_x",
+                app_secret="secret",
+                token="token",
+                aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+            ).pk
+            for platform in ("feishu", "dingtalk", "wecom")
+        }
 
     def user(self, role: str):
         """Whose own rows a route acts on (anonymous and the token: the reader's)."""
@@ -160,6 +171,9 @@ def p(template: str) -> Callable[[World, str], str]:
             template=w.template.pk,
             channel=w.channel.pk,
             alert=w.alert.pk,
+            feishu_app=w.chat_apps["feishu"],
+            dingtalk_app=w.chat_apps["dingtalk"],
+            wecom_app=w.chat_apps["wecom"],
         )
 
     return build
@@ -492,6 +506,40 @@ ROUTES: dict[str, list[Case]] = {
     ],
     "integrations:chat_commands": [
         Case("post", p("/integrations/chat/commands"), NOBODY, json=False, gate="signature")
+    ],
+    "integrations:feishu_events": [
+        Case(
+            "post",
+            p("/integrations/feishu/{feishu_app}/events"),
+            NOBODY,
+            json=False,
+            gate="signature",
+        )
+    ],
+    "integrations:dingtalk_robot": [
+        Case(
+            "post",
+            p("/integrations/dingtalk/{dingtalk_app}/robot"),
+            NOBODY,
+            json=False,
+            gate="signature",
+        )
+    ],
+    "integrations:wecom_callback": [
+        Case(
+            "get",
+            p("/integrations/wecom/{wecom_app}/callback"),
+            NOBODY,
+            json=False,
+            gate="signature",
+        ),
+        Case(
+            "post",
+            p("/integrations/wecom/{wecom_app}/callback"),
+            NOBODY,
+            json=False,
+            gate="signature",
+        ),
     ],
     "integrations:chat_link": [
         web("get", chat_link, SESSION),

@@ -279,7 +279,9 @@ def test_an_unknown_user_gets_the_linking_answer(client, world, chat_server):
     assert world["node"].status != MilestoneStatus.DONE
 
 
-@pytest.mark.parametrize("breakage", ["tampered", "stale", "wrong key", "plain body", "replay"])
+@pytest.mark.parametrize(
+    "breakage", ["tampered", "stale", "wrong key", "plain body", "unsigned", "replay"]
+)
 def test_bad_requests_are_refused_with_401_and_change_nothing(breakage, client, world, chat_server):
     node = world["node"]
     data = message_event(f"done {node.pk}")
@@ -292,6 +294,9 @@ def test_bad_requests_are_refused_with_401_and_change_nothing(breakage, client, 
         body, headers = signed(data, key="another-key")
     elif breakage == "plain body":
         body, headers = signed(data, key=None)
+    elif breakage == "unsigned":
+        body, headers = signed(data)
+        del headers["X-Lark-Signature"]
     else:
         body, headers = signed(data)
         assert post(client, world["app"], body, headers).status_code == 200
@@ -314,9 +319,9 @@ def test_an_unknown_or_inactive_app_is_404(client, world):
     assert post(client, app, body, headers).status_code == 404
 
 
-def test_a_body_that_is_not_json_is_400(client, world):
+def test_a_body_that_cannot_be_verified_is_401(client, world):
     response = post(client, world["app"], b"{not json", {})
-    assert response.status_code == 400
+    assert response.status_code == 401
 
 
 # Card actions --------------------------------------------------------------------------------

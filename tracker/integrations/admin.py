@@ -8,8 +8,14 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from tracker.integrations.models import CalendarFeed, ChatIdentity
-from tracker.integrations.services import CHANNEL_FIELDS, channel_validate
+from tracker.integrations.models import CalendarFeed, ChatApp, ChatIdentity
+from tracker.integrations.services import (
+    CHANNEL_FIELDS,
+    CHAT_APP_SECRETS,
+    channel_validate,
+    chat_app_callback_url,
+    chat_app_validate,
+)
 from tracker.notifications.models import Channel, ChannelEvent
 
 
@@ -75,6 +81,50 @@ class ChannelAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         for warning in getattr(form, "warnings", []):
             self.message_user(request, warning, level=messages.WARNING)
+
+
+class ChatAppAdminForm(forms.ModelForm):
+    """The app's credentials are write-only: never shown, kept when left empty."""
+
+    class Meta:
+        model = ChatApp
+        fields = ["platform", "name", "app_id", *CHAT_APP_SECRETS, "is_active"]
+        widgets = {name: forms.PasswordInput(render_value=False) for name in CHAT_APP_SECRETS}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._saved = {name: getattr(self.instance, name) for name in CHAT_APP_SECRETS}
+        for name in CHAT_APP_SECRETS:
+            self.fields[name].required = False
+            if self.instance.pk and self._saved[name]:
+                self.fields[name].help_text = _("Saved; not shown. Leave empty to keep it.")
+
+    def clean(self):
+        data = super().clean()
+        for name in CHAT_APP_SECRETS:
+            data[name] = data.get(name) or self._saved[name]
+        return data
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        if self.errors:
+            return
+        try:
+            chat_app_validate(self.instance)
+        except ValidationError as error:
+            self._update_errors(error)
+
+
+@admin.register(ChatApp)
+class ChatAppAdmin(admin.ModelAdmin):
+    form = ChatAppAdminForm
+    list_display = ["name", "platform", "app_id", "is_active", "callback_url"]
+    list_filter = ["platform", "is_active"]
+    readonly_fields = ["callback_url"]
+
+    @admin.display(description=_("callback URL"))
+    def callback_url(self, obj: ChatApp) -> str:
+        return chat_app_callback_url(obj) if obj.pk else "—"
 
 
 @admin.register(ChatIdentity)

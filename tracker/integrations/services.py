@@ -25,8 +25,15 @@ from tracker.accounts.sso.base import ChatProfile
 from tracker.core.delivery import DeliveryError, TransientDeliveryError
 from tracker.core.permissions import authorize, can_manage_channel
 from tracker.integrations.delivery import deliver_chat
-from tracker.integrations.models import CalendarFeed, ChatIdentity, ChatPlatform
+from tracker.integrations.models import (
+    CalendarFeed,
+    ChatApp,
+    ChatAppPlatform,
+    ChatIdentity,
+    ChatPlatform,
+)
 from tracker.integrations.platforms import get_platform
+from tracker.integrations.platforms.wecom import aes_key_bytes as wecom_decrypt_key_check
 from tracker.integrations.ssrf import UnresolvableURLError, UnsafeURLError, check_url
 from tracker.notifications.models import Channel, ChannelEvent, ChannelKind
 from tracker.projects.models import Project
@@ -332,3 +339,39 @@ def chat_identity_sign_in(*, user: User, profile: ChatProfile) -> ChatIdentity:
         },
     )
     return identity
+
+
+# Chat apps ---------------------------------------------------------------------------------
+
+CHAT_APP_SECRETS = ("app_secret", "token", "aes_key")
+# What each platform's callback checks with: these must be set.
+CHAT_APP_REQUIRED = {
+    ChatAppPlatform.FEISHU: ("app_id", "app_secret", "token"),
+    ChatAppPlatform.DINGTALK: ("app_secret",),
+    ChatAppPlatform.WECOM: ("app_id", "token", "aes_key"),
+}
+
+
+def chat_app_validate(app: ChatApp) -> None:
+    """Raise ValidationError (by field) when `app` lacks what its platform's checks need."""
+    errors: dict[str, str] = {}
+    for name in CHAT_APP_REQUIRED.get(app.platform, ()):
+        if not getattr(app, name):
+            errors[name] = _("This platform needs it to verify its requests.")
+    if app.platform == ChatAppPlatform.WECOM and app.aes_key:
+        try:
+            wecom_decrypt_key_check(app.aes_key)
+        except ValueError:
+            errors["aes_key"] = _("An EncodingAESKey is 43 letters and digits.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def chat_app_callback_url(app: ChatApp) -> str:
+    """The URL to enter in the platform's developer console."""
+    name = {
+        ChatAppPlatform.FEISHU: "integrations:feishu_events",
+        ChatAppPlatform.DINGTALK: "integrations:dingtalk_robot",
+        ChatAppPlatform.WECOM: "integrations:wecom_callback",
+    }[app.platform]
+    return settings.SITE_URL.rstrip("/") + reverse(name, args=[app.pk])

@@ -125,16 +125,30 @@ def verify_feishu(
     body: bytes,
     now: float | None = None,
 ) -> dict[str, Any]:
-    """Open and check a Feishu callback; return its plaintext JSON. The `url_verification`
-    challenge carries only the token (Feishu sends it before anything else is set up)."""
+    """Open and check a Feishu callback; return its plaintext JSON. With an Encrypt Key the
+    signature is checked on the raw body before anything is decrypted; the `url_verification`
+    challenge alone comes unsigned (Feishu sends it while the app is being set up) and carries
+    only the token. A body that cannot be verified is refused like a wrong signature."""
     now = time.time() if now is None else now
-    data = _json_object(body)
+    signature = headers.get("X-Lark-Signature", "")
+    signed = False
+    if encrypt_key and signature:
+        timestamp = _timestamp(headers.get("X-Lark-Request-Timestamp"), now)
+        nonce = headers.get("X-Lark-Request-Nonce", "")
+        expected = feishu_event_signature(str(timestamp), nonce, encrypt_key, body)
+        if not _same(signature, expected):
+            raise SignatureError("signature mismatch")
+        signed = True
+    try:
+        data = _json_object(body)
+    except MalformedRequestError as exc:
+        raise SignatureError(f"nothing to verify: {exc}") from exc
     if "encrypt" in data:
         if not encrypt_key:
             raise SignatureError("an encrypted body, but no Encrypt Key is set")
         try:
             data = _json_object(feishu_decrypt(encrypt_key, str(data["encrypt"])))
-        except ValueError as exc:
+        except (ValueError, UnicodeDecodeError) as exc:
             raise SignatureError("the body does not decrypt with the Encrypt Key") from exc
     elif encrypt_key:
         raise SignatureError("the body is not encrypted, but an Encrypt Key is set")
@@ -144,19 +158,17 @@ def verify_feishu(
         raise SignatureError("wrong verification token")
     if data.get("type") == "url_verification":
         return data
-    timestamp = _timestamp(headers.get("X-Lark-Request-Timestamp"), now)
-    nonce = headers.get("X-Lark-Request-Nonce", "")
-    signature = headers.get("X-Lark-Signature", "")
-    if encrypt_key:
-        expected = feishu_event_signature(str(timestamp), nonce, encrypt_key, body)
-        if not _same(signature, expected):
-            raise SignatureError("signature mismatch")
+    if encrypt_key and not signed:
+        raise SignatureError("no X-Lark-Signature")
+    if not signed:
+        # Without an Encrypt Key Feishu signs nothing: the token and a fresh timestamp it is.
+        _timestamp(headers.get("X-Lark-Request-Timestamp"), now)
     # Feishu redelivers an event with the same event_id; a card callback has its own token.
     event = data.get("event") if isinstance(data.get("event"), dict) else {}
     seen = header.get("event_id") or event.get("token") or data.get("uuid") or signature
     if not seen:
         raise SignatureError("no event id to check for replays")
-    _first_use("feishu", f"{seen}")
+    _first_use("feishu", str(seen))
     return data
 
 

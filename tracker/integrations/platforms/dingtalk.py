@@ -33,7 +33,7 @@ from tracker.integrations.platforms.base import (
 
 # Markdown and the HTML DingTalk renders (<font>, links, emphasis, headings, lists, quotes), and
 # @, which reads as a mention.
-MARKUP = "<>[]*_~`#@\\"
+MARKUP = "<>[]*_~`@\\"
 
 
 def escape(text: str) -> str:

@@ -24,13 +24,12 @@ from tracker.integrations.platforms.base import (
 COLOURS = {"escalation": "attention", "overdue": "attention", "due_soon": "warning"}
 
 
-MARKUP = "[]*_{}<>#`~\\"
+MARKUP = "[]*_{}<>`~\\"
 
 
 def escape(text: str) -> str:
     """`text` as plain text in an Adaptive Card TextBlock (a leading - or + starts a list)."""
-    text = fullwidth(text, MARKUP)
-    return fullwidth(text[:1], "-+") + text[1:]
+    return fullwidth(text, MARKUP)
 
 
 def _text(text: str, **extra: Any) -> dict[str, Any]:

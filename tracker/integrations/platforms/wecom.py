@@ -35,7 +35,7 @@ from tracker.integrations.platforms.base import (
 MAX_CONTENT_BYTES = 4096
 KIND_COLOURS = {"escalation": "warning", "overdue": "warning", "due_soon": "warning"}
 FONT_OPEN, FONT_CLOSE = "<font", "</font>"
-MARKUP = "<>[]*_~`#@\\"
+MARKUP = "<>[]*_~`@\\"
 
 
 def escape(text: str) -> str:
@@ -138,7 +138,8 @@ def wecom_signature(token: str, timestamp: str, nonce: str, encrypted: str) -> s
     return hashlib.sha1("".join(sorted([token, timestamp, nonce, encrypted])).encode()).hexdigest()
 
 
-def _key(aes_key: str) -> bytes:
+def aes_key_bytes(aes_key: str) -> bytes:
+    """The AES key of an EncodingAESKey; ValueError when it is not one."""
     try:
         key = base64.b64decode(aes_key + "=", validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -151,7 +152,7 @@ def _key(aes_key: str) -> bytes:
 def wecom_decrypt(aes_key: str, encrypted: str, receiver_id: str) -> str:
     """The message inside `encrypted`; ValueError when it does not decrypt or is addressed to
     another receiver."""
-    key = _key(aes_key)
+    key = aes_key_bytes(aes_key)
     try:
         data = base64.b64decode(encrypted, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -176,7 +177,7 @@ def wecom_decrypt(aes_key: str, encrypted: str, receiver_id: str) -> str:
 
 
 def wecom_encrypt(aes_key: str, message: str, receiver_id: str) -> str:
-    key = _key(aes_key)
+    key = aes_key_bytes(aes_key)
     body = message.encode()
     plain = secrets.token_bytes(16) + struct.pack(">I", len(body)) + body + receiver_id.encode()
     pad = BLOCK - len(plain) % BLOCK

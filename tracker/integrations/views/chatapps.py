@@ -254,7 +254,10 @@ def wecom_callback(request: HttpRequest, app_id: int) -> HttpResponse:
             return HttpResponse(echo, content_type="text/plain")
         if len(request.body) > MAX_BODY:
             return _refuse("The body is too large.", 400)
-        envelope = _xml(request.body)
+        try:
+            envelope = _xml(request.body)
+        except MalformedRequestError as exc:
+            raise SignatureError(f"no Encrypt to verify: {exc}") from exc
         plain = verify_wecom(
             token=app.token,
             aes_key=app.aes_key,
