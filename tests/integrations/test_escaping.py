@@ -3,14 +3,20 @@ chat as plain text: sent through `deliver_chat` to the loopback platform server,
 what the server received, and decoded the way each platform's renderer reads it (written here
 independently of the code under test)."""
 
+import base64
+import hashlib
+import hmac
 import html
+import json
 import re
+import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 from slack_sdk.models.blocks import Block
 
+from tests.factories import MilestoneFactory, UserFactory
 from tracker.integrations.delivery import deliver_chat
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +36,8 @@ CASES = {
     "entity": ("AT&amp;T &lt;!channel&gt;", "&lt;!channel", {"feishu", "slack"}),
     "emphasis": ("**loud** _quiet_ ~~gone~~ `code`", "**loud**", MARKDOWN),
     "emoji": ("Launch 🚀 ✅ 双十一", None, set()),
+    # A heading where the text starts a line (a department name in a report, a TextBlock).
+    "heading": ("# Big > quote", re.compile(r"(?m)^\s*(- )?# Big"), MARKDOWN),
     "rtl": ("مرحبا שלום \u202egnp.exe", "\u202e", set(PLATFORMS)),
 }
 
@@ -103,7 +111,9 @@ def test_untrusted_text_reaches_the_chat_as_plain_text(kind, case, chat_server, 
     body = request.json
     rendered = texts(kind, body)
     joined = "\n".join(rendered)
-    if kind in readers:
+    if kind in readers and isinstance(markup, re.Pattern):
+        assert not markup.search(joined), joined
+    elif kind in readers:
         assert markup not in joined
     if kind == "slack":
         # Nothing Slack would read as a control sequence: every <…> is Milepost's own link.
@@ -123,3 +133,34 @@ def test_emoji_and_right_to_left_text_are_left_untouched(chat_server, make_chann
     deliver_chat(channel=make_channel("wecom"), payload=payload("🚀 مرحبا"), idempotency_key="k")
     [request] = chat_server.received("wecom")
     assert "🚀 مرحبا" in request.json["markdown"]["content"]
+
+
+@pytest.mark.parametrize(
+    "platform, markup", [("feishu", "<at id=all>"), ("dingtalk", "<font"), ("slack", "<!channel>")]
+)
+def test_a_bridges_markdown_answer_is_escaped_for_its_platform(platform, markup, client, settings):
+    """The generic command endpoint answers markdown for the bridge to post: node titles in it
+    are escaped the way the named platform needs."""
+    key = b"k" * 32
+    settings.CHAT_COMMAND_SECRET = "whsec_" + base64.b64encode(key).decode()
+    user = UserFactory(email="lena@example.com")
+    MilestoneFactory(
+        title='<at id=all></at> <!channel> <font color="red">x</font>',
+        assignee=user,
+        due_at=timezone.now() + timedelta(days=1),
+    )
+    body = json.dumps({"platform": platform, "email": "lena@example.com", "text": "mine"}).encode()
+    timestamp = str(int(time.time()))
+    signed = f"m1.{timestamp}.".encode() + body
+    signature = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    response = client.post(
+        "/integrations/chat/commands",
+        body,
+        content_type="application/json",
+        HTTP_WEBHOOK_ID="m1",
+        HTTP_WEBHOOK_TIMESTAMP=timestamp,
+        HTTP_WEBHOOK_SIGNATURE=f"v1,{signature}",
+    )
+    assert response.status_code == 200
+    answer = response.json()["markdown"]
+    assert "Your open nodes" in answer and markup not in answer

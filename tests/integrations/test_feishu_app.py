@@ -348,7 +348,7 @@ def test_a_card_done_marks_the_node_done_and_updates_the_card_in_place(client, w
     card = answer["card"]
     assert card["type"] == "raw"
     notes = [e for e in card["data"]["elements"] if e["tag"] == "note"]
-    assert notes[0]["elements"][0]["content"] == f"Lena Wang marked &#35;{node.pk} done."
+    assert notes[0]["elements"][0]["content"] == f"Lena Wang marked #{node.pk} done."
     node.refresh_from_db()
     assert node.status == MilestoneStatus.DONE
     assert MilestoneChange.objects.get(milestone=node, field="status").actor == world["lena"]

@@ -60,9 +60,12 @@ class Reply:
     rows: list[Row] = field(default_factory=list)
     ok: bool = True
 
-    def markdown(self) -> str:
-        lines = [f"**{self.heading}**"]
-        lines += [f"- [{r.text}]({r.url})" if r.url else f"- {r.text}" for r in self.rows]
+    def markdown(self, escape: Callable[[str], str] = str) -> str:
+        """Markdown, its text passed through the platform's `escape` (titles are untrusted)."""
+        lines = [f"**{escape(self.heading)}**"]
+        lines += [
+            f"- [{escape(r.text)}]({r.url})" if r.url else f"- {escape(r.text)}" for r in self.rows
+        ]
         return "\n".join(lines)
 
     def slack(self) -> str:

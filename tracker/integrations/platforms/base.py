@@ -213,14 +213,17 @@ def more_line(hidden: int) -> str:
     return _("…and %(count)s more") % {"count": hidden}
 
 
-def fullwidth(text: str, characters: str, leading: str = "#>-+") -> str:
-    """`characters` of `text`, and a first character among `leading` (a heading, quote or list
-    at the start of a line), as their full-width forms (＜ for <, ［ for [, ＠ for @): they read
-    the same to a person but no markup parser sees them. For platforms that document no escape."""
-    text = text.translate({ord(c): ord(c) + 0xFEE0 for c in characters})
-    if text[:1] and text[0] in leading:
+# Markup a line starts with: a heading, a list item, a quote.
+LINE_START = re.compile(r"^(?:#{1,6}\s|[-+*]\s|>|\d+[.)]\s)")
+
+
+def fullwidth(text: str, characters: str) -> str:
+    """`characters` of `text`, and the first character of markup a line would start with, as
+    their full-width forms (＜ for <, ［ for [, ＠ for @): they read the same to a person but no
+    markup parser sees them. For platforms that document no escape."""
+    if LINE_START.match(text):
         text = chr(ord(text[0]) + 0xFEE0) + text[1:]
-    return text
+    return text.translate({ord(c): ord(c) + 0xFEE0 for c in characters})
 
 
 class Platform:

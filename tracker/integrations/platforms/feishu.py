@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.utils.translation import gettext as _
 
 from tracker.integrations.platforms.base import (
+    LINE_START,
     MENTION_ID,
     Item,
     Message,
@@ -46,14 +47,18 @@ HEADER_COLOURS = {
 }
 
 
-# Characters lark_md gives meaning to: markup (<at>, <font>, links, emphasis, headings, code,
-# lists, quotes) and `&`, so an entity typed in a title is not decoded either.
-LARK_MD_SPECIAL = "&<>*_~`[]()#\\+-"
+# Characters lark_md gives meaning to: markup (<at>, <font>, links, emphasis, code) and `&`, so
+# an entity typed in a title is not decoded either; and markup a line starts with (headings,
+# quotes, lists).
+LARK_MD_SPECIAL = "&<>*_~`[]()\\"
 
 
 def escape(text: str) -> str:
-    """`text` as plain text in lark_md: every special character as `&#N;`."""
-    return "".join(f"&#{ord(c)};" if c in LARK_MD_SPECIAL else c for c in text)
+    """`text` as plain text in lark_md: its special characters as `&#N;`."""
+    lead = ""
+    if LINE_START.match(text):
+        lead, text = f"&#{ord(text[0])};", text[1:]
+    return lead + "".join(f"&#{ord(c)};" if c in LARK_MD_SPECIAL else c for c in text)
 
 
 def feishu_sign(timestamp: str, secret: str) -> str:

@@ -22,6 +22,7 @@ from tracker.accounts.selectors import sign_in_account_list
 from tracker.accounts.services import sign_in_account_remove
 from tracker.integrations.commands import command_run
 from tracker.integrations.models import ChatIdentity, ChatPlatform
+from tracker.integrations.platforms import get_platform
 from tracker.integrations.selectors import chat_identity_list, chat_user
 from tracker.integrations.services import (
     chat_identity_link,
@@ -116,7 +117,8 @@ def chat_commands(request: HttpRequest) -> HttpResponse:
         platform=ChatPlatform(platform).label,
         link_url=chat_link_url(platform, user_id, data.get("user_name", "")),
     )
-    return JsonResponse({"ok": reply.ok, "text": reply.plain(), "markdown": reply.markdown()})
+    markdown = reply.markdown(get_platform(platform).escape)
+    return JsonResponse({"ok": reply.ok, "text": reply.plain(), "markdown": markdown})
 
 
 @login_required
