@@ -99,7 +99,7 @@ def card_reply(*, user: User, heading: str, node_ids: list[int], now: datetime) 
         .select_related("project", "department", "assignee")
     }
     rows = [node_row(nodes[pk]) for pk in node_ids if pk in nodes]
-    return Reply(heading or _("Milepost"), rows)
+    return Reply(heading or "Milepost", rows)
 
 
 def dingtalk_markdown(reply: Reply, *, sender: str = "") -> dict[str, Any]:
