@@ -249,4 +249,18 @@ class ChatServer:
                 {},
                 json.dumps({"code": 0, "msg": "success", "data": {"message_id": "om_r"}}),
             )
+        if path == "/open-apis/im/v1/messages":
+            record.verified = record.headers.get("authorization") == f"Bearer {self.FEISHU_TOKEN}"
+            if not record.verified:
+                return 401, {}, json.dumps({"code": 99991663, "msg": "Invalid access token"})
+            data = record.json
+            if record.query.get("receive_id_type") != "chat_id" or not data.get("receive_id"):
+                return 400, {}, json.dumps({"code": 230001, "msg": "invalid receive_id"})
+            if data.get("msg_type") != "interactive" or not isinstance(data.get("content"), str):
+                return 400, {}, json.dumps({"code": 230001, "msg": "invalid content"})
+            return (
+                200,
+                {},
+                json.dumps({"code": 0, "msg": "success", "data": {"message_id": "om_a"}}),
+            )
         return 404, {}, json.dumps({"code": 404, "msg": "not found"})

@@ -17,6 +17,7 @@ import lark_oapi as lark
 import pytest
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from lark_oapi.core.utils import AESCipher
 from lark_oapi.event.callback.model.p2_card_action_trigger import (
@@ -25,7 +26,9 @@ from lark_oapi.event.callback.model.p2_card_action_trigger import (
 )
 
 from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
+from tracker.integrations.delivery import deliver_chat
 from tracker.integrations.models import ChatApp, ChatIdentity
+from tracker.integrations.platforms import get_platform
 from tracker.milestones.models import MilestoneChange, MilestoneStatus
 
 pytestmark = pytest.mark.django_db
@@ -421,3 +424,82 @@ def test_a_tampered_card_callback_is_401(client, world):
 
 def test_the_sdk_decrypts_what_the_test_encrypts():
     assert AESCipher(ENCRYPT_KEY).decrypt_str(encrypt(b'{"a": 1}')) == '{"a": 1}'
+
+
+# Alerts through the app bot ------------------------------------------------------------------
+
+
+def test_an_app_bot_channel_sends_alert_cards_with_buttons_that_act(
+    client, world, chat_server, make_channel
+):
+    """A Feishu channel whose URL is the Open API's send endpoint and whose secret is the app's
+    "App ID:App Secret" posts alerts as the app bot, each node with its buttons; a click on one
+    acts like any card button."""
+    node = world["node"]
+    channel = make_channel(
+        "feishu",
+        path="/feishuapi/open-apis/im/v1/messages?receive_id_type=chat_id&receive_id=oc_war_room",
+        secret=f"cli_9f5343c580712544:{APP_SECRET}",
+    )
+    payload = {
+        "event": "alerts",
+        "title": "1 new alert in Double 11",
+        "summary": "1 overdue",
+        "url": "https://milepost.example.com/projects/1/",
+        "items": [
+            {
+                "kind": "overdue",
+                "kind_label": "Overdue",
+                "milestone_id": node.pk,
+                "title": node.title,
+                "project": "Double 11",
+                "assignee": "lena",
+                "due_at": node.due_at.isoformat(),
+                "url": f"https://milepost.example.com/nodes/{node.pk}/",
+            }
+        ],
+    }
+    deliver_chat(channel=channel, payload=payload, idempotency_key="outbox-1")
+    sent = [r for r in chat_server.received("feishuapi") if r.path.endswith("/messages")]
+    [request] = sent
+    assert request.verified and request.json["receive_id"] == "oc_war_room"
+    assert request.json["uuid"] == "outbox-1"
+    card = json.loads(request.json["content"])
+    assert card["config"]["update_multi"] is True
+    text = json.dumps(card, ensure_ascii=False)
+    assert f"<at id={LENA}></at>" in text and "<at id=all>" not in text
+    [actions] = [e for e in card["elements"] if e["tag"] == "action" and "value" in e["actions"][0]]
+    done = actions["actions"][0]
+    assert done["value"] == {
+        "op": "done",
+        "node": node.pk,
+        "card": [node.pk],
+        "h": payload["title"],
+    }
+
+    answer = card_post(client, world, done["value"])
+    assert answer["toast"]["type"] == "success"
+    node.refresh_from_db()
+    assert node.status == MilestoneStatus.DONE
+
+
+def test_an_app_bot_secret_must_name_app_id_and_secret():
+    with pytest.raises(ValidationError):
+        get_platform("feishu").validate_secret("cli_9f5343c580712544")
+    get_platform("feishu").validate_secret("cli_9f5343c580712544:s3cret")
+    get_platform("feishu").validate_secret("any custom bot secret")
+
+
+def test_card_answers_come_in_the_users_language(client, world):
+    lena, node = world["lena"], world["node"]
+    lena.language = "zh-hans"
+    lena.save()
+    answer = card_post(client, world, {"op": "done", "node": node.pk, "card": [node.pk]})
+    assert answer["toast"]["content"] == f"Lena Wang 已将 #{node.pk} 标记为完成。"
+    buttons = [
+        b["text"]["content"]
+        for e in answer["card"]["data"]["elements"]
+        if e["tag"] == "action"
+        for b in e["actions"]
+    ]
+    assert buttons[:3] == ["完成", "顺延 1 个工作日", "受阻"]

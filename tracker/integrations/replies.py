@@ -15,31 +15,12 @@ from tracker.integrations.commands import Reply, Row, node_row
 from tracker.integrations.platforms import dingtalk, feishu
 from tracker.milestones.models import Milestone
 
-CARD_NODES = 10  # node rows that get buttons on one card
+CARD_NODES = feishu.CARD_NODES
 
 
 def _row_markdown(row: Row, escape) -> str:
     text = escape(row.text)
     return f"[{text}]({row.url})" if row.url else text
-
-
-def _buttons(node_id: int, card: list[int], heading: str) -> dict[str, Any]:
-    def button(label: str, op: str, kind: str) -> dict[str, Any]:
-        return {
-            "tag": "button",
-            "type": kind,
-            "text": {"tag": "plain_text", "content": label},
-            "value": {"op": op, "node": node_id, "card": card, "h": heading},
-        }
-
-    return {
-        "tag": "action",
-        "actions": [
-            button(_("Done"), "done", "primary"),
-            button(_("+1 working day"), "postpone", "default"),
-            button(_("Blocked"), "blocked", "danger"),
-        ],
-    }
 
 
 def _reason_select(node_id: int, card: list[int], heading: str) -> dict[str, Any]:
@@ -74,7 +55,7 @@ def feishu_card(
             if row.node_id == ask_reason_for:
                 elements.append(_reason_select(row.node_id, card_ids, reply.heading))
             else:
-                elements.append(_buttons(row.node_id, card_ids, reply.heading))
+                elements.append(feishu.node_actions(row.node_id, card_ids, reply.heading))
     if note:
         elements.append(
             {"tag": "note", "elements": [{"tag": "lark_md", "content": feishu.escape(note)}]}

@@ -15,12 +15,14 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from tracker.accounts.models import User
 from tracker.integrations.actions import card_action_run
 from tracker.integrations.commands import Reply, Row, command_run
 from tracker.integrations.models import ChatApp, ChatAppPlatform, ChatPlatform
@@ -86,23 +88,35 @@ def _feishu_message(app: ChatApp, event: dict[str, Any]) -> None:
         platform=ChatPlatform.FEISHU.label,
         link_url=chat_link_url(ChatPlatform.FEISHU, open_id, ""),
     )
+    with translation.override(_language(user)):
+        card = feishu_card(reply)
     try:
         feishu_reply_card(
             app_id=app.app_id,
             app_secret=app.app_secret,
             message_id=str(message.get("message_id") or ""),
-            card=feishu_card(reply),
+            card=card,
         )
     except (FeishuApiError, OSError) as error:
         logger.warning("Feishu reply failed: %s", error)
 
 
+def _language(user: User | None) -> str:
+    return user.language if user is not None else settings.LANGUAGE_CODE
+
+
 def _feishu_card_action(event: dict[str, Any]) -> dict[str, Any]:
+    """Act on a card button; the answer (toast and card) in the person's language."""
     operator = event.get("operator") if isinstance(event.get("operator"), dict) else {}
-    action = event.get("action") if isinstance(event.get("action"), dict) else {}
-    value = action.get("value") if isinstance(action.get("value"), dict) else {}
     open_id = str(operator.get("open_id") or "")[:200]
     user = chat_user(platform=ChatPlatform.FEISHU, external_id=open_id)
+    with translation.override(_language(user)):
+        return _feishu_card_answer(event, user, open_id)
+
+
+def _feishu_card_answer(event: dict[str, Any], user: User | None, open_id: str) -> dict[str, Any]:
+    action = event.get("action") if isinstance(event.get("action"), dict) else {}
+    value = action.get("value") if isinstance(action.get("value"), dict) else {}
     try:
         node_id = int(value.get("node"))
         card_ids = [int(pk) for pk in value.get("card") or [node_id]][:20]
