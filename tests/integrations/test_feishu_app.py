@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import os
+import socket
 import time
 import uuid
 from datetime import timedelta
@@ -503,3 +504,22 @@ def test_card_answers_come_in_the_users_language(client, world):
         for b in e["actions"]
     ]
     assert buttons[:3] == ["完成", "顺延 1 个工作日", "受阻"]
+
+
+@pytest.mark.parametrize("trouble", ["unreachable", "wrong app secret"])
+def test_a_reply_that_cannot_be_sent_still_acknowledges_the_event(
+    trouble, client, world, settings, chat_server
+):
+    """The command ran (Feishu must not redeliver it); the reply's failure is only logged."""
+    if trouble == "unreachable":
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        settings.FEISHU_API_URL = f"http://127.0.0.1:{port}"
+    else:
+        chat_server.secrets["feishu-app-secret"] = "another"
+    node = world["node"]
+    response = post(client, world["app"], *signed(message_event(f"done {node.pk}")))
+    assert response.status_code == 200
+    node.refresh_from_db()
+    assert node.status == MilestoneStatus.DONE

@@ -15,6 +15,7 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
+import httpx
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone, translation
@@ -97,7 +98,7 @@ def _feishu_message(app: ChatApp, event: dict[str, Any]) -> None:
             message_id=str(message.get("message_id") or ""),
             card=card,
         )
-    except (FeishuApiError, OSError) as error:
+    except (FeishuApiError, httpx.HTTPError) as error:
         logger.warning("Feishu reply failed: %s", error)
 
 
