@@ -226,11 +226,13 @@ def sso_oidc_apps() -> list[dict]:
     return apps
 
 
+# Feishu's open platform, for sign-in and for app bots' answers (Lark: https://open.larksuite.com).
+FEISHU_OPEN_URL = env_str("FEISHU_OPEN_URL", "https://open.feishu.cn")
+
 SOCIALACCOUNT_PROVIDERS = {
     "feishu": {
         "APPS": sso_apps("FEISHU_APP_ID", "FEISHU_APP_SECRET"),
-        # https://open.larksuite.com for Lark
-        "OPEN_URL": env_str("FEISHU_OPEN_URL", "https://open.feishu.cn"),
+        "OPEN_URL": FEISHU_OPEN_URL,
     },
     "dingtalk": {
         "APPS": sso_apps("DINGTALK_CLIENT_ID", "DINGTALK_CLIENT_SECRET"),
@@ -412,8 +414,6 @@ WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 15)
 DINGTALK_KEYWORD = env_str("DINGTALK_KEYWORD", "Milepost")
 SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET")
 CHAT_COMMAND_SECRET = env_str("CHAT_COMMAND_SECRET")
-# Where a Feishu app bot's answers go (Lark: https://open.larksuite.com).
-FEISHU_API_URL = env_str("FEISHU_API_URL", "https://open.feishu.cn")
 
 LOGGING = {
     "version": 1,

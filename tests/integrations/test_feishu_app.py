@@ -55,7 +55,7 @@ def encrypt(plaintext: bytes, key: str = ENCRYPT_KEY) -> str:
 @pytest.fixture
 def world(settings, chat_server):
     settings.SITE_URL = "https://milepost.example.com"
-    settings.FEISHU_API_URL = chat_server.url("/feishuapi")
+    settings.FEISHU_OPEN_URL = chat_server.url("/feishuapi")
     chat_server.secrets["feishu-app-secret"] = APP_SECRET
     lena = UserFactory(username="lena", first_name="Lena", last_name="Wang")
     bo = UserFactory(username="bo")
@@ -515,7 +515,7 @@ def test_a_reply_that_cannot_be_sent_still_acknowledges_the_event(
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        settings.FEISHU_API_URL = f"http://127.0.0.1:{port}"
+        settings.FEISHU_OPEN_URL = f"http://127.0.0.1:{port}"
     else:
         chat_server.secrets["feishu-app-secret"] = "another"
     node = world["node"]

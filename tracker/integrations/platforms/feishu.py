@@ -274,7 +274,7 @@ def _api(path: str, *, json_body: dict[str, Any], token: str = "") -> dict[str, 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with httpx.Client(trust_env=False, timeout=5.0, follow_redirects=False) as client:
         answer = client.post(
-            settings.FEISHU_API_URL.rstrip("/") + path, json=json_body, headers=headers
+            settings.FEISHU_OPEN_URL.rstrip("/") + path, json=json_body, headers=headers
         )
     try:
         data = answer.json()

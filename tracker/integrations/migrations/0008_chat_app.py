@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0006_calendar_feed_token_hashed'),
+        ('integrations', '0007_chat_identity_sign_in'),
     ]
 
     operations = [
