@@ -327,6 +327,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tracker.core.api.permissions.IsAuthenticatedWithScope"],
+    # JSON bodies only: a form or multipart body is refused with 415, and the schema declares
+    # application/json alone (generated clients otherwise get three bodies per operation).
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "tracker.core.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,

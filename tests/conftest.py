@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.core.cache import cache
 from django.db import connection
@@ -66,6 +68,27 @@ def _no_rate_limits_left_over():
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
+
+
+NODE_URL = re.compile(r"^/api/v1/milestones/\d+/$")
+
+
+class ReadBeforeWriteClient(APIClient):
+    """Writes nodes as an integrator must: a PATCH, PUT or DELETE of a node that names no
+    If-Match first reads the node (a real GET) and sends back the ETag it got."""
+
+    def generic(self, method, path, *args, **extra):
+        writes_node = method in {"PATCH", "PUT", "DELETE"} and NODE_URL.match(path)
+        if writes_node and "HTTP_IF_MATCH" not in extra:
+            read = self.get(path)
+            if read.has_header("ETag"):
+                extra["HTTP_IF_MATCH"] = read["ETag"]
+        return super().generic(method, path, *args, **extra)
+
+
+@pytest.fixture
+def etag_client() -> APIClient:
+    return ReadBeforeWriteClient()
 
 
 @pytest.fixture

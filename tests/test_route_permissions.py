@@ -156,6 +156,7 @@ class Case:
     data: Callable[[World], Any] | None = None
     json: bool = True
     gate: str = ""  # a route no role opens: its answer (GATES) is the same for everyone
+    if_match: bool = False  # a conditional write: send the node's ETag, as a client must
 
 
 def p(template: str) -> Callable[[World, str], str]:
@@ -183,8 +184,10 @@ def web(method: str, path: Callable[[World, str], str], allowed, data=None) -> C
     return Case(method, path, frozenset(allowed), data, json=False)
 
 
-def api(method: str, path: Callable[[World, str], str], allowed, data=None) -> Case:
-    return Case(method, path, frozenset(allowed), data)
+def api(
+    method: str, path: Callable[[World, str], str], allowed, data=None, *, if_match=False
+) -> Case:
+    return Case(method, path, frozenset(allowed), data, if_match=if_match)
 
 
 def node_edit(w: World) -> dict:
@@ -331,9 +334,16 @@ ROUTES: dict[str, list[Case]] = {
                 "department": "merch",
                 "due_at": SOON.isoformat(),
             },
+            if_match=True,
         ),
-        api("patch", p("/api/v1/milestones/{node}/"), NODE_EDITORS, lambda w: {"title": "R"}),
-        api("delete", p("/api/v1/milestones/{node}/"), NODE_CREATORS),
+        api(
+            "patch",
+            p("/api/v1/milestones/{node}/"),
+            NODE_EDITORS,
+            lambda w: {"title": "R"},
+            if_match=True,
+        ),
+        api("delete", p("/api/v1/milestones/{node}/"), NODE_CREATORS, if_match=True),
     ],
     "api:milestone-history": [api("get", p("/api/v1/milestones/{node}/history/"), READERS)],
     # Everyone lists channels, and sees the ones they manage (none for most: an empty list).
@@ -730,6 +740,8 @@ def test_route_allows_exactly_its_roles(name, index, role, settings):
         client.force_login(world.users[role])
     path = case.path(world, role)
     data = case.data(world) if case.data else None
+    if case.if_match:
+        client.defaults["HTTP_IF_MATCH"] = f'"{world.node.version}"'
     if case.json:
         response = getattr(client, case.method)(path, data, format="json")
     else:

@@ -13,9 +13,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def client(api_client, owner):
-    api_client.force_login(owner)
-    return api_client
+def client(etag_client, owner):
+    # Reads a node before it writes it (If-Match); tests of the precondition name theirs.
+    etag_client.force_login(owner)
+    return etag_client
 
 
 @pytest.fixture

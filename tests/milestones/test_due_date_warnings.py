@@ -33,7 +33,8 @@ def node(owner, department):
         ("2026-10-09T18:00:00+08:00", []),
     ],
 )
-def test_the_api_answer_warns_about_a_non_working_day(api_client, owner, node, due, warnings):
+def test_the_api_answer_warns_about_a_non_working_day(etag_client, owner, node, due, warnings):
+    api_client = etag_client
     api_client.force_login(owner)
     response = api_client.patch(f"/api/v1/milestones/{node.pk}/", {"due_at": due}, format="json")
     assert response.status_code == 200, response.json()
@@ -41,7 +42,8 @@ def test_the_api_answer_warns_about_a_non_working_day(api_client, owner, node, d
     assert response.json()["due_at"] == due  # allowed all the same
 
 
-def test_reads_and_other_writes_carry_no_warning(api_client, owner, node):
+def test_reads_and_other_writes_carry_no_warning(etag_client, owner, node):
+    api_client = etag_client
     api_client.force_login(owner)
     node.due_at = datetime(2026, 10, 3, 18, tzinfo=SHANGHAI)
     node.save()

@@ -59,6 +59,17 @@ def token_revoke(*, token: ApiToken, now: datetime | None = None) -> ApiToken:
     return token
 
 
+def user_authorize_write(*, actor: User | None) -> None:
+    """Refuse anyone but staff any change to people (asked by every user write and, before it
+    reads a body, by the API)."""
+    authorize(actor, can_manage_users, message=_("Only staff can change people."))
+
+
+def department_authorize_write(*, actor: User | None) -> None:
+    """Refuse anyone but staff any change to departments."""
+    authorize(actor, can_manage_departments, message=_("Only staff can change departments."))
+
+
 def _refuse_removing_last_staff(*, user_id: int) -> None:
     """Someone must remain able to administer Milepost: refuse (409) when `user_id` is the
     last active staff account and is about to stop being one. The active staff rows are
@@ -90,7 +101,7 @@ def user_save(
     **fields,
 ) -> User:
     """Create or update a user; memberships are replaced when `department_codes` is given."""
-    authorize(actor, can_manage_users, message=_("Only staff can change people."))
+    user_authorize_write(actor=actor)
     return _user_write(
         user=user or User(),
         username=username,
@@ -179,7 +190,7 @@ def lane_collapse_set(*, user: User, department_id: int, collapsed: bool) -> Non
 def user_delete(*, user: User, actor: User | None) -> None:
     """Delete a person; one who still owns projects is refused (ProtectedError, a 409), and so
     is the last active staff account (StateConflictError, a 409)."""
-    authorize(actor, can_manage_users, message=_("Only staff can change people."))
+    user_authorize_write(actor=actor)
     _refuse_removing_last_staff(user_id=user.pk)
     user.delete()
 
@@ -191,7 +202,7 @@ def department_save(
     **fields,
 ) -> Department:
     """Create or update a department (name, code, lead)."""
-    authorize(actor, can_manage_departments, message=_("Only staff can change departments."))
+    department_authorize_write(actor=actor)
     department = department or Department()
     for field, value in fields.items():
         setattr(department, field, value)
@@ -202,7 +213,7 @@ def department_save(
 
 def department_delete(*, department: Department, actor: User | None) -> None:
     """Delete a department; one that still has nodes is refused (ProtectedError, a 409)."""
-    authorize(actor, can_manage_departments, message=_("Only staff can change departments."))
+    department_authorize_write(actor=actor)
     department.delete()
 
 

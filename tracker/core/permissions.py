@@ -129,6 +129,14 @@ def can_create_milestone(user: User, project: Project, department_id: int | None
     )
 
 
+def can_create_any_milestone(user: User) -> bool:
+    """Whether `can_create_milestone` can hold anywhere: staff, the owner of a project, the
+    lead of a department."""
+    if not is_active_user(user):
+        return False
+    return user.is_staff or bool(_led_department_ids(user)) or user.owned_projects.exists()
+
+
 def can_edit_milestone(user: User, milestone: Milestone) -> bool:
     if not is_active_user(user):
         return False

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from tracker.accounts.models import Department, Language, User
 from tracker.accounts.sso.base import ChatProfile
 from tracker.core.delivery import DeliveryError, TransientDeliveryError
-from tracker.core.permissions import authorize, can_manage_channel
+from tracker.core.permissions import authorize, can_manage_any_channel, can_manage_channel
 from tracker.integrations.delivery import deliver_chat
 from tracker.integrations.models import (
     CalendarFeed,
@@ -115,6 +115,16 @@ def channel_validate(channel: Channel, *, check_address: bool) -> list[str]:
     if errors:
         raise ValidationError(errors)
     return warnings
+
+
+def channel_authorize_any(*, actor: User | None) -> None:
+    """Refuse an actor who may manage no channel at all (not staff, no project of their own),
+    before the API reads which project a new channel names."""
+    authorize(
+        actor,
+        can_manage_any_channel,
+        message=_("Only staff, or the owner of the channel's project, can manage this channel."),
+    )
 
 
 def _check_permission(actor: User, project: Project | None) -> None:

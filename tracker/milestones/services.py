@@ -23,6 +23,7 @@ from tracker.accounts.models import Department, User
 from tracker.core.errors import ConflictError, PermissionDeniedError
 from tracker.core.permissions import (
     authorize,
+    can_create_any_milestone,
     can_create_milestone,
     can_delete_milestone,
     can_edit_milestone,
@@ -143,6 +144,43 @@ def _record(
     )
 
 
+def milestone_authorize_edit(*, milestone: Milestone, actor: User | None) -> None:
+    """Refuse (PermissionDeniedError) an actor who may not change this node at all.
+    `milestone_update` asks it first; the API asks it too before it reads a body, so that a
+    caller without the right hears 403 whatever the body holds."""
+    authorize(
+        actor,
+        can_edit_milestone,
+        milestone,
+        message=_(
+            "You cannot change node #%(id)s: only its assignee, its department's lead, the "
+            "project's owner or staff can."
+        )
+        % {"id": milestone.pk},
+    )
+
+
+def milestone_authorize_delete(*, milestone: Milestone, actor: User | None) -> None:
+    """Refuse an actor who may not delete this node (asked by `milestone_delete` and, before
+    its preconditions, by the API)."""
+    authorize(
+        actor,
+        can_delete_milestone,
+        milestone,
+        message=_("Only the project's owner, staff or the department lead can delete a node."),
+    )
+
+
+def milestone_authorize_create_any(*, actor: User | None) -> None:
+    """Refuse an actor who may add nodes nowhere (not staff, no project of their own, no
+    department led), before the API reads which project and lane the body names."""
+    authorize(
+        actor,
+        can_create_any_milestone,
+        message=_("You can add nodes only to your own department's lane or to projects you own."),
+    )
+
+
 @transaction.atomic
 def milestone_create(
     *,
@@ -227,16 +265,7 @@ def milestone_update(
         .select_related("project", "department", "assignee")
         .get(pk=milestone_id)
     )
-    authorize(
-        actor,
-        can_edit_milestone,
-        milestone,
-        message=_(
-            "You cannot change node #%(id)s: only its assignee, its department's lead, the "
-            "project's owner or staff can."
-        )
-        % {"id": milestone.pk},
-    )
+    milestone_authorize_edit(milestone=milestone, actor=actor)
     if data.get("department") is not None:
         authorize(
             actor,
@@ -363,14 +392,19 @@ def _lane_position(milestone: Milestone, data: Mapping[str, Any]) -> dict[str, i
 
 
 @transaction.atomic
-def milestone_delete(*, milestone_id: int, actor: User | None) -> None:
-    milestone = Milestone.objects.select_related("project").get(pk=milestone_id)
-    authorize(
-        actor,
-        can_delete_milestone,
-        milestone,
-        message=_("Only the project's owner, staff or the department lead can delete a node."),
+def milestone_delete(
+    *, milestone_id: int, actor: User | None, expected_version: int | None = None
+) -> None:
+    """Delete a node; ConflictError (nothing deleted) when `expected_version` is given and the
+    node changed since."""
+    milestone = (
+        Milestone.objects.select_for_update(of=("self",))
+        .select_related("project")
+        .get(pk=milestone_id)
     )
+    milestone_authorize_delete(milestone=milestone, actor=actor)
+    if expected_version is not None and milestone.version != expected_version:
+        raise ConflictError(milestone.version)
     Milestone.objects.filter(pk=milestone.pk).delete()
 
 

@@ -53,6 +53,17 @@ _MANAGE_PROJECT = _lazy("Only the project's owner or staff can change this proje
 _MANAGE_TEMPLATES = _lazy("Only staff can change templates.")
 
 
+def project_authorize_manage(*, project: Project, actor: User | None) -> None:
+    """Refuse an actor who may not change this project (every project service asks the same
+    rule; the API asks it before it reads a body)."""
+    authorize(actor, can_manage_project, project, message=_MANAGE_PROJECT)
+
+
+def template_authorize_write(*, actor: User | None) -> None:
+    """Refuse anyone but staff any change to templates."""
+    authorize(actor, can_manage_templates, message=_MANAGE_TEMPLATES)
+
+
 @dataclass(frozen=True)
 class ScheduledNode(PlannedNode):
     """A template node placed on a working day, and what moved it there."""

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from tracker.accounts.models import User
 
 
-def _check_may_edit(actor: User | None) -> None:
+def calendar_authorize_edit(*, actor: User | None) -> None:
+    """Refuse anyone but staff any change to the calendar (the API asks before it reads a body)."""
     permissions.authorize(
         actor,
         permissions.can_edit_calendar,
@@ -34,7 +35,7 @@ def calendar_override_create(
     *, actor: User | None, day: date, kind: str, name: str
 ) -> CalendarOverride:
     """Add an organisation holiday or make-up workday; one override per date."""
-    _check_may_edit(actor)
+    calendar_authorize_edit(actor=actor)
     override = CalendarOverride(date=day, kind=kind, name=(name or "").strip(), created_by=actor)
     override.full_clean(validate_unique=False)
     try:
@@ -48,7 +49,7 @@ def calendar_override_create(
 
 
 def calendar_override_delete(*, actor: User | None, override: CalendarOverride) -> None:
-    _check_may_edit(actor)
+    calendar_authorize_edit(actor=actor)
     override.delete()
 
 

@@ -11,6 +11,7 @@ from tracker.integrations.api.serializers import (
 )
 from tracker.integrations.selectors import channel_list
 from tracker.integrations.services import (
+    channel_authorize_any,
     channel_create,
     channel_delete,
     channel_send_test,
@@ -39,6 +40,9 @@ class ChannelViewSet(
         return channel_list(user=self.request.user)
 
     def create(self, request: Request) -> Response:
+        # 403 before the body is read for one who may manage no channel at all; the project
+        # the body names is checked by the service.
+        channel_authorize_any(actor=request.user)
         serializer = ChannelWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         channel = channel_create(actor=request.user, **serializer.validated_data)

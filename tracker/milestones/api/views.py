@@ -1,15 +1,17 @@
 """Milestones over REST, with optimistic concurrency: GET gives an ETag built from `version`;
-a PATCH/PUT whose If-Match no longer matches gets 412 and changes nothing."""
-
-import re
+PATCH, PUT and DELETE must send it back in If-Match (428 without it, 412 when the node changed
+since; nothing is written either way). Every write answers in one order,
+401 → 403 → 404 → 428 → 412 → 409 → 400: the caller (permission class), the node (lookup),
+the right to write it (the service's check), the precondition, then the body and the service."""
 
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from tracker.core.api.preconditions import IF_MATCH_PATTERN, etag_for, required_version
+from tracker.core.api.views import ChecksWriteFirst
 from tracker.milestones.api.filters import MilestoneFilter
 from tracker.milestones.api.serializers import (
     MilestoneChangeSerializer,
@@ -19,38 +21,34 @@ from tracker.milestones.api.serializers import (
 )
 from tracker.milestones.models import Milestone
 from tracker.milestones.selectors import due_date_warnings, milestone_queryset
-from tracker.milestones.services import milestone_create, milestone_delete, milestone_update
-
-ETAG_PATTERN = re.compile(r'^(?:W/)?"(\d+)"$')
-IF_MATCH = OpenApiParameter(
-    "If-Match",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description='The ETag from a GET (e.g. "3"); 412 if the node changed since.',
+from tracker.milestones.services import (
+    milestone_authorize_create_any,
+    milestone_authorize_delete,
+    milestone_authorize_edit,
+    milestone_create,
+    milestone_delete,
+    milestone_update,
 )
 
-
-def etag_for(milestone: Milestone) -> str:
-    return f'"{milestone.version}"'
-
-
-def expected_version(request) -> int | None:
-    """The version named by If-Match; None when absent or `*`. An unreadable tag matches
-    nothing, so it is a precondition failure (-1), never a silent overwrite."""
-    header = request.headers.get("If-Match", "").strip()
-    if not header or header == "*":
-        return None
-    match = ETAG_PATTERN.match(header)
-    return int(match[1]) if match else -1
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    {"type": "string", "pattern": IF_MATCH_PATTERN},
+    OpenApiParameter.HEADER,
+    required=True,
+    description='The ETag of your last read (e.g. "3"). Without it: 428; when the node '
+    "changed since: 412, with its current version.",
+)
 
 
 @extend_schema_view(
     partial_update=extend_schema(parameters=[IF_MATCH], request=MilestoneWriteSerializer),
     update=extend_schema(parameters=[IF_MATCH], request=MilestoneWriteSerializer),
+    destroy=extend_schema(parameters=[IF_MATCH]),
     create=extend_schema(request=MilestoneWriteSerializer),
     list=extend_schema(responses=MilestoneSerializer(many=True)),  # what the lean rows are
 )
 class MilestoneViewSet(
+    ChecksWriteFirst,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
@@ -63,6 +61,7 @@ class MilestoneViewSet(
 
     serializer_class = MilestoneSerializer
     filterset_class = MilestoneFilter
+    conflict_actions = {"destroy"}  # the node's state forbids deleting it
 
     def get_serializer_class(self):
         return MilestoneListSerializer if self.action == "list" else MilestoneSerializer
@@ -89,6 +88,15 @@ class MilestoneViewSet(
             .order_by("due_at", "id")
         )
 
+    def check_create(self) -> None:
+        milestone_authorize_create_any(actor=self.request.user)
+
+    def check_write(self, obj: Milestone) -> None:
+        if self.action == "destroy":
+            milestone_authorize_delete(milestone=obj, actor=self.request.user)
+        else:
+            milestone_authorize_edit(milestone=obj, actor=self.request.user)
+
     def _respond(
         self, milestone: Milestone, status_code=status.HTTP_200_OK, *, due_set: bool = False
     ) -> Response:
@@ -101,13 +109,14 @@ class MilestoneViewSet(
         response = Response(
             self.get_serializer_class()(milestone, context=context).data, status=status_code
         )
-        response["ETag"] = etag_for(milestone)
+        response["ETag"] = etag_for(milestone.version)
         return response
 
     def retrieve(self, request, *args, **kwargs):
         return self._respond(self.get_object())
 
     def create(self, request, *args, **kwargs):
+        self.check_create()
         serializer = MilestoneWriteSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -122,7 +131,8 @@ class MilestoneViewSet(
 
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
-        milestone = self.get_object()
+        milestone = self.get_object()  # 404, then 403 (check_write)
+        version = required_version(request, current=milestone.version)
         serializer = MilestoneWriteSerializer(
             milestone, data=request.data, partial=partial, context={"request": request}
         )
@@ -134,7 +144,7 @@ class MilestoneViewSet(
             milestone_id=milestone.pk,
             actor=request.user,
             data=data,
-            expected_version=expected_version(request),
+            expected_version=version,
             change_reason=reason,
         )
         return self._respond(milestone, due_set="due_at" in data)
@@ -143,8 +153,11 @@ class MilestoneViewSet(
         kwargs["partial"] = True
         return self.update(request, *args, **kwargs)
 
-    def perform_destroy(self, instance):
-        milestone_delete(milestone_id=instance.pk, actor=self.request.user)
+    def destroy(self, request, *args, **kwargs):
+        milestone = self.get_object()  # 404, then 403 (check_write)
+        version = required_version(request, current=milestone.version)
+        milestone_delete(milestone_id=milestone.pk, actor=request.user, expected_version=version)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=MilestoneChangeSerializer(many=True))
     @action(detail=True, methods=["get"])

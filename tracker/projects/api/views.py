@@ -4,6 +4,7 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from tracker.core.api.views import ChecksWriteFirst
 from tracker.milestones.models import MilestoneStatus
 from tracker.milestones.selectors import project_board
 from tracker.projects.api.serializers import (
@@ -13,21 +14,29 @@ from tracker.projects.api.serializers import (
 )
 from tracker.projects.models import Project, ProjectStatus, ProjectTemplate
 from tracker.projects.services import (
+    project_authorize_manage,
     project_baseline,
     project_create,
     project_delete,
     project_update,
+    template_authorize_write,
     template_delete,
     template_save,
 )
 
 
-class TemplateViewSet(viewsets.ModelViewSet):
+class TemplateViewSet(ChecksWriteFirst, viewsets.ModelViewSet):
     """Campaign and launch templates: nodes scheduled back from the D-day. Staff edit them."""
 
     queryset = ProjectTemplate.objects.prefetch_related("nodes").order_by("name")
     serializer_class = TemplateSerializer
     filterset_fields = ["kind", "code"]
+
+    def check_create(self) -> None:
+        template_authorize_write(actor=self.request.user)
+
+    def check_write(self, obj: ProjectTemplate) -> None:
+        template_authorize_write(actor=self.request.user)
 
     def _save(self, serializer, template=None):
         data = serializer.validated_data
@@ -63,13 +72,17 @@ class TemplateViewSet(viewsets.ModelViewSet):
         template_delete(template=instance, actor=self.request.user)
 
 
-class ProjectViewSet(viewsets.ModelViewSet):
+class ProjectViewSet(ChecksWriteFirst, viewsets.ModelViewSet):
     """Campaigns and launches. Any signed-in user creates one (and owns it); the owner and
     staff change it. A new `d_day` (with `change_reason`) re-anchors every open node. The
     list leaves archived projects out unless `status=archived` or `archived=true` asks."""
 
     serializer_class = ProjectSerializer
     filterset_fields = ["kind", "status", "owner__username"]
+
+    # Anyone signed in creates a project (whether for another owner depends on the body).
+    def check_write(self, obj: Project) -> None:
+        project_authorize_manage(project=obj, actor=self.request.user)
 
     def get_queryset(self):
         return (

@@ -17,11 +17,17 @@ from tracker.workcal.api.serializers import (
 )
 from tracker.workcal.models import CalendarOverride
 from tracker.workcal.selectors import calendar_day, calendar_year_days
-from tracker.workcal.services import calendar_override_create, calendar_override_delete
+from tracker.workcal.services import (
+    calendar_authorize_edit,
+    calendar_override_create,
+    calendar_override_delete,
+)
 
 
 class CalendarView(APIView):
     """The working calendar of mainland China with the organisation's overrides."""
+
+    conflict_actions = {"post"}  # the date has an override already
 
     @extend_schema(
         parameters=[OpenApiParameter("year", OpenApiTypes.INT, description="Default: this year.")],
@@ -41,6 +47,7 @@ class CalendarView(APIView):
     @extend_schema(request=CalendarOverrideSerializer, responses={201: CalendarOverrideSerializer})
     def post(self, request):
         """Add an organisation override (staff only; 409 when the date has one already)."""
+        calendar_authorize_edit(actor=request.user)
         data = CalendarOverrideSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         override = calendar_override_create(
