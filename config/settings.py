@@ -333,7 +333,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "tracker.core.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "tracker.core.api.schema.MilepostAutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["tracker.accounts.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "token": env_str("API_TOKEN_RATE", "600/minute"),

@@ -10,7 +10,12 @@ from tracker.projects.models import Project
 
 
 class ChannelSerializer(serializers.ModelSerializer):
-    department = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    department = serializers.SlugRelatedField(
+        slug_field="code",
+        read_only=True,
+        allow_null=True,
+        help_text="The department's code; null for a channel not scoped to a department.",
+    )
     has_secret = serializers.SerializerMethodField()
     url_display = serializers.CharField(read_only=True)
     warnings = serializers.SerializerMethodField(

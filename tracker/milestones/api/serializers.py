@@ -10,7 +10,12 @@ class MilestoneSerializer(serializers.ModelSerializer):
     (`MilestoneQuerySet.with_flags`)."""
 
     department = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    assignee = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="The assignee's username; null when nobody is assigned.",
+    )
     depends_on = serializers.SerializerMethodField()
     is_overdue = serializers.BooleanField(read_only=True, default=False)
     is_at_risk = serializers.BooleanField(read_only=True, default=False)
@@ -130,7 +135,13 @@ class MilestoneWriteSerializer(serializers.Serializer):
 
 
 class MilestoneChangeSerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Who made the change; null when Milepost made it itself (e.g. an operator's "
+        "command) or the account was deleted.",
+    )
 
     class Meta:
         model = MilestoneChange
