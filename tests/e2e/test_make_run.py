@@ -127,11 +127,20 @@ def notices(var: Path, smtp: SmtpServer) -> Counter:
 
 
 def api_patch(port: int, token: str, node: int, data: dict) -> None:
+    """Read the node, then write it with the ETag read (the API requires If-Match)."""
+    url = f"http://127.0.0.1:{port}/api/v1/milestones/{node}/"
+    read = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})
+    with urllib.request.urlopen(read, timeout=30) as response:
+        etag = response.headers["ETag"]
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v1/milestones/{node}/",
+        url,
         data=json.dumps(data).encode(),
         method="PATCH",
-        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+        headers={
+            "Authorization": f"Token {token}",
+            "Content-Type": "application/json",
+            "If-Match": etag,
+        },
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 200
