@@ -38,13 +38,22 @@ IF_MATCH = OpenApiParameter(
     description='The ETag of your last read (e.g. "3"). Without it: 428; when the node '
     "changed since: 412, with its current version.",
 )
+ETAG = OpenApiParameter(
+    "ETag",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200, 201],
+    description='The node\'s version as an entity tag ("3", or W/"3" when compressed): send it '
+    "back in If-Match to change or delete the node.",
+)
 
 
 @extend_schema_view(
-    partial_update=extend_schema(parameters=[IF_MATCH], request=MilestoneWriteSerializer),
-    update=extend_schema(parameters=[IF_MATCH], request=MilestoneWriteSerializer),
+    retrieve=extend_schema(parameters=[ETAG]),
+    partial_update=extend_schema(parameters=[IF_MATCH, ETAG], request=MilestoneWriteSerializer),
+    update=extend_schema(parameters=[IF_MATCH, ETAG], request=MilestoneWriteSerializer),
     destroy=extend_schema(parameters=[IF_MATCH]),
-    create=extend_schema(request=MilestoneWriteSerializer),
+    create=extend_schema(parameters=[ETAG], request=MilestoneWriteSerializer),
     list=extend_schema(responses=MilestoneSerializer(many=True)),  # what the lean rows are
 )
 class MilestoneViewSet(
