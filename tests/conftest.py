@@ -111,6 +111,21 @@ def department(db):
     return DepartmentFactory(code="merch", name="Merchandising")
 
 
+@pytest.fixture(autouse=True)
+def deviation_reasons(request):
+    """The deviation reasons a migration ships, for every test that uses the database
+    (transactional tests flush migration data)."""
+    marker = request.node.get_closest_marker("django_db")
+    names = request.fixturenames
+    if not (marker or "db" in names or "transactional_db" in names):
+        return
+    transactional = "transactional_db" in names or (marker and marker.kwargs.get("transaction"))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from tracker.milestones.services import deviation_reasons_install
+
+    deviation_reasons_install()
+
+
 @pytest.fixture
 def shipped_templates(db):
     """The templates a migration ships. Transactional tests flush the database (and with it

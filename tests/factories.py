@@ -1,13 +1,13 @@
 """factory_boy factories for the domain; tests build exactly the data their case needs."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import factory
 from django.utils import timezone
 
 from tracker.accounts.models import ApiToken, Department, Membership, TokenScope, User
 from tracker.milestones.models import Milestone, MilestoneStatus
-from tracker.projects.models import Project, ProjectKind
+from tracker.projects.models import Project, ProjectKind, ProjectStatus
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -56,6 +56,16 @@ class ProjectFactory(factory.django.DjangoModelFactory):
     war_room = True
     war_room_days_before = 7300
     war_room_days_after = 7300
+
+
+class BaselinedProjectFactory(ProjectFactory):
+    """A project whose plan is of record (baselined long ago): the deviation reports count its
+    nodes. Nodes made by the factory carry no `baseline_due_at`, so their planned due is their
+    due date."""
+
+    status = ProjectStatus.ACTIVE
+    baselined_at = factory.LazyFunction(lambda: datetime(2000, 1, 1, tzinfo=UTC))
+    baseline_number = 1
 
 
 class MilestoneFactory(factory.django.DjangoModelFactory):

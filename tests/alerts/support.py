@@ -314,12 +314,11 @@ class Team:
 
 
 def make_team() -> Team:
-    from tests.factories import DepartmentFactory, ProjectFactory, UserFactory
-    from tracker.projects.models import ProjectStatus
+    from tests.factories import BaselinedProjectFactory, DepartmentFactory, UserFactory
 
     owner = UserFactory(username="olga", email="olga@example.com")
     lead = UserFactory(username="li", email="li@example.com")
     assignee = UserFactory(username="lena", email="lena@example.com")
     department = DepartmentFactory(code="merch", name="Merchandising", lead=lead)
-    project = ProjectFactory(owner=owner, name="Double 11", status=ProjectStatus.ACTIVE)
+    project = BaselinedProjectFactory(owner=owner, name="Double 11")
     return Team(owner, lead, assignee, department, project)

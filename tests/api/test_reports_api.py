@@ -21,6 +21,9 @@ def client(api_client):
 
 @pytest.fixture
 def data(project, department):
+    # Only baselined projects count in the reports.
+    project.baselined_at = datetime(2026, 11, 1, tzinfo=SHANGHAI)
+    project.save(update_fields=["baselined_at"])
     tech = DepartmentFactory(code="tech", name="Tech")
     due = datetime(2026, 11, 17, 18, 0, tzinfo=SHANGHAI)  # Tuesday of 2026-W47
     MilestoneFactory(

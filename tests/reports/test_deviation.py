@@ -15,7 +15,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
+from tests.factories import DepartmentFactory, MilestoneFactory, BaselinedProjectFactory, ProjectFactory, UserFactory
 from tracker.milestones.models import Milestone, MilestoneStatus
 from tracker.milestones.services import milestone_update
 from tracker.projects.services import project_baseline
@@ -74,6 +74,7 @@ class Case:
     moved_to: str | None = None  # milestone_update(due_at=…) afterwards, with a reason
     as_of: str = AFTER_THE_WEEK
     zone: str = SHANGHAI
+    project_baselined: bool = True  # False: a planning project's node, left out
 
 
 CASES = [
@@ -129,7 +130,15 @@ CASES = [
     ),
     Case("baselined-not-moved", "11-11 18:00", ON_TIME, DONE, done="11-11 18:00", baseline=True),
     # Without a baseline the current due date is the plan.
-    Case("moved-out-of-the-week-unbaselined", "11-11 18:00", OUTSIDE, moved_to="11-18 18:00"),
+    Case(
+        "moved-out-of-the-week-unbaselined",
+        "11-11 18:00",
+        OUTSIDE,
+        moved_to="11-18 18:00",
+        project_baselined=False,
+    ),
+    # A planning project's node is left out, however late.
+    Case("unbaselined-project-open-past-due", "11-11 18:00", OUTSIDE, project_baselined=False),
     # The current week: only nodes already due at `as_of` (Wednesday noon) count.
     Case("current-week-due-yesterday-open", "11-10 18:00", OPEN, as_of=MID_WEEK),
     Case("current-week-due-friday-open", "11-13 18:00", OUTSIDE, as_of=MID_WEEK),
@@ -159,10 +168,15 @@ def test_deviation_rule(settings, actor, case: Case):
     settings.TIME_ZONE = case.zone
     as_of = t(case.as_of)
     with time_machine.travel(as_of, tick=False):
-        project = ProjectFactory(owner=actor)
+        # Only baselined projects count: a case without `baseline` is a node of a project
+        # baselined before it was added (its planned due is its due date), except an
+        # unbaselined project's, which the reports leave out.
+        factory = ProjectFactory if case.baseline or not case.project_baselined else None
+        project = (factory or BaselinedProjectFactory)(owner=actor)
         node = MilestoneFactory(project=project, due_at=t(case.due))
         if case.baseline:
             project_baseline(project=project, actor=actor)
+        code = "supplier" if project.baselined_at else ""
         if case.moved_to:
             reason = "The supplier slipped." if case.baseline else ""
             milestone_update(
@@ -170,12 +184,13 @@ def test_deviation_rule(settings, actor, case: Case):
                 actor=actor,
                 data={"due_at": t(case.moved_to)},
                 change_reason=reason,
+                reason_code=code,
             )
         if case.status != TODO:
             data = {"status": case.status}
             if case.done:
                 data["completed_at"] = t(case.done)
-            milestone_update(milestone_id=node.pk, actor=actor, data=data)
+            milestone_update(milestone_id=node.pk, actor=actor, data=data, reason_code=code)
         report = deviation_report(period=parse_week(WEEK))  # as_of defaults to now
 
     node.refresh_from_db()
@@ -213,7 +228,7 @@ def test_report_fields_for_the_period(actor):
 
 def test_empty_population(actor):
     """Nothing due (only cancelled and later nodes): no rate at all, and never breached."""
-    project = ProjectFactory(owner=actor, deviation_threshold=Decimal(0))
+    project = BaselinedProjectFactory(owner=actor, deviation_threshold=Decimal(0))
     MilestoneFactory(project=project, due_at=t("11-11 18:00"), status=CANCELLED)
     MilestoneFactory(project=project, due_at=t("11-18 18:00"))
     for project_id in (None, project.pk):
@@ -254,7 +269,7 @@ def _population(project, *, deviated: int, due: int) -> None:
     ],
 )
 def test_breached_strictly_above_the_project_threshold(actor, deviated, due, threshold, breached):
-    project = ProjectFactory(owner=actor, deviation_threshold=Decimal(threshold))
+    project = BaselinedProjectFactory(owner=actor, deviation_threshold=Decimal(threshold))
     _population(project, deviated=deviated, due=due)
     report = deviation_report(
         period=parse_week(WEEK), as_of=t(AFTER_THE_WEEK), project_id=project.pk
@@ -268,8 +283,8 @@ def test_breached_strictly_above_the_project_threshold(actor, deviated, due, thr
 
 def test_threshold_per_project_versus_default(settings, actor):
     settings.DEVIATION_THRESHOLD = "0.25"
-    strict = ProjectFactory(owner=actor, name="Strict", deviation_threshold=Decimal("0.05"))
-    lenient = ProjectFactory(owner=actor, name="Lenient", deviation_threshold=Decimal("0.50"))
+    strict = BaselinedProjectFactory(owner=actor, name="Strict", deviation_threshold=Decimal("0.05"))
+    lenient = BaselinedProjectFactory(owner=actor, name="Lenient", deviation_threshold=Decimal("0.50"))
     _population(strict, deviated=1, due=5)  # 0.2
     _population(lenient, deviated=3, due=5)  # 0.6
     period, as_of = parse_week(WEEK), t(AFTER_THE_WEEK)
@@ -296,7 +311,7 @@ def test_mean_slip_days_over_deviated_nodes_only(actor):
     """Slip = completion (or as_of, while open) minus planned due; on-time nodes don't dilute it."""
     merch = DepartmentFactory(code="merch", name="Merchandising")
     tech = DepartmentFactory(code="tech", name="Tech")
-    project = ProjectFactory(owner=actor)
+    project = BaselinedProjectFactory(owner=actor)
     node = {
         "two-days-late": (merch, "11-10 18:00", DONE, "11-12 18:00"),
         "half-a-day-late": (merch, "11-12 06:00", DONE, "11-12 18:00"),
@@ -332,8 +347,8 @@ def _fields(entry: dict, *keys: str) -> tuple:
 def test_breakdown_per_department_and_per_project(actor):
     merch = DepartmentFactory(code="merch", name="Merchandising")
     tech = DepartmentFactory(code="tech", name="Tech")
-    double11 = ProjectFactory(owner=actor, name="Double 11")
-    launch = ProjectFactory(owner=actor, name="Aurora launch")
+    double11 = BaselinedProjectFactory(owner=actor, name="Double 11")
+    launch = BaselinedProjectFactory(owner=actor, name="Aurora launch")
     rows = [
         (double11, merch, "11-10 18:00", DONE, "11-10 17:00"),  # on time
         (double11, merch, "11-11 18:00", DONE, "11-12 18:00"),  # late
@@ -396,7 +411,7 @@ def test_monthly_report_trend_counts_only_the_in_month_part_of_edge_weeks(actor)
             ("supply", "Supply chain"),
         ]
     }
-    project = ProjectFactory(owner=actor)
+    project = BaselinedProjectFactory(owner=actor)
     rows = [
         ("ops", "10-31 23:59", TODO, None),  # W44 but October
         ("ops", "11-01 00:00", DONE, "10-31 12:00"),  # W44, on time
@@ -445,8 +460,8 @@ def test_monthly_report_trend_counts_only_the_in_month_part_of_edge_weeks(actor)
 
 
 def test_weekly_trend_of_the_last_weeks_up_to_now(actor):
-    project = ProjectFactory(owner=actor)
-    other = ProjectFactory(owner=actor)
+    project = BaselinedProjectFactory(owner=actor)
+    other = BaselinedProjectFactory(owner=actor)
     rows = [
         (project, "10-29 18:00", TODO, None),  # W44: before the three weeks
         (project, "11-05 18:00", DONE, "11-05 10:00"),  # W45 on time
@@ -483,7 +498,7 @@ def test_weekly_trend_of_the_last_weeks_up_to_now(actor):
 
 
 def test_weekly_trend_across_the_new_year(actor):
-    project = ProjectFactory(owner=actor)
+    project = BaselinedProjectFactory(owner=actor)
     MilestoneFactory(project=project, due_at=t("12-23 18:00"))
     MilestoneFactory(project=project, due_at=t("12-31 18:00"), status=DONE)
     trend = weekly_trend(weeks=2, as_of=datetime(2027, 1, 2, 12, tzinfo=ZoneInfo(SHANGHAI)))
@@ -496,7 +511,7 @@ def test_weekly_trend_across_the_new_year(actor):
 def _bulk_nodes(count: int, *, projects: int, departments: int) -> None:
     """`count` nodes in W46, spread over projects, departments, assignees and every status."""
     owner = UserFactory(password=None)
-    project_list = ProjectFactory.create_batch(projects, owner=owner)
+    project_list = BaselinedProjectFactory.create_batch(projects, owner=owner)
     department_list = DepartmentFactory.create_batch(departments)
     assignees = UserFactory.create_batch(3, password=None)
     on_time, late = timedelta(0), timedelta(minutes=30)
@@ -538,12 +553,13 @@ REPORTS = {
     ),
     "weekly_trend": lambda project_id: weekly_trend(weeks=8, as_of=t(AFTER_THE_WEEK)),
 }
-# The mean slip in working days adds one grouped query, and the working calendar one per year.
+# The mean slip in working days adds one grouped query, and the working calendar one per year;
+# the re-baseline check, the nodes left out (no baseline) and the backlog one each.
 BUDGET = {
-    "deviation_report": 6,
-    "deviation_report-one-project": 7,
-    "monthly_report": 7,
-    "weekly_trend": 1,
+    "deviation_report": 9,
+    "deviation_report-one-project": 10,
+    "monthly_report": 11,
+    "weekly_trend": 2,
 }
 
 

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory
+from tests.factories import DepartmentFactory, MilestoneFactory, BaselinedProjectFactory, ProjectFactory
 from tracker.milestones.models import MilestoneStatus
 from tracker.reports.periods import parse_week
 from tracker.reports.selectors import deviation_report
@@ -20,7 +20,7 @@ def at(*args: int) -> datetime:
 
 
 def test_worst_and_mean_slips_in_working_days(api_client, owner):
-    project = ProjectFactory(owner=owner)
+    project = BaselinedProjectFactory(owner=owner)
     department = DepartmentFactory(code="supply")
     due = at(2026, 9, 30, 18)  # Wednesday before the National Day break
     MilestoneFactory(

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory
+from tests.factories import DepartmentFactory, MilestoneFactory, BaselinedProjectFactory, ProjectFactory
 from tracker.milestones.models import MilestoneStatus
 
 pytestmark = pytest.mark.django_db
@@ -26,8 +26,8 @@ def frozen(settings):
 def week_data(owner):
     merch = DepartmentFactory(code="merch", name="Merchandising")
     design = DepartmentFactory(code="design", name="Design")
-    double11 = ProjectFactory(owner=owner, name="Double 11")
-    launch = ProjectFactory(owner=owner, name="Earbuds")
+    double11 = BaselinedProjectFactory(owner=owner, name="Double 11")
+    launch = BaselinedProjectFactory(owner=owner, name="Earbuds")
     monday = datetime(2026, 11, 9, 18, 0, tzinfo=SHANGHAI)
     MilestoneFactory(
         project=double11,

@@ -149,3 +149,36 @@ class ApiToken(models.Model):
     def can_write(self) -> bool:
         """A read-scope token never writes, whatever its user may do."""
         return self.scope == TokenScope.WRITE
+
+
+class AuditEntry(models.Model):
+    """One recorded change to something the deviation rate depends on: a project's threshold,
+    D-day, owner, status, baseline or re-baseline, a node's deletion, a person's roles.
+
+    Append-only: written by the services, never updated or deleted (the admin only reads).
+    It outlives what it describes, so it names it by id and by name."""
+
+    created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("who"),
+    )
+    project_ref = models.BigIntegerField(_("project id"), null=True, blank=True, db_index=True)
+    subject = models.CharField(_("what"), max_length=200)
+    field = models.CharField(_("field"), max_length=40)
+    old_value = models.TextField(_("old value"), blank=True)
+    new_value = models.TextField(_("new value"), blank=True)
+    reason_code = models.CharField(_("reason code"), max_length=40, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+
+    def __str__(self) -> str:
+        return f"{self.subject}.{self.field}: {self.old_value} → {self.new_value}"

@@ -96,6 +96,22 @@ def can_manage_project(user: User, project: Project) -> bool:
     return is_active_user(user) and (user.is_staff or project.owner_id == user.id)
 
 
+def can_change_threshold(user: User, project: Project) -> bool:
+    """A project's deviation threshold, the bar its rate is judged by: its owner and staff
+    only (a department lead who edits the project's nodes may not move it)."""
+    return can_manage_project(user, project)
+
+
+def can_rebaseline(user: User, project: Project) -> bool:
+    """Take a new baseline of a project: its owner and staff."""
+    return can_manage_project(user, project)
+
+
+def can_retake_snapshot(user: User) -> bool:
+    """Re-take a closed period's report snapshot (the figure of record): staff only."""
+    return is_active_user(user) and user.is_staff
+
+
 def managed_projects(user: User, prefix: str = "") -> Q:
     """`can_manage_project` as a filter on projects (or, with `prefix` such as "project__", on
     rows that belong to a project): all for staff, their own for owners."""

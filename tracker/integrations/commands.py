@@ -22,11 +22,12 @@ from tracker.accounts.models import User
 from tracker.core.errors import PermissionDeniedError
 from tracker.integrations.platforms.base import format_due, report_lines
 from tracker.milestones.models import Milestone, MilestoneStatus
-from tracker.milestones.services import milestone_update
+from tracker.milestones.selectors import deviation_reason_find
+from tracker.milestones.services import milestone_update, reason_codes_text
 from tracker.notifications.links import node_url, report_url
 from tracker.projects.models import Project
 from tracker.reports.periods import PeriodKind, parse_week, week_period
-from tracker.reports.selectors import deviation_report
+from tracker.reports.selectors import report_of_record
 
 LIST_LIMIT = 15
 NODE_ID = re.compile(r"^#?(\d{1,18})$")
@@ -154,7 +155,11 @@ def _mine(user: User, args: str, now: datetime, platform: str) -> Reply:
 
 
 def _done(user: User, args: str, now: datetime, platform: str) -> Reply:
-    match = NODE_ID.match(args)
+    """`done 42`, or `done 42 supplier` / `完成 42 供应商` with a reason (a code or the start of
+    its name) when the node is late or its project's rules need one."""
+    words = (args or "").split(None, 1)
+    match = NODE_ID.match(words[0]) if words else None
+    said = words[1].strip() if len(words) > 1 else ""
     if not match:
         return Reply(_("Say which node: done <node id>, for example done 42."), ok=False)
     node = (
@@ -163,6 +168,14 @@ def _done(user: User, args: str, now: datetime, platform: str) -> Reply:
     if node is None:
         return Reply(_("There is no node #%(id)s.") % {"id": match[1]}, ok=False)
     row = Row(f"#{node.pk} {node.title}", node_url(node.pk))
+    reason = deviation_reason_find(said) if said else None
+    if said and reason is None:
+        return Reply(
+            _("Unknown reason “%(reason)s”. Reason codes: %(codes)s")
+            % {"reason": said, "codes": reason_codes_text()},
+            [row],
+            ok=False,
+        )
     try:
         # Done already: no change, so nothing is written (but a stranger is still refused).
         milestone_update(
@@ -170,11 +183,22 @@ def _done(user: User, args: str, now: datetime, platform: str) -> Reply:
             actor=user,
             data={"status": MilestoneStatus.DONE},
             change_reason=_("Marked done from %(platform)s.") % {"platform": platform},
+            reason_code=reason.code if reason else "",
             now=now,
         )
     except PermissionDeniedError as exc:
         return Reply(str(exc), [row], ok=False)
     except ValidationError as exc:
+        if "reason_code" in getattr(exc, "error_dict", {}):
+            return Reply(
+                _(
+                    "Node #%(id)s needs a reason: done %(id)s <reason>, for example "
+                    "done %(id)s supplier. Reason codes: %(codes)s"
+                )
+                % {"id": node.pk, "codes": reason_codes_text()},
+                [row],
+                ok=False,
+            )
         return Reply(" ".join(exc.messages), [row], ok=False)
     if node.status == MilestoneStatus.DONE:
         return Reply(_("Node #%(id)s is already done.") % {"id": node.pk}, [row])
@@ -186,7 +210,7 @@ def _report(user: User, args: str, now: datetime, platform: str) -> Reply:
         period = parse_week(args.upper()) if args else week_period(now)
     except ValidationError as exc:
         return Reply(" ".join(exc.messages), ok=False)
-    report = deviation_report(period=period, as_of=now)
+    report = report_of_record(period=period, as_of=now)
     heading = _("Deviation report %(week)s") % {"week": period.label}
     rows = [Row(line) for line in report_lines(report)]
     rows.append(Row(_("Full report"), report_url(PeriodKind.WEEK.adjective, period.label)))
@@ -199,7 +223,7 @@ def _help(user: User | None = None, args: str = "", now=None, platform: str = ""
         [
             Row(_("overdue [project] — overdue nodes, of every project or of one")),
             Row(_("mine — your open nodes")),
-            Row(_("done <node id> — mark a node done (e.g. done 42)")),
+            Row(_("done <node id> [reason] — mark a node done (e.g. done 42, done 42 supplier)")),
             Row(_("report [week] — the deviation report of a week (e.g. report 2026-W47)")),
             Row(_("help — this list")),
         ],

@@ -25,6 +25,7 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from tracker.core import permissions
@@ -94,6 +95,42 @@ def due_soon_condition(
     )
 
 
+class DeviationReasonQuerySet(models.QuerySet):
+    def active(self) -> DeviationReasonQuerySet:
+        return self.filter(active=True)
+
+
+class DeviationReason(models.Model):
+    """Why a node of a baselined project moved, was cancelled or finished late: a stable code
+    (what requests and the history carry) and its names in English and Simplified Chinese,
+    edited by staff in the admin. A reason that `requires_text` ("other") needs a text too."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name_en = models.CharField(_("name (English)"), max_length=100)
+    name_zh_hans = models.CharField(_("name (Simplified Chinese)"), max_length=100)
+    requires_text = models.BooleanField(
+        _("needs a text"), default=False, help_text=_("The person must also say why, in words.")
+    )
+    active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    objects = DeviationReasonQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "code"]
+        verbose_name = _("deviation reason")
+        verbose_name_plural = _("deviation reasons")
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.name}"
+
+    @property
+    def name(self) -> str:
+        """The name in the active language (Simplified Chinese for zh-hans, else English)."""
+        language = (get_language() or "en").lower()
+        return self.name_zh_hans if language.startswith("zh") else self.name_en
+
+
 class MilestoneQuerySet(models.QuerySet):
     def visible_to(self, user, *, include_archived: bool = False) -> MilestoneQuerySet:
         """Where every read of nodes starts: the nodes of the projects
@@ -119,10 +156,26 @@ class MilestoneQuerySet(models.QuerySet):
         """Open nodes with an overdue node anywhere upstream."""
         return self.filter(open_condition() & Q(pk__in=self._downstream_of_overdue(at)))
 
-    def counted_in_reports(self) -> MilestoneQuerySet:
-        """The nodes deviation reports count, with their `planned_due`: every project,
-        closed and archived ones too (their history stays), cancelled nodes never."""
-        return self.exclude(status=MilestoneStatus.CANCELLED).annotate(planned_due=PLANNED_DUE)
+    def counted_in_reports(self, *, baseline_at: datetime | None = None) -> MilestoneQuerySet:
+        """The nodes deviation reports count, with their `planned_due`: the nodes of baselined
+        projects (closed and archived ones too: their history stays), cancelled nodes never.
+
+        `planned_due` is the baseline in force at `baseline_at` (a closed period's end: a
+        later re-baseline does not change how that period is measured), else the current one."""
+        return (
+            self.filter(project__baselined_at__isnull=False)
+            .exclude(status=MilestoneStatus.CANCELLED)
+            .annotate(planned_due=planned_due_at(baseline_at))
+        )
+
+    def left_out_of_reports(self) -> MilestoneQuerySet:
+        """Nodes the reports leave out because their project has no baseline (a planning
+        project's movable dates are not a plan of record), with their `planned_due`."""
+        return (
+            self.filter(project__baselined_at__isnull=True)
+            .exclude(status=MilestoneStatus.CANCELLED)
+            .annotate(planned_due=PLANNED_DUE)
+        )
 
     def with_flags(self, at: datetime) -> MilestoneQuerySet:
         """`is_overdue` and `is_at_risk` as columns, by the rules above."""
@@ -202,6 +255,12 @@ class Milestone(TimeStampedModel):
         verbose_name=_("depends on"),
     )
     position = models.PositiveIntegerField(default=0)
+    added_after_baseline = models.BooleanField(
+        _("added after baseline"),
+        default=False,
+        editable=False,
+        help_text=_("Added to a baselined project: its first due date became its baseline."),
+    )
     version = models.PositiveIntegerField(default=1, editable=False)
     template_key = models.SlugField(max_length=60, blank=True, editable=False, db_index=False)
     overdue_flagged_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -269,22 +328,76 @@ class MilestoneDependency(models.Model):
         return f"{self.milestone_id} ← {self.depends_on_id}"
 
 
-class MilestoneChange(models.Model):
-    """One changed field of one node: the audit trail behind the board and the reports."""
+class BaselineEntry(models.Model):
+    """A node's planned due in one baseline of its project (number 1 is the first; a
+    re-baseline adds the next). Every baseline is kept, so a closed period stays measured
+    against the baseline that was in force when it ended."""
 
-    milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="changes")
+    milestone = models.ForeignKey(
+        Milestone, on_delete=models.CASCADE, related_name="baseline_entries"
+    )
+    number = models.PositiveIntegerField()
+    due_at = models.DateTimeField()
+    taken_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["milestone", "number"]
+        indexes = [models.Index(fields=["milestone", "taken_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["milestone", "number"], name="milestones_baseline_entry_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.milestone_id}#{self.number}: {self.due_at:%Y-%m-%d %H:%M}"
+
+
+def planned_due_at(baseline_at: datetime | None = None) -> Expression:
+    """A node's planned due: the baseline in force at `baseline_at` when given (the newest
+    baseline entry taken by then), else its current baseline, else its due date."""
+    if baseline_at is None:
+        return PLANNED_DUE
+    in_force = (
+        BaselineEntry.objects.filter(milestone=models.OuterRef("pk"), taken_at__lte=baseline_at)
+        .order_by("-taken_at", "-number")
+        .values("due_at")[:1]
+    )
+    return Coalesce(models.Subquery(in_force), "baseline_due_at", "due_at")
+
+
+class MilestoneChange(models.Model):
+    """One changed field of one node: the audit trail behind the board and the reports.
+
+    A row outlives its node (`SET_NULL`): it keeps the node's id, title, project and
+    department, and the node's planned due when the change was made, so a deletion or a
+    cancellation still shows as a restatement of the period it fell in. `created_at` is the
+    moment the change was entered; a completion's claimed time is its `new_value`."""
+
+    milestone = models.ForeignKey(
+        Milestone, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+    )
+    node_id = models.BigIntegerField(_("node id"), null=True, blank=True, db_index=True)
+    node_title = models.CharField(_("node"), max_length=200, blank=True)
+    project_ref = models.BigIntegerField(_("project id"), null=True, blank=True, db_index=True)
+    department_ref = models.BigIntegerField(_("department id"), null=True, blank=True)
+    planned_due = models.DateTimeField(_("planned due"), null=True, blank=True)
     field = models.CharField(max_length=40)
     old_value = models.TextField(blank=True)
     new_value = models.TextField(blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    reason_code = models.CharField(_("reason code"), max_length=40, blank=True)
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["milestone", "created_at"])]
+        indexes = [
+            models.Index(fields=["milestone", "created_at"]),
+            models.Index(fields=["created_at"], name="milestones_change_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.milestone_id}.{self.field}: {self.old_value} → {self.new_value}"

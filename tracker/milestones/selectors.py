@@ -14,7 +14,12 @@ from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext as _
 
 from tracker.accounts.models import Department
-from tracker.milestones.models import Milestone, MilestoneDependency, MilestoneStatus
+from tracker.milestones.models import (
+    DeviationReason,
+    Milestone,
+    MilestoneDependency,
+    MilestoneStatus,
+)
 from tracker.workcal.calendar import WarRoom, WorkingCalendar
 
 
@@ -207,3 +212,20 @@ def due_date_warnings(*, due_at: datetime, project: ProjectRef) -> list[str]:
         _("%(date)s is not a working day (%(name)s).")
         % {"date": day.isoformat(), "name": info.name or WEEKDAYS[day.weekday()]}
     ]
+
+
+def deviation_reason_find(text: str) -> DeviationReason | None:
+    """The active reason a person named in a command: its code, or the start of its name in
+    English or Simplified Chinese ("supplier", "供应商"), case-insensitive; None if none or
+    several match."""
+    word = (text or "").strip().lower()
+    if not word:
+        return None
+    reasons = list(DeviationReason.objects.active())
+    exact = [r for r in reasons if r.code == word]
+    if exact:
+        return exact[0]
+    matches = [
+        r for r in reasons if r.name_en.lower().startswith(word) or r.name_zh_hans.startswith(word)
+    ]
+    return matches[0] if len(matches) == 1 else None

@@ -19,8 +19,8 @@ from django.db.models import Case, F, Max, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tracker.accounts.models import Department, User
-from tracker.core.errors import ConflictError, PermissionDeniedError
+from tracker.accounts.models import AuditEntry, Department, User
+from tracker.core.errors import ConflictError, PermissionDeniedError, StateConflictError
 from tracker.core.permissions import (
     authorize,
     can_create_any_milestone,
@@ -30,6 +30,8 @@ from tracker.core.permissions import (
     can_move_milestone_to_department,
 )
 from tracker.milestones.models import (
+    BaselineEntry,
+    DeviationReason,
     Milestone,
     MilestoneChange,
     MilestoneDependency,
@@ -54,6 +56,115 @@ EDITABLE_FIELDS = (
     "completed_at",
     "position",
 )
+
+
+# A completion entered more than this long after the time it claims is a back-dating: on a
+# baselined project's node it needs a reason (issue: the deviation rate of record).
+BACKDATING_GRACE = timedelta(hours=24)
+
+
+# The reasons Milepost ships for e-commerce projects: (code, English, Simplified Chinese,
+# needs a text). Staff edit, add and deactivate reasons in the admin; the codes stay stable.
+DEFAULT_REASONS = (
+    ("upstream_late", "Upstream node late", "上游节点延误", False),
+    ("supplier", "Supplier or stock delay", "供应商或库存延误", False),
+    ("platform_change", "Platform rule or date change", "平台规则或日期变更", False),
+    ("scope_change", "Scope change", "需求范围变更", False),
+    ("approval", "Approval delay", "审批延误", False),
+    ("resource", "Resource shortage", "资源不足", False),
+    ("technical", "Technical problem", "技术问题", False),
+    ("external", "External / force majeure", "外部原因或不可抗力", False),
+    ("other", "Other (say why)", "其他（需说明）", True),
+)
+
+
+def deviation_reasons_install() -> int:
+    """Add the shipped reasons that are missing (existing ones, edited or not, stay)."""
+    existing = set(DeviationReason.objects.values_list("code", flat=True))
+    DeviationReason.objects.bulk_create(
+        DeviationReason(
+            code=code, name_en=en, name_zh_hans=zh, requires_text=text, position=position
+        )
+        for position, (code, en, zh, text) in enumerate(DEFAULT_REASONS)
+        if code not in existing
+    )
+    return len(DEFAULT_REASONS) - len(existing & {row[0] for row in DEFAULT_REASONS})
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A checked reason: a code of an active `DeviationReason` and its text."""
+
+    code: str = ""
+    text: str = ""
+
+
+def reason_resolve(
+    *, reason_code: str | None, change_reason: str = "", needed: str | None = None
+) -> Reason:
+    """Check a reason given with a write. `needed` says why one is required (the message of
+    the `reason_code` field error when none is given); an unknown or inactive code, or
+    "other" without a text, is refused too. Nothing needed and nothing given: an empty one."""
+    code = (reason_code or "").strip()
+    text = (change_reason or "").strip()
+    if not code:
+        if needed:
+            raise ValidationError({"reason_code": needed})
+        return Reason(text=text)
+    reason = DeviationReason.objects.active().filter(code=code).first()
+    if reason is None:
+        codes = ", ".join(DeviationReason.objects.active().values_list("code", flat=True))
+        raise ValidationError(
+            {
+                "reason_code": _("Unknown reason code %(code)s; use one of: %(codes)s.")
+                % {"code": code, "codes": codes}
+            }
+        )
+    if reason.requires_text and not text:
+        raise ValidationError(
+            {"change_reason": _("Reason %(code)s needs a text: say why.") % {"code": code}}
+        )
+    return Reason(code=code, text=text)
+
+
+def reason_required_for(
+    *, milestone: Milestone, data: Mapping[str, Any], now: datetime
+) -> str | None:
+    """Why this change of a node needs a reason code, or None: on a baselined project's node,
+    moving its due date, cancelling it, recording a completion later than its planned due, or
+    a completion time more than 24 hours before the moment it is entered (back-dating).
+    Unbaselined projects do not count in the rate, so their nodes need none.
+
+    The board asks this to decide when to show its reason select; the service enforces it."""
+    if milestone.project.baselined_at is None:
+        return None
+    if "due_at" in data and data["due_at"] is not None and data["due_at"] != milestone.due_at:
+        return _("This node is baselined: choose a reason code for moving its due date.")
+    status = data.get("status", milestone.status)
+    if status == MilestoneStatus.CANCELLED and milestone.status != MilestoneStatus.CANCELLED:
+        return _("This node is baselined: choose a reason code for cancelling it.")
+    if status == MilestoneStatus.DONE:
+        completed = data.get("completed_at") or (
+            milestone.completed_at if milestone.status == MilestoneStatus.DONE else now
+        )
+        changed = milestone.status != MilestoneStatus.DONE or (
+            data.get("completed_at") is not None and data["completed_at"] != milestone.completed_at
+        )
+        planned = milestone.baseline_due_at or milestone.due_at
+        if changed and completed < now - BACKDATING_GRACE:
+            return _(
+                "A completion more than 24 hours before now is a back-dating: choose a reason code."
+            )
+        if changed and completed > planned:
+            return _("This node is finished after its planned due: choose a reason code.")
+    return None
+
+
+def reason_codes_text() -> str:
+    """The active codes, for a message that lists them (chat, errors)."""
+    return ", ".join(
+        f"{reason.code} ({reason.name})" for reason in DeviationReason.objects.active()
+    )
 
 
 def _display(field: str, value: Any) -> str:
@@ -129,16 +240,32 @@ def _actor_or_none(actor: User | None) -> User | None:
 
 
 def _record(
-    changes: list[MilestoneChange], milestone: Milestone, field: str, old, new, actor, reason, now
+    changes: list[MilestoneChange],
+    milestone: Milestone,
+    field: str,
+    old,
+    new,
+    actor,
+    reason: Reason | str,
+    now,
+    *,
+    planned_due: datetime | None = None,
 ):
+    reason = reason if isinstance(reason, Reason) else Reason(text=reason or "")
     changes.append(
         MilestoneChange(
             milestone=milestone,
+            node_id=milestone.pk,
+            node_title=milestone.title,
+            project_ref=milestone.project_id,
+            department_ref=milestone.department_id,
+            planned_due=planned_due or milestone.baseline_due_at or milestone.due_at,
             field=field,
             old_value=_display(field, old),
             new_value=_display(field, new),
             actor=_actor_or_none(actor),
-            reason=reason,
+            reason_code=reason.code,
+            reason=reason.text,
             created_at=now,
         )
     )
@@ -196,9 +323,11 @@ def milestone_create(
     depends_on: Iterable[Milestone] = (),
     position: int | None = None,
     reason: str = "",
+    reason_code: str = "",
     now: datetime | None = None,
 ) -> Milestone:
-    """Add a node. A node added after the baseline gets its baseline from its first due date."""
+    """Add a node. A node added after the baseline gets its baseline from its first due date
+    and is marked "added after baseline"; it counts in the rate like the others."""
     authorize(
         actor,
         can_create_milestone,
@@ -215,6 +344,16 @@ def milestone_create(
         previous_completed_at=None,
         now=now,
     )
+    needed = None
+    if project.baselined_at is not None:
+        if status == MilestoneStatus.CANCELLED:
+            needed = _("This project is baselined: choose a reason code for a cancelled node.")
+        elif completed is not None and (completed > due_at or completed < now - BACKDATING_GRACE):
+            needed = _(
+                "This project is baselined: choose a reason code for a late or back-dated "
+                "completion."
+            )
+    checked = reason_resolve(reason_code=reason_code, change_reason=reason, needed=needed)
     upstream = _validate_dependencies(milestone=None, project=project, depends_on=depends_on)
     milestone = lane_insert(
         lambda slot: Milestone.objects.create(
@@ -225,6 +364,7 @@ def milestone_create(
             assignee=assignee,
             due_at=due_at,
             baseline_due_at=due_at if project.baselined_at else None,
+            added_after_baseline=bool(project.baselined_at),
             status=status,
             completed_at=completed,
             position=slot,
@@ -236,8 +376,26 @@ def milestone_create(
     MilestoneDependency.objects.bulk_create(
         MilestoneDependency(milestone=milestone, depends_on=node) for node in upstream
     )
+    if project.baselined_at is not None:
+        BaselineEntry.objects.create(
+            milestone=milestone,
+            number=max(getattr(project, "baseline_number", 1) or 1, 1),
+            due_at=due_at,
+            taken_at=now,
+        )
     changes: list[MilestoneChange] = []
-    _record(changes, milestone, "created", None, title, actor, reason, now)
+    _record(changes, milestone, "created", None, title, actor, checked, now)
+    if milestone.added_after_baseline:
+        _record(
+            changes,
+            milestone,
+            "baseline_due_at",
+            None,
+            due_at,
+            actor,
+            _("added after baseline"),
+            now,
+        )
     MilestoneChange.objects.bulk_create(changes)
     return milestone
 
@@ -250,9 +408,13 @@ def milestone_update(
     data: Mapping[str, Any],
     expected_version: int | None = None,
     change_reason: str = "",
+    reason_code: str = "",
     now: datetime | None = None,
 ) -> Milestone:
-    """Change a node. `data` holds only the fields being changed (a PATCH), with model
+    """Change a node. On a baselined project's node, a due move, a cancellation, a late
+    completion and a back-dated one need `reason_code` (`reason_required_for`).
+
+    `data` holds only the fields being changed (a PATCH), with model
     instances for department/assignee and a list of nodes for `depends_on`.
 
     Raises PermissionDeniedError when `actor` may not make the change, ConflictError when
@@ -276,7 +438,6 @@ def milestone_update(
         )
     if expected_version is not None and milestone.version != expected_version:
         raise ConflictError(milestone.version)
-    reason = (change_reason or "").strip()
     changes: list[MilestoneChange] = []
     updated: list[str] = []
 
@@ -284,13 +445,14 @@ def milestone_update(
     if unknown:
         raise ValidationError({field: _("This field cannot be changed.") for field in unknown})
 
-    if "due_at" in data and data["due_at"] != milestone.due_at:
-        if data["due_at"] is None:
-            raise ValidationError({"due_at": _("A node needs a due date.")})
-        if milestone.baseline_due_at is not None and not reason:
-            raise ValidationError(
-                {"change_reason": _("This node is baselined: say why its due date moves.")}
-            )
+    if "due_at" in data and data["due_at"] != milestone.due_at and data["due_at"] is None:
+        raise ValidationError({"due_at": _("A node needs a due date.")})
+    reason = reason_resolve(
+        reason_code=reason_code,
+        change_reason=change_reason,
+        needed=reason_required_for(milestone=milestone, data=data, now=now),
+    )
+    planned_before = milestone.baseline_due_at or milestone.due_at
 
     new_status = data.get("status", milestone.status)
     completed_at = _resolve_completion(
@@ -310,7 +472,7 @@ def milestone_update(
         old = getattr(milestone, field)
         if old == new:
             continue
-        _record(changes, milestone, field, old, new, actor, reason, now)
+        _record(changes, milestone, field, old, new, actor, reason, now, planned_due=planned_before)
         setattr(milestone, field, new)
         updated.append(field)
 
@@ -393,10 +555,19 @@ def _lane_position(milestone: Milestone, data: Mapping[str, Any]) -> dict[str, i
 
 @transaction.atomic
 def milestone_delete(
-    *, milestone_id: int, actor: User | None, expected_version: int | None = None
+    *,
+    milestone_id: int,
+    actor: User | None,
+    expected_version: int | None = None,
+    reason: str = "",
+    now: datetime | None = None,
 ) -> None:
-    """Delete a node; ConflictError (nothing deleted) when `expected_version` is given and the
-    node changed since."""
+    """Delete a node of a never-baselined project; ConflictError (nothing deleted) when
+    `expected_version` is given and the node changed since. Its history survives it (the
+    rows keep its id, title and project) and the deletion is written to the history and the
+    audit log. A baselined project's node is never deleted (StateConflictError, a 409):
+    cancel it with a reason, so that the figure of record shows the change."""
+    now = now or timezone.now()
     milestone = (
         Milestone.objects.select_for_update(of=("self",))
         .select_related("project")
@@ -405,6 +576,26 @@ def milestone_delete(
     milestone_authorize_delete(milestone=milestone, actor=actor)
     if expected_version is not None and milestone.version != expected_version:
         raise ConflictError(milestone.version)
+    if milestone.project.baselined_at is not None:
+        raise StateConflictError(
+            _(
+                "Node #%(id)s belongs to a baselined project and cannot be deleted: cancel it "
+                "with a reason code instead."
+            )
+            % {"id": milestone.pk}
+        )
+    changes: list[MilestoneChange] = []
+    _record(changes, milestone, "deleted", milestone.title, None, actor, reason, now)
+    MilestoneChange.objects.bulk_create(changes)
+    AuditEntry.objects.create(
+        created_at=now,
+        actor=_actor_or_none(actor),
+        project_ref=milestone.project_id,
+        subject=_("node #%(id)s %(title)s") % {"id": milestone.pk, "title": milestone.title},
+        field="deleted",
+        old_value=milestone.title,
+        reason=reason,
+    )
     Milestone.objects.filter(pk=milestone.pk).delete()
 
 
@@ -541,6 +732,7 @@ def milestone_bulk_shift(
     delta: timedelta,
     actor: User | None,
     reason: str,
+    reason_code: str = "",
     now: datetime | None = None,
     move: Callable[[datetime], datetime] | None = None,
 ) -> int:
@@ -552,8 +744,12 @@ def milestone_bulk_shift(
     if not delta:
         return 0
     moving = Milestone.objects.filter(project_id=project_id).exclude(status=MilestoneStatus.DONE)
-    before = list(moving.select_for_update().values_list("pk", "due_at"))
-    moved = {pk: (move(due_at) if move else due_at + delta) for pk, due_at in before}
+    before = list(
+        moving.select_for_update().values_list(
+            "pk", "due_at", "title", "project_id", "department_id", "baseline_due_at"
+        )
+    )
+    moved = {pk: (move(due_at) if move else due_at + delta) for pk, due_at, *_rest in before}
     moving.update(
         due_at=Case(
             *(When(pk=pk, then=Value(due)) for pk, due in moved.items()), default=F("due_at")
@@ -567,37 +763,78 @@ def milestone_bulk_shift(
     MilestoneChange.objects.bulk_create(
         MilestoneChange(
             milestone_id=pk,
+            node_id=pk,
+            node_title=title,
+            project_ref=project,
+            department_ref=department,
+            planned_due=baseline or due_at,
             field="due_at",
             old_value=_display("due_at", due_at),
             new_value=_display("due_at", moved[pk]),
             actor=_actor_or_none(actor),
+            reason_code=reason_code,
             reason=reason,
             created_at=now,
         )
-        for pk, due_at in before
+        for pk, due_at, title, project, department, baseline in before
     )
     return len(before)
 
 
 @transaction.atomic
 def milestone_bulk_baseline(
-    *, project_id: int, actor: User | None, now: datetime | None = None
+    *,
+    project_id: int,
+    actor: User | None,
+    now: datetime | None = None,
+    number: int = 1,
+    previous_at: datetime | None = None,
+    reason: Reason | None = None,
 ) -> int:
-    """Lock the plan of every node of the project: its due date becomes its baseline, in one
-    UPDATE, with a `baseline_due_at` history row each. Returns how many nodes it baselined."""
+    """Lock the plan of every node of the project: its due date becomes its baseline number
+    `number`, in one UPDATE, with a `baseline_due_at` history row each. Earlier baselines are
+    kept as `BaselineEntry` rows (a node that has none gets its current baseline recorded as
+    baseline `number - 1`, taken at `previous_at`). Returns how many nodes it baselined."""
     now = now or timezone.now()
+    reason = reason or Reason()
     nodes = Milestone.objects.filter(project_id=project_id)
-    before = list(nodes.select_for_update().values_list("pk", "due_at", "baseline_due_at"))
+    before = list(
+        nodes.select_for_update().values_list(
+            "pk", "due_at", "baseline_due_at", "title", "department_id"
+        )
+    )
+    if number > 1 and previous_at is not None:
+        recorded = set(
+            BaselineEntry.objects.filter(milestone__project_id=project_id).values_list(
+                "milestone_id", flat=True
+            )
+        )
+        BaselineEntry.objects.bulk_create(
+            BaselineEntry(milestone_id=pk, number=number - 1, due_at=baseline, taken_at=previous_at)
+            for pk, _due, baseline, *_rest in before
+            if baseline is not None and pk not in recorded
+        )
+    BaselineEntry.objects.bulk_create(
+        BaselineEntry(milestone_id=pk, number=number, due_at=due_at, taken_at=now)
+        for pk, due_at, *_rest in before
+    )
     nodes.update(baseline_due_at=F("due_at"), version=F("version") + 1, updated_at=now)
     MilestoneChange.objects.bulk_create(
         MilestoneChange(
             milestone_id=pk,
+            node_id=pk,
+            node_title=title,
+            project_ref=project_id,
+            department_ref=department,
+            planned_due=baseline_due_at or due_at,
             field="baseline_due_at",
             old_value=_display("baseline_due_at", baseline_due_at),
             new_value=_display("baseline_due_at", due_at),
             actor=_actor_or_none(actor),
+            reason_code=reason.code,
+            reason=reason.text,
             created_at=now,
         )
-        for pk, due_at, baseline_due_at in before
+        for pk, due_at, baseline_due_at, title, department in before
     )
     return len(before)

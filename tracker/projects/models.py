@@ -154,6 +154,9 @@ class Project(TimeStampedModel):
         help_text=_("Share of nodes allowed to miss their planned date, e.g. 0.10."),
     )
     baselined_at = models.DateTimeField(_("baselined at"), null=True, blank=True, editable=False)
+    baseline_number = models.PositiveSmallIntegerField(
+        _("baseline in force"), default=0, editable=False
+    )
     template = models.ForeignKey(
         ProjectTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="projects"
     )
@@ -216,3 +219,34 @@ class Project(TimeStampedModel):
         if self.working_hours:
             return WorkingHours.parse(self.working_hours)
         return default_working_hours()
+
+
+class ProjectBaseline(models.Model):
+    """One baseline of a project: the first at activation, each later one an explicit
+    re-baseline with a reason. All are kept (the nodes' dates are `BaselineEntry` rows)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="baselines")
+    number = models.PositiveSmallIntegerField(_("number"))
+    taken_at = models.DateTimeField(_("taken at"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    reason_code = models.CharField(_("reason code"), max_length=40, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    node_count = models.PositiveIntegerField(_("nodes"), default=0)
+
+    class Meta:
+        ordering = ["project", "number"]
+        verbose_name = _("baseline")
+        verbose_name_plural = _("baselines")
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="projects_baseline_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}#{self.number}"

@@ -20,26 +20,32 @@ from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from tracker.accounts.models import User
+from tracker.accounts.models import AuditEntry, User
+from tracker.core.errors import StateConflictError
 from tracker.core.permissions import (
     authorize,
+    can_change_threshold,
     can_create_project,
     can_manage_project,
     can_manage_templates,
+    can_rebaseline,
 )
 from tracker.milestones.models import Milestone, MilestoneStatus
 from tracker.milestones.selectors import find_cycle
 from tracker.milestones.services import (
     PlannedNode,
+    Reason,
     milestone_bulk_baseline,
     milestone_bulk_create,
     milestone_bulk_shift,
     milestone_update,
+    reason_resolve,
 )
 from tracker.projects.models import (
     OffsetUnit,
     PastNodeAction,
     Project,
+    ProjectBaseline,
     ProjectKind,
     ProjectStatus,
     ProjectTemplate,
@@ -62,6 +68,45 @@ def project_authorize_manage(*, project: Project, actor: User | None) -> None:
 def template_authorize_write(*, actor: User | None) -> None:
     """Refuse anyone but staff any change to templates."""
     authorize(actor, can_manage_templates, message=_MANAGE_TEMPLATES)
+
+
+# The project fields whose changes the audit log keeps (with the baseline and re-baselines).
+AUDITED_FIELDS = ("deviation_threshold", "d_day", "owner", "status")
+
+
+def _audit_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return timezone.localtime(value).isoformat()
+    if isinstance(value, User):
+        return value.username
+    return str(value)
+
+
+def project_audit(
+    *,
+    project: Project,
+    actor: User | None,
+    field: str,
+    old: Any,
+    new: Any,
+    reason: Reason | None = None,
+    now: datetime | None = None,
+) -> AuditEntry:
+    """Append one entry to the project's audit log (actor, time, old → new, reason)."""
+    reason = reason or Reason()
+    return AuditEntry.objects.create(
+        created_at=now or timezone.now(),
+        actor=actor if actor and actor.pk else None,
+        project_ref=project.pk,
+        subject=_("project %(name)s") % {"name": project.name},
+        field=field,
+        old_value=_audit_value(old),
+        new_value=_audit_value(new),
+        reason_code=reason.code,
+        reason=reason.text,
+    )
 
 
 @dataclass(frozen=True)
@@ -333,11 +378,85 @@ def project_baseline(
             _("This project was baselined on %(when)s; the baseline is locked.")
             % {"when": timezone.localtime(locked.baselined_at).strftime("%Y-%m-%d %H:%M")}
         )
-    milestone_bulk_baseline(project_id=locked.pk, actor=actor, now=now)
+    count = milestone_bulk_baseline(project_id=locked.pk, actor=actor, now=now)
     locked.baselined_at = now
-    locked.save(update_fields=["baselined_at", "updated_at"])
+    locked.baseline_number = 1
+    locked.save(update_fields=["baselined_at", "baseline_number", "updated_at"])
+    ProjectBaseline.objects.create(
+        project=locked, number=1, taken_at=now, actor=_user_or_none(actor), node_count=count
+    )
+    project_audit(project=locked, actor=actor, field="baseline", old=None, new=1, now=now)
     project.baselined_at = now
+    project.baseline_number = 1
     return project
+
+
+def _user_or_none(actor: User | None) -> User | None:
+    return actor if actor and actor.pk else None
+
+
+@transaction.atomic
+def project_rebaseline(
+    *,
+    project: Project,
+    actor: User | None,
+    reason_code: str,
+    change_reason: str = "",
+    now: datetime | None = None,
+) -> ProjectBaseline:
+    """Take a new baseline (e.g. the platform moved the D-day): every node's due date becomes
+    its planned due from now on. Only the owner or staff, always with a reason code. Every
+    earlier baseline is kept, and a closed period stays measured against the baseline that
+    was in force when it ended; the change shows as a restatement of periods not yet closed."""
+    authorize(
+        actor,
+        can_rebaseline,
+        project,
+        message=_("Only the project's owner or staff can re-baseline it."),
+    )
+    now = now or timezone.now()
+    reason = reason_resolve(
+        reason_code=reason_code,
+        change_reason=change_reason,
+        needed=_("Choose a reason code for the new baseline."),
+    )
+    locked = Project.objects.select_for_update().get(pk=project.pk)
+    if locked.baselined_at is None:
+        raise StateConflictError(
+            _("This project has no baseline yet: activate or baseline it first.")
+        )
+    number = locked.baseline_number + 1
+    previous = locked.baselines.filter(number=locked.baseline_number).first()
+    count = milestone_bulk_baseline(
+        project_id=locked.pk,
+        actor=actor,
+        now=now,
+        number=number,
+        previous_at=previous.taken_at if previous else locked.baselined_at,
+        reason=reason,
+    )
+    locked.baseline_number = number
+    locked.save(update_fields=["baseline_number", "updated_at"])
+    baseline = ProjectBaseline.objects.create(
+        project=locked,
+        number=number,
+        taken_at=now,
+        actor=_user_or_none(actor),
+        reason_code=reason.code,
+        reason=reason.text,
+        node_count=count,
+    )
+    project_audit(
+        project=locked,
+        actor=actor,
+        field="rebaseline",
+        old=number - 1,
+        new=number,
+        reason=reason,
+        now=now,
+    )
+    project.baseline_number = number
+    return baseline
 
 
 @transaction.atomic
@@ -360,17 +479,26 @@ def project_reanchor(
     new_d_day: datetime,
     reason: str,
     actor: User | None,
+    reason_code: str = "",
     now: datetime | None = None,
 ) -> int:
     """Move the D-day and every node that is not done with it, in one step (see
-    `reanchor_move` for where each node goes).
+    `reanchor_move` for where each node goes). A baselined project's re-anchor moves planned
+    nodes, so it needs a reason code, like one node's move; the audit log keeps it.
 
     Baselines stay where they were, so the move shows up as slip in the reports.
     Returns how many nodes moved.
     """
     authorize(actor, can_manage_project, project, message=_MANAGE_PROJECT)
     now = now or timezone.now()
-    reason = (reason or "").strip()
+    checked = reason_resolve(
+        reason_code=reason_code,
+        change_reason=reason,
+        needed=_("This project is baselined: choose a reason code for moving its D-day.")
+        if project.baselined_at is not None
+        else None,
+    )
+    reason = checked.text or checked.code
     if not reason:
         raise ValidationError({"change_reason": _("Say why the D-day moves.")})
     locked = (
@@ -388,9 +516,19 @@ def project_reanchor(
         move=reanchor_move(project=locked, old_d_day=old_d_day),
         actor=actor,
         reason=_("D-day moved: %(reason)s") % {"reason": reason},
+        reason_code=checked.code,
         now=now,
     )
     locked.save(update_fields=["d_day", "updated_at"])
+    project_audit(
+        project=locked,
+        actor=actor,
+        field="d_day",
+        old=old_d_day,
+        new=new_d_day,
+        reason=checked,
+        now=now,
+    )
     project.d_day = new_d_day
     return moved
 
@@ -441,32 +579,80 @@ def reanchor_move(
 
 @transaction.atomic
 def project_update(
-    *, project: Project, actor: User | None, data: dict[str, Any], change_reason: str = ""
+    *,
+    project: Project,
+    actor: User | None,
+    data: dict[str, Any],
+    change_reason: str = "",
+    reason_code: str = "",
 ) -> Project:
-    """Change a project's fields; a new D-day re-anchors its nodes, a move to active baselines."""
+    """Change a project's fields; a new D-day re-anchors its nodes, a move to active baselines.
+    Changes of the threshold, D-day, owner and status go to the audit log; only the owner
+    and staff may change the threshold."""
     authorize(actor, can_manage_project, project, message=_MANAGE_PROJECT)
     data = dict(data)
+    if (
+        "deviation_threshold" in data
+        and data["deviation_threshold"] is not None
+        and Decimal(data["deviation_threshold"]) != project.deviation_threshold
+    ):
+        authorize(
+            actor,
+            can_change_threshold,
+            project,
+            message=_("Only the project's owner or staff can change its deviation threshold."),
+        )
     new_d_day = data.pop("d_day", None)
     new_status = data.pop("status", None)
+    before = {field: getattr(project, field) for field in ("deviation_threshold", "owner")}
     for field, value in data.items():
         setattr(project, field, value)
     project.full_clean(exclude=["template"])
     project.save()
+    reason = Reason(code=(reason_code or "").strip(), text=(change_reason or "").strip())
+    for field, old in before.items():
+        new = getattr(project, field)
+        if old != new:
+            project_audit(
+                project=project, actor=actor, field=field, old=old, new=new, reason=reason
+            )
     if new_d_day is not None and new_d_day != project.d_day:
-        project_reanchor(project=project, new_d_day=new_d_day, reason=change_reason, actor=actor)
+        project_reanchor(
+            project=project,
+            new_d_day=new_d_day,
+            reason=change_reason,
+            reason_code=reason_code,
+            actor=actor,
+        )
     if new_status is not None and new_status != project.status:
+        old_status = project.status
         if new_status == ProjectStatus.ACTIVE:
             project_activate(project=project, actor=actor)
         else:
             project.status = new_status
             project.save(update_fields=["status", "updated_at"])
+        project_audit(
+            project=project,
+            actor=actor,
+            field="status",
+            old=old_status,
+            new=new_status,
+            reason=reason,
+        )
     return project
 
 
 @transaction.atomic
 def project_delete(*, project: Project, actor: User | None) -> None:
-    """Delete a project with its nodes and their history."""
+    """Delete a never-baselined project with its nodes; their history rows and an audit entry
+    survive it. A project that was ever baselined is never deleted (StateConflictError, a
+    409): archive it, so that its periods keep their figures."""
     authorize(actor, can_manage_project, project, message=_MANAGE_PROJECT)
+    if project.baselined_at is not None:
+        raise StateConflictError(
+            _("This project has a baseline and cannot be deleted: archive it instead.")
+        )
+    project_audit(project=project, actor=actor, field="deleted", old=project.name, new=None)
     project.delete()
 
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -8,10 +9,12 @@ __all__ = ["PeriodKind", "ReportSnapshot"]
 
 
 class ReportSnapshot(models.Model):
-    """A computed report, kept as it was when it was sent.
+    """A computed report, kept as it was when it was sent: once its period has closed, the
+    figure of record of that period and scope.
 
-    One row per period and scope: re-running a report updates its snapshot instead of adding a
-    second one. `scope` is "all", "project:<id>" or "department:<code>".
+    One current row per period and scope (`superseded_at` empty): re-running the scheduled
+    report keeps it. Only staff re-take a closed period's snapshot, with a reason; the earlier
+    one is kept, superseded. `scope` is "all", "project:<id>" or "department:<code>".
     """
 
     kind = models.CharField(_("period kind"), max_length=5, choices=PeriodKind.choices)
@@ -39,6 +42,16 @@ class ReportSnapshot(models.Model):
     deviation_rate = models.FloatField(_("deviation rate"), null=True, blank=True)
     breached = models.BooleanField(_("over threshold"), default=False)
     data = models.JSONField(_("report"), encoder=DjangoJSONEncoder)
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("re-taken by"),
+    )
+    reason = models.TextField(_("why re-taken"), blank=True)
+    superseded_at = models.DateTimeField(_("superseded at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -48,7 +61,9 @@ class ReportSnapshot(models.Model):
         verbose_name_plural = _("report snapshots")
         constraints = [
             models.UniqueConstraint(
-                fields=["kind", "label", "scope"], name="reports_snapshot_once_per_period"
+                fields=["kind", "label", "scope"],
+                condition=models.Q(superseded_at__isnull=True),
+                name="reports_snapshot_once_per_period",
             )
         ]
 

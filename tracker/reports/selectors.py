@@ -1,12 +1,16 @@
-"""The node deviation rate, computed in SQL.
+"""The node deviation rate, computed in SQL (README "Deviation rate"; docs/deviation-rate.md).
 
-- A node's planned due is its baseline due when set, else its due date (`PLANNED_DUE`):
-  deviation is judged against the plan, overdue against the current due date. Cancelled nodes
-  never count; closed and archived projects' nodes do (`counted_in_reports`).
+- Only baselined projects count: a planning project's movable dates are not a plan of record.
+  The nodes left out for that are counted (`left_out_count`). Cancelled nodes never count;
+  closed and archived projects' nodes do (`counted_in_reports`).
+- A node's planned due is the baseline in force when the period ended (a later re-baseline
+  does not change a closed period), for a node added after the baseline its first due date.
 - The population of a period: nodes whose planned due lies in [start, end) and not after `as_of`.
 - A node of the population is deviated when it is not done, or was completed after its planned
   due (done exactly at the planned due is on time).
 - deviation_rate = deviated / population, None for an empty population.
+- A closed period with a snapshot shows the snapshot as its figure of record, with today's
+  recomputation (`live`) and the recorded changes since (`restatements`): `report_of_record`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from django.db.models import (
     DurationField,
     ExpressionWrapper,
     F,
+    Min,
     Q,
     QuerySet,
     Value,
@@ -33,10 +38,17 @@ from django.db.models.functions import TruncDate, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tracker.accounts.models import Department, User
-from tracker.milestones.models import Milestone, MilestoneStatus
+from tracker.accounts.models import AuditEntry, Department, User
+from tracker.milestones.models import (
+    BaselineEntry,
+    DeviationReason,
+    Milestone,
+    MilestoneChange,
+    MilestoneStatus,
+)
 from tracker.projects.models import Project
-from tracker.reports.periods import Period, week_period
+from tracker.reports.models import ReportSnapshot
+from tracker.reports.periods import Period, PeriodKind, week_period
 from tracker.workcal.calendar import WorkingCalendar
 
 LATE = Q(status=MilestoneStatus.DONE, completed_at__gt=F("planned_due"))
@@ -46,6 +58,11 @@ DEVIATED = LATE | OPEN
 
 def default_threshold() -> Decimal:
     return Decimal(str(getattr(settings, "DEVIATION_THRESHOLD", "0.10")))
+
+
+def small_sample_size() -> int:
+    """Below this many nodes a rate is marked a small sample, not shouted as breached."""
+    return int(getattr(settings, "DEVIATION_SMALL_SAMPLE", 5))
 
 
 def report_scope(
@@ -88,11 +105,16 @@ def report_population(
     project_id: int | None = None,
     department_id: int | None = None,
 ) -> QuerySet[Milestone]:
-    """The nodes a period counts (`counted_in_reports`: closed and archived projects' too)
-    whose planned due lies in [start, end) and not after `as_of`."""
-    queryset = Milestone.objects.counted_in_reports().filter(
-        planned_due__gte=start, planned_due__lt=end, planned_due__lte=as_of
-    )
+    """The nodes a period counts (`counted_in_reports`: baselined projects, closed and
+    archived ones too) whose planned due, by the baseline in force at the period's end, lies in
+    [start, end) and not after `as_of`."""
+    boundary = min(end, as_of)
+    # Only a re-baseline after the boundary makes the baseline in force differ from today's:
+    # without one, the plain (indexed) planned due is the same thing.
+    rebaselined = BaselineEntry.objects.filter(number__gt=1, taken_at__gt=boundary).exists()
+    queryset = Milestone.objects.counted_in_reports(
+        baseline_at=boundary if rebaselined else None
+    ).filter(planned_due__gte=start, planned_due__lt=end, planned_due__lte=as_of)
     if project_id is not None:
         queryset = queryset.filter(project_id=project_id)
     if department_id is not None:
@@ -222,6 +244,16 @@ def deviation_report(
             }
         )
     calendar = WorkingCalendar()
+    left_out = Milestone.objects.left_out_of_reports().filter(
+        planned_due__gte=period.start, planned_due__lt=period.end, planned_due__lte=as_of
+    )
+    if project_id is not None:
+        left_out = left_out.filter(project_id=project_id)
+    if department_id is not None:
+        left_out = left_out.filter(department_id=department_id)
+    backlog = _backlog(
+        as_of=as_of, before=period.start, project_id=project_id, department_id=department_id
+    )
     slips = (
         population.filter(DEVIATED)
         .annotate(slip=_slip(as_of))
@@ -239,6 +271,9 @@ def deviation_report(
         else None,
         "threshold": threshold,
         "breached": _breached(headline, threshold),
+        "small_sample": headline["due_count"] < small_sample_size(),
+        "left_out_count": left_out.count(),
+        **backlog,
         "by_department": by_department,
         "by_project": by_project,
         "worst_slips": [
@@ -260,6 +295,24 @@ def deviation_report(
             }
             for node in slips
         ],
+    }
+
+
+def _backlog(
+    *, as_of: datetime, before: datetime, project_id: int | None, department_id: int | None
+) -> dict[str, Any]:
+    """The nodes still open from earlier periods (planned due before `before`): how many, and
+    the oldest slip in days. One query."""
+    queryset = Milestone.objects.counted_in_reports().filter(OPEN, planned_due__lt=before)
+    if project_id is not None:
+        queryset = queryset.filter(project_id=project_id)
+    if department_id is not None:
+        queryset = queryset.filter(department_id=department_id)
+    row = queryset.aggregate(count=Count("id"), oldest=Min("planned_due"))
+    oldest = row["oldest"]
+    return {
+        "backlog_count": row["count"],
+        "backlog_oldest_slip_days": _days(as_of - oldest) if oldest else None,
     }
 
 
@@ -325,3 +378,161 @@ def weekly_trend(
         start=first_start, end=last.end, as_of=as_of, project_id=project_id
     )
     return _trend_by_week(population, as_of=as_of, start=first_start, end=last.end)
+
+
+# The fields of a node whose change can move a period's figure.
+FIGURE_FIELDS = ("due_at", "status", "completed_at", "deleted", "created", "baseline_due_at")
+# The project changes that move a figure or its verdict.
+AUDIT_FIELDS = ("deviation_threshold", "rebaseline", "baseline")
+
+
+def _reason_names() -> dict[str, str]:
+    return {reason.code: reason.name for reason in DeviationReason.objects.all()}
+
+
+def report_restatements(
+    *,
+    period: Period,
+    since: datetime,
+    project_id: int | None = None,
+    department_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """The recorded changes since `since` (the snapshot) that touch the period's figure: changes
+    of a baselined project's node planned in the period (a move, cancellation, completion,
+    deletion, a node added to it, a re-baseline), and changes of those projects' thresholds
+    and baselines. Each says the node, what changed, who, when and the reason. Two queries."""
+    changes = MilestoneChange.objects.filter(
+        created_at__gt=since,
+        field__in=FIGURE_FIELDS,
+        planned_due__gte=period.start,
+        planned_due__lt=period.end,
+        project_ref__in=Project.objects.filter(baselined_at__isnull=False).values("pk"),
+    ).select_related("actor")
+    if project_id is not None:
+        changes = changes.filter(project_ref=project_id)
+    if department_id is not None:
+        changes = changes.filter(department_ref=department_id)
+    names = _reason_names()
+    rows = [
+        {
+            "node_id": change.node_id,
+            "node": change.node_title,
+            "project_id": change.project_ref,
+            "field": change.field,
+            "old_value": change.old_value,
+            "new_value": change.new_value,
+            "actor": change.actor.username if change.actor else None,
+            "at": change.created_at,
+            "reason_code": change.reason_code,
+            "reason_name": names.get(change.reason_code, ""),
+            "reason": change.reason,
+        }
+        for change in changes.order_by("created_at", "id")
+    ]
+    if department_id is None:
+        audits = AuditEntry.objects.filter(created_at__gt=since, field__in=AUDIT_FIELDS)
+        audits = (
+            audits.filter(project_ref=project_id)
+            if project_id is not None
+            else audits.filter(project_ref__isnull=False)
+        ).select_related("actor")
+        rows += [
+            {
+                "node_id": None,
+                "node": entry.subject,
+                "project_id": entry.project_ref,
+                "field": entry.field,
+                "old_value": entry.old_value,
+                "new_value": entry.new_value,
+                "actor": entry.actor.username if entry.actor else None,
+                "at": entry.created_at,
+                "reason_code": entry.reason_code,
+                "reason_name": names.get(entry.reason_code, ""),
+                "reason": entry.reason,
+            }
+            for entry in audits.order_by("created_at", "id")
+        ]
+        rows.sort(key=lambda row: row["at"])
+    return rows
+
+
+def snapshot_of_record(
+    *, period: Period, project_id: int | None = None, department_id: int | None = None
+) -> ReportSnapshot | None:
+    """The current snapshot of a closed period and scope, taken once it had closed: the
+    period's figure of record. None while the period is open or was never snapshotted."""
+    if project_id is not None:
+        scope = f"project:{project_id}"
+    elif department_id is not None:
+        code = Department.objects.filter(pk=department_id).values_list("code", flat=True).first()
+        scope = f"department:{code}"
+    else:
+        scope = "all"
+    return ReportSnapshot.objects.filter(
+        kind=period.kind,
+        label=period.label,
+        scope=scope,
+        superseded_at__isnull=True,
+        as_of__gte=period.end,
+    ).first()
+
+
+LIVE_FIGURES = (
+    "due_count",
+    "on_time_count",
+    "deviated_count",
+    "late_count",
+    "open_overdue_count",
+    "deviation_rate",
+    "mean_slip_days",
+    "breached",
+)
+
+
+def report_of_record(
+    *,
+    period: Period,
+    as_of: datetime | None = None,
+    project_id: int | None = None,
+    department_id: int | None = None,
+    worst_slips: int = 10,
+) -> dict[str, Any]:
+    """The report every consumer shows (web, API, exports, chat): for a closed period with a
+    snapshot, the snapshot's figures (the figure of record) with `of_record`, `snapshot_at`,
+    today's recomputation as `live`, `restated` when its rate differs, and the
+    `restatements`; otherwise the live report (`of_record` false)."""
+    as_of = as_of or timezone.now()
+    compute = deviation_report if period.kind == PeriodKind.WEEK else monthly_report
+    kwargs = {"worst_slips": worst_slips} if period.kind == PeriodKind.WEEK else {}
+    live = compute(
+        period=period, as_of=as_of, project_id=project_id, department_id=department_id, **kwargs
+    )
+    live_figures = {key: live[key] for key in LIVE_FIGURES}
+    snapshot = (
+        snapshot_of_record(period=period, project_id=project_id, department_id=department_id)
+        if period.end <= as_of
+        else None
+    )
+    if snapshot is None:
+        return {
+            **live,
+            "of_record": False,
+            "snapshot_at": None,
+            "live": live_figures,
+            "restated": False,
+            "restatements": [],
+        }
+    record = dict(snapshot.data)
+    for key, value in live.items():  # older snapshots lack the newer keys
+        record.setdefault(key, value)
+    return {
+        **record,
+        "of_record": True,
+        "snapshot_at": snapshot.as_of,
+        "live": live_figures,
+        "restated": live["deviation_rate"] != snapshot.deviation_rate
+        or live["due_count"] != record.get("due_count"),
+        "restatements": report_restatements(
+            period=period, since=snapshot.as_of, project_id=project_id, department_id=department_id
+        ),
+    }

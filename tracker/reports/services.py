@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tracker.accounts.models import Department, User
+from tracker.core.permissions import authorize, can_retake_snapshot
 from tracker.notifications.models import Channel, OutboxEvent, OutboxMessage
 from tracker.notifications.services import outbox_queue
 from tracker.projects.models import Project
@@ -71,30 +74,62 @@ def report_snapshot_save(
     as_of: datetime,
     project: Project | None = None,
     department: Department | None = None,
+    actor: User | None = None,
+    retake_reason: str | None = None,
 ) -> ReportSnapshot:
-    """Compute and keep the report; running it again for the same period updates the row."""
+    """Compute and keep the report. A snapshot taken once the period had closed is its figure
+    of record: running the report again keeps it (and returns it). Only staff re-take it, with
+    `retake_reason`; the earlier snapshot is kept, superseded. A snapshot of a period still
+    open is only a preview and is updated."""
+    scope = report_scope(project=project, department=department)
+    current = (
+        ReportSnapshot.objects.select_for_update()
+        .filter(kind=period.kind, label=period.label, scope=scope, superseded_at__isnull=True)
+        .first()
+    )
+    of_record = current is not None and current.as_of >= period.end
+    if retake_reason is not None:
+        authorize(
+            actor,
+            can_retake_snapshot,
+            message=_("Only staff can re-take the snapshot of a closed period."),
+        )
+        if not retake_reason.strip():
+            raise ValidationError({"reason": _("Say why the figure of record is re-taken.")})
+    elif of_record:
+        return current
     report = report_compute(
         period=period,
         as_of=as_of,
         project_id=project.pk if project else None,
         department_id=department.pk if department else None,
     )
-    snapshot, _created = ReportSnapshot.objects.update_or_create(
+    values = {
+        "project": project,
+        "department": department,
+        "period_start": period.start,
+        "period_end": period.end,
+        "as_of": report["as_of"],
+        "deviation_rate": report["deviation_rate"],
+        "breached": report["breached"],
+        "data": report_to_json(report),
+    }
+    if current is not None and not of_record:
+        for field, value in values.items():
+            setattr(current, field, value)
+        current.save()
+        return current
+    if current is not None:
+        current.superseded_at = timezone.now()
+        current.save(update_fields=["superseded_at", "updated_at"])
+    return ReportSnapshot.objects.create(
         kind=period.kind,
         label=period.label,
-        scope=report_scope(project=project, department=department),
-        defaults={
-            "project": project,
-            "department": department,
-            "period_start": period.start,
-            "period_end": period.end,
-            "as_of": report["as_of"],
-            "deviation_rate": report["deviation_rate"],
-            "breached": report["breached"],
-            "data": report_to_json(report),
-        },
+        scope=scope,
+        taken_by=actor if actor and actor.pk else None,
+        reason=(retake_reason or "").strip(),
+        **values,
     )
-    return snapshot
 
 
 def report_recipients(snapshot: ReportSnapshot) -> QuerySet[User]:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tracker.accounts.models import EmailMode, Language, TokenScope, User
-from tracker.milestones.models import MilestoneStatus
+from tracker.milestones.models import DeviationReason, MilestoneStatus
 from tracker.projects.models import (
     OffsetUnit,
     Project,
@@ -203,6 +203,7 @@ class MilestoneEditForm(UIForm):
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    reason_code = forms.ChoiceField(label=_("Reason code"), required=False, choices=())
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
     EDITABLE = ("title", "assignee", "due_at", "status", "completed_at")
@@ -211,10 +212,20 @@ class MilestoneEditForm(UIForm):
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = assignees
         self.fields["due_at"].help_text = tz_help()
+        self.baselined = baselined
         if baselined:
-            self.fields["change_reason"].help_text = _(
-                "This project is baselined: moving the due date needs a reason."
+            # The rules (`reason_required_for`) are the service's: the form offers the codes
+            # and the service refuses, on this field, a change that needs one and has none.
+            self.fields["reason_code"].choices = [("", _("No reason needed"))] + [
+                (reason.code, reason.name) for reason in DeviationReason.objects.active()
+            ]
+            self.fields["reason_code"].help_text = _(
+                "This project is baselined: moving the due date, cancelling, or finishing "
+                "after the planned due or more than 24 hours ago needs a reason code."
             )
+            self.fields["change_reason"].help_text = _("Required with the reason “other”.")
+        else:
+            del self.fields["reason_code"]
 
     @staticmethod
     def initial_for(milestone: Any) -> dict[str, Any]:

@@ -6,59 +6,129 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('integrations', '0001_initial'),
-        ('projects', '0002_shipped_templates'),
+        ("integrations", "0001_initial"),
+        ("projects", "0002_shipped_templates"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SendWindow',
+            name="SendWindow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=80, unique=True)),
-                ('sent_at', models.JSONField(default=list)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=80, unique=True)),
+                ("sent_at", models.JSONField(default=list)),
             ],
         ),
         migrations.AddField(
-            model_name='channel',
-            name='language',
-            field=models.CharField(choices=[('en', 'English'), ('zh-hans', 'Simplified Chinese')], default='en', max_length=10, verbose_name='message language'),
+            model_name="channel",
+            name="language",
+            field=models.CharField(
+                choices=[("en", "English"), ("zh-hans", "Simplified Chinese")],
+                default="en",
+                max_length=10,
+                verbose_name="message language",
+            ),
         ),
         migrations.CreateModel(
-            name='CalendarFeed',
+            name="CalendarFeed",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(editable=False, max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_fetched_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('project', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='calendar_feeds', to='projects.project', verbose_name='project')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='calendar_feeds', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token", models.CharField(editable=False, max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_fetched_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="calendar_feeds",
+                        to="projects.project",
+                        verbose_name="project",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="calendar_feeds",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'calendar feed',
-                'verbose_name_plural': 'calendar feeds',
-                'ordering': ['project__name', 'id'],
-                'constraints': [models.UniqueConstraint(fields=('user', 'project'), name='integrations_calendarfeed_one_per_scope', nulls_distinct=False)],
+                "verbose_name": "calendar feed",
+                "verbose_name_plural": "calendar feeds",
+                "ordering": ["project__name", "id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("user", "project"),
+                        name="integrations_calendarfeed_one_per_scope",
+                        nulls_distinct=False,
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ChatIdentity',
+            name="ChatIdentity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('platform', models.CharField(choices=[('slack', 'Slack'), ('feishu', 'Feishu / Lark'), ('dingtalk', 'DingTalk'), ('wecom', 'WeCom'), ('teams', 'Microsoft Teams')], max_length=10, verbose_name='platform')),
-                ('external_id', models.CharField(max_length=200, verbose_name='chat user id')),
-                ('display_name', models.CharField(blank=True, max_length=200, verbose_name='chat name')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chat_identities', to=settings.AUTH_USER_MODEL, verbose_name='user')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "platform",
+                    models.CharField(
+                        choices=[
+                            ("slack", "Slack"),
+                            ("feishu", "Feishu / Lark"),
+                            ("dingtalk", "DingTalk"),
+                            ("wecom", "WeCom"),
+                            ("teams", "Microsoft Teams"),
+                        ],
+                        max_length=10,
+                        verbose_name="platform",
+                    ),
+                ),
+                ("external_id", models.CharField(max_length=200, verbose_name="chat user id")),
+                (
+                    "display_name",
+                    models.CharField(blank=True, max_length=200, verbose_name="chat name"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="chat_identities",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="user",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'chat identity',
-                'verbose_name_plural': 'chat identities',
-                'ordering': ['platform', 'display_name'],
-                'constraints': [models.UniqueConstraint(fields=('platform', 'external_id'), name='integrations_chatidentity_unique')],
+                "verbose_name": "chat identity",
+                "verbose_name_plural": "chat identities",
+                "ordering": ["platform", "display_name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("platform", "external_id"), name="integrations_chatidentity_unique"
+                    )
+                ],
             },
         ),
     ]

@@ -5,24 +5,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('integrations', '0002_sendwindow_channel_language_calendarfeed_and_more'),
-        ('projects', '0002_shipped_templates'),
+        ("integrations", "0002_sendwindow_channel_language_calendarfeed_and_more"),
+        ("projects", "0002_shipped_templates"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='calendarfeed',
-            name='integrations_calendarfeed_one_per_scope',
+            model_name="calendarfeed",
+            name="integrations_calendarfeed_one_per_scope",
         ),
         migrations.AddConstraint(
-            model_name='calendarfeed',
-            constraint=models.UniqueConstraint(condition=models.Q(('project__isnull', True)), fields=('user',), name='integrations_calendarfeed_one_personal'),
+            model_name="calendarfeed",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("project__isnull", True)),
+                fields=("user",),
+                name="integrations_calendarfeed_one_personal",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='calendarfeed',
-            constraint=models.UniqueConstraint(condition=models.Q(('project__isnull', False)), fields=('user', 'project'), name='integrations_calendarfeed_one_per_project'),
+            model_name="calendarfeed",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("project__isnull", False)),
+                fields=("user", "project"),
+                name="integrations_calendarfeed_one_per_project",
+            ),
         ),
     ]

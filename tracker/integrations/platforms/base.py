@@ -193,8 +193,34 @@ def report_lines(report: dict[str, Any], escape: Callable[[str], str] = str) -> 
             "deviated": report.get("deviated_count", 0),
         },
     ]
-    if report.get("breached"):
+    live = report.get("live") if isinstance(report.get("live"), dict) else None
+    if report.get("of_record"):
+        lines.append(_("Figure of record (snapshot of the closed period)."))
+        if report.get("restated") and live:
+            lines.append(
+                _("Restated: %(rate)s (%(count)s recorded changes since the snapshot)")
+                % {
+                    "rate": percent(live.get("deviation_rate")),
+                    "count": len(report.get("restatements") or []),
+                }
+            )
+    if report.get("small_sample"):
+        lines.append(_("Small sample: fewer nodes than a rate can be judged on."))
+    elif report.get("breached"):
         lines.append(_("Above the threshold."))
+    if report.get("left_out_count"):
+        lines.append(
+            _("Left out: %(count)s nodes of projects without a baseline.")
+            % {"count": report["left_out_count"]}
+        )
+    if report.get("backlog_count"):
+        lines.append(
+            _(
+                "Backlog: %(count)s nodes still open from earlier periods "
+                "(oldest %(days)s days late)."
+            )
+            % {"count": report["backlog_count"], "days": report.get("backlog_oldest_slip_days")}
+        )
     departments = [d for d in report.get("by_department") or [] if isinstance(d, dict)]
     departments.sort(key=lambda d: -(float(d.get("deviation_rate") or 0)))
     for department in departments[:3]:

@@ -2,7 +2,12 @@ from rest_framework import serializers
 
 from tracker.accounts.models import Department, User
 from tracker.core.api.fields import AwareDateTimeField, SlugRelatedField
-from tracker.milestones.models import Milestone, MilestoneChange, MilestoneStatus
+from tracker.milestones.models import (
+    DeviationReason,
+    Milestone,
+    MilestoneChange,
+    MilestoneStatus,
+)
 
 
 class MilestoneSerializer(serializers.ModelSerializer):
@@ -38,6 +43,7 @@ class MilestoneSerializer(serializers.ModelSerializer):
             "completed_at",
             "depends_on",
             "position",
+            "added_after_baseline",
             "is_overdue",
             "is_at_risk",
             "warnings",
@@ -122,7 +128,17 @@ class MilestoneWriteSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         max_length=1000,
-        help_text="Why the due date moves; required once the node is baselined.",
+        help_text="Why, in words; required with reason code `other`.",
+    )
+    reason_code = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=40,
+        help_text=(
+            "A deviation reason code (GET /api/v1/deviation-reasons/). Required on a "
+            "baselined project's node to move its due date, cancel it, or record a completion "
+            "later than its planned due or more than 24 hours back."
+        ),
     )
 
     def validate(self, attrs):
@@ -135,6 +151,9 @@ class MilestoneWriteSerializer(serializers.Serializer):
 
 
 class MilestoneChangeSerializer(serializers.ModelSerializer):
+    """One history row; `created_at` is when it was entered (for a completion, `new_value` is
+    the completion time claimed)."""
+
     actor = serializers.SlugRelatedField(
         slug_field="username",
         read_only=True,
@@ -145,4 +164,23 @@ class MilestoneChangeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MilestoneChange
-        fields = ["id", "field", "old_value", "new_value", "actor", "reason", "created_at"]
+        fields = [
+            "id",
+            "node_id",
+            "node_title",
+            "field",
+            "old_value",
+            "new_value",
+            "actor",
+            "reason_code",
+            "reason",
+            "created_at",
+        ]
+
+
+class DeviationReasonSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(read_only=True, help_text="In the request's language.")
+
+    class Meta:
+        model = DeviationReason
+        fields = ["code", "name", "name_en", "name_zh_hans", "requires_text"]

@@ -14,12 +14,13 @@ from tracker.core.api.preconditions import IF_MATCH_PATTERN, etag_for, required_
 from tracker.core.api.views import ChecksWriteFirst
 from tracker.milestones.api.filters import MilestoneFilter
 from tracker.milestones.api.serializers import (
+    DeviationReasonSerializer,
     MilestoneChangeSerializer,
     MilestoneListSerializer,
     MilestoneSerializer,
     MilestoneWriteSerializer,
 )
-from tracker.milestones.models import Milestone
+from tracker.milestones.models import DeviationReason, Milestone
 from tracker.milestones.selectors import due_date_warnings, milestone_queryset
 from tracker.milestones.services import (
     milestone_authorize_create_any,
@@ -134,6 +135,7 @@ class MilestoneViewSet(
             project=project,
             actor=request.user,
             reason=data.pop("change_reason", ""),
+            reason_code=data.pop("reason_code", ""),
             **data,
         )
         return self._respond(milestone, status.HTTP_201_CREATED, due_set=True)
@@ -149,12 +151,14 @@ class MilestoneViewSet(
         data = dict(serializer.validated_data)
         data.pop("project", None)
         reason = data.pop("change_reason", "")
+        reason_code = data.pop("reason_code", "")
         milestone = milestone_update(
             milestone_id=milestone.pk,
             actor=request.user,
             data=data,
             expected_version=version,
             change_reason=reason,
+            reason_code=reason_code,
         )
         return self._respond(milestone, due_set="due_at" in data)
 
@@ -176,3 +180,14 @@ class MilestoneViewSet(
         queryset = milestone.changes.select_related("actor").order_by("-created_at", "-id")
         page = self.paginator.paginate_queryset(queryset, request, view=self)
         return self.get_paginated_response(MilestoneChangeSerializer(page, many=True).data)
+
+
+class DeviationReasonViewSet(viewsets.ReadOnlyModelViewSet):
+    """The deviation reasons (active ones), for the `reason_code` of writes that need one."""
+
+    serializer_class = DeviationReasonSerializer
+    lookup_field = "code"
+    pagination_class = None
+
+    def get_queryset(self):
+        return DeviationReason.objects.active()

@@ -7,36 +7,51 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_initial'),
-        ('milestones', '0001_initial'),
-        ('projects', '0002_shipped_templates'),
+        ("accounts", "0002_initial"),
+        ("milestones", "0001_initial"),
+        ("projects", "0002_shipped_templates"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='milestone',
-            name='milestones__baselin_0901d4_idx',
+            model_name="milestone",
+            name="milestones__baselin_0901d4_idx",
         ),
         migrations.AlterField(
-            model_name='milestone',
-            name='assignee',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assigned_milestones', to=settings.AUTH_USER_MODEL, verbose_name='assignee'),
+            model_name="milestone",
+            name="assignee",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="assigned_milestones",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="assignee",
+            ),
         ),
         migrations.AlterField(
-            model_name='milestone',
-            name='project',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='milestones', to='projects.project'),
+            model_name="milestone",
+            name="project",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="milestones",
+                to="projects.project",
+            ),
         ),
         migrations.AlterField(
-            model_name='milestone',
-            name='template_key',
+            model_name="milestone",
+            name="template_key",
             field=models.SlugField(blank=True, db_index=False, editable=False, max_length=60),
         ),
         migrations.AddIndex(
-            model_name='milestone',
-            index=models.Index(django.db.models.functions.comparison.Coalesce('baseline_due_at', 'due_at'), name='milestones_planned_due'),
+            model_name="milestone",
+            index=models.Index(
+                django.db.models.functions.comparison.Coalesce("baseline_due_at", "due_at"),
+                name="milestones_planned_due",
+            ),
         ),
     ]

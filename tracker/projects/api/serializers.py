@@ -1,10 +1,16 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tracker.accounts.models import User
+from tracker.accounts.models import AuditEntry, User
 from tracker.core.api.fields import AwareDateTimeField, CodeOrIdRelatedField, SlugRelatedField
 from tracker.milestones.api.serializers import MilestoneSerializer
-from tracker.projects.models import Project, ProjectKind, ProjectStatus, ProjectTemplate
+from tracker.projects.models import (
+    Project,
+    ProjectBaseline,
+    ProjectKind,
+    ProjectStatus,
+    ProjectTemplate,
+)
 
 
 @extend_schema_field(
@@ -69,6 +75,13 @@ class ProjectSerializer(serializers.ModelSerializer):
         allow_blank=True,
         help_text="Why the D-day moves (required when d_day changes).",
     )
+    reason_code = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=40,
+        help_text="A deviation reason code; required to move a baselined project's D-day.",
+    )
     milestone_count = serializers.IntegerField(read_only=True, required=False)
 
     class Meta:
@@ -82,6 +95,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "status",
             "deviation_threshold",
             "baselined_at",
+            "baseline_number",
             "due_soon_window",
             "escalate_after",
             "working_hours",
@@ -90,11 +104,12 @@ class ProjectSerializer(serializers.ModelSerializer):
             "war_room_days_after",
             "template",
             "change_reason",
+            "reason_code",
             "milestone_count",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["baselined_at", "created_at", "updated_at"]
+        read_only_fields = ["baselined_at", "baseline_number", "created_at", "updated_at"]
 
     def validate(self, attrs):
         if self.instance is not None and "template" in attrs:
@@ -104,6 +119,51 @@ class ProjectSerializer(serializers.ModelSerializer):
         if self.instance is not None and "kind" in attrs and attrs["kind"] != self.instance.kind:
             raise serializers.ValidationError({"kind": "A project's kind cannot change."})
         return attrs
+
+
+class RebaselineSerializer(serializers.Serializer):
+    reason_code = serializers.CharField(max_length=40, allow_blank=True, required=False)
+    change_reason = serializers.CharField(
+        max_length=1000, allow_blank=True, required=False, help_text="Required with `other`."
+    )
+
+
+class BaselineSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    in_force = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ProjectBaseline
+        fields = [
+            "number",
+            "taken_at",
+            "actor",
+            "reason_code",
+            "reason",
+            "node_count",
+            "in_force",
+        ]
+
+    def get_in_force(self, baseline) -> bool:
+        return baseline.number == baseline.project.baseline_number
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = AuditEntry
+        fields = [
+            "id",
+            "created_at",
+            "actor",
+            "subject",
+            "field",
+            "old_value",
+            "new_value",
+            "reason_code",
+            "reason",
+        ]
 
 
 class BoardColumnsSerializer(serializers.Serializer):

@@ -4,12 +4,16 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from tracker.accounts.models import AuditEntry
 from tracker.core.api.views import ChecksWriteFirst
 from tracker.milestones.models import MilestoneStatus
 from tracker.milestones.selectors import project_board
 from tracker.projects.api.serializers import (
+    AuditEntrySerializer,
+    BaselineSerializer,
     BoardSerializer,
     ProjectSerializer,
+    RebaselineSerializer,
     TemplateSerializer,
 )
 from tracker.projects.models import Project, ProjectStatus, ProjectTemplate
@@ -18,6 +22,7 @@ from tracker.projects.services import (
     project_baseline,
     project_create,
     project_delete,
+    project_rebaseline,
     project_update,
     template_authorize_write,
     template_delete,
@@ -101,6 +106,7 @@ class ProjectViewSet(ChecksWriteFirst, viewsets.ModelViewSet):
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("change_reason", None)
+        data.pop("reason_code", None)
         owner = data.pop("owner", None) or self.request.user
         project = project_create(actor=self.request.user, owner=owner, **data)
         serializer.instance = self.get_queryset().get(pk=project.pk)  # with milestone_count
@@ -108,8 +114,13 @@ class ProjectViewSet(ChecksWriteFirst, viewsets.ModelViewSet):
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         reason = data.pop("change_reason", "")
+        reason_code = data.pop("reason_code", "")
         project = project_update(
-            project=serializer.instance, actor=self.request.user, data=data, change_reason=reason
+            project=serializer.instance,
+            actor=self.request.user,
+            data=data,
+            change_reason=reason,
+            reason_code=reason_code,
         )
         serializer.instance = self.get_queryset().get(pk=project.pk)  # with milestone_count
 
@@ -126,6 +137,39 @@ class ProjectViewSet(ChecksWriteFirst, viewsets.ModelViewSet):
             self.get_serializer(self.get_queryset().get(pk=project.pk)).data,
             status=status.HTTP_200_OK,
         )
+
+    @extend_schema(request=RebaselineSerializer, responses=BaselineSerializer)
+    @action(detail=True, methods=["post"])
+    def rebaseline(self, request, pk=None):
+        """Take a new baseline (owner or staff, with a reason code); earlier ones are kept."""
+        project = self.get_object()
+        body = RebaselineSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        baseline = project_rebaseline(
+            project=project,
+            actor=request.user,
+            reason_code=body.validated_data.get("reason_code", ""),
+            change_reason=body.validated_data.get("change_reason", ""),
+        )
+        return Response(BaselineSerializer(baseline).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=BaselineSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def baselines(self, request, pk=None):
+        """Every baseline of the project, the first one first; `in_force` marks the current."""
+        project = self.get_object()
+        baselines = project.baselines.select_related("actor", "project").order_by("number")
+        return Response(BaselineSerializer(baselines, many=True).data)
+
+    @extend_schema(responses=AuditEntrySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def history(self, request, pk=None):
+        """The project's audit log, newest first: threshold, D-day, owner, status, baselines,
+        node deletions (who, when, old → new, reason)."""
+        project = self.get_object()
+        queryset = AuditEntry.objects.filter(project_ref=project.pk).select_related("actor")
+        page = self.paginator.paginate_queryset(queryset, request, view=self)
+        return self.get_paginated_response(AuditEntrySerializer(page, many=True).data)
 
     @extend_schema(responses=BoardSerializer)
     @action(detail=True, methods=["get"])

@@ -52,6 +52,24 @@ class WeekFiguresSerializer(FiguresSerializer):
     end = serializers.DateTimeField()
 
 
+class RestatementSerializer(serializers.Serializer):
+    node_id = serializers.IntegerField(allow_null=True)
+    node = serializers.CharField()
+    project_id = serializers.IntegerField(allow_null=True)
+    field = serializers.CharField()
+    old_value = serializers.CharField(allow_blank=True)
+    new_value = serializers.CharField(allow_blank=True)
+    actor = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField()
+    reason_code = serializers.CharField(allow_blank=True)
+    reason_name = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(allow_blank=True)
+
+
+class LiveFiguresSerializer(FiguresSerializer):
+    breached = serializers.BooleanField()
+
+
 class WeeklyReportSerializer(FiguresSerializer):
     period = serializers.CharField()
     start = serializers.DateTimeField()
@@ -62,9 +80,26 @@ class WeeklyReportSerializer(FiguresSerializer):
     )
     threshold = serializers.DecimalField(max_digits=5, decimal_places=4, coerce_to_string=False)
     breached = serializers.BooleanField()
+    small_sample = serializers.BooleanField(
+        default=False, help_text="Fewer nodes than DEVIATION_SMALL_SAMPLE: read with care."
+    )
+    left_out_count = serializers.IntegerField(
+        default=0, help_text="Nodes of the period left out: their project has no baseline."
+    )
+    backlog_count = serializers.IntegerField(
+        default=0, help_text="Nodes still open from earlier periods."
+    )
+    backlog_oldest_slip_days = serializers.FloatField(allow_null=True, default=None)
     by_department = DepartmentFiguresSerializer(many=True)
     by_project = ProjectFiguresSerializer(many=True)
     worst_slips = SlipSerializer(many=True)
+    of_record = serializers.BooleanField(
+        help_text="These are the figures of record: the snapshot of a closed period."
+    )
+    snapshot_at = serializers.DateTimeField(allow_null=True)
+    live = LiveFiguresSerializer(help_text="Today's recomputation of the headline figures.")
+    restated = serializers.BooleanField(help_text="The live rate differs from the record.")
+    restatements = RestatementSerializer(many=True)
 
 
 class MonthlyReportSerializer(WeeklyReportSerializer):

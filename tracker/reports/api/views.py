@@ -12,7 +12,7 @@ from tracker.reports.api.serializers import (
     WeeklyReportSerializer,
 )
 from tracker.reports.periods import PeriodKind, default_period, parse_period
-from tracker.reports.selectors import deviation_report, monthly_report
+from tracker.reports.selectors import report_of_record
 
 SCOPE_PARAMETERS = [
     OpenApiParameter("project", OpenApiTypes.INT, description="Only this project's nodes."),
@@ -57,7 +57,7 @@ class WeeklyReportView(_ReportView):
     )
     def get(self, request):
         period = self._period(request)
-        report = deviation_report(period=period, **self._scope(request))
+        report = report_of_record(period=period, **self._scope(request))
         return Response(WeeklyReportSerializer(report).data)
 
 
@@ -80,5 +80,5 @@ class MonthlyReportView(_ReportView):
     )
     def get(self, request):
         period = self._period(request)
-        report = monthly_report(period=period, **self._scope(request))
+        report = report_of_record(period=period, **self._scope(request))
         return Response(MonthlyReportSerializer(report).data)

@@ -399,6 +399,7 @@ def _conflict(posted: MilestoneEditForm, current: Milestone) -> tuple[MilestoneE
     }
     data = {
         "change_reason": posted.cleaned_data.get("change_reason", ""),
+        "reason_code": posted.cleaned_data.get("reason_code", ""),
         "version": str(current.version),
     }
     rows = []
@@ -438,6 +439,7 @@ def card_edit(request: HttpRequest, node_id: int) -> HttpResponse:
                 data=changes,
                 expected_version=form.cleaned_data["version"],
                 change_reason=form.cleaned_data["change_reason"],
+                reason_code=form.cleaned_data.get("reason_code", ""),
             )
         except ConflictError:
             current = _card_node(node_id, user=request.user)
