@@ -42,6 +42,7 @@ from tracker.integrations.models import CalendarFeed, ChatApp, ChatIdentity
 from tracker.integrations.services import calendar_feed_create, chat_link_token
 from tracker.notifications.models import Channel
 from tracker.projects.models import ProjectTemplate, TemplateNode
+from tracker.projects.services import project_baseline
 from tracker.workcal.models import CalendarOverride
 
 pytestmark = pytest.mark.django_db
@@ -180,6 +181,12 @@ def p(template: str) -> Callable[[World, str], str]:
     return build
 
 
+def rebaseline_body(w: World) -> dict:
+    """A re-baseline needs a baseline to replace: take the first one (as Milepost)."""
+    project_baseline(project=w.project, actor=None)
+    return {"reason_code": "platform_change"}
+
+
 def web(method: str, path: Callable[[World, str], str], allowed, data=None) -> Case:
     return Case(method, path, frozenset(allowed), data, json=False)
 
@@ -307,6 +314,13 @@ ROUTES: dict[str, list[Case]] = {
         api("delete", p("/api/v1/projects/{project}/"), MANAGERS),
     ],
     "api:project-baseline": [api("post", p("/api/v1/projects/{project}/baseline/"), MANAGERS)],
+    "api:project-rebaseline": [
+        api("post", p("/api/v1/projects/{project}/rebaseline/"), MANAGERS, rebaseline_body)
+    ],
+    "api:project-baselines": [api("get", p("/api/v1/projects/{project}/baselines/"), READERS)],
+    "api:project-history": [api("get", p("/api/v1/projects/{project}/history/"), READERS)],
+    "api:deviation-reason-list": [api("get", p("/api/v1/deviation-reasons/"), READERS)],
+    "api:deviation-reason-detail": [api("get", p("/api/v1/deviation-reasons/supplier/"), READERS)],
     "api:project-board": [api("get", p("/api/v1/projects/{project}/board/"), READERS)],
     "api:milestone-list": [
         api("get", p("/api/v1/milestones/"), READERS),
@@ -434,6 +448,7 @@ ROUTES: dict[str, list[Case]] = {
             lambda w: {"collapsed": "1"},
         )
     ],
+    "web:project_audit": [web("get", p("/projects/{project}/audit/"), SESSION)],
     "web:node_add": [
         web("get", p("/projects/{project}/lanes/{department}/add/"), NODE_CREATORS),
         web(

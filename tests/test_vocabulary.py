@@ -20,7 +20,13 @@ from django.urls import reverse
 from icalendar import Calendar
 from rest_framework.test import APIClient
 
-from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
+from tests.factories import (
+    BaselinedProjectFactory,
+    DepartmentFactory,
+    MilestoneFactory,
+    ProjectFactory,
+    UserFactory,
+)
 from tracker.alerts.models import Alert, AlertKind
 from tracker.alerts.services import alerts_scan
 from tracker.integrations.commands import command_run
@@ -111,9 +117,13 @@ def world(db):
                 **fields,
             )
 
-        active = ProjectFactory(owner=owner, name="Double 11", status=ProjectStatus.ACTIVE)
-        closed = ProjectFactory(owner=owner, name="618 (closed)", status=ProjectStatus.CLOSED)
-        archived = ProjectFactory(
+        # Activated projects are baselined (only baselined projects count in the reports);
+        # their factory-made nodes carry no baseline of their own: planned due = due date.
+        active = BaselinedProjectFactory(owner=owner, name="Double 11")
+        closed = BaselinedProjectFactory(
+            owner=owner, name="618 (closed)", status=ProjectStatus.CLOSED
+        )
+        archived = BaselinedProjectFactory(
             owner=owner, name="2025 (archived)", status=ProjectStatus.ARCHIVED
         )
         baselined = ProjectFactory(owner=owner, name="Launch", status=ProjectStatus.ACTIVE)
@@ -143,6 +153,7 @@ def world(db):
             actor=owner,
             data={"due_at": replanned.due_at + timedelta(days=14)},
             change_reason="The supplier moved the delivery",
+            reason_code="supplier",
         )
     for item in nodes.values():
         item.refresh_from_db()

@@ -123,9 +123,11 @@ class TestBaseline:
         new_due = (node.due_at + timedelta(days=2)).isoformat()
         response = client.patch(url(node), {"due_at": new_due}, format="json")
         assert response.status_code == 400
-        assert "change_reason" in response.json()
+        assert "reason_code" in response.json()
         response = client.patch(
-            url(node), {"due_at": new_due, "change_reason": "Supplier late"}, format="json"
+            url(node),
+            {"due_at": new_due, "change_reason": "Supplier late", "reason_code": "supplier"},
+            format="json",
         )
         assert response.status_code == 200
         body = response.json()

@@ -168,10 +168,14 @@ def test_reanchor_moves_open_nodes_keeps_baselines_and_done_nodes(client, depart
     response = client.patch(
         f"/api/v1/projects/{project_id}/", {"d_day": "2026-11-14T00:00:00+08:00"}, format="json"
     )
-    assert response.status_code == 400 and "change_reason" in response.json()
+    assert response.status_code == 400 and "reason_code" in response.json()
     response = client.patch(
         f"/api/v1/projects/{project_id}/",
-        {"d_day": "2026-11-14T00:00:00+08:00", "change_reason": "Platform moved the date"},
+        {
+            "d_day": "2026-11-14T00:00:00+08:00",
+            "change_reason": "Platform moved the date",
+            "reason_code": "platform_change",
+        },
         format="json",
     )
     assert response.status_code == 200, response.json()

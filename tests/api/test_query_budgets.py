@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -16,10 +17,15 @@ from tests.factories import (
     UserFactory,
 )
 from tracker.alerts.models import Alert
-from tracker.milestones.models import MilestoneDependency
+from tracker.milestones.models import DeviationReason, MilestoneDependency
 from tracker.milestones.services import milestone_update
 from tracker.notifications.models import Channel
-from tracker.projects.services import template_save
+from tracker.projects.services import (
+    project_baseline,
+    project_rebaseline,
+    project_update,
+    template_save,
+)
 
 pytestmark = pytest.mark.django_db
 ROWS = 6  # enough rows that a query per row shows over any budget below
@@ -114,6 +120,32 @@ def history() -> str:
     return f"/api/v1/milestones/{node.pk}/history/"
 
 
+def deviation_reasons() -> str:
+    for i in range(ROWS):
+        DeviationReason.objects.create(code=f"r{i}", name_en=f"R{i}", name_zh_hans=f"原因{i}")
+    return "/api/v1/deviation-reasons/"
+
+
+def baselines() -> str:
+    owner = UserFactory()
+    project = ProjectFactory(owner=owner)
+    fill(project, 3)
+    project_baseline(project=project, actor=owner)
+    for _i in range(ROWS):
+        project_rebaseline(project=project, actor=owner, reason_code="platform_change")
+    return f"/api/v1/projects/{project.pk}/baselines/"
+
+
+def project_history() -> str:
+    project = ProjectFactory()
+    for i in range(ROWS):
+        editor = UserFactory(is_staff=True)  # a different person each time, each allowed
+        project_update(
+            project=project, actor=editor, data={"deviation_threshold": Decimal(i + 1) / 100}
+        )
+    return f"/api/v1/projects/{project.pk}/history/"
+
+
 def channels() -> str:
     for i in range(ROWS):
         Channel.objects.create(
@@ -152,6 +184,9 @@ BUDGETS: dict[str, tuple[Callable[[], str], int]] = {
     "milestone-list": (milestones, 6),
     "milestone-history": (history, 6),
     "channel-list": (channels, 4),
+    "deviation-reason-list": (deviation_reasons, 3),
+    "project-baselines": (baselines, 5),
+    "project-history": (project_history, 6),
     "alert-list": (alerts, 4),
 }
 

@@ -16,7 +16,13 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
+from tests.factories import (
+    BaselinedProjectFactory,
+    DepartmentFactory,
+    MilestoneFactory,
+    ProjectFactory,
+    UserFactory,
+)
 from tracker.integrations.models import ChatIdentity
 from tracker.milestones.models import MilestoneChange, MilestoneStatus
 
@@ -260,10 +266,15 @@ def test_overdue_and_mine_list_the_right_nodes(client, lena, node):
 def test_report_for_a_week(client, lena):
     department = DepartmentFactory(code="merch", name="Merchandising")
     due = timezone.datetime(2026, 11, 17, 18, 0, tzinfo=timezone.get_current_timezone())
+    project = BaselinedProjectFactory()  # only baselined projects count
     MilestoneFactory(
-        department=department, due_at=due, status=MilestoneStatus.DONE, completed_at=due
+        project=project,
+        department=department,
+        due_at=due,
+        status=MilestoneStatus.DONE,
+        completed_at=due,
     )
-    MilestoneFactory(department=department, due_at=due)
+    MilestoneFactory(project=project, department=department, due_at=due)
     text = slack_post(client, "report 2026-w47").json()["text"]
     assert "Deviation report 2026-W47" in text
     assert "Deviation rate: 50.0%" in text and "Due: 2" in text

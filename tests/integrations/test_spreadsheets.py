@@ -11,7 +11,13 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 
-from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
+from tests.factories import (
+    BaselinedProjectFactory,
+    DepartmentFactory,
+    MilestoneFactory,
+    ProjectFactory,
+    UserFactory,
+)
 from tracker.milestones.models import Milestone, MilestoneChange, MilestoneStatus
 
 pytestmark = pytest.mark.django_db
@@ -294,7 +300,7 @@ def test_unknown_formats_are_not_found(client, owner, exported_project):
 @pytest.fixture
 def report_data(departments):
     merch, design = departments
-    project = ProjectFactory(name="Double 11")
+    project = BaselinedProjectFactory(name="Double 11")  # only baselined projects count
     due = local(2026, 11, 17, 18, 0)
     MilestoneFactory(
         project=project, department=merch, due_at=due, status=MilestoneStatus.DONE, completed_at=due

@@ -15,7 +15,13 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories import DepartmentFactory, MilestoneFactory, BaselinedProjectFactory, ProjectFactory, UserFactory
+from tests.factories import (
+    BaselinedProjectFactory,
+    DepartmentFactory,
+    MilestoneFactory,
+    ProjectFactory,
+    UserFactory,
+)
 from tracker.milestones.models import Milestone, MilestoneStatus
 from tracker.milestones.services import milestone_update
 from tracker.projects.services import project_baseline
@@ -283,8 +289,12 @@ def test_breached_strictly_above_the_project_threshold(actor, deviated, due, thr
 
 def test_threshold_per_project_versus_default(settings, actor):
     settings.DEVIATION_THRESHOLD = "0.25"
-    strict = BaselinedProjectFactory(owner=actor, name="Strict", deviation_threshold=Decimal("0.05"))
-    lenient = BaselinedProjectFactory(owner=actor, name="Lenient", deviation_threshold=Decimal("0.50"))
+    strict = BaselinedProjectFactory(
+        owner=actor, name="Strict", deviation_threshold=Decimal("0.05")
+    )
+    lenient = BaselinedProjectFactory(
+        owner=actor, name="Lenient", deviation_threshold=Decimal("0.50")
+    )
     _population(strict, deviated=1, due=5)  # 0.2
     _population(lenient, deviated=3, due=5)  # 0.6
     period, as_of = parse_week(WEEK), t(AFTER_THE_WEEK)

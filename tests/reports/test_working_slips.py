@@ -6,7 +6,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.factories import DepartmentFactory, MilestoneFactory, BaselinedProjectFactory, ProjectFactory
+from tests.factories import (
+    BaselinedProjectFactory,
+    DepartmentFactory,
+    MilestoneFactory,
+)
 from tracker.milestones.models import MilestoneStatus
 from tracker.reports.periods import parse_week
 from tracker.reports.selectors import deviation_report

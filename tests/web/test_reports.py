@@ -7,7 +7,11 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from tests.factories import DepartmentFactory, MilestoneFactory, BaselinedProjectFactory, ProjectFactory
+from tests.factories import (
+    BaselinedProjectFactory,
+    DepartmentFactory,
+    MilestoneFactory,
+)
 from tracker.milestones.models import MilestoneStatus
 
 pytestmark = pytest.mark.django_db

@@ -36,6 +36,7 @@ from django.db.models import (
 )
 from django.db.models.functions import TruncDate, TruncWeek
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from tracker.accounts.models import AuditEntry, Department, User
@@ -489,6 +490,38 @@ LIVE_FIGURES = (
 )
 
 
+def _revive(data: dict[str, Any]) -> dict[str, Any]:
+    """A stored report (JSON) with its datetimes and thresholds as objects again, so every
+    consumer renders the record as it renders a live report."""
+
+    def moment(value: Any) -> Any:
+        return parse_datetime(value) if isinstance(value, str) else value
+
+    record = dict(data)
+    for key in ("start", "end", "as_of"):
+        record[key] = moment(record.get(key))
+    if record.get("threshold") is not None:
+        record["threshold"] = Decimal(str(record["threshold"]))
+    record["by_project"] = [
+        {**row, "threshold": Decimal(str(row["threshold"]))} for row in record.get("by_project", [])
+    ]
+    record["worst_slips"] = [
+        {
+            **row,
+            "planned_due": moment(row.get("planned_due")),
+            "completed_at": moment(row.get("completed_at")),
+        }
+        for row in record.get("worst_slips", [])
+    ]
+    for key in ("weekly_trend",):
+        if key in record:
+            record[key] = [
+                {**row, "start": moment(row.get("start")), "end": moment(row.get("end"))}
+                for row in record[key]
+            ]
+    return record
+
+
 def report_of_record(
     *,
     period: Period,
@@ -522,7 +555,7 @@ def report_of_record(
             "restated": False,
             "restatements": [],
         }
-    record = dict(snapshot.data)
+    record = _revive(snapshot.data)
     for key, value in live.items():  # older snapshots lack the newer keys
         record.setdefault(key, value)
     return {

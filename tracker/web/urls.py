@@ -32,6 +32,7 @@ urlpatterns = [
     path("projects/<int:project_id>/list/", board.node_list, name="node_list"),
     path("projects/<int:project_id>/list/bulk/", board.node_bulk_edit, name="node_bulk_edit"),
     path("projects/<int:project_id>/stamp/", board.board_stamp_view, name="board_stamp"),
+    path("projects/<int:project_id>/audit/", timeline.audit, name="project_audit"),
     path(
         "projects/<int:project_id>/settings/",
         projects.project_settings_view,

@@ -22,7 +22,7 @@ from openpyxl.utils import get_column_letter
 from tracker.milestones.models import Milestone, MilestoneDependency
 from tracker.projects.models import Project
 from tracker.reports.periods import parse_period
-from tracker.reports.selectors import deviation_report, weekly_trend
+from tracker.reports.selectors import report_of_record, weekly_trend
 
 # A cell starting with one of these would run as a formula: exports prefix it with a quote.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -193,7 +193,8 @@ def report_table(
         return ["week", "start", *FIGURE_COLUMNS], [
             [row["week"], _local(row["start"]), *(row[c] for c in FIGURE_COLUMNS)] for row in trend
         ]
-    report = deviation_report(period=period, as_of=now, worst_slips=SLIPS_LIMIT, **scope)
+    # A closed period's figure of record (its snapshot), as on the report page.
+    report = report_of_record(period=period, as_of=now, worst_slips=SLIPS_LIMIT, **scope)
     if table == "departments":
         return ["code", "name", *FIGURE_COLUMNS], [
             [row["code"], row["name"], *(row[c] for c in FIGURE_COLUMNS)]

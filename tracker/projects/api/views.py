@@ -4,7 +4,6 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from tracker.accounts.models import AuditEntry
 from tracker.core.api.views import ChecksWriteFirst
 from tracker.milestones.models import MilestoneStatus
 from tracker.milestones.selectors import project_board
@@ -17,6 +16,7 @@ from tracker.projects.api.serializers import (
     TemplateSerializer,
 )
 from tracker.projects.models import Project, ProjectStatus, ProjectTemplate
+from tracker.projects.selectors import project_audit_log, project_baselines
 from tracker.projects.services import (
     project_authorize_manage,
     project_baseline,
@@ -158,7 +158,7 @@ class ProjectViewSet(ChecksWriteFirst, viewsets.ModelViewSet):
     def baselines(self, request, pk=None):
         """Every baseline of the project, the first one first; `in_force` marks the current."""
         project = self.get_object()
-        baselines = project.baselines.select_related("actor", "project").order_by("number")
+        baselines = project_baselines(project=project)
         return Response(BaselineSerializer(baselines, many=True).data)
 
     @extend_schema(responses=AuditEntrySerializer(many=True))
@@ -167,7 +167,7 @@ class ProjectViewSet(ChecksWriteFirst, viewsets.ModelViewSet):
         """The project's audit log, newest first: threshold, D-day, owner, status, baselines,
         node deletions (who, when, old → new, reason)."""
         project = self.get_object()
-        queryset = AuditEntry.objects.filter(project_ref=project.pk).select_related("actor")
+        queryset = project_audit_log(project=project)
         page = self.paginator.paginate_queryset(queryset, request, view=self)
         return self.get_paginated_response(AuditEntrySerializer(page, many=True).data)
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tracker.accounts.models import Department
 from tracker.reports.periods import PeriodKind, default_period, period_containing
-from tracker.reports.selectors import deviation_report, monthly_report, weekly_trend
+from tracker.reports.selectors import report_of_record, weekly_trend
 from tracker.web.charts import trend_chart
 from tracker.web.forms import ReportFilterForm
 
@@ -44,10 +44,7 @@ def _report_page(request: HttpRequest, kind: PeriodKind) -> HttpResponse:
         "project_id": project.pk if project else None,
         "department_id": department_id,
     }
-    if kind == PeriodKind.WEEK:
-        report = deviation_report(period=period, as_of=now, **scope)
-    else:
-        report = monthly_report(period=period, as_of=now, **scope)
+    report = report_of_record(period=period, as_of=now, **scope)
     following = period_containing(kind, period.end)
     trend_as_of = min(now, period.end - timedelta(seconds=1))
     trend = weekly_trend(weeks=TREND_WEEKS, as_of=trend_as_of, project_id=scope["project_id"])

@@ -18,6 +18,7 @@ from tracker.core.permissions import can_edit_milestone, can_manage_project
 from tracker.milestones.models import Milestone
 from tracker.milestones.selectors import annotate_flags, milestone_queryset
 from tracker.milestones.services import milestone_update
+from tracker.projects.selectors import project_audit_log, project_baselines
 from tracker.web.charts import timeline_chart
 from tracker.web.forms import ReplanForm
 from tracker.web.views.common import get_project
@@ -115,3 +116,21 @@ def node_replan(request: HttpRequest, node_id: int) -> HttpResponse:
     if zoom in ZOOMS:
         request.GET["zoom"] = zoom
     return _timeline(request, node.project_id, replan=form, replanned=node, status=status)
+
+
+@login_required
+def audit(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The project's Audit tab: its baselines and its audit log (threshold, D-day, owner,
+    status, baselines, node deletions), each with who, when, old → new and the reason."""
+    project = get_project(request.user, project_id)
+    return render(
+        request,
+        "web/audit.html",
+        {
+            "project": project,
+            "entries": project_audit_log(project=project)[:500],
+            "baselines": project_baselines(project=project),
+            "can_manage": can_manage_project(request.user, project),
+            "tab": "audit",
+        },
+    )
