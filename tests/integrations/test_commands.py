@@ -373,3 +373,48 @@ def test_list_commands_read_in_constant_queries(client, lena):
     with CaptureQueriesContext(connection) as many:
         assert "…and 21 more" in slack_post(client, "mine").json()["text"]
     assert len(many) == len(few)
+
+
+# The rate of record: a late node of a baselined project needs a reason ------------------------
+
+
+@pytest.fixture
+def late_node(lena):
+    return MilestoneFactory(
+        project=BaselinedProjectFactory(name="Double 11"),
+        title="Stock in warehouse",
+        assignee=lena,
+        due_at=timezone.now() - timedelta(hours=3),
+    )
+
+
+def test_done_on_a_late_baselined_node_lists_the_reason_codes(client, late_node):
+    text = slack_post(client, f"done {late_node.pk}").json()["text"]
+    assert f"Node #{late_node.pk} needs a reason" in text
+    assert "supplier (Supplier or stock delay)" in text and "other (Other (say why))" in text
+    late_node.refresh_from_db()
+    assert late_node.status == MilestoneStatus.TODO and not late_node.changes.exists()
+
+
+@pytest.mark.parametrize("said", ["supplier", "Supplier", "供应商"])
+def test_done_with_a_reason_records_it(client, late_node, lena, said):
+    text = slack_post(client, f"done {late_node.pk} {said}").json()["text"]
+    assert f"Marked node #{late_node.pk} done" in text
+    change = MilestoneChange.objects.get(milestone=late_node, field="status")
+    assert (change.actor, change.reason_code) == (lena, "supplier")
+
+
+def test_done_with_an_unknown_reason_changes_nothing(client, late_node):
+    text = slack_post(client, f"done {late_node.pk} weather").json()["text"]
+    assert "Unknown reason “weather”" in text and "upstream_late" in text
+    late_node.refresh_from_db()
+    assert late_node.status == MilestoneStatus.TODO
+
+
+def test_chinese_done_with_a_chinese_reason(client, late_node, lena):
+    lena.language = "zh-hans"
+    lena.save(update_fields=["language"])
+    slack_post(client, f"完成 {late_node.pk} 供应商")
+    late_node.refresh_from_db()
+    assert late_node.status == MilestoneStatus.DONE
+    assert late_node.changes.get(field="status").reason_code == "supplier"

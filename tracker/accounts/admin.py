@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from tracker.accounts.models import ApiToken, Department, Membership, User
+from tracker.accounts.models import ApiToken, AuditEntry, Department, Membership, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -56,3 +56,30 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description=_("Revoke selected tokens"))
     def revoke(self, request, queryset):
         queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit log is append-only: the admin reads it, never adds, edits or deletes."""
+
+    list_display = [
+        "created_at",
+        "actor",
+        "subject",
+        "field",
+        "old_value",
+        "new_value",
+        "reason_code",
+    ]
+    list_filter = ["field"]
+    search_fields = ["subject", "old_value", "new_value", "reason"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

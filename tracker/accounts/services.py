@@ -16,7 +16,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tracker.accounts.models import ApiToken, Department, Membership, TokenScope, User
+from tracker.accounts.models import (
+    ApiToken,
+    AuditEntry,
+    Department,
+    Membership,
+    TokenScope,
+    User,
+)
 from tracker.core.errors import StateConflictError
 from tracker.core.permissions import authorize, can_manage_departments, can_manage_users
 
@@ -102,14 +109,51 @@ def user_save(
 ) -> User:
     """Create or update a user; memberships are replaced when `department_codes` is given."""
     user_authorize_write(actor=actor)
-    return _user_write(
-        user=user or User(),
+    user = user or User()
+    before = _roles(user) if user.pk else None
+    user = _user_write(
+        user=user,
         username=username,
         email=email,
         password=password,
         language=language,
         department_codes=department_codes,
         **fields,
+    )
+    if before is not None:
+        after = _roles(user)
+        for field in after:
+            if before[field] != after[field]:
+                _audit_role(
+                    actor=actor,
+                    subject=user.username,
+                    field=field,
+                    old=before[field],
+                    new=after[field],
+                )
+    return user
+
+
+def _roles(user: User) -> dict[str, str]:
+    """What a person may do, as the audit log compares it: staff, active, departments."""
+    return {
+        "is_staff": str(user.is_staff),
+        "is_active": str(user.is_active),
+        "departments": ",".join(
+            sorted(Membership.objects.filter(user=user).values_list("department__code", flat=True))
+        ),
+    }
+
+
+def _audit_role(*, actor: User | None, subject: str, field: str, old: str, new: str) -> None:
+    """Changes of people's roles go to the audit log (append-only): they change who may move
+    the dates and the thresholds the deviation rate depends on."""
+    AuditEntry.objects.create(
+        actor=actor if actor and actor.pk else None,
+        subject=subject,
+        field=field,
+        old_value=old,
+        new_value=new,
     )
 
 
@@ -204,10 +248,20 @@ def department_save(
     """Create or update a department (name, code, lead)."""
     department_authorize_write(actor=actor)
     department = department or Department()
+    old_lead = department.lead.username if department.pk and department.lead else ""
     for field, value in fields.items():
         setattr(department, field, value)
     department.full_clean()
     department.save()
+    new_lead = department.lead.username if department.lead else ""
+    if old_lead != new_lead:
+        _audit_role(
+            actor=actor,
+            subject=_("department %(code)s") % {"code": department.code},
+            field="lead",
+            old=old_lead,
+            new=new_lead,
+        )
     return department
 
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from tracker.projects.models import Project, ProjectTemplate, TemplateNode
+from tracker.projects.models import Project, ProjectBaseline, ProjectTemplate, TemplateNode
 
 
 class TemplateNodeInline(admin.TabularInline):
@@ -25,8 +25,22 @@ class ProjectTemplateAdmin(admin.ModelAdmin):
     inlines = [TemplateNodeInline]
 
 
+class BaselineInline(admin.TabularInline):
+    model = ProjectBaseline
+    extra = 0
+    can_delete = False
+    readonly_fields = ["number", "taken_at", "actor", "reason_code", "reason", "node_count"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
+    """The fields the audit log records (threshold, D-day, owner, status) change only through
+    the services (the project page and the API), which record them; a project is never
+    deleted here."""
+
     list_display = [
         "name",
         "kind",
@@ -39,5 +53,16 @@ class ProjectAdmin(admin.ModelAdmin):
     list_filter = ["kind", "status"]
     search_fields = ["name"]
     autocomplete_fields = ["owner"]
-    readonly_fields = ["baselined_at"]
+    readonly_fields = [
+        "baselined_at",
+        "baseline_number",
+        "deviation_threshold",
+        "d_day",
+        "owner",
+        "status",
+    ]
     date_hierarchy = "d_day"
+    inlines = [BaselineInline]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
