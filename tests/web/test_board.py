@@ -65,6 +65,7 @@ def test_board_shows_lanes_columns_and_card_badges(client_for, owner, project):
         actor=owner,
         data={"due_at": slipped.due_at + timedelta(days=3)},
         change_reason="Supplier late",
+        reason_code="supplier",
     )
 
     response = client_for(owner).get(reverse("web:board", args=[project.pk]))
@@ -297,18 +298,55 @@ def test_baselined_due_date_needs_a_reason(client_for, owner, project, node):
     url = reverse("web:card_edit", args=[node.pk])
     client = client_for(owner)
 
+    editor = client.get(url, **HX).content.decode()
+    assert 'name="reason_code"' in editor and 'value="supplier"' in editor
+    assert "Supplier or stock delay" in editor
+
     refused = client.post(url, edit_data(node, due_at=new_due), **HX)
     assert refused.status_code == 422
-    assert "say why its due date moves" in refused.content.decode()
+    assert "choose a reason code for moving its due date" in refused.content.decode()
     node.refresh_from_db()
     assert node.version == 2  # only the baseline's bump
 
     saved = client.post(
-        url, edit_data(node, due_at=new_due, change_reason="Supplier slipped a week"), **HX
+        url,
+        edit_data(
+            node, due_at=new_due, change_reason="Supplier slipped a week", reason_code="supplier"
+        ),
+        **HX,
     )
     assert saved.status_code == 200
     change = node.changes.get(field="due_at")
-    assert change.reason == "Supplier slipped a week"
+    assert (change.reason, change.reason_code) == ("Supplier slipped a week", "supplier")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"status": "cancelled"}, "choose a reason code for cancelling it"),
+        ({"status": "done"}, "finished after its planned due"),
+    ],
+)
+def test_baselined_cancel_and_late_completion_need_a_reason(
+    client_for, owner, project, node, changes, message
+):
+    Milestone.objects.filter(pk=node.pk).update(due_at=timezone.now() - timedelta(hours=2))
+    project_baseline(project=project, actor=owner)
+    node.refresh_from_db()
+    url = reverse("web:card_edit", args=[node.pk])
+    client = client_for(owner)
+    refused = client.post(url, edit_data(node, **changes), **HX)
+    assert refused.status_code == 422 and message in refused.content.decode()
+    node.refresh_from_db()
+    assert node.status == MilestoneStatus.TODO
+    saved = client.post(url, edit_data(node, reason_code="resource", **changes), **HX)
+    assert saved.status_code == 200
+    assert node.changes.get(field="status").reason_code == "resource"
+
+
+def test_unbaselined_editor_offers_no_reason_select(client_for, owner, node):
+    editor = client_for(owner).get(reverse("web:card_edit", args=[node.pk]), **HX)
+    assert 'name="reason_code"' not in editor.content.decode()
 
 
 def test_back_dated_completion(client_for, owner, node):

@@ -131,6 +131,7 @@ def test_timeline_draws_every_node_with_markers(client_for, owner, project):
         actor=owner,
         data={"due_at": second.due_at + timedelta(days=2)},
         change_reason="Late supplier",
+        reason_code="supplier",
     )
 
     client = client_for(owner)
@@ -169,6 +170,7 @@ def test_node_detail_shows_dependencies_alerts_and_history(client_for, owner, pr
         actor=owner,
         data={"due_at": node.due_at + timedelta(days=1)},
         change_reason="Brand asked for a second round",
+        reason_code="scope_change",
     )
     now = timezone.now()
     Alert.objects.create(

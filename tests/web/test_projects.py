@@ -13,7 +13,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
+from tests.factories import (
+    BaselinedProjectFactory,
+    DepartmentFactory,
+    MilestoneFactory,
+    ProjectFactory,
+    UserFactory,
+)
 from tracker.milestones.models import Milestone, MilestoneDependency, MilestoneStatus
 from tracker.projects.models import OffsetUnit, Project, ProjectStatus
 from tracker.projects.services import template_save
@@ -51,7 +57,9 @@ def test_project_rows_measure_each_project_in_constant_queries(owner):
     late = MilestoneFactory(project=shaky, department=dept, due_at=now + timedelta(days=-20))
     waiting = MilestoneFactory(project=shaky, department=dept)
     MilestoneDependency.objects.create(milestone=waiting, depends_on=late)
-    burning = ProjectFactory(owner=owner, name="Burning", deviation_threshold=Decimal("0.10"))
+    burning = BaselinedProjectFactory(  # only baselined projects count in the rate
+        owner=owner, name="Burning", deviation_threshold=Decimal("0.10")
+    )
     # Due earlier this week and not done: deviated now.
     MilestoneFactory(project=burning, department=dept, due_at=now - timedelta(minutes=30))
 

@@ -198,9 +198,11 @@ def deviation_report(
     department_id: int | None = None,
     worst_slips: int = 10,
     working_days: bool = True,
+    context: bool = True,
 ) -> dict[str, Any]:
     """The deviation report of one period: headline, per department, per project, worst slips.
-    With `working_days`, slips are also counted in working days (two more queries).
+    With `working_days`, slips are also counted in working days (two more queries); with
+    `context`, the nodes left out (no baseline) and the backlog (two more).
 
     Four aggregate queries (plus one for the threshold of a single project), whatever the size.
     """
@@ -252,8 +254,12 @@ def deviation_report(
         left_out = left_out.filter(project_id=project_id)
     if department_id is not None:
         left_out = left_out.filter(department_id=department_id)
-    backlog = _backlog(
-        as_of=as_of, before=period.start, project_id=project_id, department_id=department_id
+    backlog = (
+        _backlog(
+            as_of=as_of, before=period.start, project_id=project_id, department_id=department_id
+        )
+        if context
+        else {"backlog_count": None, "backlog_oldest_slip_days": None}
     )
     slips = (
         population.filter(DEVIATED)
@@ -273,7 +279,7 @@ def deviation_report(
         "threshold": threshold,
         "breached": _breached(headline, threshold),
         "small_sample": headline["due_count"] < small_sample_size(),
-        "left_out_count": left_out.count(),
+        "left_out_count": left_out.count() if context else None,
         **backlog,
         "by_department": by_department,
         "by_project": by_project,

@@ -164,7 +164,9 @@ def project_rows(*, projects: QuerySet[Project], now: datetime | None = None) ->
         .order_by()
     )
     week = (
-        deviation_report(period=week_period(now), as_of=now, worst_slips=0, working_days=False)
+        deviation_report(
+            period=week_period(now), as_of=now, worst_slips=0, working_days=False, context=False
+        )
         if ids
         else None
     )
