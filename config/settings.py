@@ -427,6 +427,8 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 DEVIATION_THRESHOLD = env_str("DEVIATION_THRESHOLD", "0.10")
+# Below this many nodes a report's rate is marked a small sample, not "above the threshold".
+DEVIATION_SMALL_SAMPLE = env_int("DEVIATION_SMALL_SAMPLE", 5)
 
 # Deadline engine: the outbox's retry policy (exponential backoff with jitter, then failed).
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
