@@ -313,12 +313,20 @@ class Team:
         return MilestoneFactory(due_at=due_at, **fields)
 
 
-def make_team() -> Team:
-    from tests.factories import BaselinedProjectFactory, DepartmentFactory, UserFactory
+def make_team(*, baselined: bool = False) -> Team:
+    """`baselined`: the project's plan is of record (the deviation reports count only those)."""
+    from tests.factories import (
+        BaselinedProjectFactory,
+        DepartmentFactory,
+        ProjectFactory,
+        UserFactory,
+    )
+    from tracker.projects.models import ProjectStatus
 
     owner = UserFactory(username="olga", email="olga@example.com")
     lead = UserFactory(username="li", email="li@example.com")
     assignee = UserFactory(username="lena", email="lena@example.com")
     department = DepartmentFactory(code="merch", name="Merchandising", lead=lead)
-    project = BaselinedProjectFactory(owner=owner, name="Double 11")
+    factory = BaselinedProjectFactory if baselined else ProjectFactory
+    project = factory(owner=owner, name="Double 11", status=ProjectStatus.ACTIVE)
     return Team(owner, lead, assignee, department, project)

@@ -20,7 +20,7 @@ from tracker.reports.services import report_to_json
 
 @pytest.fixture
 def team(db) -> Team:
-    return make_team()
+    return make_team(baselined=True)
 
 
 def run(*args: str) -> str:

@@ -32,7 +32,7 @@ D = timedelta(days=1)
 
 @pytest.fixture
 def team(db) -> Team:
-    return make_team()
+    return make_team(baselined=True)
 
 
 @pytest.fixture(scope="module")
