@@ -81,6 +81,7 @@ class Step:
     finished: timedelta | None = None  # completed_at - due_at, for done nodes
     moved_by: timedelta | None = None
     reason: str = ""
+    reason_code: str = "supplier"  # the deviation reason of the move (or of a late finish)
 
 
 DONE, IN_PROGRESS, BLOCKED = (
@@ -235,6 +236,7 @@ class Command(BaseCommand):
                     actor=actor,
                     data={"due_at": node.due_at + step.moved_by},
                     change_reason=step.reason,
+                    reason_code=step.reason_code,
                     now=now - DAY,
                 )
             if step.status == DONE:
@@ -243,6 +245,10 @@ class Command(BaseCommand):
                     milestone_id=node.pk,
                     actor=who,
                     data={"status": DONE, "completed_at": finished},
+                    # A baselined node finished late says why, as its assignee would.
+                    reason_code=step.reason_code
+                    if step.moved_by or step.finished > timedelta(0)
+                    else "",
                     now=finished,
                 )
             elif step.status != node.status:  # started (or stuck) two days before the due date
