@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 
 from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
 from tracker.accounts.models import AuditEntry
+from tracker.accounts.services import department_save, user_save
 from tracker.milestones.models import Milestone, MilestoneChange, MilestoneStatus
 from tracker.milestones.services import milestone_update
 from tracker.projects.models import Project, ProjectStatus, ProjectTemplate
@@ -450,3 +451,22 @@ def test_threshold_is_the_owners_and_staffs(world):
     assert response.status_code == 403
     world.project.refresh_from_db()
     assert world.project.deviation_threshold == Decimal("0.1")
+
+
+def test_role_changes_are_audited(world):
+    staff = UserFactory(username="root", is_staff=True)
+    person = world.leads["ops"]
+    user_save(actor=staff, user=person, is_staff=True, department_codes=["ops"])
+    user_save(actor=staff, user=person, is_active=False)
+    department_save(actor=staff, department=person.led_departments.get(), lead=world.leads["cs"])
+    rows = list(
+        AuditEntry.objects.filter(project_ref__isnull=True)
+        .order_by("id")
+        .values_list("actor__username", "field", "old_value", "new_value")
+    )
+    assert rows == [
+        ("root", "is_staff", "False", "True"),
+        ("root", "departments", "", "ops"),
+        ("root", "is_active", "True", "False"),
+        ("root", "lead", "ops-lead", "cs-lead"),
+    ]
