@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 
 from tests.alerts.support import Team, make_team, manage_py
 from tests.reports.test_snapshots import AFTER, WEEK, week_of_work
+from tracker.milestones.models import MilestoneStatus
 from tracker.notifications.models import OutboxMessage
 from tracker.reports.models import ReportSnapshot
 from tracker.reports.periods import parse_month
@@ -96,6 +97,21 @@ def test_send_stores_and_queues_once(team):
     )
     assert ReportSnapshot.objects.get().label == "2026-W46"
     assert OutboxMessage.objects.count() == 2
+
+
+def test_retake_keeps_the_earlier_figure_of_record(team):
+    week_of_work(team)
+    run("weekly_report", "--week", "2026-W46", "--send")
+    first = ReportSnapshot.objects.get()
+    team.node(first.period_start + timedelta(hours=20), status=MilestoneStatus.DONE)
+    run("weekly_report", "--week", "2026-W46", "--send", "--retake", "Late data entry fixed")
+    current = ReportSnapshot.objects.get(superseded_at__isnull=True)
+    assert current.pk != first.pk and current.reason == "Late data entry fixed"
+    assert current.data["due_count"] == first.data["due_count"] + 1
+    first.refresh_from_db()
+    assert first.superseded_at is not None and first.data["due_count"] == 3
+    with pytest.raises(CommandError, match="Say why"):
+        run("weekly_report", "--week", "2026-W46", "--send", "--retake", " ")
 
 
 def test_default_period_is_the_last_complete_one(team):

@@ -198,9 +198,16 @@ def report_publish(
     project: Project | None = None,
     department: Department | None = None,
     email: bool = True,
+    actor: User | None = None,
+    retake_reason: str | None = None,
 ) -> Published:
     snapshot = report_snapshot_save(
-        period=period, as_of=as_of, project=project, department=department
+        period=period,
+        as_of=as_of,
+        project=project,
+        department=department,
+        actor=actor,
+        retake_reason=retake_reason,
     )
     return Published(snapshot=snapshot, messages=report_send(snapshot=snapshot, email=email))
 

@@ -51,6 +51,14 @@ class ReportCommand(BaseCommand):
             action="store_true",
             help=_("Store the snapshot and send it to owners, leads and channels."),
         )
+        parser.add_argument(
+            "--retake",
+            metavar="REASON",
+            help=_(
+                "With --send: take a closed period's snapshot (its figure of record) again, "
+                "for this reason; the earlier one is kept."
+            ),
+        )
         parser.add_argument("--json", action="store_true", help=_("Print the report as JSON."))
 
     def handle(self, *args, **options) -> None:
@@ -68,10 +76,19 @@ class ReportCommand(BaseCommand):
         if project is not None and department is not None:
             raise CommandError(_("Give --project or --department, not both."))
         now = timezone.now()
+        if options["retake"] is not None and not options["send"]:
+            raise CommandError(_("--retake goes with --send."))
         if options["send"]:
-            published = report_publish(
-                period=period, as_of=now, project=project, department=department
-            )
+            try:
+                published = report_publish(
+                    period=period,
+                    as_of=now,
+                    project=project,
+                    department=department,
+                    retake_reason=options["retake"],
+                )
+            except ValidationError as exc:
+                raise CommandError(" ".join(exc.messages)) from exc
             report = published.snapshot.data
         else:
             report = report_compute(
