@@ -187,6 +187,7 @@ class DeviationReasonViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = DeviationReasonSerializer
     lookup_field = "code"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
     pagination_class = None
 
     def get_queryset(self):
