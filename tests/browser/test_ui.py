@@ -9,7 +9,13 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
+from tests.factories import (
+    BaselinedProjectFactory,
+    DepartmentFactory,
+    MilestoneFactory,
+    ProjectFactory,
+    UserFactory,
+)
 from tracker.milestones.models import Milestone, MilestoneStatus
 from tracker.projects.models import Project
 from tracker.projects.services import template_load_shipped
@@ -127,10 +133,11 @@ def test_sign_in_create_baseline_drag_and_edit_with_a_reason(company, open_conte
     node = Milestone.objects.get(pk=int(target_id.removeprefix("card-")))
     editor.get_by_label("Due").fill(local_input(node.due_at + timedelta(days=2)))
     editor.get_by_role("button", name="Save").click()
-    expect(editor.get_by_text("say why its due date moves")).to_be_visible()
-    reason = editor.get_by_label("Reason for the change")
-    expect(reason).to_be_focused()  # the field with the error gets the focus, once settled
-    reason.fill("Supplier needs two more days")
+    expect(editor.get_by_text("choose a reason code for moving its due date")).to_be_visible()
+    code = editor.get_by_label("Reason code")
+    expect(code).to_be_focused()  # the field with the error gets the focus, once settled
+    code.select_option("supplier")
+    editor.get_by_label("Reason for the change").fill("Supplier needs two more days")
     editor.get_by_role("button", name="Save").click()
     card = page.locator(f"#{target_id}:not(.card-editing)")
     expect(card.get_by_text("+2 days")).to_be_visible()
@@ -232,7 +239,7 @@ def test_switch_to_chinese_and_see_the_board_translated(company, open_context, s
 
 
 def test_weekly_report_and_csv_export(company, open_context, screenshot):
-    project = ProjectFactory(owner=company, name="Double 11")
+    project = BaselinedProjectFactory(owner=company, name="Double 11")  # reports count these
     merch = company.__class__.objects.get(username="merch-lead").led_departments.get()
     now = timezone.now()
     for index, days in enumerate(range(1, 80, 6)):

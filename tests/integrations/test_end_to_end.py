@@ -116,6 +116,8 @@ def test_dingtalks_limit_queues_the_21st_message_without_counting_an_attempt(
 
 def test_the_weekly_report_reaches_the_group(chat_server, make_channel, project):
     channel = make_channel("wecom", project=project, events=["weekly_report"])
+    project.baselined_at = timezone.now() - timedelta(days=30)  # only baselined projects count
+    project.save(update_fields=["baselined_at"])
     period = week_period(timezone.now() - timedelta(days=7))
     MilestoneFactory(project=project, due_at=period.start + timedelta(days=1))
     report_publish(period=period, as_of=timezone.now(), project=project, email=False)

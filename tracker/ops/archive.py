@@ -68,8 +68,14 @@ APPS = [
 ]
 # Operational state, not data: rebuilt by the running system.
 LEFT_OUT = {"auth.permission", "integrations.sendwindow", "ops.heartbeat"}
-# Tables that `migrate` fills (shipped templates, the default schedule): replaced on import.
+# Tables that `migrate` fills (shipped templates, the default schedule, the deviation reasons):
+# replaced on import.
 SHIPPED = {"projects", "django_celery_beat"}
+SHIPPED_MODELS = {"milestones.deviationreason"}
+
+
+def _shipped(model) -> bool:
+    return model._meta.app_label in SHIPPED or model._meta.label_lower in SHIPPED_MODELS
 # Credential columns, and what they become in a restore without secrets.
 SECRET_COLUMNS: dict[str, dict[str, object]] = {
     "accounts.user": {"password": UNUSABLE_PASSWORD_PREFIX + "restored-without-secrets"},
@@ -336,7 +342,7 @@ def _check_target(manifest: dict, models_by_label: dict[str, type[models.Model]]
     busy = [
         label
         for label, model in models_by_label.items()
-        if model._meta.app_label not in SHIPPED and model._base_manager.exists()
+        if not _shipped(model) and model._base_manager.exists()
     ]
     if busy:
         raise ArchiveError(
@@ -405,7 +411,7 @@ def archive_import(*, path: Path, passphrase: str | None = None) -> ImportResult
         _check_target(manifest, models_by_label)
         with connection.cursor() as cursor:
             for model in models_by_label.values():
-                if model._meta.app_label in SHIPPED:
+                if _shipped(model):
                     cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
         keys = NaturalKeys.load()
         total, restored = 0, []
