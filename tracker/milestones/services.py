@@ -619,6 +619,7 @@ def milestone_bulk_update(
     data: Mapping[str, Any] | None = None,
     shift: timedelta | None = None,
     change_reason: str = "",
+    reason_code: str = "",
     now: datetime | None = None,
 ) -> list[Milestone]:
     """Apply one change to many nodes of a project, each through `milestone_update` (so its
@@ -644,6 +645,7 @@ def milestone_bulk_update(
                     actor=actor,
                     data=changes,
                     change_reason=change_reason,
+                    reason_code=reason_code,
                     now=now,
                 )
             )

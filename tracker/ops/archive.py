@@ -76,6 +76,8 @@ SHIPPED_MODELS = {"milestones.deviationreason"}
 
 def _shipped(model) -> bool:
     return model._meta.app_label in SHIPPED or model._meta.label_lower in SHIPPED_MODELS
+
+
 # Credential columns, and what they become in a restore without secrets.
 SECRET_COLUMNS: dict[str, dict[str, object]] = {
     "accounts.user": {"password": UNUSABLE_PASSWORD_PREFIX + "restored-without-secrets"},

@@ -511,6 +511,18 @@ TemplateNodeFormSet = forms.formset_factory(
 )
 
 
+def reason_code_field() -> forms.ChoiceField:
+    """The deviation reason select of a form whose change may need one on a baselined
+    project (the service says when, on this field)."""
+    return forms.ChoiceField(label=_("Reason code"), required=False, choices=reason_choices)
+
+
+def reason_choices() -> list[tuple[str, str]]:
+    return [("", _("No reason needed"))] + [
+        (reason.code, reason.name) for reason in DeviationReason.objects.active()
+    ]
+
+
 class BulkEditForm(UIForm):
     """One change for the nodes ticked in the list: assign, set a status, or shift dates."""
 
@@ -531,6 +543,7 @@ class BulkEditForm(UIForm):
         label=_("Status"), choices=[("", "—"), *MilestoneStatus.choices], required=False
     )
     days = forms.IntegerField(label=_("Days"), min_value=-365, max_value=365, required=False)
+    reason_code = reason_code_field()
     change_reason = forms.CharField(
         label=_("Reason for the change"), required=False, max_length=1000
     )
@@ -566,6 +579,7 @@ class ReplanForm(UIForm):
 
     due_at = forms.DateTimeField(label=_("New due date"), widget=datetime_widget())
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    reason_code = reason_code_field()
     change_reason = forms.CharField(
         label=_("Reason for the change"), required=False, max_length=1000
     )

@@ -155,6 +155,7 @@ def node_bulk_edit(request: HttpRequest, project_id: int) -> HttpResponse:
                 milestone_ids=form.cleaned_data["ids"],
                 actor=request.user,
                 change_reason=form.cleaned_data["change_reason"],
+                reason_code=form.cleaned_data.get("reason_code", ""),
                 **form.change(),
             )
         except ValidationError as error:

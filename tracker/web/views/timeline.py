@@ -98,6 +98,7 @@ def node_replan(request: HttpRequest, node_id: int) -> HttpResponse:
                 data={"due_at": form.cleaned_data["due_at"]},
                 expected_version=form.cleaned_data["version"],
                 change_reason=form.cleaned_data["change_reason"],
+                reason_code=form.cleaned_data.get("reason_code", ""),
             )
         except ValidationError as error:
             add_service_errors(form, error)
