@@ -20,7 +20,7 @@ from tracker.reports.selectors import report_of_record
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BEFORE = [
     ("accounts", "0003_user_collapsed_lanes"),
-    ("milestones", "0002_lean_indexes"),
+    ("milestones", "0003_lane_position_unique"),
     ("projects", "0005_shipped_templates_in_working_days"),
     ("reports", "0001_initial"),
 ]

@@ -58,7 +58,7 @@ def keep_node_in_history(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("milestones", "0002_lean_indexes"),
+        ("milestones", "0003_lane_position_unique"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
