@@ -72,8 +72,8 @@ class MilestoneListSerializer(MilestoneSerializer):
 
     LOADS = (
         *("id", "project", "title", "description", "due_at", "baseline_due_at", "status"),
-        *("completed_at", "position", "version", "created_at", "updated_at"),
-        *("department__code", "assignee__username"),
+        *("completed_at", "position", "added_after_baseline", "version", "created_at"),
+        *("updated_at", "department__code", "assignee__username"),
     )
 
     def to_representation(self, milestone):
@@ -92,6 +92,7 @@ class MilestoneListSerializer(MilestoneSerializer):
             "completed_at": when(milestone.completed_at),
             "depends_on": self.get_depends_on(milestone),
             "position": milestone.position,
+            "added_after_baseline": milestone.added_after_baseline,
             "is_overdue": bool(getattr(milestone, "is_overdue", False)),
             "is_at_risk": bool(getattr(milestone, "is_at_risk", False)),
             "warnings": self.get_warnings(milestone),
