@@ -281,16 +281,19 @@ def test_a_late_completion_needs_a_reason_and_an_on_time_one_does_not(world):
     late = world.nodes["warm-up"]
     client = client_for(late.assignee)
     with time_machine.travel(NOW, tick=False):
-        response = client.patch(node_url(late), {"status": "done"}, format="json")
+        response = client.patch(node_url(late), {"status": "done"}, format="json", **if_match(late))
         assert response.status_code == 400 and "reason_code" in response.json()
         response = client.patch(
-            node_url(late), {"status": "done", "reason_code": "supplier"}, format="json"
+            node_url(late),
+            {"status": "done", "reason_code": "supplier"},
+            format="json",
+            **if_match(late),
         )
         assert response.status_code == 200
     early = world.nodes["post-campaign-review"]  # due 20 November
     with time_machine.travel(NOW, tick=False):
         response = client_for(early.assignee).patch(
-            node_url(early), {"status": "done"}, format="json"
+            node_url(early), {"status": "done"}, format="json", **if_match(early)
         )
     assert response.status_code == 200
 
@@ -302,11 +305,17 @@ def test_other_needs_a_text_and_unknown_codes_are_refused(world):
     with time_machine.travel(NOW, tick=False):
         unchanged = state(world)
         response = client.patch(
-            node_url(node), {"due_at": moved, "reason_code": "other"}, format="json"
+            node_url(node),
+            {"due_at": moved, "reason_code": "other"},
+            format="json",
+            **if_match(node),
         )
         assert response.status_code == 400 and "change_reason" in response.json()
         response = client.patch(
-            node_url(node), {"due_at": moved, "reason_code": "bad-luck"}, format="json"
+            node_url(node),
+            {"due_at": moved, "reason_code": "bad-luck"},
+            format="json",
+            **if_match(node),
         )
         assert response.status_code == 400 and "reason_code" in response.json()
         assert state(world) == unchanged
