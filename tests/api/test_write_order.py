@@ -94,9 +94,10 @@ ROWS = [
     ("owner", "patch", "node", "current", BAD_BODY, 400),
     ("owner", "put", "node", "current", BAD_BODY, 400),
     # The example: a baselined node's DELETE is 428 without If-Match, 412 with a
-    # stale tag (with the current tag, the deletion rules decide).
+    # stale tag, and 409 with the current tag (the rate of record: cancel it with a reason).
     ("owner", "delete", "baselined", None, None, 428),
     ("owner", "delete", "baselined", "stale", None, 412),
+    ("owner", "delete", "baselined", "current", None, 409),
     ("owner", "delete", "node", None, None, 428),
     ("owner", "delete", "node", "stale", None, 412),
     # 409 comes after 401, 403 and 404: a department that still has nodes.
