@@ -22,6 +22,7 @@ from rest_framework.test import APIClient
 from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
 from tracker.accounts.models import AuditEntry
 from tracker.accounts.services import department_save, user_save
+from tracker.integrations.spreadsheets.exporting import report_table
 from tracker.milestones.models import Milestone, MilestoneChange, MilestoneStatus
 from tracker.milestones.services import milestone_update
 from tracker.projects.models import Project, ProjectStatus, ProjectTemplate
@@ -264,6 +265,16 @@ def test_every_route_is_refused_or_recorded_as_a_restatement(world, attempt, rou
     assert row["at"] == NOW and row["actor"]
     assert (row["reason_code"], row["reason"]) == (REASON["reason_code"], REASON["change_reason"])
     assert row["reason_name"] == "Platform rule or date change"
+    # The CSV/XLSX export lists the same restatements as the page and the API.
+    with time_machine.travel(NOW, tick=False):
+        headers, rows = report_table(
+            kind=WEEK.kind, label=WEEK.label, table="restatements", project_id=world.project.pk
+        )
+    exported = [dict(zip(headers, r, strict=True)) for r in rows]
+    assert [e["field"] for e in exported] == [r["field"] for r in after["restatements"]]
+    assert {e["reason_code"] for e in exported if e["field"] == route.restated_field} == {
+        REASON["reason_code"]
+    }
 
 
 def test_back_dating_keeps_the_claimed_time_and_the_moment_it_was_entered(world):

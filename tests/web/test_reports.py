@@ -153,3 +153,14 @@ def test_report_pages_accept_the_api_parameter_names(client_for, owner, route, q
     html = client_for(owner).get(reverse(route), query).content.decode()
 
     assert f'value="{label}"' in html
+
+
+def test_the_restatements_table_exports(client_for, owner, week_data):
+    answer = client_for(owner).get(
+        reverse(
+            "integrations:report_export",
+            kwargs={"kind": "weekly", "label": "2026-W45", "table": "restatements", "fmt": "csv"},
+        )
+    )
+    assert answer.status_code == 200
+    assert answer.content.decode().splitlines()[0].startswith("node_id,node,project_id,field")

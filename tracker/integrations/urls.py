@@ -53,7 +53,7 @@ urlpatterns = [
     re_path(
         rf"^reports/(?P<kind>{'|'.join(kind.adjective for kind in PeriodKind)})/"
         r"(?P<label>[0-9]{4}-W?[0-9]{2})/"
-        r"(?P<table>departments|projects|slips|trend)\.(?P<fmt>csv|xlsx)$",
+        r"(?P<table>departments|projects|slips|trend|restatements)\.(?P<fmt>csv|xlsx)$",
         spreadsheets.report_export_view,
         name="report_export",
     ),

@@ -153,7 +153,7 @@ def export_file(
 
 # Report tables ----------------------------------------------------------------------------
 
-REPORT_TABLES = ("departments", "projects", "slips", "trend")
+REPORT_TABLES = ("departments", "projects", "slips", "trend", "restatements")
 FIGURE_COLUMNS = [
     "due_count",
     "on_time_count",
@@ -226,5 +226,18 @@ def report_table(
                 row["slip_days"],
             ]
             for row in report["worst_slips"]
+        ]
+    if table == "restatements":
+        # What changed since the figure of record was taken (empty while it stands).
+        columns = ["node_id", "node", "project_id", "field", "old_value", "new_value", "actor"]
+        return [*columns, "at", "reason_code", "reason_name", "reason"], [
+            [
+                *(row[c] if row[c] is not None else "" for c in columns),
+                _local(row["at"]),
+                row["reason_code"],
+                row["reason_name"],
+                row["reason"],
+            ]
+            for row in report["restatements"]
         ]
     raise ValidationError(_("Choose a table: %(tables)s.") % {"tables": ", ".join(REPORT_TABLES)})
