@@ -31,6 +31,7 @@ from tracker.integrations.delivery import deliver_chat
 from tracker.integrations.models import ChatApp, ChatIdentity
 from tracker.integrations.platforms import get_platform
 from tracker.milestones.models import MilestoneChange, MilestoneStatus
+from tracker.projects.services import project_baseline
 
 pytestmark = pytest.mark.django_db
 
@@ -380,8 +381,8 @@ def test_blocked_marks_the_node_blocked(client, world):
 def test_plus_one_working_day_on_a_baselined_node_asks_for_a_reason_first(client, world):
     node = world["node"]
     node.due_at = timezone.make_aware(timezone.datetime(2026, 11, 6, 18, 0))  # a Friday
-    node.baseline_due_at = node.due_at
     node.save()
+    project_baseline(project=node.project, actor=None)
     value = {"op": "postpone", "node": node.pk, "card": [node.pk], "h": "Overdue nodes"}
     answer = card_post(client, world, value)
     assert answer["toast"]["type"] == "error"
@@ -392,17 +393,18 @@ def test_plus_one_working_day_on_a_baselined_node_asks_for_a_reason_first(client
         for a in e["actions"]
         if a["tag"] == "select_static"
     ]
-    assert [o["value"] for o in selects[0]["options"]][:2] == ["dependency", "scope"]
+    offered = [o["value"] for o in selects[0]["options"]]
+    assert "scope_change" in offered and "other" not in offered  # the deviation reason codes
     node.refresh_from_db()
     assert node.due_at.day == 6  # nothing moved yet
 
-    answer = card_post(client, world, selects[0]["value"], option="scope")
+    answer = card_post(client, world, selects[0]["value"], option="scope_change")
     assert answer["toast"]["type"] == "success"
     node.refresh_from_db()
     moved = timezone.localtime(node.due_at)
     assert (moved.month, moved.day, moved.hour) == (11, 9, 18)  # Monday, same time
     change = MilestoneChange.objects.get(milestone=node, field="due_at")
-    assert "The scope changed" in change.reason and change.actor == world["lena"]
+    assert change.reason_code == "scope_change" and change.actor == world["lena"]
 
 
 def test_a_card_action_from_an_unknown_user_offers_linking(client, world):

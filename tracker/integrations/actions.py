@@ -2,8 +2,8 @@
 +1 working day and Blocked, as the linked Milepost user.
 
 The same service as the API and the `done` command does the work (`milestone_update`): it checks
-the person, refuses a baselined node's move without a reason, and records the history. A card
-offers the reasons to choose from when the service asks for one.
+the person, refuses a baselined project's move (or late completion) without a reason code, and
+records the history. A card offers the deviation reasons to choose from when the service asks.
 """
 
 from __future__ import annotations
@@ -15,24 +15,23 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from tracker.accounts.models import User
 from tracker.core.errors import PermissionDeniedError
-from tracker.milestones.models import Milestone, MilestoneStatus
+from tracker.milestones.models import DeviationReason, Milestone, MilestoneStatus
 from tracker.milestones.services import milestone_update
 from tracker.workcal.calendar import add_working_days
 
 ACTIONS = ("done", "postpone", "blocked")
-# Why a baselined node's due date moves, offered on the card. The service only asks that a
-# reason be given; these are the words the card offers.
-REASONS = {
-    "dependency": gettext_lazy("A dependency is late"),
-    "scope": gettext_lazy("The scope changed"),
-    "capacity": gettext_lazy("Not enough people"),
-    "external": gettext_lazy("Waiting on someone outside"),
-    "other": gettext_lazy("Other"),
-}
+
+
+def card_reasons() -> list[tuple[str, str]]:
+    """The deviation reasons a card offers (code, name in the active language); "other",
+    which needs a text a card cannot take, is left to the board and the API."""
+    return [
+        (reason.code, reason.name)
+        for reason in DeviationReason.objects.active().filter(requires_text=False)
+    ]
 
 
 @dataclass
@@ -79,13 +78,7 @@ def card_action_run(
             return ActionResult(False, _("There is no node #%(id)s.") % {"id": node_id})
         if action == "postpone":
             data = {"due_at": next_working_day_due(node)}
-            label = REASONS.get(reason)
-            change = (
-                _("Moved by one working day from %(platform)s: %(reason)s.")
-                % {"platform": platform, "reason": label}
-                if label
-                else ""
-            )
+            change = _("Moved by one working day from %(platform)s.") % {"platform": platform}
         else:
             status = MilestoneStatus.DONE if action == "done" else MilestoneStatus.BLOCKED
             data = {"status": status}
@@ -95,15 +88,19 @@ def card_action_run(
             }
         try:
             node = milestone_update(
-                milestone_id=node.pk, actor=user, data=data, change_reason=change, now=now
+                milestone_id=node.pk,
+                actor=user,
+                data=data,
+                change_reason=change,
+                reason_code=reason,
+                now=now,
             )
         except PermissionDeniedError as exc:
             return ActionResult(False, str(exc), node)
         except ValidationError as exc:
-            if action == "postpone" and "change_reason" in getattr(exc, "message_dict", {}):
-                return ActionResult(
-                    False, " ".join(exc.message_dict["change_reason"]), node, needs_reason=True
-                )
+            asked = getattr(exc, "message_dict", {}).get("reason_code")
+            if asked and action in ("postpone", "done"):
+                return ActionResult(False, " ".join(asked), node, needs_reason=True)
             return ActionResult(False, " ".join(exc.messages), node)
         name = user.get_full_name() or user.username
         if action == "done":

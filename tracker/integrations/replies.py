@@ -10,7 +10,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from tracker.accounts.models import User
-from tracker.integrations.actions import REASONS
+from tracker.integrations.actions import card_reasons
 from tracker.integrations.commands import Reply, Row, node_row
 from tracker.integrations.platforms import dingtalk, feishu
 from tracker.milestones.models import Milestone
@@ -23,17 +23,17 @@ def _row_markdown(row: Row, escape) -> str:
     return f"[{text}]({row.url})" if row.url else text
 
 
-def _reason_select(node_id: int, card: list[int], heading: str) -> dict[str, Any]:
+def _reason_select(node_id: int, card: list[int], heading: str, op: str) -> dict[str, Any]:
     return {
         "tag": "action",
         "actions": [
             {
                 "tag": "select_static",
-                "placeholder": {"tag": "plain_text", "content": _("Why does it move?")},
-                "value": {"op": "postpone", "node": node_id, "card": card, "h": heading},
+                "placeholder": {"tag": "plain_text", "content": _("Choose a reason code")},
+                "value": {"op": op, "node": node_id, "card": card, "h": heading},
                 "options": [
-                    {"text": {"tag": "plain_text", "content": str(label)}, "value": code}
-                    for code, label in REASONS.items()
+                    {"text": {"tag": "plain_text", "content": name}, "value": code}
+                    for code, name in card_reasons()
                 ],
             }
         ],
@@ -41,7 +41,7 @@ def _reason_select(node_id: int, card: list[int], heading: str) -> dict[str, Any
 
 
 def feishu_card(
-    reply: Reply, *, note: str = "", ask_reason_for: int | None = None
+    reply: Reply, *, note: str = "", ask_reason_for: int | None = None, reason_op: str = "postpone"
 ) -> dict[str, Any]:
     """An interactive card (JSON 1.0, the app bot's): the heading, the rows in lark_md, and
     on each node row its buttons, or the reason select where a move needs one."""
@@ -53,7 +53,7 @@ def feishu_card(
         )
         if row.node_id in card_ids:
             if row.node_id == ask_reason_for:
-                elements.append(_reason_select(row.node_id, card_ids, reply.heading))
+                elements.append(_reason_select(row.node_id, card_ids, reply.heading, reason_op))
             else:
                 elements.append(feishu.node_actions(row.node_id, card_ids, reply.heading))
     if note:

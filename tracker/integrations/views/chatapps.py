@@ -148,6 +148,7 @@ def _feishu_card_answer(event: dict[str, Any], user: User | None, open_id: str) 
             reply,
             note=result.message,
             ask_reason_for=node_id if result.needs_reason else None,
+            reason_op=str(value.get("op") or "postpone"),
         )
         answer["card"] = {"type": "raw", "data": card}
     return answer
