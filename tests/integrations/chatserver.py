@@ -179,10 +179,17 @@ class ChatServer:
         if not record.query.get("key"):
             return 200, {}, json.dumps({"errcode": 93000, "errmsg": "invalid webhook url"})
         data = record.json
-        if data.get("msgtype") != "markdown":
+        # Content limits: markdown 4096 bytes, text 2048 bytes (group robot documentation).
+        limits = {"markdown": 4096, "text": 2048}
+        msgtype = data.get("msgtype")
+        if msgtype not in limits:
             return 200, {}, json.dumps({"errcode": 40008, "errmsg": "invalid message type"})
-        if len(data["markdown"]["content"].encode()) > 4096:
+        if len(data[msgtype]["content"].encode()) > limits[msgtype]:
             return 200, {}, json.dumps({"errcode": 40058, "errmsg": "content exceed max length"})
+        lists = [data[msgtype].get(k, []) for k in ("mentioned_list", "mentioned_mobile_list")]
+        if msgtype == "markdown" and any(lists):
+            # Markdown messages mention only with <@userid> in the content.
+            return 200, {}, json.dumps({"errcode": 40058, "errmsg": "invalid mentioned_list"})
         return 200, {}, json.dumps({"errcode": 0, "errmsg": "ok"})
 
     def _verify_slack(self, record: Recorded, secret: str):
@@ -198,6 +205,15 @@ class ChatServer:
             return 400, {}, "Bad Request"
         if attachments[0].get("contentType") != "application/vnd.microsoft.card.adaptive":
             return 400, {}, "Bad Request"
+        card = attachments[0].get("content") or {}
+        texts = json.dumps(card.get("body") or [], ensure_ascii=False)
+        for entity in (card.get("msteams") or {}).get("entities") or []:
+            # A mention's text must appear in the card, and name whom it mentions.
+            mentioned = entity.get("mentioned") or {}
+            if entity.get("type") != "mention" or not mentioned.get("id"):
+                return 400, {}, "Bad Request"
+            if json.dumps(entity.get("text", ""), ensure_ascii=False)[1:-1] not in texts:
+                return 400, {}, "Bad Request"
         return 202, {}, ""
 
     def _verify_webhook(self, record: Recorded, secret: str):

@@ -2,6 +2,7 @@
 chat identity), each the platform's documented way, and name the others in plain text. The
 payloads are read from what the loopback platform server received."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -21,6 +22,7 @@ IDS = {
     "dingtalk": "manager4220",
     "wecom": "LenaWang",
     "slack": "T024BE7LD:U024BE7LH",
+    "teams": "8f0b6e2a-44a1-4c7e-9d2b-3c1f5a7e6d10",
 }
 
 
@@ -175,3 +177,121 @@ def test_mentions_cost_two_queries_whatever_the_number_of_nodes(
     data = payload(*[(n, "overdue") for n in [mapped, unmapped, *many]])
     with django_assert_num_queries(2):
         deliver_chat(channel=channel, payload=data, idempotency_key="k")
+
+
+def test_wecom_sends_text_with_mention_lists_when_someone_is_known_only_by_mobile(
+    nodes, chat_server, make_channel
+):
+    mapped, unmapped = nodes
+    # Signed in before the app could read the directory: no userid, only the mobile number.
+    ChatIdentity.objects.create(
+        platform="wecom",
+        external_id="o_union_bo",
+        union_id="o_union_bo",
+        mobile="13800001111",
+        user=unmapped.assignee,
+    )
+    body = send(
+        "wecom", make_channel, chat_server, payload((mapped, "overdue"), (unmapped, "overdue"))
+    )
+    # Markdown cannot mention by mobile: one text message carries both lists instead.
+    assert body["msgtype"] == "text" and "markdown" not in body
+    text = body["text"]
+    assert text["mentioned_list"] == [IDS["wecom"]]
+    assert text["mentioned_mobile_list"] == ["13800001111"]
+    assert "<@" not in text["content"] and "13800001111" not in text["content"]
+    assert "lena" in text["content"] and "bo" in text["content"]
+    assert f"https://milepost.example.com/nodes/{unmapped.pk}/" in text["content"]
+
+
+def test_wecom_text_message_escapes_titles_and_keeps_to_its_limit(nodes, chat_server, make_channel):
+    _mapped, unmapped = nodes
+    ChatIdentity.objects.create(
+        platform="wecom", external_id="周 明", mobile="+8613800001111", user=unmapped.assignee
+    )
+    many = [
+        MilestoneFactory(
+            project=unmapped.project,
+            department=unmapped.department,
+            assignee=unmapped.assignee,
+            title="<@all> " + "价格" * 40,
+        )
+        for _ in range(12)
+    ]
+    body = send("wecom", make_channel, chat_server, payload(*[(n, "overdue") for n in many]))
+    content = body["text"]["content"]
+    assert len(content.encode()) <= 2048  # the server refuses more (errcode 40058)
+    assert "<@all>" not in content and "＜＠all＞" in content
+    assert body["text"]["mentioned_mobile_list"] == ["+8613800001111"]
+    assert "more" in content  # items dropped to fit, and said so
+
+
+def test_wecom_without_mobile_only_people_stays_markdown(nodes, chat_server, make_channel):
+    mapped, _unmapped = nodes
+    ChatIdentity.objects.filter(platform="wecom", user=mapped.assignee).update(mobile="13800002222")
+    body = send("wecom", make_channel, chat_server, payload((mapped, "overdue")))
+    # A known userid is mentioned in markdown; the mobile number is not needed.
+    assert body["msgtype"] == "markdown"
+    assert f"<@{IDS['wecom']}>" in body["markdown"]["content"]
+
+
+def test_dingtalk_mentions_by_mobile_when_sign_in_knew_no_userid(nodes, chat_server, make_channel):
+    mapped, unmapped = nodes
+    # The app could not read the directory: sign-in kept the unionId, and the mobile number.
+    ChatIdentity.objects.create(
+        platform="dingtalk",
+        external_id="iPiiPiXy8Ek2Lu7EiE",
+        union_id="iPiiPiXy8Ek2Lu7EiE",
+        mobile="13900003333",
+        user=unmapped.assignee,
+    )
+    body = send(
+        "dingtalk", make_channel, chat_server, payload((mapped, "overdue"), (unmapped, "overdue"))
+    )
+    assert body["at"] == {
+        "atUserIds": [IDS["dingtalk"]],
+        "atMobiles": ["13900003333"],
+        "isAtAll": False,
+    }
+    text = body["markdown"]["text"]
+    assert "@13900003333" in text and f"@{IDS['dingtalk']}" in text
+    assert "iPiiPiXy8Ek2Lu7EiE" not in json.dumps(body)
+
+
+def teams_card(body) -> dict:
+    return body["attachments"][0]["content"]
+
+
+def test_teams_mentions_linked_users_with_card_entities(nodes, chat_server, make_channel):
+    mapped, unmapped = nodes
+    body = send(
+        "teams", make_channel, chat_server, payload((mapped, "overdue"), (unmapped, "overdue"))
+    )
+    card = teams_card(body)
+    assert card["msteams"]["entities"] == [
+        {
+            "type": "mention",
+            "text": "<at>lena</at>",
+            "mentioned": {"id": IDS["teams"], "name": "lena"},
+        }
+    ]
+    texts = json.dumps(card["body"], ensure_ascii=False)
+    assert texts.count("<at>lena</at>") == 1
+    assert "<at>bo" not in texts and "· bo ·" in texts
+
+
+def test_teams_mention_name_is_escaped(nodes, chat_server, make_channel):
+    mapped, _unmapped = nodes
+    mapped.assignee.username = "x</at><at>all"
+    mapped.assignee.save(update_fields=["username"])
+    body = send("teams", make_channel, chat_server, payload((mapped, "overdue")))
+    card = teams_card(body)
+    [entity] = card["msteams"]["entities"]
+    assert entity["text"] == "<at>x＜/at＞＜at＞all</at>"
+    assert entity["text"] in json.dumps(card["body"], ensure_ascii=False)
+
+
+def test_teams_without_linked_users_has_no_entities(nodes, chat_server, make_channel):
+    _mapped, unmapped = nodes
+    body = send("teams", make_channel, chat_server, payload((unmapped, "overdue")))
+    assert "msteams" not in teams_card(body)

@@ -97,9 +97,18 @@ def chat_people(
             result[pk].append(
                 Person(
                     name=name,
-                    external_id=identity.external_id if identity else "",
+                    external_id=mention_external_id(identity) if identity else "",
                     # Stored (encrypted) by sign-in where the platform gives it.
-                    mobile=str(getattr(identity, "mobile", "") or "") if identity else "",
+                    mobile=str(identity.mobile or "") if identity else "",
                 )
             )
     return result
+
+
+def mention_external_id(identity: ChatIdentity) -> str:
+    """The id a robot @mentions `identity` by, or "" when it is not known: DingTalk sign-in
+    keeps the unionId in `external_id` when the app may not read the organisation's userid,
+    and robots mention only by userid (or by mobile number)."""
+    if identity.union_id and identity.external_id == identity.union_id:
+        return ""
+    return identity.external_id

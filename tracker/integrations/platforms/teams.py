@@ -2,10 +2,16 @@
 an Adaptive Card in a message envelope; the opaque URL is the secret. Success is 202.
 
 TextBlock text is markdown (emphasis, lists, links) and `{{DATE(…)}}` functions; there is no
-documented escape, so untrusted text has those characters in their full-width forms."""
+documented escape, so untrusted text has those characters in their full-width forms.
+
+People with a linked Teams account (their Entra object id or user principal name) are
+@-mentioned the Adaptive Card way: `<at>Name</at>` in a TextBlock and a matching entity in the
+card's `msteams.entities` ({type: mention, text, mentioned: {id, name}}); the name is escaped
+like any untrusted text, so a name cannot close the tag. Others are named in plain text."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -13,6 +19,7 @@ from django.utils.translation import gettext as _
 from tracker.integrations.platforms.base import (
     Item,
     Message,
+    Person,
     Platform,
     RateWindow,
     fullwidth,
@@ -25,11 +32,41 @@ COLOURS = {"escalation": "attention", "overdue": "attention", "due_soon": "warni
 
 
 MARKUP = "[]*_{}<>`~\\"
+# An Entra object id (a GUID), a user principal name, or a Bot Framework id (29:…).
+TEAMS_ID = re.compile(r"^[A-Za-z0-9_.\-:@]{1,200}$")
 
 
 def escape(text: str) -> str:
     """`text` as plain text in an Adaptive Card TextBlock (a leading - or + starts a list)."""
     return fullwidth(text, MARKUP)
+
+
+def mention_text(person: Person) -> str:
+    return f"<at>{escape(person.name)}</at>"
+
+
+def mention(person: Person) -> str:
+    if TEAMS_ID.match(person.external_id):
+        return mention_text(person)
+    return escape(person.name)
+
+
+def mention_entities(items: list[Item]) -> list[dict[str, Any]]:
+    """One `mention` entity for each linked person the shown items name."""
+    entities: dict[tuple[str, str], dict[str, Any]] = {}
+    for item in items:
+        for person in item.people:
+            if TEAMS_ID.match(person.external_id):
+                text = mention_text(person)
+                entities.setdefault(
+                    (text, person.external_id),
+                    {
+                        "type": "mention",
+                        "text": text,
+                        "mentioned": {"id": person.external_id, "name": escape(person.name)},
+                    },
+                )
+    return list(entities.values())
 
 
 def _text(text: str, **extra: Any) -> dict[str, Any]:
@@ -43,6 +80,9 @@ class Teams(Platform):
 
     def escape(self, text: str) -> str:
         return escape(text)
+
+    def mention(self, person: Person) -> str:
+        return mention(person)
 
     def render(self, message: Message, items: list[Item], hidden: int) -> dict[str, Any]:
         body: list[dict[str, Any]] = [
@@ -64,7 +104,7 @@ class Teams(Platform):
                             f"**{escape(item.kind_label)}** {link}",
                             color=COLOURS.get(item.kind, "default"),
                         ),
-                        _text(item_facts(item, escape), isSubtle=True, spacing="none"),
+                        _text(item_facts(item, escape, mention), isSubtle=True, spacing="none"),
                     ],
                 }
             )
@@ -76,6 +116,9 @@ class Teams(Platform):
             "version": "1.4",
             "body": body,
         }
+        entities = mention_entities(items)
+        if entities:
+            card["msteams"] = {"entities": entities}
         if message.url:
             card["actions"] = [
                 {"type": "Action.OpenUrl", "title": _("Open in Milepost"), "url": message.url}

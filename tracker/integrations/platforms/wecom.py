@@ -4,7 +4,12 @@ URL is the secret.
 WeCom documents no escape for its markdown (`<font>`, links, `<@userid>`), so untrusted text
 has its markup characters, and @, in their full-width forms (`escape`). Mapped people are
 mentioned with `<@userid>`, the mention markdown messages support (`mentioned_list` and
-`mentioned_mobile_list` belong to text messages only)."""
+`mentioned_mobile_list` belong to text messages only).
+
+A person Milepost knows only by mobile number (no usable userid) cannot be mentioned in
+markdown: a message that names one is sent instead as one `text` message (at most 2048 bytes of
+plain content) whose `mentioned_list` and `mentioned_mobile_list` mention everyone mapped. One
+request, so one outbox delivery stays one message, retried as a whole."""
 
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ from tracker.integrations.platforms.base import (
 )
 
 MAX_CONTENT_BYTES = 4096
+MAX_TEXT_BYTES = 2048
 KIND_COLOURS = {"escalation": "warning", "overdue": "warning", "due_soon": "warning"}
 FONT_OPEN, FONT_CLOSE = "<font", "</font>"
 MARKUP = "<>[]*_~`@\\"
@@ -43,10 +49,32 @@ def escape(text: str) -> str:
     return fullwidth(text, MARKUP)
 
 
-def mention(person: Person) -> str:
+def mention_id(person: Person) -> tuple[str, str]:
+    """('mentioned_list' | 'mentioned_mobile_list', value) for a mapped person, or ('', '')."""
     if MENTION_ID.match(person.external_id):
-        return f"<@{person.external_id}>"
+        return "mentioned_list", person.external_id
+    mobile = person.mobile.lstrip("+")
+    if mobile.isdigit() and 5 <= len(mobile) <= 20:
+        return "mentioned_mobile_list", person.mobile
+    return "", ""
+
+
+def mention(person: Person) -> str:
+    field, value = mention_id(person)
+    if field == "mentioned_list":
+        return f"<@{value}>"
     return escape(person.name)
+
+
+def mention_lists(items: list[Item]) -> dict[str, list[str]]:
+    """The userids and mobile numbers of the people the shown items name, each once."""
+    lists: dict[str, list[str]] = {"mentioned_list": [], "mentioned_mobile_list": []}
+    for item in items:
+        for person in item.people:
+            field, value = mention_id(person)
+            if field and value not in lists[field]:
+                lists[field].append(value)
+    return lists
 
 
 def _size(text: str) -> int:
@@ -98,6 +126,35 @@ class WeCom(Platform):
         return mention(person)
 
     def render(self, message: Message, items: list[Item], hidden: int) -> dict[str, Any]:
+        lists = mention_lists(items)
+        if lists["mentioned_mobile_list"]:
+            return self.render_text(message, items, hidden, lists)
+        return self.render_markdown(message, items, hidden)
+
+    def render_text(
+        self, message: Message, items: list[Item], hidden: int, lists: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        """Plain text (WeCom reads `<@userid>` there too, so untrusted text is escaped the
+        same way); the people are mentioned by the lists, named in the text."""
+        lines = [escape(message.title)]
+        if message.summary:
+            lines.append(escape(message.summary))
+        if message.report:
+            lines.extend(report_lines(message.report, escape))
+        for item in items:
+            lines.append(f"[{escape(item.kind_label)}] #{item.milestone_id} {escape(item.title)}")
+            lines.append(f"  {item_facts(item, escape)}")
+            if item.url:
+                lines.append(f"  {item.url}")
+        if hidden:
+            lines.append(more_line(hidden))
+        link = f"Milepost: {message.url}" if message.url else ""
+        content = "\n".join([*lines, link] if link else lines)
+        if _size(content) > MAX_TEXT_BYTES and not items:
+            content = cut_content(lines, link, MAX_TEXT_BYTES)
+        return {"msgtype": "text", "text": {"content": content, **lists}}
+
+    def render_markdown(self, message: Message, items: list[Item], hidden: int) -> dict[str, Any]:
         lines = [f"**{escape(message.title)}**"]
         if message.summary:
             lines.append(f'<font color="comment">{escape(message.summary)}</font>')
@@ -119,7 +176,10 @@ class WeCom(Platform):
         return {"msgtype": "markdown", "markdown": {"content": content}}
 
     def measure(self, body: dict[str, Any]) -> int:
-        return len(body["markdown"]["content"].encode())
+        if body["msgtype"] == "text":
+            # Measured against the markdown limit: a text message may carry half as much.
+            return _size(body["text"]["content"]) + MAX_CONTENT_BYTES - MAX_TEXT_BYTES
+        return _size(body["markdown"]["content"])
 
     def body_code(self, text: str) -> tuple[int | None, str]:
         return json_code(text, "errcode")
