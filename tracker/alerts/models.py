@@ -19,16 +19,25 @@ class AlertKind(models.TextChoices):
     OVERDUE = "overdue", _("Overdue")
     ESCALATION = "escalation", _("Escalation")
     RESOLVED = "resolved", _("Resolved")
+    FORECAST_SLIP = "forecast_slip", _("Forecast late")
+    D_DAY_AT_RISK = "d_day_at_risk", _("D-day at risk")
 
     @classmethod
     def problems(cls) -> list[str]:
         """Kinds that describe a problem and stay open until the node is resolved."""
-        return [cls.DUE_SOON, cls.OVERDUE, cls.ESCALATION]
+        return [cls.DUE_SOON, cls.OVERDUE, cls.ESCALATION, cls.FORECAST_SLIP, cls.D_DAY_AT_RISK]
 
     @classmethod
     def urgency(cls, kind: str) -> int:
         """Sort key: most urgent first."""
-        return [cls.ESCALATION, cls.OVERDUE, cls.DUE_SOON, cls.RESOLVED].index(kind)
+        return [
+            cls.ESCALATION,
+            cls.D_DAY_AT_RISK,
+            cls.OVERDUE,
+            cls.FORECAST_SLIP,
+            cls.DUE_SOON,
+            cls.RESOLVED,
+        ].index(kind)
 
 
 # When an open overdue alert is waiting for its escalation: from its due date (the project's
@@ -128,7 +137,7 @@ class Alert(models.Model):
         blank=True,
         editable=False,
     )
-    kind = models.CharField(_("kind"), max_length=12, choices=AlertKind.choices)
+    kind = models.CharField(_("kind"), max_length=16, choices=AlertKind.choices)
     due_at = models.DateTimeField(_("due"))
     created_at = models.DateTimeField(_("raised at"), default=timezone.now)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)

@@ -1,7 +1,7 @@
 """Nodes, their dependencies and their history, and the words every consumer uses for them.
 
 The vocabulary (docs/vocabulary.md) is defined here once, as conditions and queryset methods:
-`open()`, `in_active_projects()`, `overdue(at)`, `due_soon(at, window)`, `at_risk(at)` and
+`open()`, `in_active_projects()`, `overdue(at)`, `due_soon(at, window)`, `at_risk()` and
 `counted_in_reports()`. The API, the board, My work, the chat commands, the calendar feeds,
 the deadline scan and the reports all use them.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import EmptyResultSet
 from django.db import models
 from django.db.models import (
     BooleanField,
@@ -22,7 +21,6 @@ from django.db.models import (
     Q,
     Value,
 )
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -129,6 +127,11 @@ class DeviationReason(models.Model):
         """The name in the active language (Simplified Chinese for zh-hans, else English)."""
         language = (get_language() or "en").lower()
         return self.name_zh_hans if language.startswith("zh") else self.name_en
+def at_risk_condition() -> Q:
+    """Open, in an active project, and its persisted forecast (`forecast_at`, written by the
+    forecast recompute) is later than its current due date: the one definition of at risk
+    (docs/forecast.md). An overdue node is at risk too (its forecast is at least now)."""
+    return open_condition() & in_active_projects_condition() & Q(forecast_at__gt=F("due_at"))
 
 
 class MilestoneQuerySet(models.QuerySet):
@@ -152,9 +155,11 @@ class MilestoneQuerySet(models.QuerySet):
     ) -> MilestoneQuerySet:
         return self.filter(due_soon_condition(at, window, until))
 
-    def at_risk(self, at: datetime) -> MilestoneQuerySet:
-        """Open nodes with an overdue node anywhere upstream."""
-        return self.filter(open_condition() & Q(pk__in=self._downstream_of_overdue(at)))
+    def at_risk(self, at: datetime | None = None) -> MilestoneQuerySet:
+        """Open, in an active project, and forecast to finish later than due
+        (`at_risk_condition`). `at` is accepted for symmetry with `overdue(at)`: the forecast
+        was computed by the last recompute (`tracker.milestones.forecast`), not at `at`."""
+        return self.filter(at_risk_condition())
 
     def counted_in_reports(self, *, baseline_at: datetime | None = None) -> MilestoneQuerySet:
         """The nodes deviation reports count, with their `planned_due`: the nodes of baselined
@@ -181,36 +186,7 @@ class MilestoneQuerySet(models.QuerySet):
         """`is_overdue` and `is_at_risk` as columns, by the rules above."""
         return self.annotate(
             is_overdue=ExpressionWrapper(overdue_condition(at), output_field=BooleanField()),
-            is_at_risk=ExpressionWrapper(
-                open_condition() & Q(pk__in=self._downstream_of_overdue(at)),
-                output_field=BooleanField(),
-            ),
-        )
-
-    def _downstream_of_overdue(self, at: datetime) -> RawSQL:
-        """Ids of every node downstream of an overdue node of these nodes' projects: one
-        recursive query, however long the chains."""
-        seeds = (
-            self.model.objects.overdue(at)
-            .filter(project_id__in=self.values("project_id"))
-            .order_by()
-            .values("pk")
-        )
-        links = MilestoneDependency._meta
-        table = links.db_table
-        node = links.get_field("milestone").column
-        upstream = links.get_field("depends_on").column
-        try:
-            seeds_sql, params = seeds.query.get_compiler(using=self.db).as_sql()
-        except EmptyResultSet:  # e.g. `filter(project_id__in=[])`: no seeds, nothing downstream
-            return RawSQL(f"SELECT {node} FROM {table} WHERE 1 = 0", ())
-        return RawSQL(
-            f"WITH RECURSIVE downstream (id) AS ("
-            f" SELECT {node} FROM {table} WHERE {upstream} IN ({seeds_sql})"
-            f" UNION SELECT link.{node} FROM {table} AS link"
-            f" INNER JOIN downstream ON link.{upstream} = downstream.id"
-            f") SELECT id FROM downstream",
-            params,
+            is_at_risk=ExpressionWrapper(at_risk_condition(), output_field=BooleanField()),
         )
 
 
@@ -264,6 +240,14 @@ class Milestone(TimeStampedModel):
     version = models.PositiveIntegerField(default=1, editable=False)
     template_key = models.SlugField(max_length=60, blank=True, editable=False, db_index=False)
     overdue_flagged_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Written by the forecast recompute (`tracker.milestones.forecast`), never by an edit:
+    # when the node is forecast to finish, its float in working days (negative: it pushes a
+    # downstream due date or the D-day) and whether it is on its project's critical path.
+    forecast_at = models.DateTimeField(_("forecast"), null=True, blank=True, editable=False)
+    float_days = models.IntegerField(
+        _("float (working days)"), null=True, blank=True, editable=False
+    )
+    on_critical_path = models.BooleanField(_("on the critical path"), default=False, editable=False)
 
     objects = MilestoneQuerySet.as_manager()
 
@@ -294,6 +278,12 @@ class Milestone(TimeStampedModel):
                 condition=Q(status__in=OPEN_STATUSES, overdue_flagged_at__isnull=True),
                 name="milestones_open_unflagged_due",
             ),
+            # The at-risk nodes (`at_risk_condition`): the scan's forecast alerts read them.
+            models.Index(
+                fields=["due_at"],
+                condition=Q(status__in=OPEN_STATUSES, forecast_at__gt=F("due_at")),
+                name="milestones_open_forecast_late",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -312,6 +302,11 @@ class MilestoneDependency(models.Model):
     )
     depends_on = models.ForeignKey(
         Milestone, on_delete=models.CASCADE, related_name="downstream_links"
+    )
+    # The declared minimum lead from `depends_on` to `milestone`, in working days; without it
+    # the lead is the whole planned gap between the two (docs/forecast.md).
+    min_lead_days = models.PositiveSmallIntegerField(
+        _("minimum lead (working days)"), null=True, blank=True
     )
 
     class Meta:
@@ -401,3 +396,18 @@ class MilestoneChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.milestone_id}.{self.field}: {self.old_value} → {self.new_value}"
+
+
+class ProjectForecast(models.Model):
+    """When a project's forecast was last computed, and what it found of its D-day: the scan
+    recomputes the projects whose nodes changed since `computed_at`."""
+
+    project = models.OneToOneField(
+        "projects.Project", on_delete=models.CASCADE, related_name="forecast", primary_key=True
+    )
+    computed_at = models.DateTimeField()
+    critical_path = models.JSONField(default=list, blank=True)  # node ids, upstream first
+    d_day_float_days = models.IntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.project_id} @ {self.computed_at:%Y-%m-%d %H:%M}"

@@ -34,6 +34,8 @@ class ChannelEvent(models.TextChoices):
     OVERDUE = "overdue", _("Overdue")
     ESCALATION = "escalation", _("Escalation")
     RESOLVED = "resolved", _("Resolved")
+    FORECAST_SLIP = "forecast_slip", _("Forecast late")
+    D_DAY_AT_RISK = "d_day_at_risk", _("D-day at risk")
     WEEKLY_REPORT = "weekly_report", _("Weekly report")
     MONTHLY_REPORT = "monthly_report", _("Monthly report")
 
