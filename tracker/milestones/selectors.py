@@ -103,6 +103,19 @@ def annotate_flags(milestones: list[Milestone], *, now: datetime | None = None) 
     return milestones
 
 
+def forecast_days_late(milestones: list[Milestone]) -> list[Milestone]:
+    """Set `forecast_days_late` on loaded nodes: the working days their persisted forecast
+    passes their due date (0 when it does not), for "at risk: forecast 3 days late"."""
+    calendar = WorkingCalendar()
+    for milestone in milestones:
+        milestone.forecast_days_late = 0
+        if milestone.is_open and milestone.forecast_at and milestone.forecast_at > milestone.due_at:
+            due = timezone.localtime(milestone.due_at).date()
+            forecast = timezone.localtime(milestone.forecast_at).date()
+            milestone.forecast_days_late = max(1, calendar.working_days_between(due, forecast))
+    return milestones
+
+
 @dataclass
 class BoardLane:
     department: Department
@@ -175,14 +188,16 @@ def project_board(
     """The board: one lane per department that has nodes (or every department, unfiltered),
     one column per status, cards in board order."""
     department_codes = [code for code in department_codes if code]
-    nodes = list(
-        project_nodes(
-            project=project,
-            department_codes=department_codes,
-            assignee_username=assignee_username,
-            overdue_only=overdue_only,
-            at_risk_only=at_risk_only,
-            now=now,
+    nodes = forecast_days_late(
+        list(
+            project_nodes(
+                project=project,
+                department_codes=department_codes,
+                assignee_username=assignee_username,
+                overdue_only=overdue_only,
+                at_risk_only=at_risk_only,
+                now=now,
+            )
         )
     )
     departments = Department.objects.order_by("name")

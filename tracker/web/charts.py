@@ -27,6 +27,13 @@ class TimelineRow:
     slip_days: float | None  # current due vs baseline, positive = later
     late_days: float | None  # completion vs current due, positive = late
     height: int = 26
+    forecast_x: float | None = None  # an open node forecast to finish after its due date
+    critical: bool = False  # on the project's critical path
+
+    @property
+    def forecast_triangle(self) -> str:
+        x, y = self.forecast_x or 0, self.y
+        return f"{x},{y - 6} {x + 6},{y + 5} {x - 6},{y + 5}"
 
     @property
     def top(self) -> float:
@@ -82,6 +89,7 @@ class TimelineChart:
     today_x: float | None = None
     d_day_x: float | None = None
     edges: list[str] = field(default_factory=list)
+    critical_edges: list[str] = field(default_factory=list)  # along the critical path
     off_bands: list[OffBand] = field(default_factory=list)
     start_epoch: float = 0.0  # the time at `plot_left`, for the drag-to-re-plan script
     seconds_per_unit: float = 1.0  # and how much time one unit of x is
@@ -175,7 +183,9 @@ def timeline_chart(
     top = 44
     moments = [now, d_day]
     for node in nodes:
-        moments += [m for m in (node.due_at, node.baseline_due_at, node.completed_at) if m]
+        moments += [
+            m for m in (node.due_at, node.baseline_due_at, node.completed_at, node.forecast_at) if m
+        ]
     start = min(moments) - timedelta(days=2)
     end = max(moments) + timedelta(days=2)
     if units_per_day:
@@ -216,6 +226,10 @@ def timeline_chart(
             if node.completed_at
             else None,
             height=row_height,
+            forecast_x=scale(node.forecast_at)
+            if node.is_open and node.forecast_at and node.forecast_at > node.due_at
+            else None,
+            critical=node.on_critical_path,
         )
         chart.rows.append(row)
         positions[node.pk] = row
@@ -226,7 +240,11 @@ def timeline_chart(
                 continue
             x1, y1, x2, y2 = upstream.due_x, upstream.y, row.due_x, row.y
             bend = max(24.0, abs(x2 - x1) / 3)
-            chart.edges.append(f"M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2 - 7},{y2}")
+            path = f"M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2 - 7},{y2}"
+            if upstream.critical and row.critical:
+                chart.critical_edges.append(path)
+            else:
+                chart.edges.append(path)
     return chart
 
 

@@ -71,7 +71,7 @@ def _card_labels() -> dict[str, str]:
         "conflict": _("Conflict"),
         "overdue": _("Overdue"),
         "at_risk": _("At risk"),
-        "at_risk_help": _("An upstream node is overdue"),
+        "at_risk_help": _("Forecast to finish after its due date"),
         "slip_help": _("Current due date against the baseline"),
         "vs_baseline": _("vs baseline"),
         "deps_help": _("Nodes this one depends on"),
