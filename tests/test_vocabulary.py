@@ -31,9 +31,10 @@ from tracker.alerts.models import Alert, AlertKind
 from tracker.alerts.services import alerts_scan
 from tracker.integrations.commands import command_run
 from tracker.integrations.services import calendar_feed_create
+from tracker.milestones.forecast import forecasts_refresh
 from tracker.milestones.models import Milestone, MilestoneDependency, MilestoneStatus
 from tracker.milestones.services import milestone_update
-from tracker.projects.models import ProjectStatus
+from tracker.projects.models import Project, ProjectStatus
 from tracker.projects.services import project_baseline
 from tracker.reports.periods import week_period
 
@@ -56,7 +57,8 @@ SITUATIONS = [
 ]
 
 # Consumers, in column order:
-#   overdue, due_soon, at_risk: MilestoneQuerySet.overdue(at) / due_soon(at) / at_risk(at)
+#   overdue, due_soon, at_risk: MilestoneQuerySet.overdue(at) / due_soon(at) / at_risk()
+#     (at risk: open and forecast later than due, so an overdue node is at risk too)
 #   api_flag: GET /api/v1/milestones/{id}/ → (is_overdue, is_at_risk)
 #   api_filter: listed by /api/v1/milestones/?overdue=true
 #   board: the card on the web board: "overdue", "at risk", "" (plain) or None (absent)
@@ -86,10 +88,10 @@ ROWS = {
     "archived project, late node":                (False,   False,    False,   (False, False), False,      "",        None,      False,        None,      False,    set(),                "deviated"),  # noqa: E501
     "cancelled node":                             (False,   False,    False,   (False, False), False,      "",        None,      False,        None,      True,     set(),                None),  # noqa: E501
     "done late":                                  (False,   False,    False,   (False, False), False,      "",        "done",    False,        None,      True,     set(),                "deviated"),  # noqa: E501
-    "open late":                                  (True,    False,    False,   (True, False),  True,       "overdue", "overdue", True,         "OVERDUE", True,     {AlertKind.OVERDUE},  "deviated"),  # noqa: E501
+    "open late":                                  (True,    False,    True,    (True, True),   True,       "overdue", "overdue", True,         "OVERDUE", True,     {AlertKind.OVERDUE},  "deviated"),  # noqa: E501
     "due soon":                                   (False,   True,     False,   (False, False), False,      "",        "week",    False,        "listed",  True,     {AlertKind.DUE_SOON}, None),  # noqa: E501
     "baselined, re-planned +14 d with a reason":  (False,   False,    False,   (False, False), False,      "",        None,      False,        "listed",  True,     set(),                "deviated"),  # noqa: E501
-    "at risk (downstream of open late)":          (False,   False,    True,    (False, True),  False,      "at risk", "risk",    False,        "listed",  True,     set(),                None),  # noqa: E501
+    "at risk (downstream of open late)":          (False,   False,    True,    (False, True),  False,      "at risk", "risk",    False,        "listed",  True,     {AlertKind.FORECAST_SLIP}, None),  # noqa: E501
 }  # fmt: skip
 
 
@@ -155,6 +157,8 @@ def world(db):
             change_reason="The supplier moved the delivery",
             reason_code="supplier",
         )
+        # The forecast the scan keeps: at risk reads it (docs/forecast.md).
+        forecasts_refresh(projects=Project.objects.all(), now=NOW)
     for item in nodes.values():
         item.refresh_from_db()
     return World(me=me, nodes=nodes)
@@ -173,7 +177,7 @@ def answers(world: World) -> dict[str, dict[str, object]]:
     every = Milestone.objects.filter(pk__in=ids.values())
     overdue = set(every.overdue(NOW).values_list("pk", flat=True))
     due_soon = set(every.due_soon(NOW).values_list("pk", flat=True))
-    at_risk = set(every.at_risk(NOW).values_list("pk", flat=True))
+    at_risk = set(every.at_risk().values_list("pk", flat=True))
     column("overdue", lambda pk: pk in overdue)
     column("due_soon", lambda pk: pk in due_soon)
     column("at_risk", lambda pk: pk in at_risk)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory
 from tracker.core.errors import ConflictError
+from tracker.milestones.forecast import project_forecast_refresh
 from tracker.milestones.models import Milestone, MilestoneDependency, MilestoneStatus
 from tracker.milestones.selectors import at_risk_ids, find_cycle, project_board
 from tracker.milestones.services import milestone_update
@@ -33,11 +34,12 @@ def test_find_cycle(edges, start, cycle):
 
 @pytest.fixture
 def chain(db):
-    """a ← b ← c, and d independent; a is overdue."""
+    """a ← b ← c, and d independent; a is three days overdue, which pushes the forecasts of b
+    and c (due in a week, planned with a 10-day gap after a) three days past their due dates."""
     project = ProjectFactory()
     department = DepartmentFactory()
     now = timezone.now()
-    a = MilestoneFactory(project=project, department=department, due_at=now - timedelta(hours=2))
+    a = MilestoneFactory(project=project, department=department, due_at=now - timedelta(days=3))
     b = MilestoneFactory(project=project, department=department)
     c = MilestoneFactory(project=project, department=department)
     d = MilestoneFactory(project=project, department=department)
@@ -47,29 +49,43 @@ def chain(db):
             MilestoneDependency(milestone=c, depends_on=b),
         ]
     )
+    project_forecast_refresh(project=project)
     return project, a, b, c, d
 
 
 def test_at_risk_propagates_downstream_transitively(chain):
-    project, _a, b, c, _d = chain
-    assert at_risk_ids(project_ids=[project.pk]) == {b.pk, c.pk}
+    """At risk is open and forecast later than due: the overdue node itself, and the chain it
+    pushes; d, on its own, is not."""
+    project, a, b, c, _d = chain
+    assert at_risk_ids(project_ids=[project.pk]) == {a.pk, b.pk, c.pk}
+
+
+def test_a_small_delay_within_the_planned_gap_puts_nothing_at_risk(chain):
+    """Late since midnight, on its due day: the downstream forecasts still meet their dates."""
+    project, a, _b, _c, _d = chain
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    Milestone.objects.filter(pk=a.pk).update(due_at=midnight)
+    project_forecast_refresh(project=project)
+    assert at_risk_ids(project_ids=[project.pk]) == {a.pk}
 
 
 def test_done_nodes_are_not_at_risk_and_a_done_upstream_clears_risk(chain):
-    project, a, b, c, _d = chain
+    project, a, b, _c, _d = chain
     Milestone.objects.filter(pk=b.pk).update(
         status=MilestoneStatus.DONE, completed_at=timezone.now()
     )
-    assert at_risk_ids(project_ids=[project.pk]) == {c.pk}
+    project_forecast_refresh(project=project)
+    assert at_risk_ids(project_ids=[project.pk]) == {a.pk}
     Milestone.objects.filter(pk=a.pk).update(
         status=MilestoneStatus.DONE, completed_at=timezone.now()
     )
+    project_forecast_refresh(project=project)
     assert at_risk_ids(project_ids=[project.pk]) == set()
 
 
 def test_at_risk_costs_one_query(chain, django_assert_num_queries):
     project, *_ = chain
-    with django_assert_num_queries(1):  # one recursive query, however long the chain
+    with django_assert_num_queries(1):  # a filter on the persisted forecast
         at_risk_ids(project_ids=[project.pk])
 
 
@@ -77,6 +93,7 @@ def test_board_filters(chain):
     project, a, b, c, _d = chain
     lanes = project_board(project=project, at_risk_only=True)
     assert {n.pk for lane in lanes for column in lane.columns.values() for n in column} == {
+        a.pk,
         b.pk,
         c.pk,
     }

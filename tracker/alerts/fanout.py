@@ -36,6 +36,8 @@ RECIPIENTS: dict[str, tuple[str, ...]] = {
     AlertKind.DUE_SOON: (Role.ASSIGNEE,),
     AlertKind.OVERDUE: (Role.ASSIGNEE, Role.LEAD),
     AlertKind.ESCALATION: (Role.OWNER, Role.LEAD),
+    AlertKind.FORECAST_SLIP: (Role.ASSIGNEE, Role.LEAD),
+    AlertKind.D_DAY_AT_RISK: (Role.OWNER,),
     # AlertKind.RESOLVED goes to whoever was told about the overdue or escalation it closes.
 }
 # Each role as a field of an alert `a` (which copied its node's people when raised) or of its

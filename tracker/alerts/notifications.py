@@ -83,6 +83,10 @@ def alerts_email(message: OutboxMessage, now: datetime) -> RenderedEmail:
             alert.when = _("due in %(time)s") % {"time": timeuntil(alert.due_at, now)}
         elif alert.kind == AlertKind.RESOLVED:
             alert.when = ""
+        elif alert.kind in (AlertKind.FORECAST_SLIP, AlertKind.D_DAY_AT_RISK):
+            alert.when = texts.forecast_when(
+                alert.kind, forecast_at=alert.milestone.forecast_at, due_at=alert.due_at
+            )
         else:
             alert.when = _("overdue by %(time)s") % {"time": timesince(alert.due_at, now)}
     digest = message.event == OutboxEvent.DIGEST

@@ -36,6 +36,7 @@ from tracker.alerts.sql import (
     scan_params,
 )
 from tracker.alerts.working_time import Deadlines
+from tracker.milestones.forecast import d_day_threats
 from tracker.milestones.models import Milestone, MilestoneStatus
 from tracker.projects.models import Project
 
@@ -226,6 +227,47 @@ def raise_due_soon(*, now: datetime, scan_id: uuid.UUID, until: Deadlines) -> in
     )
     return _insert_alerts(
         candidates, milestone="pk", kind=AlertKind.DUE_SOON, now=now, scan_id=scan_id
+    )
+
+
+def _not_alerted(candidates: QuerySet[Milestone], kind: str) -> QuerySet[Milestone]:
+    return candidates.exclude(
+        Exists(Alert.objects.filter(milestone=OuterRef("pk"), kind=kind, due_at=OuterRef("due_at")))
+    )
+
+
+def raise_forecast_slips(*, now: datetime, scan_id: uuid.UUID) -> int:
+    """Warn the assignee and the department lead of every node whose forecast (persisted by the
+    forecast refresh just before) passed its due date while it is not overdue yet: `at_risk()`
+    among the nodes still due. Once per node and due date: one forecast episode lasts until
+    the node is done, cancelled or re-planned (which resolves the alert)."""
+    candidates = Milestone.objects.at_risk().filter(due_at__gte=now)
+    return _insert_alerts(
+        _not_alerted(candidates, AlertKind.FORECAST_SLIP),
+        milestone="pk",
+        kind=AlertKind.FORECAST_SLIP,
+        now=now,
+        scan_id=scan_id,
+    )
+
+
+def raise_d_day_at_risk(*, now: datetime, scan_id: uuid.UUID) -> int:
+    """Warn the project owner when the critical path ends with negative float before a D-day
+    still ahead: the alert names the path's last node (once per node and due date)."""
+    ends = d_day_threats()
+    if not ends:
+        return 0
+    candidates = (
+        Milestone.objects.open()
+        .filter(pk__in=ends, project__d_day__gte=now)
+        .exclude(project_id__in=_quiet_project_ids())
+    )
+    return _insert_alerts(
+        _not_alerted(candidates, AlertKind.D_DAY_AT_RISK),
+        milestone="pk",
+        kind=AlertKind.D_DAY_AT_RISK,
+        now=now,
+        scan_id=scan_id,
     )
 
 

@@ -7,6 +7,10 @@ A scan, in one transaction, as of `now`:
 - escalation: overdue alerts older than their project's `escalate_after` (every minute);
 - due soon: open nodes within their project's `due_soon_window` (every 15 minutes);
   both in working hours, and only in working time (see `working_time`);
+- forecast: the projects whose nodes changed since their last forecast, or that have an open
+  overdue node, are forecast again (`milestones.forecast`); nodes newly forecast past their
+  due date warn their assignee and lead (`forecast_slip`), a critical path ending with negative
+  float warns the project owner (`d_day_at_risk`) (every 15 minutes);
 - resolve: open alerts of nodes that are done, cancelled or re-planned later get `resolved_at`,
   and one `resolved` alert per node and due date says so (every 15 minutes);
 - fan-out: the alerts this scan raised become one outbox row per person (held for the digest
@@ -29,6 +33,7 @@ from django.db import transaction
 from tracker.alerts import fanout, raising
 from tracker.alerts.sql import advisory_xact_lock, without_jit
 from tracker.alerts.working_time import working_deadlines
+from tracker.milestones.forecast import forecasts_refresh
 from tracker.projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -39,10 +44,11 @@ class Step:
     ESCALATE = "escalate"
     DUE_SOON = "due_soon"
     RESOLVE = "resolve"
+    FORECAST = "forecast"
 
-    ALL = frozenset({OVERDUE, ESCALATE, DUE_SOON, RESOLVE})
+    ALL = frozenset({OVERDUE, ESCALATE, DUE_SOON, RESOLVE, FORECAST})
     EVERY_MINUTE = frozenset({OVERDUE, ESCALATE})
-    EVERY_QUARTER_HOUR = frozenset({DUE_SOON, RESOLVE})
+    EVERY_QUARTER_HOUR = frozenset({DUE_SOON, RESOLVE, FORECAST})
 
 
 class ScanLock:
@@ -57,6 +63,8 @@ class ScanResult:
     escalated: int = 0
     due_soon: int = 0
     resolved: int = 0
+    forecast_slip: int = 0
+    d_day_at_risk: int = 0
     messages: int = 0
     skipped: bool = False
 
@@ -105,6 +113,12 @@ def alerts_scan(
             )
         if Step.DUE_SOON in steps:
             counts["due_soon"] = raising.raise_due_soon(now=now, scan_id=scan_id, until=remind)
+        if Step.FORECAST in steps:
+            refreshed = forecasts_refresh(projects=Project.objects.active(), now=now)
+            if refreshed:
+                logger.info("Alert scan %s: forecast %d projects again.", scan_id, len(refreshed))
+            counts["forecast_slip"] = raising.raise_forecast_slips(now=now, scan_id=scan_id)
+            counts["d_day_at_risk"] = raising.raise_d_day_at_risk(now=now, scan_id=scan_id)
         if any(counts.values()):
             counts["messages"] = fanout.fan_out(scan_id=scan_id, now=now)
     result = ScanResult(**counts)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 
-from django.utils.translation import ngettext
+from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from tracker.alerts.models import AlertKind
 from tracker.notifications.texts import project_names
@@ -41,6 +43,14 @@ def kind_count(kind: str, count: int) -> str:
         return ngettext("%(count)d overdue", "%(count)d overdue", count) % {"count": count}
     if kind == AlertKind.DUE_SOON:
         return ngettext("%(count)d due soon", "%(count)d due soon", count) % {"count": count}
+    if kind == AlertKind.FORECAST_SLIP:
+        return ngettext("%(count)d forecast late", "%(count)d forecast late", count) % {
+            "count": count
+        }
+    if kind == AlertKind.D_DAY_AT_RISK:
+        return ngettext("%(count)d D-day at risk", "%(count)d D-days at risk", count) % {
+            "count": count
+        }
     return ngettext("%(count)d resolved", "%(count)d resolved", count) % {"count": count}
 
 
@@ -52,3 +62,16 @@ def alerts_summary(kinds: Iterable[str]) -> str:
         for kind in sorted(counts, key=AlertKind.urgency)
         if counts[kind]
     )
+
+
+def forecast_when(kind: str, *, forecast_at: datetime | None, due_at: datetime) -> str:
+    """What a forecast alert says of its node: when it is now forecast to finish."""
+    values = {
+        "forecast": timezone.localtime(forecast_at).strftime("%Y-%m-%d %H:%M")
+        if forecast_at
+        else "?",
+        "due": timezone.localtime(due_at).strftime("%Y-%m-%d %H:%M"),
+    }
+    if kind == AlertKind.D_DAY_AT_RISK:
+        return gettext("threatens the D-day: forecast %(forecast)s (due %(due)s)") % values
+    return gettext("forecast to finish %(forecast)s, after its due date %(due)s") % values

@@ -510,14 +510,13 @@ def forecasts_refresh(*, projects: QuerySet, now: datetime) -> list[int]:
     return refreshed
 
 
-def d_day_threats() -> QuerySet[Milestone]:
-    """Open nodes at the end of a critical path whose float is negative: each one's project's
+def d_day_threats() -> list[int]:
+    """The last node of each critical path whose float is negative: each one's project's
     D-day is threatened."""
-    ends = [
+    return [
         path[-1]
         for path in ProjectForecast.objects.filter(d_day_float_days__lt=0).values_list(
             "critical_path", flat=True
         )
         if path
     ]
-    return Milestone.objects.filter(pk__in=ends, status__in=OPEN_STATUSES)
