@@ -322,6 +322,7 @@ ROUTES: dict[str, list[Case]] = {
     "api:deviation-reason-list": [api("get", p("/api/v1/deviation-reasons/"), READERS)],
     "api:deviation-reason-detail": [api("get", p("/api/v1/deviation-reasons/supplier/"), READERS)],
     "api:project-board": [api("get", p("/api/v1/projects/{project}/board/"), READERS)],
+    "api:project-forecast": [api("get", p("/api/v1/projects/{project}/forecast/"), READERS)],
     "api:milestone-list": [
         api("get", p("/api/v1/milestones/"), READERS),
         api(

@@ -13,9 +13,10 @@ import bisect
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -33,13 +34,19 @@ ONE_DAY = timedelta(days=1)
 # Days of calendar the arithmetic reads beyond a project's dates before it falls back to the
 # calendar's own (slower) arithmetic.
 MARGIN_DAYS = 120
+WRITE_CHUNK = 1000  # nodes per UPDATE of their forecasts
 
 
 def local_day(moment: datetime) -> date:
-    return timezone.localtime(moment).date()
+    """The date of `moment` in `TIME_ZONE` (not the request's zone: one calendar for all)."""
+    return moment.astimezone(timezone.get_default_timezone()).date()
 
 
-@dataclass(frozen=True)
+def local_time(moment: datetime) -> time:
+    return moment.astimezone(timezone.get_default_timezone()).timetz()
+
+
+@dataclass
 class Node:
     """What attribution and the forecast need of a node."""
 
@@ -50,6 +57,14 @@ class Node:
     planned_at: datetime  # the baseline due once baselined, else the due date (`PLANNED_DUE`)
     completed_at: datetime | None = None
     upstream: tuple[tuple[int, int | None], ...] = ()  # (upstream id, declared lead or None)
+
+    @cached_property
+    def planned_day(self) -> date:
+        return local_day(self.planned_at)
+
+    @cached_property
+    def due_day(self) -> date:
+        return local_day(self.due_at)
 
     @property
     def cancelled(self) -> bool:
@@ -66,39 +81,41 @@ class WorkingDays:
     def __init__(self, is_working: Callable[[date], bool], first: date, last: date) -> None:
         self._is_working = is_working
         self.first, self.last = first, last
+        self._start, self._end = first.toordinal(), last.toordinal()
         self._count: list[int] = [0]  # working days in (first, first + i]
         self._working: list[int] = []  # offsets of the working days after `first`
-        for offset in range(1, (last - first).days + 1):
-            working = is_working(first + ONE_DAY * offset)
+        self._dates: list[date] = []  # those days
+        for offset in range(1, self._end - self._start + 1):
+            day = first + ONE_DAY * offset
+            working = is_working(day)
             self._count.append(self._count[-1] + working)
             if working:
                 self._working.append(offset)
-
-    def _inside(self, day: date) -> bool:
-        return self.first <= day <= self.last
+                self._dates.append(day)
 
     def between(self, start: date, end: date) -> int:
         """Working days in (start, end], negative when end is before start."""
-        if end < start:
+        a, b = start.toordinal(), end.toordinal()
+        if self._start <= a <= self._end and self._start <= b <= self._end:
+            return self._count[b - self._start] - self._count[a - self._start]
+        if b < a:
             return -self.between(end, start)
-        if self._inside(start) and self._inside(end):
-            return self._count[(end - self.first).days] - self._count[(start - self.first).days]
-        return sum(self._is_working(start + ONE_DAY * n) for n in range(1, (end - start).days + 1))
+        return sum(self._is_working(start + ONE_DAY * n) for n in range(1, b - a + 1))
 
     def add(self, day: date, count: int) -> date:
         """`count` working days after `day` (before it, when negative); zero is `day` itself."""
         if count == 0:
             return day
-        if self._inside(day):
-            offset = (day - self.first).days
+        offset = day.toordinal() - self._start
+        if 0 <= offset <= self._end - self._start:
             if count > 0:
                 index = self._count[offset] + count - 1
-                if index < len(self._working):
-                    return self.first + ONE_DAY * self._working[index]
+                if index < len(self._dates):
+                    return self._dates[index]
             else:
                 index = bisect.bisect_left(self._working, offset) + count
                 if index >= 0:
-                    return self.first + ONE_DAY * self._working[index]
+                    return self._dates[index]
         step = ONE_DAY if count > 0 else -ONE_DAY
         remaining = abs(count)
         while remaining:
@@ -120,7 +137,7 @@ class WorkingDays:
         calendar = calendar or WorkingCalendar()
         days = [local_day(now), *(local_day(moment) for moment in extra)]
         for node in nodes:
-            days += [local_day(node.due_at), local_day(node.planned_at)]
+            days += [node.due_day, node.planned_day]
             if node.completed_at is not None:
                 days.append(local_day(node.completed_at))
         margin = ONE_DAY * MARGIN_DAYS
@@ -161,7 +178,7 @@ def link_lead(days: WorkingDays, upstream: Node, node: Node, declared: int | Non
     planned gap max(0, planned(node) − planned(upstream))."""
     if declared is not None:
         return declared
-    return max(0, days.between(local_day(upstream.planned_at), local_day(node.planned_at)))
+    return max(0, days.between(upstream.planned_day, node.planned_day))
 
 
 def _links(nodes: Mapping[int, Node], node: Node) -> list[tuple[Node, int | None]]:
@@ -217,6 +234,7 @@ def attribute(
     whose own delay produced it.
     """
     slip: dict[int, int] = {}
+    finished: dict[int, date] = {}
     inherited: dict[int, int] = {}
     source: dict[int, int | None] = {}
     made_of: dict[int, list[tuple[int, int]]] = {}
@@ -227,12 +245,13 @@ def attribute(
         finish = _finish(node, now)
         if finish is None:
             continue
-        planned = local_day(node.planned_at)
-        slip[pk] = max(0, days.between(planned, local_day(finish)))
+        planned = node.planned_day
+        finished[pk] = local_day(finish)
+        slip[pk] = max(0, days.between(planned, finished[pk]))
         worst, worst_delay = None, 0
         for upstream, declared in _links(nodes, node):
             lead = link_lead(days, upstream, node, declared)
-            reached = lead - days.between(local_day(_finish(upstream, now)), planned)
+            reached = lead - days.between(finished[upstream.id], planned)
             key = (-reached, upstream.planned_at, upstream.id)  # ties: the earliest planned
             if reached > 0 and (worst is None or key < worst[0]):
                 worst, worst_delay = (key, upstream.id), reached
@@ -344,7 +363,7 @@ def forecast(
             moment = max(node.due_at, now)
             pushed = max(candidates.values(), default=None)
             if pushed is not None and pushed > local_day(moment):
-                moment = datetime.combine(pushed, timezone.localtime(node.due_at).timetz())
+                moment = datetime.combine(pushed, local_time(node.due_at))
         at[pk], day[pk] = moment, local_day(moment)
 
     d_day_local = local_day(d_day)
@@ -354,11 +373,9 @@ def forecast(
             continue
         links = downstream.get(pk)
         if not links:
-            latest[pk] = max(d_day_local, local_day(nodes[pk].due_at))
+            latest[pk] = max(d_day_local, nodes[pk].due_day)
             continue
-        latest[pk] = min(
-            days.add(min(local_day(nodes[m].due_at), latest[m]), -lead) for m, lead in links
-        )
+        latest[pk] = min(days.add(min(nodes[m].due_day, latest[m]), -lead) for m, lead in links)
     floats = {pk: days.between(day[pk], latest[pk]) for pk in at}
 
     path: list[int] = []
@@ -374,7 +391,7 @@ def forecast(
     schedule = {}
     for pk, moment in at.items():
         due = nodes[pk].due_at
-        late = days.between(local_day(due), day[pk]) if moment > due else 0
+        late = days.between(nodes[pk].due_day, day[pk]) if moment > due else 0
         schedule[pk] = NodeForecast(
             forecast_at=moment,
             float_days=floats[pk],
@@ -404,21 +421,28 @@ NODE_FIELDS = (
 )
 
 
-def project_nodes(*, project_id: int) -> tuple[dict[int, Node], dict[int, tuple]]:
-    """The project's nodes as `Node`s (one query for the nodes, one for their links) and the
-    forecast columns each has now, to write only what changed."""
+def projects_nodes(
+    *, project_ids: Iterable[int]
+) -> tuple[dict[int, dict[int, Node]], dict[int, tuple]]:
+    """The nodes of these projects as `Node`s, by project (one query for the nodes, one for
+    their links, however many projects), and the forecast columns each node has now, to write
+    only what changed."""
+    project_ids = list(project_ids)
     links: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
     for node_id, upstream_id, lead in (
-        MilestoneDependency.objects.filter(milestone__project_id=project_id)
+        MilestoneDependency.objects.filter(milestone__project_id__in=project_ids)
         .order_by("depends_on_id")
         .values_list("milestone_id", "depends_on_id", "min_lead_days")
     ):
         links[node_id].append((upstream_id, lead))
-    nodes, stored = {}, {}
-    for pk, department, status, due, baseline, completed, *persisted in (
-        Milestone.objects.filter(project_id=project_id).order_by().values_list(*NODE_FIELDS)
+    by_project: dict[int, dict[int, Node]] = {pk: {} for pk in project_ids}
+    stored = {}
+    for pk, project_id, department, status, due, baseline, completed, *persisted in (
+        Milestone.objects.filter(project_id__in=project_ids)
+        .order_by()
+        .values_list("id", "project_id", *NODE_FIELDS[1:])
     ):
-        nodes[pk] = Node(
+        by_project[project_id][pk] = Node(
             id=pk,
             department_id=department,
             status=status,
@@ -428,65 +452,113 @@ def project_nodes(*, project_id: int) -> tuple[dict[int, Node], dict[int, tuple]
             upstream=tuple(links.get(pk, ())),
         )
         stored[pk] = tuple(persisted)
-    return nodes, stored
+    return by_project, stored
+
+
+def _schedule(project, nodes: Mapping[int, Node], *, now: datetime, calendar) -> ProjectSchedule:
+    days = WorkingDays.for_nodes(
+        nodes.values(),
+        now=now,
+        extra=[project.d_day],
+        calendar=calendar,
+        war_room=project.war_room_window,
+    )
+    return forecast(nodes, now=now, d_day=project.d_day, days=days)
 
 
 def project_schedule(*, project, now: datetime | None = None) -> ProjectSchedule:
     """The project's forecast as of `now`, computed afresh (the forecast API reads this)."""
     now = now or timezone.now()
-    nodes, _stored = project_nodes(project_id=project.pk)
-    days = WorkingDays.for_nodes(
-        nodes.values(), now=now, extra=[project.d_day], war_room=project.war_room_window
-    )
-    return forecast(nodes, now=now, d_day=project.d_day, days=days)
+    by_project, _stored = projects_nodes(project_ids=[project.pk])
+    return _schedule(project, by_project[project.pk], now=now, calendar=WorkingCalendar())
 
 
 def project_slip_attribution(*, project, now: datetime | None = None) -> SlipAttribution:
-    """Who really slipped in this project: per node, per department and for the project."""
+    """Who really slipped in this project: per node, per department and for the project (the
+    monthly analysis reads this)."""
     now = now or timezone.now()
-    nodes, _stored = project_nodes(project_id=project.pk)
+    nodes = projects_nodes(project_ids=[project.pk])[0][project.pk]
     days = WorkingDays.for_nodes(nodes.values(), now=now, war_room=project.war_room_window)
     return summarize(nodes, attribute(nodes, now=now, days=days))
 
 
-@transaction.atomic
-def project_forecast_refresh(*, project, now: datetime | None = None) -> ProjectSchedule:
-    """Compute the project's forecast and persist it: `forecast_at`, `float_days` and
-    `on_critical_path` of the nodes whose values changed, and the project's `ProjectForecast`.
-    Writes only the forecast columns (never `updated_at`), so a refresh is not a change."""
-    now = now or timezone.now()
-    nodes, stored = project_nodes(project_id=project.pk)
-    days = WorkingDays.for_nodes(
-        nodes.values(), now=now, extra=[project.d_day], war_room=project.war_room_window
-    )
-    schedule = forecast(nodes, now=now, d_day=project.d_day, days=days)
-    changed = []
-    for pk, before in stored.items():
-        found = schedule.nodes.get(pk)
-        after = (
-            (found.forecast_at, found.float_days, found.on_critical_path)
-            if found
-            else (None, None, False)
-        )
-        if after != before:
-            changed.append(
-                Milestone(
-                    pk=pk, forecast_at=after[0], float_days=after[1], on_critical_path=after[2]
-                )
-            )
-    if changed:
+def _write_forecasts(rows: list[tuple[int, datetime | None, int | None, bool]]) -> None:
+    """Set the forecast columns of these nodes: on PostgreSQL one UPDATE … FROM (VALUES …) per
+    thousand nodes, elsewhere `bulk_update`. Never `updated_at`: a refresh is not a change."""
+    if connection.vendor != "postgresql":
         Milestone.objects.bulk_update(
-            changed, ["forecast_at", "float_days", "on_critical_path"], batch_size=500
+            [
+                Milestone(pk=pk, forecast_at=at, float_days=slack, on_critical_path=critical)
+                for pk, at, slack, critical in rows
+            ],
+            ["forecast_at", "float_days", "on_critical_path"],
+            batch_size=500,
         )
-    ProjectForecast.objects.update_or_create(
-        project_id=project.pk,
-        defaults={
-            "computed_at": now,
-            "critical_path": schedule.critical_path,
-            "d_day_float_days": schedule.d_day_float_days,
-        },
+        return
+    m = Milestone._meta
+    quote = connection.ops.quote_name
+    columns = {f: quote(m.get_field(f).column) for f in ("forecast_at", "float_days")}
+    critical = quote(m.get_field("on_critical_path").column)
+    for start in range(0, len(rows), WRITE_CHUNK):
+        chunk = rows[start : start + WRITE_CHUNK]
+        values = ", ".join(["(%s::bigint, %s::timestamptz, %s::integer, %s::boolean)"] * len(chunk))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {quote(m.db_table)} AS m SET {columns['forecast_at']} = v.forecast_at,"
+                f" {columns['float_days']} = v.float_days, {critical} = v.critical"
+                f" FROM (VALUES {values}) AS v (id, forecast_at, float_days, critical)"
+                f" WHERE m.{quote(m.pk.column)} = v.id",
+                [value for row in chunk for value in row],
+            )
+
+
+@transaction.atomic
+def projects_forecast_refresh(*, projects: Iterable, now: datetime) -> dict[int, ProjectSchedule]:
+    """Compute these projects' forecasts and persist them: the forecast columns of the nodes
+    whose values changed, and each project's `ProjectForecast`. A constant number of queries
+    for any number of projects (plus one per year of calendar read and per thousand nodes
+    written)."""
+    projects = list(projects)
+    if not projects:
+        return {}
+    by_project, stored = projects_nodes(project_ids=[p.pk for p in projects])
+    calendar = WorkingCalendar()
+    schedules, changed = {}, []
+    for project in projects:
+        schedule = _schedule(project, by_project[project.pk], now=now, calendar=calendar)
+        schedules[project.pk] = schedule
+        for pk in by_project[project.pk]:
+            found = schedule.nodes.get(pk)
+            after = (
+                (found.forecast_at, found.float_days, found.on_critical_path)
+                if found
+                else (None, None, False)
+            )
+            if after != stored[pk]:
+                changed.append((pk, *after))
+    if changed:
+        _write_forecasts(changed)
+    ProjectForecast.objects.bulk_create(
+        [
+            ProjectForecast(
+                project_id=pk,
+                computed_at=now,
+                critical_path=schedule.critical_path,
+                d_day_float_days=schedule.d_day_float_days,
+            )
+            for pk, schedule in schedules.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["project"],
+        update_fields=["computed_at", "critical_path", "d_day_float_days"],
     )
-    return schedule
+    return schedules
+
+
+def project_forecast_refresh(*, project, now: datetime | None = None) -> ProjectSchedule:
+    """One project's `projects_forecast_refresh`."""
+    now = now or timezone.now()
+    return projects_forecast_refresh(projects=[project], now=now)[project.pk]
 
 
 def stale_forecasts(projects: QuerySet, *, now: datetime) -> QuerySet:
@@ -503,11 +575,8 @@ def stale_forecasts(projects: QuerySet, *, now: datetime) -> QuerySet:
 
 def forecasts_refresh(*, projects: QuerySet, now: datetime) -> list[int]:
     """Recompute the stale forecasts of `projects` (the scan calls this); returns their ids."""
-    refreshed = []
-    for project in stale_forecasts(projects, now=now).order_by("pk"):
-        project_forecast_refresh(project=project, now=now)
-        refreshed.append(project.pk)
-    return refreshed
+    stale = stale_forecasts(projects, now=now).order_by("pk")
+    return list(projects_forecast_refresh(projects=stale, now=now))
 
 
 def d_day_threats() -> list[int]:

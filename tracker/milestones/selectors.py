@@ -37,7 +37,9 @@ def milestone_queryset() -> QuerySet[Milestone]:
     return Milestone.objects.select_related("project", "department", "assignee").prefetch_related(
         Prefetch(
             "upstream_links",
-            queryset=MilestoneDependency.objects.only("id", "milestone_id", "depends_on_id"),
+            queryset=MilestoneDependency.objects.only(
+                "id", "milestone_id", "depends_on_id", "min_lead_days"
+            ),
         )
     )
 

@@ -235,6 +235,22 @@ def _validate_dependencies(
     return upstream
 
 
+Dependencies = Iterable[tuple[Milestone, int | None]]
+
+
+def _split_dependencies(
+    dependencies: Dependencies,
+) -> tuple[list[Milestone], dict[int, int | None]]:
+    """(upstream node, declared minimum lead in working days or None) pairs → the nodes, and
+    each one's lead."""
+    pairs = list(dependencies)
+    return [node for node, _lead in pairs], {node.pk: lead for node, lead in pairs}
+
+
+def _leads_text(leads: dict[int, int | None]) -> str:
+    return ",".join(f"{pk}:{lead}" for pk, lead in sorted(leads.items()) if lead is not None)
+
+
 def _actor_or_none(actor: User | None) -> User | None:
     return actor if actor and actor.pk else None
 
@@ -321,13 +337,16 @@ def milestone_create(
     status: str = MilestoneStatus.TODO,
     completed_at: datetime | None = None,
     depends_on: Iterable[Milestone] = (),
+    dependencies: Dependencies | None = None,
     position: int | None = None,
     reason: str = "",
     reason_code: str = "",
     now: datetime | None = None,
 ) -> Milestone:
     """Add a node. A node added after the baseline gets its baseline from its first due date
-    and is marked "added after baseline"; it counts in the rate like the others."""
+    and is marked "added after baseline"; it counts in the rate like the others.
+    `dependencies` gives its upstream nodes with their declared minimum leads (instead of
+    `depends_on`)."""
     authorize(
         actor,
         can_create_milestone,
@@ -354,6 +373,9 @@ def milestone_create(
                 "completion."
             )
     checked = reason_resolve(reason_code=reason_code, change_reason=reason, needed=needed)
+    leads: dict[int, int | None] = {}
+    if dependencies is not None:
+        depends_on, leads = _split_dependencies(dependencies)
     upstream = _validate_dependencies(milestone=None, project=project, depends_on=depends_on)
     milestone = lane_insert(
         lambda slot: Milestone.objects.create(
@@ -374,7 +396,8 @@ def milestone_create(
         position=position,
     )
     MilestoneDependency.objects.bulk_create(
-        MilestoneDependency(milestone=milestone, depends_on=node) for node in upstream
+        MilestoneDependency(milestone=milestone, depends_on=node, min_lead_days=leads.get(node.pk))
+        for node in upstream
     )
     if project.baselined_at is not None:
         BaselineEntry.objects.create(
@@ -414,8 +437,9 @@ def milestone_update(
     """Change a node. On a baselined project's node, a due move, a cancellation, a late
     completion and a back-dated one need `reason_code` (`reason_required_for`).
 
-    `data` holds only the fields being changed (a PATCH), with model
-    instances for department/assignee and a list of nodes for `depends_on`.
+    `data` holds only the fields being changed (a PATCH), with model instances for
+    department/assignee and a list of nodes for `depends_on`, or (node, declared minimum lead)
+    pairs for `dependencies` (`depends_on` alone keeps the links' leads).
 
     Raises PermissionDeniedError when `actor` may not make the change, ConflictError when
     `expected_version` no longer matches, and ValidationError for broken rules; in every case
@@ -441,6 +465,10 @@ def milestone_update(
     changes: list[MilestoneChange] = []
     updated: list[str] = []
 
+    leads: dict[int, int | None] | None = None
+    if "dependencies" in data:
+        depends_on, leads = _split_dependencies(data["dependencies"])
+        data = {**{k: v for k, v in data.items() if k != "dependencies"}, "depends_on": depends_on}
     unknown = set(data) - set(EDITABLE_FIELDS) - {"depends_on"}
     if unknown:
         raise ValidationError({field: _("This field cannot be changed.") for field in unknown})
@@ -509,6 +537,25 @@ def milestone_update(
                 reason,
                 now,
             )
+        if leads is not None:
+            links = MilestoneDependency.objects.filter(milestone=milestone)
+            before = dict(links.values_list("depends_on_id", "min_lead_days"))
+            after = {pk: leads.get(pk) for pk in new_ids}
+            for pk, lead in after.items():
+                if before.get(pk) != lead:
+                    links.filter(depends_on_id=pk).update(min_lead_days=lead)
+            old_leads = {pk: lead for pk, lead in before.items() if pk in old_ids}
+            if _leads_text(old_leads) != _leads_text(after):
+                _record(
+                    changes,
+                    milestone,
+                    "dependency_leads",
+                    _leads_text(old_leads),
+                    _leads_text(after),
+                    actor,
+                    reason,
+                    now,
+                )
 
     if not changes:
         return milestone

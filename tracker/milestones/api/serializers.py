@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tracker.accounts.models import Department, User
@@ -8,6 +9,21 @@ from tracker.milestones.models import (
     MilestoneChange,
     MilestoneStatus,
 )
+
+
+class DependencySerializer(serializers.Serializer):
+    """One upstream link: the node it waits for and the declared minimum lead, in working
+    days (null: the whole planned gap between the two counts as lead, docs/forecast.md)."""
+
+    depends_on = serializers.IntegerField()
+    min_lead_days = serializers.IntegerField(allow_null=True)
+
+
+class DependencyWriteSerializer(serializers.Serializer):
+    depends_on = serializers.PrimaryKeyRelatedField(queryset=Milestone.objects.all())
+    min_lead_days = serializers.IntegerField(
+        min_value=0, max_value=365, allow_null=True, required=False, default=None
+    )
 
 
 class MilestoneSerializer(serializers.ModelSerializer):
@@ -22,6 +38,7 @@ class MilestoneSerializer(serializers.ModelSerializer):
         help_text="The assignee's username; null when nobody is assigned.",
     )
     depends_on = serializers.SerializerMethodField()
+    dependencies = serializers.SerializerMethodField()
     is_overdue = serializers.BooleanField(read_only=True, default=False)
     is_at_risk = serializers.BooleanField(read_only=True, default=False)
     warnings = serializers.SerializerMethodField(
@@ -42,10 +59,14 @@ class MilestoneSerializer(serializers.ModelSerializer):
             "status",
             "completed_at",
             "depends_on",
+            "dependencies",
             "position",
             "added_after_baseline",
             "is_overdue",
             "is_at_risk",
+            "forecast_at",
+            "float_days",
+            "on_critical_path",
             "warnings",
             "version",
             "created_at",
@@ -59,6 +80,14 @@ class MilestoneSerializer(serializers.ModelSerializer):
     def get_depends_on(self, milestone) -> list[int]:
         # Uses the prefetched links: no query per node.
         return sorted(link.depends_on_id for link in milestone.upstream_links.all())
+
+    @extend_schema_field(DependencySerializer(many=True))
+    def get_dependencies(self, milestone) -> list[dict]:
+        links = sorted(milestone.upstream_links.all(), key=lambda link: link.depends_on_id)
+        return [
+            {"depends_on": link.depends_on_id, "min_lead_days": link.min_lead_days}
+            for link in links
+        ]
 
 
 _DATETIME = serializers.DateTimeField(read_only=True)
@@ -124,6 +153,11 @@ class MilestoneWriteSerializer(serializers.Serializer):
     depends_on = serializers.PrimaryKeyRelatedField(
         queryset=Milestone.objects.all(), many=True, required=False
     )
+    dependencies = DependencyWriteSerializer(
+        many=True,
+        required=False,
+        help_text="Upstream nodes with their declared minimum lead (instead of depends_on).",
+    )
     position = serializers.IntegerField(required=False, min_value=0)
     change_reason = serializers.CharField(
         required=False,
@@ -142,7 +176,14 @@ class MilestoneWriteSerializer(serializers.Serializer):
         ),
     )
 
+    def validate_dependencies(self, value):
+        return [(item["depends_on"], item.get("min_lead_days")) for item in value]
+
     def validate(self, attrs):
+        if "depends_on" in attrs and "dependencies" in attrs:
+            raise serializers.ValidationError(
+                {"dependencies": "Send depends_on or dependencies, not both."}
+            )
         moved = "project" in attrs and attrs["project"].pk != getattr(
             self.instance, "project_id", None
         )

@@ -196,3 +196,22 @@ __all__ = [
     "ProjectStatus",
     "TemplateSerializer",
 ]
+
+
+class NodeForecastSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    forecast_at = AwareDateTimeField()
+    float_days = serializers.IntegerField(help_text="Working days; negative pushes a due date.")
+    days_late = serializers.IntegerField(help_text="Working days the forecast passes the due.")
+    on_critical_path = serializers.BooleanField()
+
+
+class ForecastSerializer(serializers.Serializer):
+    project = serializers.IntegerField()
+    computed_at = AwareDateTimeField()
+    d_day = AwareDateTimeField()
+    d_day_float_days = serializers.IntegerField(allow_null=True)
+    critical_path = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Node ids, upstream first."
+    )
+    nodes = NodeForecastSerializer(many=True)

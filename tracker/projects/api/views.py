@@ -1,16 +1,19 @@
 from django.db.models import Count
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from tracker.core.api.views import ChecksWriteFirst
+from tracker.milestones.forecast import project_schedule
 from tracker.milestones.models import MilestoneStatus
 from tracker.milestones.selectors import project_board
 from tracker.projects.api.serializers import (
     AuditEntrySerializer,
     BaselineSerializer,
     BoardSerializer,
+    ForecastSerializer,
     ProjectSerializer,
     RebaselineSerializer,
     TemplateSerializer,
@@ -185,3 +188,21 @@ class ProjectViewSet(ChecksWriteFirst, viewsets.ModelViewSet):
         )
         data = {"project": project.pk, "statuses": MilestoneStatus.values, "lanes": lanes}
         return Response(BoardSerializer(data, context={"request": request}).data)
+
+    @extend_schema(responses=ForecastSerializer)
+    @action(detail=True, methods=["get"])
+    def forecast(self, request, pk=None):
+        """Each node's forecast, float and the critical path, computed now (docs/forecast.md).
+        Cancelled nodes have no forecast and are left out."""
+        project = self.get_object()
+        now = timezone.now()
+        schedule = project_schedule(project=project, now=now)
+        data = {
+            "project": project.pk,
+            "computed_at": now,
+            "d_day": project.d_day,
+            "d_day_float_days": schedule.d_day_float_days,
+            "critical_path": schedule.critical_path,
+            "nodes": [{"id": pk, **vars(node)} for pk, node in sorted(schedule.nodes.items())],
+        }
+        return Response(ForecastSerializer(data).data)
