@@ -23,7 +23,7 @@ from tracker.milestones.models import (
     open_condition,
     overdue_condition,
 )
-from tracker.milestones.selectors import annotate_flags, milestone_queryset
+from tracker.milestones.selectors import annotate_flags, forecast_days_late, milestone_queryset
 from tracker.projects.models import Project
 from tracker.reports.periods import week_period
 from tracker.reports.selectors import deviation_report
@@ -249,6 +249,10 @@ def node_detail(*, milestone_id: int, user: User, now: datetime | None = None) -
         .get(pk=milestone_id)
     )
     annotate_flags([node, *node.depends_on.all(), *node.dependents.all()], now=now)
+    leads = {link.depends_on_id: link.min_lead_days for link in node.upstream_links.all()}
+    for upstream in node.depends_on.all():
+        upstream.min_lead_days = leads.get(upstream.pk)
+    forecast_days_late([node])
     return node
 
 
