@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
+from tracker.milestones.forecast import project_forecast_refresh
 from tracker.milestones.models import Milestone, MilestoneChange, MilestoneStatus
 from tracker.projects.services import project_baseline
 
@@ -210,15 +211,18 @@ class TestDependencies:
 
 
 def test_overdue_and_at_risk_flags(client, project, department):
+    """At risk: open and forecast later than due (docs/forecast.md). Three days late pushes the
+    forecasts of the two nodes after it past their due dates; an overdue node is at risk too."""
     late = MilestoneFactory(
-        project=project, department=department, due_at=timezone.now() - timedelta(hours=1)
+        project=project, department=department, due_at=timezone.now() - timedelta(days=3)
     )
     downstream = MilestoneFactory(project=project, department=department)
     further = MilestoneFactory(project=project, department=department)
     client.patch(url(downstream), {"depends_on": [late.pk]}, format="json")
     client.patch(url(further), {"depends_on": [downstream.pk]}, format="json")
+    project_forecast_refresh(project=project)  # what the scan keeps
     rows = {row["id"]: row for row in client.get(url(), {"project": project.pk}).json()["results"]}
-    assert rows[late.pk]["is_overdue"] and not rows[late.pk]["is_at_risk"]
+    assert rows[late.pk]["is_overdue"] and rows[late.pk]["is_at_risk"]
     assert rows[downstream.pk]["is_at_risk"] and not rows[downstream.pk]["is_overdue"]
     assert rows[further.pk]["is_at_risk"]
 

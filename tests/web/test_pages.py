@@ -18,6 +18,7 @@ from tests.factories import (
     UserFactory,
 )
 from tracker.alerts.models import Alert
+from tracker.milestones.forecast import project_forecast_refresh
 from tracker.milestones.models import MilestoneDependency, MilestoneStatus
 from tracker.milestones.services import milestone_update
 from tracker.projects.models import ProjectStatus
@@ -67,6 +68,7 @@ def test_my_work_sections(client_for, project):
         project=project, department=mine, title="Waiting price", due_at=now + timedelta(days=20)
     )
     MilestoneDependency.objects.create(milestone=at_risk, depends_on=overdue)
+    project_forecast_refresh(project=project)
     week_end = week_period(now).end
     soon = MilestoneFactory(
         project=project,

@@ -131,7 +131,13 @@ def at_risk_condition() -> Q:
     """Open, in an active project, and its persisted forecast (`forecast_at`, written by the
     forecast recompute) is later than its current due date: the one definition of at risk
     (docs/forecast.md). An overdue node is at risk too (its forecast is at least now)."""
-    return open_condition() & in_active_projects_condition() & Q(forecast_at__gt=F("due_at"))
+    # `IS NOT NULL` first: as a column (`with_flags`) a node never forecast reads false, not NULL.
+    return (
+        open_condition()
+        & in_active_projects_condition()
+        & Q(forecast_at__isnull=False)
+        & Q(forecast_at__gt=F("due_at"))
+    )
 
 
 class MilestoneQuerySet(models.QuerySet):
