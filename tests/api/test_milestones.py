@@ -232,7 +232,7 @@ def test_each_list_row_is_the_nodes_detail(client, project, department):
     now = timezone.now()
     mei = UserFactory(username="mei")
     late = MilestoneFactory(
-        project=project, department=department, assignee=mei, due_at=now - timedelta(hours=3)
+        project=project, department=department, assignee=mei, due_at=now - timedelta(days=3)
     )
     downstream = MilestoneFactory(project=project, department=department, assignee=None)
     MilestoneFactory(
@@ -245,6 +245,7 @@ def test_each_list_row_is_the_nodes_detail(client, project, department):
     )
     project_baseline(project=project, actor=project.owner)
     client.patch(url(downstream), {"depends_on": [late.pk]}, format="json")
+    project_forecast_refresh(project=project)
     rows = client.get(url(), {"project": project.pk}).json()["results"]
     assert len(rows) == 3
     for row in rows:

@@ -147,11 +147,11 @@ def executor(transactional_db):
 
 def test_the_migration_renumbers_lanes_with_duplicates_first(executor):
     executor.migrate(BEFORE)
-    # The nodes as an older version wrote them (its historical model: later migrations of
-    # milestones add columns today's model would write).
-    old_milestone = executor.loader.project_state(BEFORE).apps.get_model("milestones", "Milestone")
+    # The rows an older version wrote, through that version's model (later migrations, e.g.
+    # the forecast columns, are not there yet).
     project, merch, tech = ProjectFactory(), DepartmentFactory(), DepartmentFactory()
     due = timezone.now()
+    old_milestone = executor.loader.project_state(BEFORE).apps.get_model("milestones", "Milestone")
 
     def node(title, department, position, days=0):
         return old_milestone.objects.create(

@@ -102,7 +102,8 @@ class MilestoneListSerializer(MilestoneSerializer):
     LOADS = (
         *("id", "project", "title", "description", "due_at", "baseline_due_at", "status"),
         *("completed_at", "position", "added_after_baseline", "version", "created_at"),
-        *("updated_at", "department__code", "assignee__username"),
+        *("updated_at", "forecast_at", "float_days", "on_critical_path"),
+        *("department__code", "assignee__username"),
     )
 
     def to_representation(self, milestone):
@@ -120,10 +121,14 @@ class MilestoneListSerializer(MilestoneSerializer):
             "status": milestone.status,
             "completed_at": when(milestone.completed_at),
             "depends_on": self.get_depends_on(milestone),
+            "dependencies": self.get_dependencies(milestone),
             "position": milestone.position,
             "added_after_baseline": milestone.added_after_baseline,
             "is_overdue": bool(getattr(milestone, "is_overdue", False)),
             "is_at_risk": bool(getattr(milestone, "is_at_risk", False)),
+            "forecast_at": when(milestone.forecast_at),
+            "float_days": milestone.float_days,
+            "on_critical_path": milestone.on_critical_path,
             "warnings": self.get_warnings(milestone),
             "version": milestone.version,
             "created_at": when(milestone.created_at),

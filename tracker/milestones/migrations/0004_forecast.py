@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_initial'),
-        ('milestones', '0002_lean_indexes'),
+        ('milestones', '0003_lane_position_unique'),
         ('projects', '0005_shipped_templates_in_working_days'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
