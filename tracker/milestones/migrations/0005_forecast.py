@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_initial'),
-        ('milestones', '0003_lane_position_unique'),
+        ('milestones', '0004_deviation_reasons_history_outlives_nodes'),
         ('projects', '0005_shipped_templates_in_working_days'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
