@@ -73,6 +73,12 @@ def test_forecast_costs_the_same_queries_for_any_number_of_nodes(
     assert count() == few
 
 
+def if_match(node) -> dict[str, str]:
+    """The node's current ETag, as every API write of a node must send it."""
+    node.refresh_from_db(fields=["version"])
+    return {"HTTP_IF_MATCH": f'"{node.version}"'}
+
+
 def test_dependencies_with_a_minimum_lead_are_written_and_read(client, project, chain):
     samples, shoot, launch, _dropped = chain
     response = client.patch(
@@ -84,6 +90,7 @@ def test_dependencies_with_a_minimum_lead_are_written_and_read(client, project, 
             ]
         },
         format="json",
+        **if_match(launch),
     )
     assert response.status_code == 200, response.json()
     body = response.json()
@@ -100,7 +107,10 @@ def test_dependencies_with_a_minimum_lead_are_written_and_read(client, project, 
 
     # A list of ids still works, and keeps the leads of the links it keeps.
     response = client.patch(
-        f"/api/v1/milestones/{launch.pk}/", {"depends_on": [shoot.pk]}, format="json"
+        f"/api/v1/milestones/{launch.pk}/",
+        {"depends_on": [shoot.pk]},
+        format="json",
+        **if_match(launch),
     )
     assert response.status_code == 200
     assert response.json()["dependencies"] == [{"depends_on": shoot.pk, "min_lead_days": 1}]
@@ -137,7 +147,9 @@ def test_bad_dependencies_are_refused_and_nothing_is_written(client, chain, body
     before = list(
         MilestoneDependency.objects.values_list("milestone", "depends_on", "min_lead_days")
     )
-    response = client.patch(f"/api/v1/milestones/{launch.pk}/", resolve(body), format="json")
+    response = client.patch(
+        f"/api/v1/milestones/{launch.pk}/", resolve(body), format="json", **if_match(launch)
+    )
     assert response.status_code == 400, response.json()
     assert field in response.json()
     after = list(
