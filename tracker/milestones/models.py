@@ -127,6 +127,8 @@ class DeviationReason(models.Model):
         """The name in the active language (Simplified Chinese for zh-hans, else English)."""
         language = (get_language() or "en").lower()
         return self.name_zh_hans if language.startswith("zh") else self.name_en
+
+
 def at_risk_condition() -> Q:
     """Open, in an active project, and its persisted forecast (`forecast_at`, written by the
     forecast recompute) is later than its current due date: the one definition of at risk
