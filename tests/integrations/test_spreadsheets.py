@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import Workbook, load_workbook
@@ -18,7 +19,9 @@ from tests.factories import (
     ProjectFactory,
     UserFactory,
 )
+from tracker.accounts.models import User
 from tracker.milestones.models import Milestone, MilestoneChange, MilestoneStatus
+from tracker.projects.models import Project
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +61,7 @@ def local(*args):
     return datetime(*args, tzinfo=timezone.get_current_timezone())
 
 
-HEADER = ["title", "department", "assignee", "due", "depends on"]
+HEADER = ["key", "title", "department", "assignee", "due", "depends on"]
 
 
 def test_a_good_csv_is_imported_with_dependencies_and_history(
@@ -73,16 +76,17 @@ def test_a_good_csv_is_imported_with_dependencies_and_history(
             [
                 [*HEADER, "description"],
                 [
+                    "banner",
                     "Banner art",
                     "design",
                     "lena@example.com",
                     "2026-11-05 18:00",
-                    f"Price approval; #{existing.pk}",
+                    f"price; #{existing.pk}",
                     "Main visual",
                 ],
-                ["Price approval", "Merchandising", "lena", "2026-11-02", "Budget signed", ""],
-                ["", "", "", "", "", ""],  # blank rows are skipped
-                ["Go live", "merch", "", "2026/11/11 00:00", "Banner art", ""],
+                ["price", "Price approval", "Merchandising", "lena", "2026-11-02", "", ""],
+                ["", "", "", "", "", "", ""],  # blank rows are skipped
+                ["", "Go live", "merch", "", "2026/11/11 00:00", "banner", ""],
             ]
         ),
     )
@@ -134,27 +138,27 @@ def test_a_gb18030_csv_from_a_chinese_excel_is_read(client, project, owner, depa
 
 BROKEN = [
     # rows below the header, expected (row, column, words in the message)
-    ([["A", "nowhere", "", "2026-11-02", ""]], (2, "department", "No department")),
-    ([["A", "merch", "ghost", "2026-11-02", ""]], (2, "assignee", "No active user")),
-    ([["A", "merch", "", "next friday", ""]], (2, "due", "is not a date")),
-    ([["A", "merch", "", "", ""]], (2, "due", "needs a due date")),
-    ([["", "merch", "", "2026-11-02", ""]], (2, "title", "needs a title")),
-    ([["A" * 201, "merch", "", "2026-11-02", ""]], (2, "title", "At most 200")),
-    ([["A", "merch", "", "2026-11-02", "Nothing like it"]], (2, "depends on", "neither a row")),
-    ([["A", "merch", "", "2026-11-02", "A"]], (2, "depends on", "cannot depend on itself")),
+    ([["", "A", "nowhere", "", "2026-11-02", ""]], (2, "department", "No department")),
+    ([["", "A", "merch", "ghost", "2026-11-02", ""]], (2, "assignee", "No active user")),
+    ([["", "A", "merch", "", "next friday", ""]], (2, "due", "is not a date")),
+    ([["", "A", "merch", "", "", ""]], (2, "due", "needs a due date")),
+    ([["", "", "merch", "", "2026-11-02", ""]], (2, "title", "needs a title")),
+    ([["", "A" * 201, "merch", "", "2026-11-02", ""]], (2, "title", "At most 200")),
+    ([["", "A", "merch", "", "2026-11-02", "zed"]], (2, "depends on", "neither the key")),
+    # A title is not a key: "Fine row" is two tokens, neither of them a key.
+    ([["", "A", "merch", "", "2026-11-02", "Fine row"]], (2, "depends on", "not titles")),
+    ([["a", "A", "merch", "", "2026-11-02", "a"]], (2, "depends on", "cannot depend on itself")),
     (
-        [["A", "merch", "", "2026-11-02", "B"], ["B", "merch", "", "2026-11-02", "A"]],
+        [["a", "A", "merch", "", "2026-11-02", "b"], ["b", "B", "merch", "", "2026-11-02", "a"]],
         (0, "", "make a cycle"),
     ),
     (
-        [
-            ["A", "merch", "", "2026-11-02", ""],
-            ["A", "merch", "", "2026-11-03", ""],
-            ["C", "merch", "", "2026-11-03", "A"],
-        ],
-        (4, "depends on", "several rows"),
+        [["a", "A", "merch", "", "2026-11-02", ""], ["a", "B", "merch", "", "2026-11-03", ""]],
+        (3, "key", "also on row 3"),
     ),
-    ([["A", "merch", "", "2026-11-02", "#999999"]], (2, "depends on", "neither a row")),
+    ([["a b", "A", "merch", "", "2026-11-02", ""]], (2, "key", "no spaces")),
+    ([["a,b", "A", "merch", "", "2026-11-02", ""]], (2, "key", "no spaces")),
+    ([["", "A", "merch", "", "2026-11-02", "#999999"]], (2, "depends on", "neither the key")),
 ]
 
 
@@ -163,7 +167,7 @@ def test_a_broken_file_names_row_and_column_and_writes_nothing(
     rows, expected, client, project, owner, departments
 ):
     client.force_login(owner)
-    good = ["Fine row", "merch", "", "2026-11-02", ""]
+    good = ["fine", "Fine row", "merch", "", "2026-11-02", ""]
     response = upload(client, project, csv_file([HEADER, good, *rows]))
     assert response.status_code == 400
     errors = response.context["errors"]
@@ -177,7 +181,11 @@ def test_a_broken_file_names_row_and_column_and_writes_nothing(
 
 def test_every_problem_is_reported_at_once(client, project, owner, departments):
     client.force_login(owner)
-    rows = [HEADER, ["A", "nowhere", "ghost", "soon", ""], ["", "merch", "", "2026-11-02", "Zed"]]
+    rows = [
+        HEADER,
+        ["", "A", "nowhere", "ghost", "soon", ""],
+        ["", "", "merch", "", "2026-11-02", "zed"],
+    ]
     errors = upload(client, project, csv_file(rows)).context["errors"]
     assert [(e.row, e.column) for e in errors] == [
         (2, "department"),
@@ -225,8 +233,8 @@ def test_a_department_lead_imports_only_into_their_lane(client, project, departm
         csv_file(
             [
                 HEADER,
-                ["Ours", "merch", "", "2026-11-02", ""],
-                ["Theirs", "design", "", "2026-11-02", ""],
+                ["", "Ours", "merch", "", "2026-11-02", ""],
+                ["", "Theirs", "design", "", "2026-11-02", ""],
             ]
         ),
     )
@@ -266,10 +274,19 @@ def test_export_csv_is_escaped_and_importable_again(client, owner, exported_proj
     assert "attachment" in response["Content-Disposition"]
     text = response.content.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0][:6] == ["id", "title", "department", "assignee", "due", "depends on"]
+    assert rows[0][:7] == [
+        "key",
+        "title",
+        "department",
+        "assignee",
+        "due",
+        "depends on",
+        "depends on (titles)",
+    ]
+    budget = rows[1][0]
     assert rows[1][1:6] == ["Budget", "merch", "", "2026-11-01 09:00", ""]
     assert rows[2][1] == '\'=HYPERLINK("http://evil")'  # never run as a formula
-    assert rows[2][5] == "Budget"
+    assert rows[2][5:7] == [budget, "Budget"]  # the key to read, the title to show
 
     target = ProjectFactory(owner=owner)
     file = SimpleUploadedFile("again.csv", response.content)
@@ -377,3 +394,100 @@ def test_scripts_download_with_an_api_token(client, owner, exported_project):
     response = client.get(url, HTTP_AUTHORIZATION=f"Token {key}")
     assert response.status_code == 200 and b"Budget" in response.content
     assert client.get(url, HTTP_AUTHORIZATION="Token wrong").status_code == 401
+
+
+# Round trip -----------------------------------------------------------------------------------
+
+NASTY_TITLES = [
+    "Price approval, stock check, and sign-off",
+    'The "hero" banner, v2; final',
+    "Two lines\nof title",
+    "Tab\tseparated\tcells",
+    "价格审批，库存核对、签字；「主视觉」定稿",
+    "=SUM(A1:A2), just text",
+    "'quoted', \"both\"; and ‘curly’",
+    "备货、上架，以及；分号",
+]
+
+
+def node_shapes(project):
+    """What an import carries of each node, dependencies by title (ids differ between copies)."""
+    nodes = Milestone.objects.filter(project=project).select_related("department", "assignee")
+    return sorted(
+        (
+            node.title,
+            node.department.code,
+            node.assignee.username if node.assignee else "",
+            node.due_at,
+            node.description,
+            tuple(sorted(node.depends_on.values_list("title", flat=True))),
+        )
+        for node in nodes
+    )
+
+
+def export_then_import(client, source, target, fmt):
+    url = reverse("integrations:project_export", args=[source.pk, fmt])
+    response = client.get(url)
+    assert response.status_code == 200
+    answer = upload(client, target, SimpleUploadedFile(f"copy.{fmt}", response.content))
+    assert answer.status_code == 302, answer.context and [str(e) for e in answer.context["errors"]]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_export_imports_into_identical_nodes_whatever_the_titles(
+    fmt, client, owner, departments, lena
+):
+    source = ProjectFactory(owner=owner)
+    nodes = []
+    for index, title in enumerate(NASTY_TITLES):
+        node = MilestoneFactory(
+            project=source,
+            title=title,
+            department=departments[index % 2],
+            assignee=lena if index % 3 == 0 else None,
+            due_at=local(2026, 11, 1 + index, 9 + index, 30),
+            description=f"Notes, with commas;\nand {title}",
+        )
+        node.depends_on.add(*nodes[-2:])  # each waits on the two before it
+        nodes.append(node)
+    client.force_login(owner)
+    target = ProjectFactory(owner=owner)
+    export_then_import(client, source, target, fmt)
+    assert node_shapes(target) == node_shapes(source)
+    assert len(node_shapes(target)) == len(NASTY_TITLES)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_shipped_demo_exports_and_imports_again(fmt, client, shipped_templates, settings):
+    settings.TIME_ZONE = "Asia/Shanghai"
+    call_command("seed_demo", stdout=io.StringIO())
+    owner = User.objects.get(username="owner")
+    client.force_login(owner)
+    sources = list(Project.objects.filter(milestones__isnull=False).distinct())
+    assert sources
+    for source in sources:
+        assert any("," in t or "，" in t for t in source.milestones.values_list("title", flat=True))
+        target = ProjectFactory(owner=owner, name=f"Copy of {source.name}")
+        export_then_import(client, source, target, fmt)
+        assert node_shapes(target) == node_shapes(source)
+
+
+def test_a_broken_export_reports_every_row_and_changes_nothing(client, owner, exported_project):
+    client.force_login(owner)
+    text = client.get(
+        reverse("integrations:project_export", args=[exported_project.pk, "csv"])
+    ).content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    rows[2][5] = "Budget"  # a title where a key belongs
+    rows[1][2] = "nowhere"
+    target = ProjectFactory(owner=owner)
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    response = upload(client, target, SimpleUploadedFile("edited.csv", buffer.getvalue().encode()))
+    assert response.status_code == 400
+    assert [(e.row, e.column) for e in response.context["errors"]] == [
+        (2, "department"),
+        (3, "depends on"),
+    ]
+    assert not Milestone.objects.filter(project=target).exists()

@@ -86,6 +86,14 @@ def write_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, title: 
     return buffer.getvalue()
 
 
+# The "depends on" column lists keys (the "key" column: a node's id in an export) joined by
+# DEPENDENCY_JOIN. A key is KEY_PATTERN, so neither the separators nor any other punctuation
+# (a later "key+2" suffix, say) can occur inside one; titles, which may hold anything, are shown
+# in their own column for people and never read back.
+KEY_PATTERN = r"[A-Za-z0-9_.-]{1,40}"
+DEPENDENCY_JOIN = " "
+
+
 def project_nodes_table(*, project: Project) -> tuple[list[str], list[list[Any]]]:
     """A project's nodes as an importable table (three queries)."""
     nodes = list(
@@ -93,9 +101,6 @@ def project_nodes_table(*, project: Project) -> tuple[list[str], list[list[Any]]
         .select_related("department", "assignee")
         .order_by("due_at", "position", "id")
     )
-    titles: dict[str, int] = defaultdict(int)
-    for node in nodes:
-        titles[node.title.casefold()] += 1
     by_id = {node.pk: node for node in nodes}
     upstream: dict[int, list[int]] = defaultdict(list)
     for milestone_id, depends_on_id in MilestoneDependency.objects.filter(
@@ -103,37 +108,37 @@ def project_nodes_table(*, project: Project) -> tuple[list[str], list[list[Any]]
     ).values_list("milestone_id", "depends_on_id"):
         upstream[milestone_id].append(depends_on_id)
 
-    def reference(pk: int) -> str:
-        node = by_id[pk]
-        return node.title if titles[node.title.casefold()] == 1 else f"#{pk}"
-
     headers = [
-        "id",
+        "key",
         "title",
         "department",
         "assignee",
         "due",
         "depends on",
+        "depends on (titles)",
         "status",
         "completed at",
         "baseline due",
         "description",
     ]
-    rows = [
-        [
-            node.pk,
-            node.title,
-            node.department.code,
-            node.assignee.username if node.assignee else "",
-            _local(node.due_at),
-            "; ".join(reference(pk) for pk in sorted(upstream[node.pk]) if pk in by_id),
-            node.status,
-            _local(node.completed_at),
-            _local(node.baseline_due_at),
-            node.description,
-        ]
-        for node in nodes
-    ]
+    rows = []
+    for node in nodes:
+        keys = [pk for pk in sorted(upstream[node.pk]) if pk in by_id]
+        rows.append(
+            [
+                str(node.pk),
+                node.title,
+                node.department.code,
+                node.assignee.username if node.assignee else "",
+                _local(node.due_at),
+                DEPENDENCY_JOIN.join(map(str, keys)),
+                "\n".join(by_id[pk].title for pk in keys),
+                node.status,
+                _local(node.completed_at),
+                _local(node.baseline_due_at),
+                node.description,
+            ]
+        )
     return headers, rows
 
 

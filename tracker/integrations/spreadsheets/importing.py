@@ -29,7 +29,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from tracker.accounts.models import Department, User
 from tracker.core.permissions import authorize, can_create_milestone, can_import_milestones
-from tracker.integrations.spreadsheets.exporting import FORMULA_START
+from tracker.integrations.spreadsheets.exporting import FORMULA_START, KEY_PATTERN
 from tracker.milestones.models import Milestone
 from tracker.milestones.services import milestone_create
 from tracker.projects.models import Project
@@ -40,10 +40,13 @@ IMPORTERS_ONLY = gettext_lazy(
     "Only the project's owner, staff or a department lead can import nodes."
 )
 DEFAULT_DUE_TIME = time(18, 0)  # a due date without a time means the end of the working day
-DEPENDENCY_SEPARATORS = re.compile(r"[;\n,，；]")
+# Between two keys of the "depends on" column: spaces, commas, semicolons (also full-width)
+# and newlines; none can occur in a key (KEY_PATTERN).
+DEPENDENCY_SEPARATORS = re.compile(r"[\s,;，；、]+")
 
 # Accepted headers (case and spacing ignored) for each column the importer reads.
 COLUMNS: dict[str, tuple[str, ...]] = {
+    "key": ("key", "id", "键", "编号"),
     "title": ("title", "node", "标题", "节点"),
     "department": ("department", "dept", "部门"),
     "assignee": ("assignee", "owner", "负责人"),
@@ -53,7 +56,14 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("title", "department", "due")
 # Columns of our own export that the importer skips, so an export can be imported again.
-EXPORT_ONLY = ("id", "status", "completed at", "completed_at", "baseline due", "baseline_due_at")
+EXPORT_ONLY = (
+    "depends on (titles)",
+    "status",
+    "completed at",
+    "completed_at",
+    "baseline due",
+    "baseline_due_at",
+)
 
 
 @dataclass
@@ -86,6 +96,7 @@ class SpreadsheetError(Exception):
 class ParsedRow:
     number: int
     title: str
+    key: str = ""
     department: Department | None = None
     assignee: User | None = None
     due_at: datetime | None = None
@@ -151,12 +162,14 @@ def read_table(*, filename: str, content: bytes) -> list[list[Any]]:
                 continue
         else:
             raise SpreadsheetError([CellError(0, "", _("Save the CSV file as UTF-8."))])
+        # The delimiter is the one the header line uses most: the rows below may hold any of
+        # them inside quoted titles, which would mislead a sniffer reading them.
+        header_line = text.split("\n", 1)[0]
+        delimiter = max(",;\t", key=header_line.count)
         try:
-            dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        try:
-            return list(csv.reader(io.StringIO(text), dialect))[: MAX_ROWS + 2]
+            return list(csv.reader(io.StringIO(text), csv.excel, delimiter=delimiter))[
+                : MAX_ROWS + 2
+            ]
         except csv.Error as exc:
             raise SpreadsheetError(
                 [CellError(0, "", _("This CSV file cannot be read: %(error)s") % {"error": exc})]
@@ -275,14 +288,28 @@ def validate_rows(*, project: Project, actor: User, table: list[list[Any]]) -> l
     )
     user_by = {u.username.casefold(): u for u in users}
     user_by.update({u.email.casefold(): u for u in users if u.email})
-    existing = list(Milestone.objects.filter(project=project).only("id", "title", "project_id"))
+    existing = list(Milestone.objects.filter(project=project).only("id", "project_id"))
     existing_by_id = {m.pk: m for m in existing}
-    existing_by_title: dict[str, list[Milestone]] = defaultdict(list)
-    for m in existing:
-        existing_by_title[m.title.casefold()].append(m)
-    file_titles: dict[str, list[int]] = defaultdict(list)
+    # Each row's key (the "key" column), checked first: dependencies refer to them.
+    keys_of: dict[int, str] = {}
+    key_errors: dict[int, str] = {}
+    rows_by_key: dict[str, int] = {}
     for number, row in body:
-        file_titles[_cell_text(cell(row, "title")).casefold()].append(number)
+        key = _cell_text(cell(row, "key"))
+        if not key:
+            continue
+        if not re.fullmatch(KEY_PATTERN, key):
+            key_errors[number] = _(
+                "A key is 1 to 40 letters, digits, dots, dashes or underscores (no spaces)."
+            )
+        elif key in rows_by_key:
+            key_errors[number] = _("The key “%(value)s” is also on row %(row)s.") % {
+                "value": key,
+                "row": rows_by_key[key],
+            }
+        else:
+            keys_of[number] = key
+            rows_by_key[key] = number
 
     parsed: list[ParsedRow] = []
     for number, row in body:
@@ -290,8 +317,11 @@ def validate_rows(*, project: Project, actor: User, table: list[list[Any]]) -> l
         def err(key: str, message: str, number: int = number) -> None:
             errors.append(CellError(number, names.get(key, key), message))
 
-        title = " ".join(_cell_text(cell(row, "title")).split())
-        item = ParsedRow(number=number, title=title)
+        # Kept as written (inner line breaks and tabs too), so an export imports identically.
+        title = _cell_text(cell(row, "title"))
+        item = ParsedRow(number=number, title=title, key=keys_of.get(number, ""))
+        if number in key_errors:
+            err("key", key_errors[number])
         if not title:
             err("title", _("A node needs a title."))
         elif len(title) > 200:
@@ -330,36 +360,25 @@ def validate_rows(*, project: Project, actor: User, table: list[list[Any]]) -> l
         item.description = _cell_text(cell(row, "description"))
 
         for token in DEPENDENCY_SEPARATORS.split(_cell_text(cell(row, "depends_on"))):
-            token = " ".join(token.split())
             if not token:
                 continue
-            id_match = re.fullmatch(r"#?(\d+)", token)
-            in_file = file_titles.get(token.casefold(), [])
-            if in_file and not (id_match and token.startswith("#")):
-                if len(in_file) > 1:
-                    err(
-                        "depends_on",
-                        _("“%(value)s” is the title of several rows (%(rows)s).")
-                        % {"value": token, "rows": ", ".join(map(str, in_file))},
-                    )
-                elif in_file[0] == number:
+            id_match = re.fullmatch(r"#(\d+)", token)
+            if id_match is None and token in rows_by_key:
+                if rows_by_key[token] == number:
                     err("depends_on", _("A node cannot depend on itself."))
                 else:
-                    item.depends_on_rows.append(in_file[0])
-            elif id_match and int(id_match[1]) in existing_by_id:
+                    item.depends_on_rows.append(rows_by_key[token])
+                continue
+            id_match = id_match or re.fullmatch(r"(\d+)", token)
+            if id_match and int(id_match[1]) in existing_by_id:
                 item.depends_on_existing.append(existing_by_id[int(id_match[1])])
-            elif len(existing_by_title.get(token.casefold(), [])) == 1:
-                item.depends_on_existing.append(existing_by_title[token.casefold()][0])
-            elif existing_by_title.get(token.casefold()):
-                err(
-                    "depends_on",
-                    _("Several nodes of this project are called “%(value)s”: give #id.")
-                    % {"value": token},
-                )
             else:
                 err(
                     "depends_on",
-                    _("“%(value)s” is neither a row of this file nor a node of this project.")
+                    _(
+                        "“%(value)s” is neither the key of a row of this file nor #id of a node "
+                        "of this project (list keys, not titles)."
+                    )
                     % {"value": token},
                 )
         parsed.append(item)
