@@ -23,9 +23,10 @@ from tracker.core.delivery import NothingToSend
 from tracker.notifications import links
 from tracker.notifications.chat import chat_renderer
 from tracker.notifications.emails import RenderedEmail, email_render, email_renderer
-from tracker.notifications.models import OutboxEvent, OutboxMessage
+from tracker.notifications.models import ChannelKind, OutboxEvent, OutboxMessage
 
-# A message shows at most about 30 items; keep a margin, not thousands of rows of JSON.
+# A chat message shows at most about 30 items; keep a margin, not thousands of rows of JSON.
+# A signed webhook is read by a program, which gets every item (docs/schemas/webhook-v1.json).
 MAX_ITEMS = 100
 
 
@@ -122,8 +123,11 @@ def alert_item(alert: AlertRow) -> dict[str, Any]:
     }
 
 
-def alerts_payload(alerts: Sequence[AlertRow], *, language: str) -> dict[str, Any]:
-    """One chat message listing `alerts`."""
+def alerts_payload(
+    alerts: Sequence[AlertRow], *, language: str, limit: int | None = MAX_ITEMS
+) -> dict[str, Any]:
+    """One chat message listing `alerts` (the `limit` most urgent; None: all of them), and
+    how many there are in all."""
     ordered = by_urgency(alerts)
     projects = {a.project_id: a.project for a in ordered}
     with translation.override(language):
@@ -134,7 +138,8 @@ def alerts_payload(alerts: Sequence[AlertRow], *, language: str) -> dict[str, An
             "url": (
                 links.project_url(next(iter(projects))) if len(projects) == 1 else links.home_url()
             ),
-            "items": [alert_item(a) for a in ordered[:MAX_ITEMS]],
+            "items": [alert_item(a) for a in ordered[:limit]],
+            "item_count": len(ordered),
         }
 
 
@@ -149,4 +154,7 @@ def alerts_chat(message: OutboxMessage) -> dict[str, Any]:
     ]
     if not rows:
         raise NothingToSend
-    return alerts_payload(rows, language=message.channel.language)
+    complete = message.channel.kind == ChannelKind.WEBHOOK
+    return alerts_payload(
+        rows, language=message.channel.language, limit=None if complete else MAX_ITEMS
+    )

@@ -25,6 +25,8 @@ from tracker.integrations.platforms.base import (
 )
 
 SECRET_PREFIX = "whsec_"
+# The JSON Schema every body follows (shipped as docs/schemas/webhook-v1.json).
+SCHEMA_ID = "urn:milepost:webhook:v1"
 EVENT_TYPES = {
     "alerts": "milestone.alerts",
     "weekly_report": "report.weekly",
@@ -49,16 +51,21 @@ def webhook_signature(key: bytes, message_id: str, timestamp: str, body: bytes) 
 
 
 class Webhook(Platform):
+    """Read by a program, not a person: every message carries every item, whatever its size
+    (the shape is docs/schemas/webhook-v1.json, whose `$id` each body names in `schema`)."""
+
     kind = "webhook"
-    max_bytes = 60_000
     secret_used = True
+
+    def build_body(self, message: Message) -> dict[str, Any]:
+        return self.render(message, message.items, 0)
 
     def render(self, message: Message, items: list[Item], hidden: int) -> dict[str, Any]:
         data = dict(message.raw)
-        data["items"] = list(data.get("items") or [])[: len(items)]
-        if hidden:
-            data["more_items"] = hidden
+        data["items"] = list(data.get("items") or [])
+        data["item_count"] = len(data["items"])
         return {
+            "schema": SCHEMA_ID,
             "type": EVENT_TYPES.get(message.event, f"milepost.{message.event}"),
             "timestamp": datetime.now(UTC).isoformat(),
             "data": data,
