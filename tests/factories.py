@@ -7,6 +7,8 @@ from django.utils import timezone
 
 from tracker.accounts.models import ApiToken, Department, Membership, TokenScope, User
 from tracker.milestones.models import Milestone, MilestoneStatus
+from tracker.notifications.models import DIGESTIBLE_KINDS, Delivery, PreferenceChannel
+from tracker.notifications.preferences import preferences_save
 from tracker.projects.models import Project, ProjectKind, ProjectStatus
 
 
@@ -94,3 +96,11 @@ def make_token(user: User, scope: str = TokenScope.WRITE, **fields) -> str:
         **fields,
     )
     return key
+
+
+def prefer_digest(user: User) -> None:
+    """`user` wants every alert email in the daily digest (what the old email mode did)."""
+    preferences_save(
+        user=user,
+        choices={(kind, PreferenceChannel.EMAIL): Delivery.DIGEST for kind in DIGESTIBLE_KINDS},
+    )

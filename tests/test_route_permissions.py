@@ -41,6 +41,7 @@ from tracker.alerts.models import Alert
 from tracker.integrations.models import CalendarFeed, ChatApp, ChatIdentity
 from tracker.integrations.services import calendar_feed_create, chat_link_token
 from tracker.notifications.models import Channel
+from tracker.notifications.preferences import unsubscribe_token
 from tracker.projects.models import ProjectTemplate, TemplateNode
 from tracker.projects.services import project_baseline
 from tracker.workcal.models import CalendarOverride
@@ -141,6 +142,9 @@ class World:
             user=self.user(role), provider="wecom", uid=f"wecom-{role}"
         )
         return account.pk
+
+    def unsubscribe_token(self, role: str) -> str:
+        return unsubscribe_token(user=self.user(role), kinds=["overdue"])
 
     def own_identity(self, role: str) -> int:
         identity, _ = ChatIdentity.objects.get_or_create(
@@ -396,8 +400,13 @@ ROUTES: dict[str, list[Case]] = {
             "post",
             p("/settings/"),
             SESSION,
-            lambda w: {"language": "en", "email_mode": "immediate"},
+            lambda w: {"language": "en", "notify_overdue_email": "digest"},
         ),
+    ],
+    # The signed token in the URL is the credential: one-click unsubscribing takes no session.
+    "web:unsubscribe": [
+        web("get", lambda w, role: f"/unsubscribe/{w.unsubscribe_token(role)}/", EVERYONE),
+        web("post", lambda w, role: f"/unsubscribe/{w.unsubscribe_token(role)}/", EVERYONE),
     ],
     "web:token_create": [
         web("post", p("/settings/tokens/"), SESSION, lambda w: {"name": "BI", "scope": "read"})

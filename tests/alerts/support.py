@@ -66,6 +66,7 @@ class Received:
     sender: str
     recipients: list[str]
     message: EmailMessage
+    raw: bytes = b""  # as it came over the wire
 
     @property
     def subject(self) -> str:
@@ -114,7 +115,9 @@ class Recorder:
         if self.data_reply:
             return self.data_reply
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+        self.received.append(
+            Received(envelope.mail_from, list(envelope.rcpt_tos), message, envelope.content)
+        )
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[Received]:

@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from django_celery_beat.models import PeriodicTask
 
 from tests.alerts.support import manage_py
+from tests.factories import prefer_digest
 from tracker.alerts.models import Alert
 from tracker.notifications.models import OutboxMessage
 
@@ -68,8 +69,7 @@ def test_bad_moment_is_a_one_line_error_and_a_non_zero_exit():
 
 
 def test_send_digests(team):
-    team.assignee.email_mode = "digest"
-    team.assignee.save()
+    prefer_digest(team.assignee)
     team.node(NOW + H)
     run("flag_overdue", "--now", NOW.isoformat())
     assert run("send_digests") == "digest emails queued: 1"

@@ -12,8 +12,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.alerts.support import database_url
-from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
-from tracker.accounts.models import EmailMode
+from tests.factories import (
+    DepartmentFactory,
+    MilestoneFactory,
+    ProjectFactory,
+    UserFactory,
+    prefer_digest,
+)
 from tracker.alerts.digest import alerts_digest_send
 from tracker.alerts.models import Alert, AlertKind
 from tracker.alerts.services import (
@@ -279,8 +284,7 @@ def test_muted_inactive_and_addressless_people_get_nothing(team):
 
 
 def test_digest_mode_waits_for_the_digest(team):
-    team.assignee.email_mode = EmailMode.DIGEST
-    team.assignee.save()
+    prefer_digest(team.assignee)
     team.node(NOW - H)
     team.node(NOW + H)
     with time_machine.travel(NOW, tick=False):

@@ -10,7 +10,7 @@ import time_machine
 from django.utils import timezone
 
 from tests.alerts.support import make_team
-from tracker.accounts.models import EmailMode
+from tests.factories import prefer_digest
 from tracker.alerts.digest import alerts_digest_time
 from tracker.alerts.models import Alert
 from tracker.alerts.services import alerts_scan
@@ -151,8 +151,7 @@ def test_the_digest_waits_for_working_time(moment, expected):
 
 
 def test_a_quiet_digest_run_holds_everything(team):
-    team.assignee.email_mode = EmailMode.DIGEST
-    team.assignee.save()
+    prefer_digest(team.assignee)
     kinds_at(team.node(at("2026-11-06 10:00")), "2026-11-06 11:00")  # overdue: held
     held = OutboxMessage.objects.filter(recipient=team.assignee, status=OutboxStatus.HELD)
     assert held.exists()

@@ -9,7 +9,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from tracker.notifications.models import Channel, OutboxMessage, OutboxStatus
+from tracker.notifications.models import (
+    Channel,
+    NotificationPreference,
+    OutboxMessage,
+    OutboxStatus,
+)
 
 BEFORE = [
     ("alerts", "0004_alert_milestone_unchecked_lean_outbox_indexes"),
@@ -63,3 +68,41 @@ def test_migrating_forwards_keeps_the_outbox_and_the_channels(executor):
     assert Permission.objects.filter(
         content_type=outbox_type, codename="view_outboxmessage"
     ).exists()
+
+
+BEFORE_PREFERENCES = [
+    ("notifications", "0002_outbox_sending_state"),
+    ("accounts", "0003_user_collapsed_lanes"),
+]
+
+
+def test_the_email_mode_becomes_preferences_and_back(executor):
+    executor.migrate(BEFORE_PREFERENCES)
+    executor.loader.build_graph()
+    old = executor.loader.project_state(BEFORE_PREFERENCES).apps
+    User = old.get_model("accounts", "User")
+    digest = User.objects.create(username="dora", email="dora@example.com", email_mode="digest")
+    User.objects.create(username="ivan", email="ivan@example.com", email_mode="immediate")
+
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    rows = set(NotificationPreference.objects.values_list("user_id", "kind", "channel", "delivery"))
+    assert rows == {
+        (digest.pk, kind, "email", "digest")
+        for kind in ("due_soon", "overdue", "escalation", "resolved")
+    }
+    columns = [
+        c.name
+        for c in connection.introspection.get_table_description(
+            connection.cursor(), "accounts_user"
+        )
+    ]
+    assert "email_mode" not in columns
+
+    executor.loader.build_graph()
+    executor.migrate(BEFORE_PREFERENCES)  # and a downgrade gives the mode back
+    executor.loader.build_graph()
+    old = executor.loader.project_state(BEFORE_PREFERENCES).apps
+    modes = dict(old.get_model("accounts", "User").objects.values_list("username", "email_mode"))
+    assert modes == {"dora": "digest", "ivan": "immediate"}

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from tests.factories import ProjectFactory, UserFactory
 from tracker.accounts.models import ApiToken
+from tracker.notifications.models import NotificationPreference
 from tracker.projects.models import ProjectStatus
 
 pytestmark = pytest.mark.django_db
@@ -101,25 +102,49 @@ def test_settings_save_preferences(client_for):
     client = client_for(user)
     page = client.get(reverse("web:settings")).content.decode()
     assert "Noisy" in page and "Archived" not in page
+    assert 'name="notify_overdue_email"' in page and 'name="notify_weekly_report_chat"' in page
 
     response = client.post(
         reverse("web:settings"),
-        {"language": "zh-hans", "email_mode": "digest", "muted_projects": [muted.pk]},
+        {
+            "language": "zh-hans",
+            "muted_projects": [muted.pk],
+            "notify_overdue_email": "digest",
+            "notify_due_soon_email": "off",
+            "notify_escalation_in_app": "off",
+            "notify_weekly_report_email": "immediate",
+        },
     )
 
     assert response.status_code == 302
     assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "zh-hans"
     user.refresh_from_db()
-    assert (user.language, user.email_mode) == ("zh-hans", "digest")
+    assert user.language == "zh-hans"
     assert list(user.muted_projects.all()) == [muted]
+    assert set(
+        NotificationPreference.objects.filter(user=user).values_list("kind", "channel", "delivery")
+    ) == {
+        ("overdue", "email", "digest"),
+        ("due_soon", "email", "off"),
+        ("escalation", "in_app", "off"),
+    }
+    page = client.get(reverse("web:settings")).content.decode()
+    assert re.search(r'name="notify_overdue_email"[^>]*>.*?value="digest" selected', page, re.S)
+
+    # Back to the default: the row goes.
+    client.post(reverse("web:settings"), {"language": "en", "notify_overdue_email": "immediate"})
+    assert not NotificationPreference.objects.filter(user=user, kind="overdue").exists()
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"language": "fr", "email_mode": "digest"}, "Select a valid choice."),
-        ({"language": "en", "email_mode": "hourly"}, "Select a valid choice."),
-        ({"language": "en", "email_mode": "digest", "muted_projects": ["x"]}, "is not a valid"),
+        ({"language": "fr", "notify_overdue_email": "digest"}, "Select a valid choice."),
+        ({"language": "en", "notify_overdue_email": "hourly"}, "Select a valid choice."),
+        # Reports have no digest, nor has anything in the app or in chat.
+        ({"language": "en", "notify_weekly_report_email": "digest"}, "Select a valid choice."),
+        ({"language": "en", "notify_overdue_chat": "digest"}, "Select a valid choice."),
+        ({"language": "en", "notify_overdue_email": "off", "muted_projects": ["x"]}, "not a valid"),
     ],
 )
 def test_settings_with_bad_input_change_nothing(client_for, data, message):
@@ -128,7 +153,8 @@ def test_settings_with_bad_input_change_nothing(client_for, data, message):
     assert response.status_code == 422
     assert message in response.content.decode()
     user.refresh_from_db()
-    assert (user.language, user.email_mode) == ("en", "immediate")
+    assert user.language == "en"
+    assert not NotificationPreference.objects.filter(user=user).exists()
 
 
 def test_tokens_create_show_once_and_revoke(client_for):

@@ -16,10 +16,10 @@ class MembershipInline(admin.TabularInline):
 class UserAdmin(DjangoUserAdmin):
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
-        (_("Milepost"), {"fields": ("language", "email_mode", "muted_projects")}),
+        (_("Milepost"), {"fields": ("language", "muted_projects")}),
     )
     list_display = ["username", "email", "first_name", "last_name", "language", "is_staff"]
-    list_filter = [*DjangoUserAdmin.list_filter, "language", "email_mode"]
+    list_filter = [*DjangoUserAdmin.list_filter, "language"]
     filter_horizontal = [*DjangoUserAdmin.filter_horizontal, "muted_projects"]
     inlines = [MembershipInline]
 

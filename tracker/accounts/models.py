@@ -14,18 +14,10 @@ class Language(models.TextChoices):
     ZH_HANS = "zh-hans", _("Simplified Chinese")
 
 
-class EmailMode(models.TextChoices):
-    IMMEDIATE = "immediate", _("Immediately")
-    DIGEST = "digest", _("Daily digest")
-
-
 class User(AbstractUser):
     email = models.EmailField(_("email address"), blank=True)
     language = models.CharField(
         _("language"), max_length=10, choices=Language.choices, default=Language.EN
-    )
-    email_mode = models.CharField(
-        _("email alerts"), max_length=10, choices=EmailMode.choices, default=EmailMode.IMMEDIATE
     )
     muted_projects = models.ManyToManyField(
         "projects.Project", blank=True, related_name="muted_by", verbose_name=_("muted projects")

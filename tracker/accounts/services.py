@@ -210,12 +210,11 @@ def preferences_save(
     *,
     user: User,
     language: str | None = None,
-    email_mode: str | None = None,
     muted_projects: Iterable[Project] | None = None,
 ) -> User:
-    """Save the settings a user changes for themselves; muted projects are replaced as a set."""
-    fields = {"email_mode": email_mode} if email_mode is not None else {}
-    user = _user_write(user=user, language=language, **fields)
+    """Save the settings a user changes for themselves; muted projects are replaced as a set.
+    What reaches them by which channel is `tracker.notifications.preferences`."""
+    user = _user_write(user=user, language=language)
     if muted_projects is not None:
         user.muted_projects.set(list(muted_projects))
     return user

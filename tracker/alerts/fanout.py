@@ -1,6 +1,7 @@
 """Fan-out: the alerts a scan raised become outbox rows, one email per person listing all their
-new alerts (held for the daily digest when they chose one) and one message per chat channel
-that follows them, each in one INSERT … SELECT. A worker sends them after commit.
+new alerts (the kinds they want in the daily digest held for it, the kinds they switched off
+left out) and one message per chat channel that follows them, each in one INSERT … SELECT. A
+worker sends them after commit.
 """
 
 from __future__ import annotations
@@ -10,15 +11,18 @@ from datetime import datetime
 
 from django.db.models import Model
 
-from tracker.accounts.models import EmailMode, User
+from tracker.accounts.models import User
 from tracker.alerts.models import Alert, AlertKind
 from tracker.alerts.sql import Names, execute, scan_params, vendor_sql, without_nested_loops
 from tracker.notifications.models import (
     CHANNEL_SCOPE,
     Channel,
+    Delivery,
+    NotificationPreference,
     OutboxEvent,
     OutboxMessage,
     OutboxStatus,
+    PreferenceChannel,
 )
 from tracker.notifications.services import outbox_flush_after_commit
 from tracker.projects.models import Project
@@ -69,15 +73,19 @@ def _outbox_insert(destination: str) -> str:
 
 def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
     """One email per person listing all their new alerts, in one INSERT … SELECT … GROUP BY
-    (held for the daily digest when the person chose one). Returns the emails to send now.
+    (per the person's preferences). Returns the emails to send now.
 
     `base` reads each new alert with the people it copied from its node; `pairs` is one SELECT
     per role of RECIPIENTS, joined by UNION (which drops the duplicate when the assignee is the
-    lead); `lists` groups them by person, leaving out the projects the person muted. Inactive
-    people and people without an email address are skipped.
+    lead); `chosen` gives each pair the person's email delivery of the alert's kind
+    (`NotificationPreference`: immediately when they chose nothing), leaving out the projects
+    they muted; `lists` groups them by person and delivery, leaving out the kinds switched
+    off: one email now, and one row held for the digest with the kinds they want in it.
+    Inactive people and people without an email address are skipped.
     """
     a, p, u, told = Names(Alert), Names(Project), Names(User), Names(Alert)
     muted = Names(User.muted_projects.through)
+    pref = Names(NotificationPreference)
     role_sql = {
         role: f"{alias}.{getattr(Names(model), field)}"
         for role, (alias, model, field) in ROLE_FIELD.items()
@@ -87,7 +95,8 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
         kinds = [kind for kind, roles in RECIPIENTS.items() if role in roles]
         closes = [kind for kind in kinds if kind != AlertKind.DUE_SOON] or [""]
         branches.append(
-            f"SELECT id, project_id, {role} AS to_user FROM base WHERE {role} IS NOT NULL AND ("
+            f"SELECT id, project_id, kind, {role} AS to_user FROM base"
+            f" WHERE {role} IS NOT NULL AND ("
             f"kind IN ({', '.join(['%s'] * len(kinds))}) OR (kind = %s AND EXISTS ("
             f"SELECT 1 FROM {told.table} AS told WHERE told.{told.milestone} = base.milestone_id"
             f" AND told.{told.due_at} = base.due_at"
@@ -105,18 +114,26 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
             WHERE a.{a.created_at} = %s AND a.{a.scan_id} = %s
         ), pairs AS (
             {" UNION ".join(branches)}
-        ), lists AS (
-            SELECT r.to_user, {vendor_sql("id_list", key="alert_ids", column="r.id")} AS payload
+        ), chosen AS (
+            SELECT r.id, r.to_user, COALESCE(pref.{pref.delivery}, %s) AS delivery
             FROM pairs AS r
+            LEFT JOIN {pref.table} AS pref ON pref.{pref.user} = r.to_user
+                AND pref.{pref.kind} = r.kind AND pref.{pref.channel} = %s
             WHERE NOT EXISTS (
                 SELECT 1 FROM {muted.table} AS muted
                 WHERE muted.{muted.user} = r.to_user AND muted.{muted.project} = r.project_id
             )
-            GROUP BY r.to_user
+        ), lists AS (
+            SELECT c.to_user, c.delivery,
+                {vendor_sql("id_list", key="alert_ids", column="c.id")} AS payload
+            FROM chosen AS c
+            WHERE c.delivery <> %s
+            GROUP BY c.to_user, c.delivery
         )
         {_outbox_insert("recipient_id")}
-        SELECT {vendor_sql("new_uuid")}, %s, l.to_user, l.payload, %s || CAST(l.to_user AS TEXT),
-            CASE WHEN u.{u.email_mode} = %s THEN %s ELSE %s END, 0, %s, '', '', '', %s
+        SELECT {vendor_sql("new_uuid")}, %s, l.to_user, l.payload,
+            %s || CAST(l.to_user AS TEXT) || CASE WHEN l.delivery = %s THEN ':digest' ELSE '' END,
+            CASE WHEN l.delivery = %s THEN %s ELSE %s END, 0, %s, '', '', '', %s
         FROM lists AS l
         INNER JOIN {u.table} AS u ON u.{u.id} = l.to_user
         WHERE u.{u.is_active} AND u.{u.email} <> ''
@@ -127,9 +144,13 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
         when,
         scan,
         *branch_params,
+        Delivery.IMMEDIATE,
+        PreferenceChannel.EMAIL,
+        Delivery.OFF,
         OutboxEvent.ALERTS,
         f"alerts:{scan_id}:user:",
-        EmailMode.DIGEST,
+        Delivery.DIGEST,
+        Delivery.DIGEST,
         OutboxStatus.HELD,
         OutboxStatus.PENDING,
         when,

@@ -10,6 +10,7 @@ each platform's format.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -22,9 +23,14 @@ from tracker.alerts.models import Alert, AlertKind
 from tracker.core.delivery import NothingToSend
 from tracker.notifications import links
 from tracker.notifications.chat import chat_renderer
-from tracker.notifications.emails import RenderedEmail, email_render, email_renderer
+from tracker.notifications.emails import RenderedEmail, email_render, email_renderer, wire_size
 from tracker.notifications.models import ChannelKind, OutboxEvent, OutboxMessage
+from tracker.notifications.preferences import unsubscribe_headers
 
+# An email lists at most this many nodes, the most urgent, and its bodies stay under about
+# EMAIL_MAX_BYTES on the wire (the headers add about 2 KB); a link leads to the rest.
+EMAIL_MAX_NODES = 50
+EMAIL_MAX_BYTES = 95_000
 # A chat message shows at most about 30 items; keep a margin, not thousands of rows of JSON.
 # A signed webhook is read by a program, which gets every item (docs/schemas/webhook-v1.json).
 MAX_ITEMS = 100
@@ -68,8 +74,63 @@ def by_urgency(alerts: Sequence) -> list:
 # Email ----------------------------------------------------------------------------------------
 
 
+@dataclass
+class EmailEntry:
+    """One node of an alert email, with a badge per alert about it (its escalation and its
+    overdue notice, fired together, make one entry with both)."""
+
+    milestone: Any
+    project: Any
+    due_at: datetime
+    url: str
+    badges: list[tuple[str, str]]  # (kind, label), most urgent first
+    when: str
+    resolved_since: bool
+
+    @property
+    def kind(self) -> str:
+        return self.badges[0][0]
+
+
+def email_entries(alerts: Sequence[Alert], now: datetime) -> list[EmailEntry]:
+    """`alerts` as one entry per node, most urgent node first."""
+    by_node: dict[int, list[Alert]] = {}
+    for alert in by_urgency(alerts):
+        by_node.setdefault(alert.milestone_id, []).append(alert)
+    entries = []
+    for node_alerts in by_node.values():
+        first = node_alerts[0]  # the most urgent
+        if first.kind == AlertKind.DUE_SOON:
+            when = _("due in %(time)s") % {"time": timeuntil(first.due_at, now)}
+        elif first.kind == AlertKind.RESOLVED:
+            when = ""
+        elif first.kind in (AlertKind.FORECAST_SLIP, AlertKind.D_DAY_AT_RISK):
+            when = texts.forecast_when(
+                first.kind, forecast_at=first.milestone.forecast_at, due_at=first.due_at
+            )
+        else:
+            when = _("overdue by %(time)s") % {"time": timesince(first.due_at, now)}
+        entries.append(
+            EmailEntry(
+                milestone=first.milestone,
+                project=first.project,
+                due_at=first.due_at,
+                url=links.node_url(first.milestone_id),
+                badges=[(a.kind, str(AlertKind(a.kind).label)) for a in node_alerts],
+                when=when,
+                resolved_since=any(
+                    a.resolved_at and a.kind != AlertKind.RESOLVED for a in node_alerts
+                ),
+            )
+        )
+    return sorted(entries, key=lambda e: (AlertKind.urgency(e.kind), e.due_at, e.milestone.pk))
+
+
 @email_renderer(OutboxEvent.ALERTS, OutboxEvent.DIGEST)
 def alerts_email(message: OutboxMessage, now: datetime) -> RenderedEmail:
+    """One entry per node; at most EMAIL_MAX_NODES of them, the most urgent (fewer when long
+    titles would pass EMAIL_MAX_BYTES), then a link to My work for the rest: an email stays
+    under 100 KB however many alerts a scan raised."""
     alerts = by_urgency(
         Alert.objects.filter(pk__in=message.payload.get("alert_ids", [])).select_related(
             "project", "milestone__department", "milestone__assignee"
@@ -77,32 +138,32 @@ def alerts_email(message: OutboxMessage, now: datetime) -> RenderedEmail:
     )
     if not alerts:
         raise NothingToSend
-    for alert in alerts:
-        alert.url = links.node_url(alert.milestone_id)
-        alert.kind_label = AlertKind(alert.kind).label
-        if alert.kind == AlertKind.DUE_SOON:
-            alert.when = _("due in %(time)s") % {"time": timeuntil(alert.due_at, now)}
-        elif alert.kind == AlertKind.RESOLVED:
-            alert.when = ""
-        elif alert.kind in (AlertKind.FORECAST_SLIP, AlertKind.D_DAY_AT_RISK):
-            alert.when = texts.forecast_when(
-                alert.kind, forecast_at=alert.milestone.forecast_at, due_at=alert.due_at
-            )
-        else:
-            alert.when = _("overdue by %(time)s") % {"time": timesince(alert.due_at, now)}
+    entries = email_entries(alerts, now)
     digest = message.event == OutboxEvent.DIGEST
     subject = texts.alerts_title(len(alerts), (a.project.name for a in alerts), digest=digest)
-    return email_render(
-        "alerts",
-        subject,
-        {
-            "recipient": message.recipient,
-            "alerts": alerts,
-            "digest": digest,
-            "summary": texts.alerts_summary(a.kind for a in alerts),
-            "settings_url": links.settings_url(),
-        },
-    )
+    kinds = sorted({a.kind for a in alerts}, key=AlertKind.urgency)
+    context = {
+        "recipient": message.recipient,
+        "more_url": links.home_url(),
+        "digest": digest,
+        "summary": texts.alerts_summary(a.kind for a in alerts),
+        "settings_url": links.settings_url(),
+        "kind_labels": [str(AlertKind(kind).label) for kind in kinds],
+    }
+    headers = unsubscribe_headers(user=message.recipient, kinds=kinds)
+    count = EMAIL_MAX_NODES
+    while True:
+        shown = entries[:count]
+        rendered = email_render(
+            "alerts",
+            subject,
+            {**context, "entries": shown, "hidden": len(entries) - len(shown)},
+            headers=headers,
+        )
+        size = wire_size(rendered)
+        if size <= EMAIL_MAX_BYTES or len(shown) <= 1:
+            return rendered
+        count = max(1, min(len(shown) - 1, len(shown) * EMAIL_MAX_BYTES // size))
 
 
 # Chat -----------------------------------------------------------------------------------------

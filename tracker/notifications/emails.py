@@ -18,7 +18,7 @@ import smtplib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +40,8 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
+    # Headers of this email's own, e.g. List-Unsubscribe (`preferences.unsubscribe_headers`).
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 EmailRenderer = Callable[[OutboxMessage, datetime], RenderedEmail]
@@ -51,19 +53,38 @@ email_renderer = _RENDERERS.decorator
 """`@email_renderer(event, …)`: the decorated function renders those events' emails."""
 
 
-def email_render(template: str, subject: str, context: dict[str, Any]) -> RenderedEmail:
-    """The text and HTML templates `emails/<template>.txt|html` with the subject and site link."""
-    context = {**context, "subject": subject, "site_url": links.home_url()}
+def email_render(
+    template: str, subject: str, context: dict[str, Any], *, headers: dict[str, str] | None = None
+) -> RenderedEmail:
+    """The text and HTML templates `emails/<template>.txt|html` with the subject and site link.
+    With List-Unsubscribe in `headers`, the templates get its link as `unsubscribe_url`."""
+    headers = headers or {}
+    context = {
+        **context,
+        "subject": subject,
+        "site_url": links.home_url(),
+        "unsubscribe_url": headers.get("List-Unsubscribe", "").strip("<>"),
+    }
     return RenderedEmail(
         subject=subject,
         text=render_to_string(f"emails/{template}.txt", context),
         html=render_to_string(f"emails/{template}.html", context),
+        headers=headers,
     )
 
 
 @email_renderer(OutboxEvent.TEST)
 def _render_test(message: OutboxMessage, now: datetime) -> RenderedEmail:
     return email_render("test", _("Milepost test message"), {"recipient": message.recipient})
+
+
+def wire_size(rendered: RenderedEmail) -> int:
+    """About how many bytes the bodies of `rendered` take on the wire: Python's mail encoder
+    sends long UTF-8 lines quoted-printable, where each non-ASCII byte becomes three."""
+    return sum(
+        len(data) + 2 * sum(1 for byte in data if byte > 127)
+        for data in (rendered.text.encode(), rendered.html.encode())
+    )
 
 
 def render_email(message: OutboxMessage, *, now: datetime | None = None) -> RenderedEmail:
@@ -166,6 +187,7 @@ def send_email(message: OutboxMessage) -> str:
             "Message-ID": message_id(message),
             "Content-Language": recipient.language,
             "Auto-Submitted": "auto-generated",
+            **rendered.headers,
         },
     )
     email.attach_alternative(rendered.html, "text/html")

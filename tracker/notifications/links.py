@@ -37,3 +37,7 @@ def report_url(
     if department_id:
         query["department"] = department_id
     return absolute(f"{reverse(name)}?{urlencode(query)}")
+
+
+def unsubscribe_url(token: str) -> str:
+    return absolute(reverse("web:unsubscribe", args=[token]))

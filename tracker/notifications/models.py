@@ -254,3 +254,77 @@ class OutboxMessage(models.Model):
     @property
     def kind(self) -> str:
         return MessageKind.CHAT if self.channel_id is not None else MessageKind.EMAIL
+
+
+# Preferences ----------------------------------------------------------------------------------
+
+
+class PreferenceChannel(models.TextChoices):
+    """Where a person may hear about something."""
+
+    EMAIL = "email", _("Email")
+    IN_APP = "in_app", _("In the app")
+    CHAT = "chat", _("Chat")
+
+
+class Delivery(models.TextChoices):
+    IMMEDIATE = "immediate", _("Immediately")
+    DIGEST = "digest", _("In the daily digest")
+    OFF = "off", _("Off")
+
+
+# The kinds a person hears about are the events channels follow (ChannelEvent); alert kinds can
+# wait for the daily digest (by email), reports cannot.
+DIGESTIBLE_KINDS = (
+    ChannelEvent.DUE_SOON,
+    ChannelEvent.OVERDUE,
+    ChannelEvent.ESCALATION,
+    ChannelEvent.RESOLVED,
+)
+
+
+class NotificationPreferenceQuerySet(models.QuerySet):
+    def delivery_of(self, *, kind: str, channel: str):
+        """The rows that decide how `kind` reaches a person by `channel` (none: immediately)."""
+        return self.filter(kind=kind, channel=channel)
+
+
+class NotificationPreference(models.Model):
+    """How one person gets one kind of message by one channel, when not the default
+    (immediately): a row per choice that differs, so a person who never changed anything has
+    none, and a new kind starts on for everybody. The outbox's fan-outs read these rows;
+    muted projects (`User.muted_projects`) still silence a whole project on every kind."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_preferences",
+        verbose_name=_("person"),
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=ChannelEvent.choices)
+    channel = models.CharField(_("channel"), max_length=10, choices=PreferenceChannel.choices)
+    delivery = models.CharField(_("delivery"), max_length=10, choices=Delivery.choices)
+
+    objects = NotificationPreferenceQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+        constraints = [
+            # Also the index of the fan-out's lookup (person, kind, channel).
+            models.UniqueConstraint(
+                fields=["user", "kind", "channel"], name="notifications_preference_once"
+            ),
+            models.CheckConstraint(
+                condition=~Q(delivery=Delivery.IMMEDIATE),
+                name="notifications_preference_not_default",
+            ),
+            models.CheckConstraint(
+                condition=~Q(delivery=Delivery.DIGEST)
+                | Q(channel=PreferenceChannel.EMAIL, kind__in=DIGESTIBLE_KINDS),
+                name="notifications_preference_digest_by_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.kind} · {self.channel}: {self.delivery}"

@@ -27,7 +27,7 @@ from tracker.core.errors import PermissionDeniedError
 from tracker.core.permissions import authorize, can_manage_users
 from tracker.integrations.models import CalendarFeed, ChatIdentity
 from tracker.milestones.models import Milestone, MilestoneChange
-from tracker.notifications.models import OutboxMessage
+from tracker.notifications.models import NotificationPreference, OutboxMessage
 from tracker.projects.models import Project
 from tracker.reports.models import ReportSnapshot
 
@@ -49,7 +49,6 @@ def person_data_export(*, user: User) -> dict:
         "last_name",
         "email",
         "language",
-        "email_mode",
         "is_active",
         "is_staff",
         "date_joined",
@@ -58,6 +57,11 @@ def person_data_export(*, user: User) -> dict:
     return {
         "profile": profile,
         "muted_projects": list(user.muted_projects.values("id", "name")),
+        "notification_preferences": list(
+            NotificationPreference.objects.filter(user=user)
+            .order_by("kind", "channel")
+            .values("kind", "channel", "delivery")
+        ),
         "departments": _dates(
             Membership.objects.filter(user=user),
             "department__code",
@@ -159,7 +163,14 @@ def person_erase(*, actor: User, user: User) -> ErasureResult:
         content_type=ContentType.objects.get_for_model(User), object_id=str(user.pk)
     ).update(object_repr=new)
     emails, _ = OutboxMessage.objects.filter(recipient=user).delete()
-    for model in (ApiToken, CalendarFeed, ChatIdentity, Membership, SocialAccount):
+    for model in (
+        ApiToken,
+        CalendarFeed,
+        ChatIdentity,
+        Membership,
+        NotificationPreference,
+        SocialAccount,
+    ):
         model.objects.filter(user=user).delete()
     user.muted_projects.clear()
     user.groups.clear()

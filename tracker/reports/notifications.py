@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 from tracker.core.delivery import NothingToSend
 from tracker.notifications import links
 from tracker.notifications.emails import RenderedEmail, email_render, email_renderer
-from tracker.notifications.models import OutboxEvent, OutboxMessage
+from tracker.notifications.models import ChannelEvent, OutboxEvent, OutboxMessage
+from tracker.notifications.preferences import unsubscribe_headers
 from tracker.notifications.texts import percent
 from tracker.reports.models import PeriodKind, ReportSnapshot
 
@@ -88,7 +89,10 @@ def report_email(message: OutboxMessage, now: datetime) -> RenderedEmail:
             "report": report,
             "monthly": snapshot.kind == PeriodKind.MONTH,
             "url": snapshot_url(snapshot),
+            "settings_url": links.settings_url(),
+            "kind_labels": [str(ChannelEvent(message.event).label)],
         },
+        headers=unsubscribe_headers(user=message.recipient, kinds=[message.event]),
     )
 
 

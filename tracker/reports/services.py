@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 
 from tracker.accounts.models import Department, User
 from tracker.core.permissions import authorize, can_retake_snapshot
-from tracker.notifications.models import Channel, OutboxEvent, OutboxMessage
+from tracker.notifications.models import Channel, OutboxEvent, OutboxMessage, PreferenceChannel
+from tracker.notifications.preferences import users_receiving
 from tracker.notifications.services import outbox_queue
 from tracker.projects.models import Project
 from tracker.reports.models import ReportSnapshot
@@ -133,10 +134,11 @@ def report_snapshot_save(
 
 
 def report_recipients(snapshot: ReportSnapshot) -> QuerySet[User]:
-    """The owners of the projects in the report and the leads of its departments."""
+    """The owners of the projects in the report and the leads of its departments, but not
+    those who switched this report's emails off."""
     project_ids = [row["id"] for row in snapshot.data.get("by_project", [])]
     codes = [row["code"] for row in snapshot.data.get("by_department", [])]
-    return (
+    people = (
         User.objects.filter(
             Q(owned_projects__id__in=project_ids) | Q(led_departments__code__in=codes),
             is_active=True,
@@ -144,6 +146,9 @@ def report_recipients(snapshot: ReportSnapshot) -> QuerySet[User]:
         .exclude(email="")
         .distinct()
         .order_by("pk")
+    )
+    return users_receiving(
+        people, kind=REPORT_EVENTS[snapshot.kind], channel=PreferenceChannel.EMAIL
     )
 
 

@@ -14,8 +14,10 @@ from django.forms.renderers import DjangoTemplates
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from tracker.accounts.models import EmailMode, Language, TokenScope, User
+from tracker.accounts.models import Language, TokenScope, User
 from tracker.milestones.models import DeviationReason, MilestoneStatus
+from tracker.notifications.models import ChannelEvent, Delivery, PreferenceChannel
+from tracker.notifications.preferences import delivery_choices
 from tracker.projects.models import (
     OffsetUnit,
     Project,
@@ -385,24 +387,57 @@ class ReportFilterForm(UIForm):
 
 
 class PreferencesForm(UIForm):
+    """Language, muted projects, and how each kind of message reaches the person by each
+    channel (one select per kind × channel, named `notify_<kind>_<channel>`)."""
+
     language = forms.ChoiceField(label=_("Language"), choices=Language.choices)
-    email_mode = forms.ChoiceField(
-        label=_("Email alerts"),
-        choices=EmailMode.choices,
-        widget=forms.RadioSelect,
-        help_text=_("Get each alert as it happens, or one email a day with all of them."),
-    )
     muted_projects = forms.ModelMultipleChoiceField(
         label=_("Muted projects"),
         queryset=Project.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text=_("You get no email alerts about these projects."),
+        help_text=_("You hear nothing about these projects, by any channel."),
     )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["muted_projects"].queryset = Project.objects.visible_to(user).order_by("name")
+        labels = dict(Delivery.choices)
+        for kind, kind_label in ChannelEvent.choices:
+            for channel, channel_label in PreferenceChannel.choices:
+                self.fields[self.field_name(kind, channel)] = forms.ChoiceField(
+                    label=f"{kind_label} · {channel_label}",
+                    choices=[(d, labels[d]) for d in delivery_choices(kind, channel)],
+                    initial=Delivery.IMMEDIATE,
+                    required=False,  # left out of a post: unchanged
+                )
+
+    @staticmethod
+    def field_name(kind: str, channel: str) -> str:
+        return f"notify_{kind}_{channel}"
+
+    @classmethod
+    def initial_for(cls, matrix: dict[tuple[str, str], str]) -> dict[str, str]:
+        return {cls.field_name(kind, channel): value for (kind, channel), value in matrix.items()}
+
+    def choices(self) -> dict[tuple[str, str], str]:
+        """The kind × channel choices posted, as `preferences_save` takes them."""
+        return {
+            (kind, channel): value
+            for kind in ChannelEvent.values
+            for channel in PreferenceChannel.values
+            if (value := self.cleaned_data.get(self.field_name(kind, channel)))
+        }
+
+    def matrix_rows(self) -> list[tuple[str, list[Any]]]:
+        """(kind label, its bound fields by channel) for the settings table."""
+        return [
+            (label, [self[self.field_name(kind, channel)] for channel in PreferenceChannel.values])
+            for kind, label in ChannelEvent.choices
+        ]
+
+    def channel_labels(self) -> list[str]:
+        return list(PreferenceChannel.labels)
 
 
 class TokenCreateForm(UIForm):

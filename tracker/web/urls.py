@@ -19,6 +19,7 @@ urlpatterns = [
     path("language/", account.set_language, name="language"),
     path("settings/", account.settings_view, name="settings"),
     path("settings/tokens/", account.token_create, name="token_create"),
+    path("unsubscribe/<str:token>/", account.unsubscribe, name="unsubscribe"),
     path("settings/tokens/<int:token_id>/revoke/", account.token_revoke_view, name="token_revoke"),
     path("projects/", projects.project_list, name="project_list"),
     path("projects/new/", projects.project_create_view, name="project_create"),

@@ -1,4 +1,5 @@
-"""Settings (language, email mode, muted projects, API tokens) and the language switch."""
+"""Settings (language, notification preferences, muted projects, API tokens), the language
+switch, and the one-click unsubscribe link of emails."""
 
 from __future__ import annotations
 
@@ -8,16 +9,21 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
 
 from tracker.accounts.models import ApiToken
 from tracker.accounts.services import preferences_save, token_issue, token_revoke
 from tracker.core.forms import add_service_errors
+from tracker.notifications.models import ChannelEvent
+from tracker.notifications.preferences import email_unsubscribe, preference_matrix, unsubscribe_read
+from tracker.notifications.preferences import preferences_save as notification_preferences_save
 from tracker.web.forms import LanguageForm, PreferencesForm, TokenCreateForm
 from tracker.web.views.common import safe_next
 
@@ -63,8 +69,8 @@ def _settings_page(
         user=user,
         initial={
             "language": user.language,
-            "email_mode": user.email_mode,
             "muted_projects": list(user.muted_projects.values_list("pk", flat=True)),
+            **PreferencesForm.initial_for(preference_matrix(user=user)),
         },
     )
     response = render(
@@ -91,12 +97,13 @@ def settings_view(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _settings_page(request, preferences=form, status=422)
     try:
-        user = preferences_save(
-            user=request.user,
-            language=form.cleaned_data["language"],
-            email_mode=form.cleaned_data["email_mode"],
-            muted_projects=form.cleaned_data["muted_projects"],
-        )
+        with transaction.atomic():
+            user = preferences_save(
+                user=request.user,
+                language=form.cleaned_data["language"],
+                muted_projects=form.cleaned_data["muted_projects"],
+            )
+            notification_preferences_save(user=user, choices=form.choices())
     except ValidationError as error:
         add_service_errors(form, error)
         return _settings_page(request, preferences=form, status=422)
@@ -133,3 +140,25 @@ def token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
     token_revoke(token=token)
     messages.success(request, _("Token %(prefix)s… is revoked.") % {"prefix": token.prefix})
     return redirect("web:settings")
+
+
+@csrf_exempt  # the signed token is the credential: mail clients POST without a session (RFC 8058)
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """The List-Unsubscribe link: GET asks to confirm, POST (a person's click or the mail
+    client's one-click `List-Unsubscribe=One-Click`) switches those emails off. No sign-in."""
+    try:
+        person, kinds = unsubscribe_read(token)
+    except ValidationError as error:
+        return render(request, "web/unsubscribe.html", {"error": error.messages[0]}, status=400)
+    labels = [ChannelEvent(kind).label for kind in kinds]
+    done = False
+    if request.method == "POST":
+        email_unsubscribe(user=person, kinds=kinds)
+        done = True
+    with translation.override(person.language):  # the language of the email it came from
+        return render(
+            request,
+            "web/unsubscribe.html",
+            {"person": person, "kind_labels": labels, "done": done, "token": token},
+        )
