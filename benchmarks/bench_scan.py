@@ -179,7 +179,7 @@ def generate(now) -> dict[str, int]:
     from django.db import connection
 
     from tracker.accounts.models import Department, User
-    from tracker.notifications.models import Channel
+    from tracker.notifications.models import DIGESTIBLE_KINDS, Channel, NotificationPreference
     from tracker.projects.models import Project, ProjectStatus
 
     User.objects.bulk_create(
@@ -189,10 +189,23 @@ def generate(now) -> dict[str, int]:
                 email=f"bench-{role}-{i}@example.com",
                 password="!",
                 language="zh-hans" if i % 5 == 0 else "en",
-                email_mode="digest" if i % 10 == 0 else "immediate",
             )
             for role, count in (("lead", DEPARTMENTS), ("owner", OWNERS), ("person", PEOPLE))
             for i in range(count)
+        ],
+        batch_size=2000,
+    )
+    # One person in ten wants every alert email in the daily digest.
+    digest = [
+        f"bench-{role}-{i}"
+        for role, count in (("lead", DEPARTMENTS), ("owner", OWNERS), ("person", PEOPLE))
+        for i in range(0, count, 10)
+    ]
+    NotificationPreference.objects.bulk_create(
+        [
+            NotificationPreference(user_id=pk, kind=kind, channel="email", delivery="digest")
+            for pk in User.objects.filter(username__in=digest).values_list("pk", flat=True)
+            for kind in DIGESTIBLE_KINDS
         ],
         batch_size=2000,
     )
