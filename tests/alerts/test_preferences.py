@@ -81,6 +81,34 @@ def test_digest_kinds_are_held_and_the_rest_go_now(smtp, settings, team):
     assert digest.subject.startswith("Daily digest") and "Banner copy" in digest.body()
 
 
+def test_a_kind_switched_off_after_queueing_is_left_out_when_sent(smtp, settings, team):
+    """Emails are written when sent: a choice made while one waits (for the digest, or a
+    retry) holds."""
+    prefer_digest(team.assignee)
+    team.node(NOW - H, title="Price approval")
+    team.node(NOW + 2 * H, title="Banner copy")
+    scan_and_send(settings)
+    preferences_save(user=team.assignee, choices={("overdue", EMAIL): Delivery.OFF})
+    with time_machine.travel(NOW + 14 * H, tick=False):
+        alerts_digest_send(now=timezone.now())
+        outbox_flush(budget_seconds=30)
+    (digest,) = smtp.handler.to("lena@example.com")
+    assert "Banner copy" in digest.body() and "Price approval" not in digest.body()
+    assert digest.subject == "Daily digest: 1 alert in Double 11"
+
+    smtp.reset()
+    team.node(NOW + 15 * H, title="Copy review")  # due soon at the next scan: held
+    scan_and_send(settings, now=NOW + 14 * H)
+    preferences_save(user=team.assignee, choices={("due_soon", EMAIL): Delivery.OFF})
+    with time_machine.travel(NOW + 38 * H, tick=False):
+        alerts_digest_send(now=timezone.now())
+        outbox_flush(budget_seconds=30)
+    assert not smtp.handler.to("lena@example.com")  # nothing left to say: skipped
+    assert OutboxMessage.objects.filter(
+        recipient=team.assignee, event="digest", status=OutboxStatus.SKIPPED
+    ).exists()
+
+
 def test_a_muted_project_silences_every_kind(smtp, settings, team):
     team.assignee.muted_projects.add(team.project)
     team.node(NOW - H)

@@ -24,8 +24,13 @@ from tracker.core.delivery import NothingToSend
 from tracker.notifications import links
 from tracker.notifications.chat import chat_renderer
 from tracker.notifications.emails import RenderedEmail, email_render, email_renderer, wire_size
-from tracker.notifications.models import ChannelKind, OutboxEvent, OutboxMessage
-from tracker.notifications.preferences import unsubscribe_headers
+from tracker.notifications.models import (
+    ChannelKind,
+    OutboxEvent,
+    OutboxMessage,
+    PreferenceChannel,
+)
+from tracker.notifications.preferences import kinds_switched_off, unsubscribe_headers
 
 # An email lists at most this many nodes, the most urgent, and its bodies stay under about
 # EMAIL_MAX_BYTES on the wire (the headers add about 2 KB); a link leads to the rest.
@@ -131,10 +136,11 @@ def alerts_email(message: OutboxMessage, now: datetime) -> RenderedEmail:
     """One entry per node; at most EMAIL_MAX_NODES of them, the most urgent (fewer when long
     titles would pass EMAIL_MAX_BYTES), then a link to My work for the rest: an email stays
     under 100 KB however many alerts a scan raised."""
+    off = kinds_switched_off(user=message.recipient, channel=PreferenceChannel.EMAIL)
     alerts = by_urgency(
-        Alert.objects.filter(pk__in=message.payload.get("alert_ids", [])).select_related(
-            "project", "milestone__department", "milestone__assignee"
-        )
+        Alert.objects.filter(pk__in=message.payload.get("alert_ids", []))
+        .exclude(kind__in=off)
+        .select_related("project", "milestone__department", "milestone__assignee")
     )
     if not alerts:
         raise NothingToSend

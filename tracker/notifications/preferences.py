@@ -72,7 +72,7 @@ def preferences_save(*, user: User, choices: Mapping[tuple[str, str], str]) -> M
             )
     if errors:
         raise ValidationError(errors)
-    rows = NotificationPreference.objects.select_for_update().filter(user=user)
+    rows = NotificationPreference.objects.filter(user=user)
     for (kind, channel), delivery in choices.items():
         if delivery == Delivery.IMMEDIATE:
             rows.filter(kind=kind, channel=channel).delete()
@@ -90,6 +90,16 @@ def email_unsubscribe(*, user: User, kinds: Iterable[str]) -> list[str]:
         user=user, choices={(kind, PreferenceChannel.EMAIL): Delivery.OFF for kind in kinds}
     )
     return kinds
+
+
+def kinds_switched_off(*, user: User, channel: str) -> set[str]:
+    """The kinds `user` switched off by `channel`: an email rendered at send time leaves them
+    out, so a choice made after a message was queued (or held for the digest) still holds."""
+    return set(
+        NotificationPreference.objects.filter(
+            user=user, channel=channel, delivery=Delivery.OFF
+        ).values_list("kind", flat=True)
+    )
 
 
 def users_receiving(users: QuerySet[User], *, kind: str, channel: str) -> QuerySet[User]:

@@ -14,8 +14,13 @@ from django.utils.translation import gettext as _
 from tracker.core.delivery import NothingToSend
 from tracker.notifications import links
 from tracker.notifications.emails import RenderedEmail, email_render, email_renderer
-from tracker.notifications.models import ChannelEvent, OutboxEvent, OutboxMessage
-from tracker.notifications.preferences import unsubscribe_headers
+from tracker.notifications.models import (
+    ChannelEvent,
+    OutboxEvent,
+    OutboxMessage,
+    PreferenceChannel,
+)
+from tracker.notifications.preferences import kinds_switched_off, unsubscribe_headers
 from tracker.notifications.texts import percent
 from tracker.reports.models import PeriodKind, ReportSnapshot
 
@@ -74,7 +79,8 @@ def snapshot_url(snapshot: ReportSnapshot) -> str:
 @email_renderer(OutboxEvent.WEEKLY_REPORT, OutboxEvent.MONTHLY_REPORT)
 def report_email(message: OutboxMessage, now: datetime) -> RenderedEmail:
     snapshot = ReportSnapshot.objects.filter(pk=message.payload.get("snapshot_id")).first()
-    if snapshot is None:
+    off = kinds_switched_off(user=message.recipient, channel=PreferenceChannel.EMAIL)
+    if snapshot is None or message.event in off:
         raise NothingToSend
     report = report_for_display(snapshot.data)
     subject = report_title(
