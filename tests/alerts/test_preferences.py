@@ -269,3 +269,13 @@ def test_the_largest_email_stays_under_100_kb_with_800_alerts_for_one_lead(
     assert f"/nodes/{nodes[-1].pk}/" in text and f"/nodes/{nodes[0].pk}/" not in text
     assert f"…and {len(nodes) - listed} more nodes: see them all in My work" in text
     assert 'href="https://milepost.example.com/"' in html
+
+
+def test_the_confirmation_speaks_the_persons_language(db, team):
+    team.lead.language = "zh-hans"
+    team.lead.save()
+    token = unsubscribe_token(user=team.lead, kinds=["overdue", "escalation"])
+    page = Client().get(f"/unsubscribe/{token}/").content.decode()
+    assert "退订" in page and "升级、已逾期" in page  # escalation, overdue
+    done = Client().post(f"/unsubscribe/{token}/").content.decode()
+    assert "你将不再收到" in done

@@ -31,6 +31,7 @@ from tracker.notifications.models import (
     PreferenceChannel,
 )
 from tracker.notifications.preferences import kinds_switched_off, unsubscribe_headers
+from tracker.notifications.texts import label_list
 
 # An email lists at most this many nodes, the most urgent, and its bodies stay under about
 # EMAIL_MAX_BYTES on the wire (the headers add about 2 KB); a link leads to the rest.
@@ -154,7 +155,7 @@ def alerts_email(message: OutboxMessage, now: datetime) -> RenderedEmail:
         "digest": digest,
         "summary": texts.alerts_summary(a.kind for a in alerts),
         "settings_url": links.settings_url(),
-        "kind_labels": [str(AlertKind(kind).label) for kind in kinds],
+        "kinds_text": label_list(AlertKind(kind).label for kind in kinds),
     }
     headers = unsubscribe_headers(user=message.recipient, kinds=kinds)
     count = EMAIL_MAX_NODES

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 PROJECTS_NAMED = 3
 
@@ -29,3 +29,8 @@ def percent(value) -> str:
     if value is None or value == "":
         return "–"
     return f"{float(value) * 100:.1f}%"
+
+
+def label_list(labels: Iterable[str]) -> str:
+    """'Escalation, Overdue' / '升级、已逾期': labels joined the way the language lists them."""
+    return pgettext("between the items of a list", ", ").join(str(label) for label in labels)

@@ -21,7 +21,7 @@ from tracker.notifications.models import (
     PreferenceChannel,
 )
 from tracker.notifications.preferences import kinds_switched_off, unsubscribe_headers
-from tracker.notifications.texts import percent
+from tracker.notifications.texts import label_list, percent
 from tracker.reports.models import PeriodKind, ReportSnapshot
 
 
@@ -96,7 +96,7 @@ def report_email(message: OutboxMessage, now: datetime) -> RenderedEmail:
             "monthly": snapshot.kind == PeriodKind.MONTH,
             "url": snapshot_url(snapshot),
             "settings_url": links.settings_url(),
-            "kind_labels": [str(ChannelEvent(message.event).label)],
+            "kinds_text": label_list([ChannelEvent(message.event).label]),
         },
         headers=unsubscribe_headers(user=message.recipient, kinds=[message.event]),
     )

@@ -24,6 +24,7 @@ from tracker.core.forms import add_service_errors
 from tracker.notifications.models import ChannelEvent
 from tracker.notifications.preferences import email_unsubscribe, preference_matrix, unsubscribe_read
 from tracker.notifications.preferences import preferences_save as notification_preferences_save
+from tracker.notifications.texts import label_list
 from tracker.web.forms import LanguageForm, PreferencesForm, TokenCreateForm
 from tracker.web.views.common import safe_next
 
@@ -151,7 +152,6 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         person, kinds = unsubscribe_read(token)
     except ValidationError as error:
         return render(request, "web/unsubscribe.html", {"error": error.messages[0]}, status=400)
-    labels = [ChannelEvent(kind).label for kind in kinds]
     done = False
     if request.method == "POST":
         email_unsubscribe(user=person, kinds=kinds)
@@ -160,5 +160,10 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return render(
             request,
             "web/unsubscribe.html",
-            {"person": person, "kind_labels": labels, "done": done, "token": token},
+            {
+                "person": person,
+                "kinds_text": label_list(ChannelEvent(kind).label for kind in kinds),
+                "done": done,
+                "token": token,
+            },
         )
