@@ -72,7 +72,7 @@ def test_migrating_forwards_keeps_the_outbox_and_the_channels(executor):
 
 BEFORE_PREFERENCES = [
     ("notifications", "0002_outbox_sending_state"),
-    ("accounts", "0003_user_collapsed_lanes"),
+    ("accounts", "0004_audit_log"),
 ]
 
 

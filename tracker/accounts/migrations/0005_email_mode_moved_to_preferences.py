@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0003_user_collapsed_lanes"),
+        ("accounts", "0004_audit_log"),
         # Its values were copied into notification preferences first.
         ("notifications", "0003_notification_preferences"),
     ]
