@@ -121,12 +121,20 @@ def test_a_muted_project_silences_every_kind(smtp, settings, team):
 def test_a_report_switched_off_is_not_sent(smtp, settings, team):
     preferences_save(user=team.owner, choices={("weekly_report", EMAIL): Delivery.OFF})
     period = week_period(NOW - timedelta(days=7))
+    of_record(team.project)  # reports count baselined projects only
     team.node(period.start + timedelta(days=1))
     with time_machine.travel(NOW, tick=False):
         report_publish(period=period, as_of=timezone.now(), project=team.project)
         outbox_flush(budget_seconds=30)
     assert not smtp.handler.to("olga@example.com")
     assert smtp.handler.to("li@example.com")  # the department's lead still gets it
+
+
+def of_record(project) -> None:
+    """Baseline `project` long ago, as `BaselinedProjectFactory` does."""
+    type(project).objects.filter(pk=project.pk).update(
+        status="active", baselined_at=NOW - timedelta(days=400), baseline_number=1
+    )
 
 
 # List-Unsubscribe -------------------------------------------------------------------------------
@@ -185,6 +193,7 @@ def test_digest_and_report_emails_carry_the_header_too(smtp, settings, team):
 
     smtp.reset()
     period = week_period(NOW - timedelta(days=7))
+    of_record(team.project)  # reports count baselined projects only
     team.node(period.start + timedelta(days=1))
     with time_machine.travel(NOW, tick=False):
         report_publish(period=period, as_of=timezone.now(), project=team.project)

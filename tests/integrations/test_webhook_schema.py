@@ -104,6 +104,10 @@ def test_a_broken_body_fails_the_schema(validator):
 def test_report_and_test_messages_are_valid_too(validator, chat_server, make_channel, project):
     channel = make_channel("webhook", project=project, events=["weekly_report"])
     period = week_period(timezone.now() - timedelta(days=7))
+    # Reports count baselined projects only.
+    type(project).objects.filter(pk=project.pk).update(
+        status="active", baselined_at=period.start - timedelta(days=30), baseline_number=1
+    )
     MilestoneFactory(project=project, due_at=period.start + timedelta(days=1))
     report_publish(period=period, as_of=timezone.now(), project=project, email=False)
     tasks.outbox_flush()
