@@ -355,7 +355,9 @@ def test_folding_a_lane_is_remembered(company, open_context):
     assert errors == []
 
 
-def test_a_node_opens_in_a_side_panel_and_its_dependencies_change_there(company, open_context):
+def test_a_node_opens_in_a_side_panel_and_its_dependencies_change_there(
+    company, open_context, screenshot
+):
     project = ProjectFactory(owner=company, name="Launch")
     merch = company.__class__.objects.get(username="merch-lead").led_departments.get()
     upstream = MilestoneFactory(project=project, department=merch, title="Forecast")
@@ -381,13 +383,14 @@ def test_a_node_opens_in_a_side_panel_and_its_dependencies_change_there(company,
     panel.get_by_role("button", name="Save dependencies").click()
     expect(panel.locator(".deps a", has_text="Forecast")).to_be_visible()
     assert list(node.depends_on.all()) == [upstream]
+    screenshot(page, "node-panel", full_page=False)
 
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
     assert errors == []
 
 
-def test_dragging_a_diamond_on_the_timeline_re_plans_the_node(company, open_context):
+def test_dragging_a_diamond_on_the_timeline_re_plans_the_node(company, open_context, screenshot):
     project = ProjectFactory(owner=company, name="Launch")
     merch = company.__class__.objects.get(username="merch-lead").led_departments.get()
     due = timezone.localtime(timezone.now() + timedelta(days=10)).replace(
@@ -413,6 +416,7 @@ def test_dragging_a_diamond_on_the_timeline_re_plans_the_node(company, open_cont
 
     dialog = page.locator("#replan-dialog")
     expect(dialog).to_be_visible()
+    screenshot(page, "timeline-replan", full_page=False)
     expect(dialog.get_by_label("New due date")).to_have_value(local_input(due + timedelta(days=3)))
     dialog.get_by_role("button", name="Re-plan").click()
     expect(page.get_by_text("“Pricing” re-planned.")).to_be_visible()
