@@ -145,6 +145,47 @@ def _roles(user: User) -> dict[str, str]:
     }
 
 
+def roles_of(user: User) -> dict[str, str]:
+    """A person's roles as the audit log compares them, for writers outside `user_save` (the
+    admin, whose membership inline saves after the person)."""
+    return _roles(user)
+
+
+def roles_audit(*, actor: User | None, user: User, before: dict[str, str]) -> None:
+    """Record each role of `user` that differs from `before` (see `roles_of`)."""
+    user.refresh_from_db(fields=["is_staff", "is_active"])
+    after = _roles(user)
+    for field in after:
+        if before[field] != after[field]:
+            _audit_role(
+                actor=actor,
+                subject=user.username,
+                field=field,
+                old=before[field],
+                new=after[field],
+            )
+
+
+def staff_removal_check(*, user: User) -> None:
+    """Refuse (StateConflictError) saving `user` as not active staff when they are the last
+    active staff account: the rule `user_save` applies, for the admin's form."""
+    if user.pk is not None and not (user.is_staff and user.is_active):
+        _refuse_removing_last_staff(user_id=user.pk)
+
+
+def department_lead_audit(*, actor: User | None, department: Department, old_lead: str) -> None:
+    """Record a change of a department's lead made outside `department_save` (the admin)."""
+    new_lead = department.lead.username if department.lead else ""
+    if old_lead != new_lead:
+        _audit_role(
+            actor=actor,
+            subject=_("department %(code)s") % {"code": department.code},
+            field="lead",
+            old=old_lead,
+            new=new_lead,
+        )
+
+
 def _audit_role(*, actor: User | None, subject: str, field: str, old: str, new: str) -> None:
     """Changes of people's roles go to the audit log (append-only): they change who may move
     the dates and the thresholds the deviation rate depends on."""
