@@ -490,3 +490,21 @@ def test_role_changes_are_audited(world):
         ("root", "is_active", "True", "False"),
         ("root", "lead", "ops-lead", "cs-lead"),
     ]
+
+
+def test_a_re_plan_of_a_baselined_node_moves_no_figure_and_restates_nothing(world):
+    """A closed week's node moved later (with a reason) is still measured against its
+    baseline: the figure stands, and the move is history, not a restatement."""
+    node = world.nodes["fulfilment-sla"]
+    with time_machine.travel(NOW, tick=False):
+        moved = client_for(world.owner).patch(
+            node_url(node),
+            {"due_at": (node.due_at + timedelta(days=14)).isoformat(), **REASON},
+            format="json",
+            **if_match(node),
+        )
+        after = report(world)
+    assert moved.status_code == 200, moved.content
+    assert after["live"]["deviation_rate"] == after["deviation_rate"] == 0.4
+    assert after["restatements"] == [] and not after["restated"]
+    assert MilestoneChange.objects.filter(node_id=node.pk, field="due_at").exists()

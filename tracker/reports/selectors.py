@@ -387,8 +387,10 @@ def weekly_trend(
     return _trend_by_week(population, as_of=as_of, start=first_start, end=last.end)
 
 
-# The fields of a node whose change can move a period's figure.
-FIGURE_FIELDS = ("due_at", "status", "completed_at", "deleted", "created", "baseline_due_at")
+# The fields of a node whose change can move a closed period's figure. Its current due date is
+# not one: a baselined node is measured against its baseline (`baseline_due_at`), so moving
+# `due_at` re-plans it without changing any figure, and is not listed as a restatement.
+FIGURE_FIELDS = ("status", "completed_at", "deleted", "created", "baseline_due_at")
 # The project changes that move a figure or its verdict.
 AUDIT_FIELDS = ("deviation_threshold", "rebaseline", "baseline")
 
