@@ -137,6 +137,21 @@ class OutgoingRequest:
 BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 # Ids Milepost puts into mention markup: anything else is not mapped (named in plain text).
 MENTION_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+# What DingTalk's and WeCom's markdown reads as markup (<font>, links, emphasis, headings,
+# lists, quotes, code) and @, which reads as a mention: escaped with `fullwidth`.
+CHINA_MARKDOWN_MARKUP = "<>[]*_~`@\\"
+
+
+def mention_target(person: Person) -> tuple[str, str]:
+    """How DingTalk and WeCom can @-mention `person`: ("id", their platform user id) when the
+    linked identity holds a usable one, else ("mobile", their number) when one is stored, else
+    ("", "") (named in plain text)."""
+    if MENTION_ID.match(person.external_id):
+        return "id", person.external_id
+    mobile = person.mobile.lstrip("+")
+    if mobile.isdigit() and 5 <= len(mobile) <= 20:
+        return "mobile", person.mobile
+    return "", ""
 
 
 def one_line(value: Any) -> str:

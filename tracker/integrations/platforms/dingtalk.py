@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from tracker.integrations.platforms.base import (
-    MENTION_ID,
+    CHINA_MARKDOWN_MARKUP,
     Item,
     Message,
     OutgoingRequest,
@@ -27,13 +27,14 @@ from tracker.integrations.platforms.base import (
     item_facts,
     json_code,
     json_headers,
+    mention_target,
     more_line,
     report_lines,
 )
 
 # Markdown and the HTML DingTalk renders (<font>, links, emphasis, headings, lists, quotes), and
 # @, which reads as a mention.
-MARKUP = "<>[]*_~`@\\"
+MARKUP = CHINA_MARKDOWN_MARKUP
 
 
 def escape(text: str) -> str:
@@ -43,12 +44,8 @@ def escape(text: str) -> str:
 
 def mention_id(person: Person) -> tuple[str, str]:
     """('atUserIds' | 'atMobiles', value) for a mapped person, or ('', '')."""
-    if MENTION_ID.match(person.external_id):
-        return "atUserIds", person.external_id
-    mobile = person.mobile.lstrip("+")
-    if mobile.isdigit() and 5 <= len(mobile) <= 20:
-        return "atMobiles", person.mobile
-    return "", ""
+    kind, value = mention_target(person)
+    return {"id": "atUserIds", "mobile": "atMobiles"}.get(kind, ""), value
 
 
 def mention(person: Person) -> str:

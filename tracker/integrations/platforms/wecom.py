@@ -24,7 +24,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from tracker.integrations.platforms.base import (
-    MENTION_ID,
+    CHINA_MARKDOWN_MARKUP,
     Item,
     Message,
     Person,
@@ -33,6 +33,7 @@ from tracker.integrations.platforms.base import (
     fullwidth,
     item_facts,
     json_code,
+    mention_target,
     more_line,
     report_lines,
 )
@@ -41,7 +42,7 @@ MAX_CONTENT_BYTES = 4096
 MAX_TEXT_BYTES = 2048
 KIND_COLOURS = {"escalation": "warning", "overdue": "warning", "due_soon": "warning"}
 FONT_OPEN, FONT_CLOSE = "<font", "</font>"
-MARKUP = "<>[]*_~`@\\"
+MARKUP = CHINA_MARKDOWN_MARKUP
 
 
 def escape(text: str) -> str:
@@ -51,12 +52,8 @@ def escape(text: str) -> str:
 
 def mention_id(person: Person) -> tuple[str, str]:
     """('mentioned_list' | 'mentioned_mobile_list', value) for a mapped person, or ('', '')."""
-    if MENTION_ID.match(person.external_id):
-        return "mentioned_list", person.external_id
-    mobile = person.mobile.lstrip("+")
-    if mobile.isdigit() and 5 <= len(mobile) <= 20:
-        return "mentioned_mobile_list", person.mobile
-    return "", ""
+    kind, value = mention_target(person)
+    return {"id": "mentioned_list", "mobile": "mentioned_mobile_list"}.get(kind, ""), value
 
 
 def mention(person: Person) -> str:
