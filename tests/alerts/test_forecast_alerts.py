@@ -170,7 +170,12 @@ def test_forecast_alerts_through_redis_to_a_worker_and_smtp(celery_worker, smtp,
     )
     by_address = {r.recipients[0]: r for r in smtp.handler.received}
     assert sorted(by_address) == ["lena@example.com", "li@example.com", "olga@example.com"]
-    assert "[Forecast late] Go live" in by_address["lena@example.com"].body()
-    assert "[Forecast late] Go live" in by_address["li@example.com"].body()
-    assert "[D-day at risk] Go live" in by_address["olga@example.com"].body()
+    # One entry per node, with every badge it has (due within a day, it is due soon too).
+    for address, badge in (
+        ("lena@example.com", "[Forecast late]"),
+        ("li@example.com", "[Forecast late]"),
+        ("olga@example.com", "[D-day at risk]"),
+    ):
+        (entry,) = [line for line in by_address[address].body().splitlines() if "Go live" in line]
+        assert badge in entry, entry
     assert Alert.objects.filter(kind=AlertKind.FORECAST_SLIP).count() == 1
