@@ -226,6 +226,12 @@ def next_working_moment(
     return moment
 
 
+def past_node_keys(schedule: list[ScheduledNode], *, now: datetime) -> set[str]:
+    """The nodes a schedule puts in the past (due at or before `now`): the wizard asks what to
+    do with each of them."""
+    return {node.key for node in schedule if node.due_at <= now}
+
+
 def schedule_past_nodes(
     schedule: list[ScheduledNode],
     actions: Mapping[str, str],
@@ -242,7 +248,7 @@ def schedule_past_nodes(
     scheduled; choices for nodes that are not in the past are ignored.
     """
     calendar = calendar or WorkingCalendar()
-    past = {node.key for node in schedule if node.due_at <= now}
+    past = past_node_keys(schedule, now=now)
     unknown = sorted(set(actions.values()) - set(PastNodeAction.values))
     if unknown:
         raise ValidationError(

@@ -17,6 +17,7 @@ from tracker.core.forms import add_service_errors
 from tracker.core.permissions import authorize, can_create_project, can_manage_project
 from tracker.projects.models import PastNodeAction, Project
 from tracker.projects.services import (
+    past_node_keys,
     project_baseline,
     project_create,
     project_update,
@@ -74,12 +75,13 @@ def _preview(form: ProjectCreateForm, request: HttpRequest, now: datetime) -> di
     codes = {node.department_code for node in nodes}
     departments = {d.code: d for d in Department.objects.filter(code__in=codes)}
     chosen = _past_choices(request)
+    past_keys = past_node_keys(nodes, now=now)
     default = request.POST.get(PAST_ALL) or PastNodeAction.RESCHEDULE
     rows = [
         {
             "node": node,
             "department": departments.get(node.department_code),
-            "past": node.due_at <= now,
+            "past": node.key in past_keys,
             "choice": chosen.get(node.key) or default,
         }
         for node in nodes
