@@ -2,33 +2,24 @@
 
 Measures `project_schedule` (the nodes and links read in two queries, one pass forward, one
 back, in working days of the real calendar) and `project_forecast_refresh` (the same, persisted:
-the scan's step), each the median of several runs. Runs in a throwaway database of its own,
-created and dropped around the measurement, so it never touches the data of the database named
-by DATABASE_URL. Usage: ``python -m benchmarks.bench_forecast``.
+the scan's step), each the median of several runs. Runs in a throwaway database of its own
+(benchmarks/harness.py: pid-named, dropped at the end), so two runs never touch each other.
+Usage: ``python -m benchmarks.bench_forecast``.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import statistics
 import time
 from datetime import timedelta
+
+from benchmarks.harness import bench_database, figure, setup_django, write_figures
 
 NODES = 2000
 DEPARTMENTS = 7
 RUNS = 15
 WARMUP = 2
 TARGET_MS = 200.0
-
-
-def _setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-    from django.apps import apps
-
-    if not apps.ready:
-        django.setup()
 
 
 def _build_project():
@@ -124,37 +115,35 @@ def measure() -> dict[str, object]:
     }
 
 
-def _line(name: str, timings: list[float]) -> str:
-    median = statistics.median(timings)
-    verdict = "PASS" if median < TARGET_MS else "FAIL"
-    return (
-        f"{name}: median {median:.1f} ms, range {min(timings):.1f}-{max(timings):.1f} ms "
-        f"over {len(timings)} runs; target < {TARGET_MS:.0f} ms: {verdict}"
-    )
-
-
 def main() -> int:
-    _setup_django()
-    from django.db import connection
-    from django.test.utils import setup_test_environment, teardown_test_environment
-
-    setup_test_environment()
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = "milepost_bench_forecast"
-    original_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    try:
+    setup_django()
+    with bench_database("forecast"):
         result = measure()
-    finally:
-        connection.creation.destroy_test_db(original_name, verbosity=0)
-        teardown_test_environment()
-    print(
-        f"forecast, {NODES} nodes, {result['links']} links: {result['late']} forecast late, "
-        f"critical path of {result['critical_path']} nodes, {result['queries']} SQL queries"
+    context = (
+        f"{NODES} nodes, {result['links']} links, {result['late']} forecast late, critical path"
+        f" of {result['critical_path']} nodes, {result['queries']} SQL queries"
     )
-    print(_line("forecast (read and compute)", result["schedule_ms"]))
-    print(_line("forecast refresh (persisted, nothing changed)", result["refresh_ms"]))
-    print(f"first refresh (writes all {NODES} nodes): {result['first_refresh_ms']:.1f} ms")
-    return 0 if statistics.median(result["schedule_ms"]) < TARGET_MS else 1
+    figure(
+        f"forecast, {NODES} nodes (read and compute)",
+        result["schedule_ms"],
+        unit=" ms",
+        target=f"<= {TARGET_MS:.0f}",
+        detail=context,
+    )
+    figure(
+        f"forecast refresh, {NODES} nodes (persisted, nothing changed)",
+        result["refresh_ms"],
+        unit=" ms",
+        target=f"<= {TARGET_MS:.0f}",
+    )
+    figure(
+        f"forecast first refresh (writes all {NODES} nodes)",
+        [result["first_refresh_ms"]],
+        unit=" ms",
+        target=None,
+    )
+    write_figures()
+    return 0
 
 
 if __name__ == "__main__":

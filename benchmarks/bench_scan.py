@@ -127,7 +127,8 @@ WITH ids AS (
 )
 INSERT INTO milestones_milestone (
     created_at, updated_at, title, description, due_at, baseline_due_at, status, completed_at,
-    position, version, template_key, overdue_flagged_at, assignee_id, department_id, project_id
+    position, version, template_key, overdue_flagged_at, assignee_id, department_id, project_id,
+    added_after_baseline, on_critical_path
 )
 SELECT %(now)s, %(now)s, 'Node ' || g, '', due, NULL, status,
     CASE WHEN status = 'done'
@@ -137,7 +138,8 @@ SELECT %(now)s, %(now)s, 'Node ' || g, '', due, NULL, status,
     ids.people[(g + g / 100) %% %(people)s + 1],  -- g / 100: each bucket meets everyone
     ids.departments[(g + g / 100) %% %(departments)s + 1],
     -- consecutive runs of nodes per project, for any number of nodes
-    ids.projects[((g - 1)::bigint * %(projects)s) / %(nodes)s + 1]
+    ids.projects[((g - 1)::bigint * %(projects)s) / %(nodes)s + 1],
+    false, false
 FROM fate, ids
 """
 
