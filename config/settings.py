@@ -192,6 +192,8 @@ SSO_SIGNUP_DOMAINS = [domain.lower().lstrip("@") for domain in env_list("SSO_SIG
 SSO_TRUSTED_EMAIL_PROVIDERS = env_list("SSO_TRUSTED_EMAIL_PROVIDERS")
 # A deactivated person's chat accounts are removed this many days after deactivation.
 CHAT_IDENTITY_RETENTION_DAYS = env_int("CHAT_IDENTITY_RETENTION_DAYS", 30)
+# In-app inbox items are deleted, read or not, this many days after they arrived.
+INBOX_RETENTION_DAYS = env_int("INBOX_RETENTION_DAYS", 90)
 
 
 def sso_apps(id_name: str, secret_name: str, **app) -> list[dict]:

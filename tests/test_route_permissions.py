@@ -408,6 +408,8 @@ ROUTES: dict[str, list[Case]] = {
         web("get", lambda w, role: f"/unsubscribe/{w.unsubscribe_token(role)}/", EVERYONE),
         web("post", lambda w, role: f"/unsubscribe/{w.unsubscribe_token(role)}/", EVERYONE),
     ],
+    "web:inbox": [web("get", p("/inbox/"), SESSION)],
+    "web:inbox_read_all": [web("post", p("/inbox/read/"), SESSION)],
     "web:token_create": [
         web("post", p("/settings/tokens/"), SESSION, lambda w: {"name": "BI", "scope": "read"})
     ],

@@ -56,7 +56,10 @@
     if (link.closest("#side-panel") && url.pathname === panel.dataset.path) return;
     event.preventDefault();
     const body = panel.querySelector(".side-panel-body");
-    htmx.ajax("GET", url.pathname, { target: body, swap: "innerHTML" }).then(function () {
+    // An inbox item's link (?inbox=ID) marks that item read as the panel opens.
+    const item = link.closest("[data-inbox-item]");
+    if (item) item.classList.remove("is-unread");
+    htmx.ajax("GET", url.pathname + url.search, { target: body, swap: "innerHTML" }).then(function () {
       panel.dataset.path = url.pathname;
       if (!panel.open) panel.showModal();
       const title = panel.querySelector("h2");

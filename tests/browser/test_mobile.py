@@ -77,6 +77,7 @@ def pages(project, node) -> list[str]:
         "/reports/weekly/",
         "/reports/monthly/",
         "/settings/",
+        "/inbox/",
         "/templates/",
         f"/templates/{project.template_id}/",
         "/integrations/channels/",

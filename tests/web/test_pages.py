@@ -148,7 +148,7 @@ def test_timeline_draws_every_node_with_markers(client_for, owner, project):
     assert html.count('marker-end="url(#tl-arrow)"') == 1
     assert "+2 days" in html
     assert 'role="img"' in html
-    assert len(captured) <= 9  # with the re-plan dialog's deviation reasons
+    assert len(captured) <= 10  # with the re-plan dialog's deviation reasons and the bell
 
 
 def test_timeline_empty_state(client_for, owner, project):

@@ -1,7 +1,7 @@
 """Fan-out: the alerts a scan raised become outbox rows, one email per person listing all their
 new alerts (the kinds they want in the daily digest held for it, the kinds they switched off
-left out) and one message per chat channel that follows them, each in one INSERT … SELECT. A
-worker sends them after commit.
+left out) and one message per chat channel that follows them, and an in-app inbox item per
+person and alert, each in one INSERT … SELECT. A worker sends the messages after commit.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from tracker.notifications.models import (
     CHANNEL_SCOPE,
     Channel,
     Delivery,
+    InboxItem,
     NotificationPreference,
     OutboxEvent,
     OutboxMessage,
@@ -58,6 +59,7 @@ def fan_out(*, scan_id: uuid.UUID, now: datetime) -> int:
     with without_nested_loops():
         emails = _queue_emails(scan_id=scan_id, now=now)
         chats = _queue_chat_messages(scan_id=scan_id, now=now)
+        _queue_inbox(scan_id=scan_id, now=now)
     if emails or chats:
         outbox_flush_after_commit(emails + chats)
     return emails + chats
@@ -71,21 +73,16 @@ def _outbox_insert(destination: str) -> str:
     return f"INSERT INTO {o.table} ({', '.join(getattr(o, field) for field in (*fields, *rest))})"
 
 
-def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
-    """One email per person listing all their new alerts, in one INSERT … SELECT … GROUP BY
-    (per the person's preferences). Returns the emails to send now.
+def _recipients_sql() -> tuple[str, list]:
+    """The CTEs `base` and `pairs` both person fan-outs (email and inbox) start from: who hears
+    about which alert of this scan, one home for RECIPIENTS.
 
     `base` reads each new alert with the people it copied from its node; `pairs` is one SELECT
     per role of RECIPIENTS, joined by UNION (which drops the duplicate when the assignee is the
-    lead); `chosen` gives each pair the person's email delivery of the alert's kind
-    (`NotificationPreference`: immediately when they chose nothing), leaving out the projects
-    they muted; `lists` groups them by person and delivery, leaving out the kinds switched
-    off: one email now, and one row held for the digest with the kinds they want in it.
-    Inactive people and people without an email address are skipped.
+    lead); a resolution goes to whoever was told about the problem it closes. Its parameters
+    start with the scan's (`scan_params`).
     """
-    a, p, u, told = Names(Alert), Names(Project), Names(User), Names(Alert)
-    muted = Names(User.muted_projects.through)
-    pref = Names(NotificationPreference)
+    a, p, told = Names(Alert), Names(Project), Names(Alert)
     role_sql = {
         role: f"{alias}.{getattr(Names(model), field)}"
         for role, (alias, model, field) in ROLE_FIELD.items()
@@ -95,7 +92,7 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
         kinds = [kind for kind, roles in RECIPIENTS.items() if role in roles]
         closes = [kind for kind in kinds if kind != AlertKind.DUE_SOON] or [""]
         branches.append(
-            f"SELECT id, project_id, kind, {role} AS to_user FROM base"
+            f"SELECT id, project_id, milestone_id, kind, {role} AS to_user FROM base"
             f" WHERE {role} IS NOT NULL AND ("
             f"kind IN ({', '.join(['%s'] * len(kinds))}) OR (kind = %s AND EXISTS ("
             f"SELECT 1 FROM {told.table} AS told WHERE told.{told.milestone} = base.milestone_id"
@@ -114,15 +111,40 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
             WHERE a.{a.created_at} = %s AND a.{a.scan_id} = %s
         ), pairs AS (
             {" UNION ".join(branches)}
-        ), chosen AS (
+        )"""
+    return sql, branch_params
+
+
+def _not_muted(pairs: str) -> str:
+    """The condition leaving out the pairs of `pairs` whose person muted the alert's project."""
+    muted = Names(User.muted_projects.through)
+    return f"""NOT EXISTS (
+                SELECT 1 FROM {muted.table} AS muted
+                WHERE muted.{muted.user} = {pairs}.to_user
+                    AND muted.{muted.project} = {pairs}.project_id
+            )"""
+
+
+def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
+    """One email per person listing all their new alerts, in one INSERT … SELECT … GROUP BY
+    (per the person's preferences). Returns the emails to send now.
+
+    From `_recipients_sql`'s pairs, `chosen` gives each pair the person's email delivery of
+    the alert's kind (`NotificationPreference`: immediately when they chose nothing), leaving
+    out the projects they muted; `lists` groups them by person and delivery, leaving out the
+    kinds switched off: one email now, and one row held for the digest with the kinds they
+    want in it. Inactive people and people without an email address are skipped.
+    """
+    u = Names(User)
+    pref = Names(NotificationPreference)
+    recipients, branch_params = _recipients_sql()
+    sql = f"""
+        {recipients}, chosen AS (
             SELECT r.id, r.to_user, COALESCE(pref.{pref.delivery}, %s) AS delivery
             FROM pairs AS r
             LEFT JOIN {pref.table} AS pref ON pref.{pref.user} = r.to_user
                 AND pref.{pref.kind} = r.kind AND pref.{pref.channel} = %s
-            WHERE NOT EXISTS (
-                SELECT 1 FROM {muted.table} AS muted
-                WHERE muted.{muted.user} = r.to_user AND muted.{muted.project} = r.project_id
-            )
+            WHERE {_not_muted("r")}
         ), lists AS (
             SELECT c.to_user, c.delivery,
                 {vendor_sql("id_list", key="alert_ids", column="c.id")} AS payload
@@ -158,6 +180,34 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
     )
     rows = execute(sql, params)
     return sum(1 for (status,) in rows if status == OutboxStatus.PENDING)
+
+
+def _queue_inbox(*, scan_id: uuid.UUID, now: datetime) -> int:
+    """An inbox item per person and new alert, in one INSERT … SELECT from the same pairs as
+    the emails: at once whatever their email delivery (a digest reader sees it now), leaving
+    out those who switched the kind off in the app, muted the project or are inactive
+    (`tracker.notifications.inbox.inbox_recipients` is the same rule for one node). Returns
+    the items written."""
+    u, pref, item = Names(User), Names(NotificationPreference), Names(InboxItem)
+    recipients, branch_params = _recipients_sql()
+    columns = ("recipient", "kind", "project", "milestone", "alert", "text", "created_at")
+    sql = f"""
+        {recipients}
+        INSERT INTO {item.table} ({", ".join(getattr(item, column) for column in columns)})
+        SELECT r.to_user, r.kind, r.project_id, r.milestone_id, r.id, '', %s
+        FROM pairs AS r
+        INNER JOIN {u.table} AS u ON u.{u.id} = r.to_user
+        WHERE u.{u.is_active} AND {_not_muted("r")} AND NOT EXISTS (
+            SELECT 1 FROM {pref.table} AS pref WHERE pref.{pref.user} = r.to_user
+                AND pref.{pref.kind} = r.kind AND pref.{pref.channel} = %s
+                AND pref.{pref.delivery} = %s
+        )
+        ON CONFLICT DO NOTHING
+        RETURNING {item.id}
+    """
+    when, scan = scan_params(now=now, scan_id=scan_id)
+    params = (when, scan, *branch_params, when, PreferenceChannel.IN_APP, Delivery.OFF)
+    return len(execute(sql, params))
 
 
 def _queue_chat_messages(*, scan_id: uuid.UUID, now: datetime) -> int:

@@ -40,6 +40,23 @@ class ChannelEvent(models.TextChoices):
     MONTHLY_REPORT = "monthly_report", _("Monthly report")
 
 
+class PersonalEvent(models.TextChoices):
+    """What only people (never chat channels) hear about: comments on nodes."""
+
+    MENTION = "mention", _("Mentioned in a comment")
+    COMMENT = "comment", _("Comment on my node")
+
+
+# Every kind a person may hear about, with its label: the preference table's rows and the
+# inbox's kinds.
+NOTIFICATION_KINDS = [*ChannelEvent.choices, *PersonalEvent.choices]
+
+
+def kind_label(kind: str) -> str:
+    """The label of a kind of NOTIFICATION_KINDS, in the active language."""
+    return str(dict(NOTIFICATION_KINDS).get(kind, kind))
+
+
 # Which channels receive an event about a node of project P in department D, the one rule:
 # an active channel that follows the event, scoped to P, or to D, or to neither (everything);
 # never to both (a check constraint). The scope columns are listed here once; `Channel.receives`
@@ -301,7 +318,7 @@ class NotificationPreference(models.Model):
         related_name="notification_preferences",
         verbose_name=_("person"),
     )
-    kind = models.CharField(_("kind"), max_length=20, choices=ChannelEvent.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=NOTIFICATION_KINDS)
     channel = models.CharField(_("channel"), max_length=10, choices=PreferenceChannel.choices)
     delivery = models.CharField(_("delivery"), max_length=10, choices=Delivery.choices)
 
@@ -328,3 +345,102 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.kind} · {self.channel}: {self.delivery}"
+
+
+# The in-app inbox --------------------------------------------------------------------------------
+
+
+class InboxItemQuerySet(models.QuerySet):
+    def unread(self):
+        return self.filter(read_at__isnull=True)
+
+
+class InboxItem(models.Model):
+    """One thing addressed to one person, shown in their inbox (the bell) at once, whatever
+    their email delivery: an alert about a node (written by the scan's fan-out, in the same
+    INSERT … SELECT shape as the emails), a mention or a comment.
+
+    The label is rendered when shown, in the reader's language, from `kind` and the node; `text`
+    holds what cannot be (a comment's opening words). `alert` is kept to show each alert once
+    per person (a unique constraint); the database does not check it: alerts go with their
+    node through a trigger, and the node's cascade removes these rows first.
+    """
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="inbox_items",
+        verbose_name=_("recipient"),
+        db_index=False,  # first column of the indexes below
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=NOTIFICATION_KINDS)
+    project = models.ForeignKey(
+        "projects.Project",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("project"),
+    )
+    milestone = models.ForeignKey(
+        "milestones.Milestone",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("milestone"),
+    )
+    alert = models.ForeignKey(
+        "alerts.Alert",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,  # the unique (recipient, alert) index
+        db_constraint=False,
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    text = models.CharField(_("text"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    objects = InboxItemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("inbox item")
+        verbose_name_plural = _("inbox items")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "alert"],
+                condition=Q(alert__isnull=False),
+                name="notifications_inbox_alert_once",
+            ),
+        ]
+        indexes = [
+            # "My latest items" (the inbox page), newest first.
+            models.Index(
+                "recipient",
+                models.F("created_at").desc(),
+                models.F("id").desc(),
+                name="notifications_inbox_latest",
+            ),
+            # "My unread count" (the bell on every page): only the unread rows are indexed.
+            models.Index(
+                fields=["recipient"],
+                condition=Q(read_at__isnull=True),
+                name="notifications_inbox_unread",
+            ),
+            # The retention purge.
+            models.Index(fields=["created_at"], name="notifications_inbox_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id} · {self.kind} · {self.milestone_id}"
+
+    @property
+    def kind_label(self) -> str:
+        return kind_label(self.kind)

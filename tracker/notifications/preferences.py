@@ -19,13 +19,14 @@ from tracker.accounts.models import User
 from tracker.notifications import links
 from tracker.notifications.models import (
     DIGESTIBLE_KINDS,
-    ChannelEvent,
+    NOTIFICATION_KINDS,
     Delivery,
     NotificationPreference,
     PreferenceChannel,
+    kind_label,
 )
 
-KINDS = tuple(ChannelEvent.values)
+KINDS = tuple(kind for kind, _label in NOTIFICATION_KINDS)
 CHANNELS = tuple(PreferenceChannel.values)
 UNSUBSCRIBE_SALT = "milepost.notifications.unsubscribe"
 
@@ -66,7 +67,7 @@ def preferences_save(*, user: User, choices: Mapping[tuple[str, str], str]) -> M
                 _("“%(delivery)s” is not a choice for %(kind)s by %(channel)s.")
                 % {
                     "delivery": delivery,
-                    "kind": ChannelEvent(kind).label,
+                    "kind": kind_label(kind),
                     "channel": PreferenceChannel(channel).label,
                 }
             )

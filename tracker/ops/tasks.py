@@ -1,6 +1,7 @@
 from celery import shared_task
 from django.utils import timezone
 
+from tracker.notifications.inbox import inbox_purge
 from tracker.ops import personal, services
 
 
@@ -12,5 +13,8 @@ def heartbeat() -> None:
 
 @shared_task(name="ops.purge_chat_identities", ignore_result=True)
 def purge_chat_identities() -> None:
-    """Daily (beat): deactivated people's chat accounts go after the retention period."""
-    personal.chat_identities_purge(now=timezone.now())
+    """Daily (beat), the retention job: deactivated people's chat accounts and old inbox items
+    go after their retention periods."""
+    now = timezone.now()
+    personal.chat_identities_purge(now=now)
+    inbox_purge(now=now)

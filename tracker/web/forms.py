@@ -16,8 +16,8 @@ from django.utils.translation import gettext_lazy as _
 
 from tracker.accounts.models import Language, TokenScope, User
 from tracker.milestones.models import DeviationReason, MilestoneStatus
-from tracker.notifications.models import ChannelEvent, Delivery, PreferenceChannel
-from tracker.notifications.preferences import delivery_choices
+from tracker.notifications.models import NOTIFICATION_KINDS, Delivery, PreferenceChannel
+from tracker.notifications.preferences import KINDS, delivery_choices
 from tracker.projects.models import (
     OffsetUnit,
     Project,
@@ -403,7 +403,7 @@ class PreferencesForm(UIForm):
         super().__init__(*args, **kwargs)
         self.fields["muted_projects"].queryset = Project.objects.visible_to(user).order_by("name")
         labels = dict(Delivery.choices)
-        for kind, kind_label in ChannelEvent.choices:
+        for kind, kind_label in NOTIFICATION_KINDS:
             for channel, channel_label in PreferenceChannel.choices:
                 self.fields[self.field_name(kind, channel)] = forms.ChoiceField(
                     label=f"{kind_label} · {channel_label}",
@@ -424,7 +424,7 @@ class PreferencesForm(UIForm):
         """The kind × channel choices posted, as `preferences_save` takes them."""
         return {
             (kind, channel): value
-            for kind in ChannelEvent.values
+            for kind in KINDS
             for channel in PreferenceChannel.values
             if (value := self.cleaned_data.get(self.field_name(kind, channel)))
         }
@@ -433,7 +433,7 @@ class PreferencesForm(UIForm):
         """(kind label, its bound fields by channel) for the settings table."""
         return [
             (label, [self[self.field_name(kind, channel)] for channel in PreferenceChannel.values])
-            for kind, label in ChannelEvent.choices
+            for kind, label in NOTIFICATION_KINDS
         ]
 
     def channel_labels(self) -> list[str]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import BooleanField, Count, ExpressionWrapper, Prefetch, Q, QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -24,6 +25,7 @@ from tracker.milestones.models import (
     overdue_condition,
 )
 from tracker.milestones.selectors import annotate_flags, forecast_days_late, milestone_queryset
+from tracker.notifications.inbox import inbox_unread_count
 from tracker.projects.models import Project
 from tracker.reports.periods import week_period
 from tracker.reports.selectors import deviation_report
@@ -266,3 +268,14 @@ def dependency_choices(*, milestone: Milestone) -> QuerySet[Milestone]:
         .only("id", "title", "due_at", "department__name")
         .order_by("due_at", "id")
     )
+
+
+def request_inbox_unread(request: HttpRequest) -> int:
+    """The signed-in person's unread inbox count, counted once per request (the bell on every
+    page and the inbox page share it); 0 for a visitor."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return 0
+    if not hasattr(request, "_inbox_unread"):
+        request._inbox_unread = inbox_unread_count(user=user)
+    return request._inbox_unread

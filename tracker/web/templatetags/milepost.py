@@ -21,6 +21,7 @@ from django.utils.translation import ngettext
 from tracker.core import permissions
 from tracker.core.permissions import can_manage_any_channel, can_manage_templates
 from tracker.milestones.models import MilestoneStatus
+from tracker.web.selectors import request_inbox_unread
 
 register = template.Library()
 
@@ -203,3 +204,10 @@ def history_value(value: str, field: str) -> str:
     if field == "depends_on":
         return ", ".join(f"#{pk}" for pk in value.split(","))
     return value
+
+
+@register.simple_tag(takes_context=True)
+def inbox_unread(context) -> int:
+    """The bell's unread count (one query per request, however often a page asks)."""
+    request = context.get("request")
+    return request_inbox_unread(request) if request is not None else 0

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from tracker.accounts.models import ApiToken
 from tracker.accounts.services import preferences_save, token_issue, token_revoke
 from tracker.core.forms import add_service_errors
-from tracker.notifications.models import ChannelEvent
+from tracker.notifications.models import kind_label
 from tracker.notifications.preferences import email_unsubscribe, preference_matrix, unsubscribe_read
 from tracker.notifications.preferences import preferences_save as notification_preferences_save
 from tracker.notifications.texts import label_list
@@ -162,7 +162,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             "web/unsubscribe.html",
             {
                 "person": person,
-                "kinds_text": label_list(ChannelEvent(kind).label for kind in kinds),
+                "kinds_text": label_list(kind_label(kind) for kind in kinds),
                 "done": done,
                 "token": token,
             },

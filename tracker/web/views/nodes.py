@@ -13,6 +13,7 @@ from tracker.core.errors import ConflictError, PermissionDeniedError
 from tracker.core.permissions import can_edit_milestone
 from tracker.milestones.models import Milestone
 from tracker.milestones.services import milestone_update
+from tracker.notifications.inbox import inbox_mark_read
 from tracker.web.selectors import dependency_choices, node_detail
 
 PAGE = "web/node_detail.html"
@@ -36,8 +37,14 @@ def _context(request: HttpRequest, node_id: int, **extra) -> dict:
 
 @login_required
 def node_detail_view(request: HttpRequest, node_id: int) -> HttpResponse:
+    """The node; opened from an inbox item (`?inbox=ID`), that item is marked read, and the
+    panel brings the bell's new count along (an out-of-band swap)."""
     template = PANEL if request.htmx else PAGE
-    return render(request, template, _context(request, node_id))
+    context = _context(request, node_id)
+    item = request.GET.get("inbox", "")
+    if item.isdigit() and inbox_mark_read(user=request.user, item_ids=[int(item)]):
+        context["inbox_read"] = True
+    return render(request, template, context)
 
 
 @require_POST
