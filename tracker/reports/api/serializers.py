@@ -102,9 +102,119 @@ class WeeklyReportSerializer(FiguresSerializer):
     restatements = RestatementSerializer(many=True)
 
 
+class MonthFiguresSerializer(serializers.Serializer):
+    month = serializers.CharField(help_text="YYYY-MM.")
+    deviation_rate = serializers.FloatField(
+        allow_null=True, help_text="The month's figure of record; null if none due."
+    )
+    due_count = serializers.IntegerField()
+    late_count = serializers.IntegerField(help_text="Done after the planned due.")
+    deviated_count = serializers.IntegerField(help_text="Done late or still open.")
+
+
+class ComparisonSerializer(MonthFiguresSerializer):
+    rate_change = serializers.FloatField(
+        allow_null=True, help_text="This month's rate minus that month's; null if either is."
+    )
+
+
+class ComparisonsSerializer(serializers.Serializer):
+    previous_month = ComparisonSerializer()
+    same_month_last_year = ComparisonSerializer(
+        allow_null=True, help_text="Null when that month has no data."
+    )
+
+
+class SlipTotalsSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    late_count = serializers.IntegerField(help_text="Nodes with a slip of a working day or more.")
+    own_days = serializers.FloatField(help_text="Working days of their own delay.")
+    inherited_days = serializers.FloatField(help_text="Working days inherited from upstream.")
+    caused_downstream_days = serializers.FloatField(
+        help_text="Working days their delay caused in other departments' nodes downstream."
+    )
+
+
+class DepartmentSlipSerializer(SlipTotalsSerializer):
+    department_id = serializers.IntegerField()
+
+
+class ProjectSlipSerializer(SlipTotalsSerializer):
+    project_id = serializers.IntegerField()
+
+
+class AttributionSerializer(serializers.Serializer):
+    departments = DepartmentSlipSerializer(many=True)
+    projects = ProjectSlipSerializer(many=True)
+
+
+class ParetoSerializer(serializers.Serializer):
+    reason_code = serializers.CharField(help_text='"unspecified" for nodes without a reason.')
+    name = serializers.CharField()
+    deviated_count = serializers.IntegerField()
+    slip_days = serializers.FloatField(help_text="Working days.")
+    share = serializers.FloatField(help_text="Of the deviated nodes.")
+    cumulative_share = serializers.FloatField()
+
+
+class DistributionSerializer(serializers.Serializer):
+    department_id = serializers.IntegerField(allow_null=True, help_text="Null on the totals row.")
+    name = serializers.CharField()
+    totals = serializers.BooleanField(help_text="The row of all departments.")
+    on_time = serializers.IntegerField()
+    up_to_1 = serializers.IntegerField(help_text="Done late by at most one working day.")
+    from_1_to_3 = serializers.IntegerField(help_text="Done late by 2 or 3 working days.")
+    from_3_to_7 = serializers.IntegerField(help_text="Done late by 4 to 7 working days.")
+    over_7 = serializers.IntegerField(help_text="Done late by more than 7 working days.")
+    open = serializers.IntegerField(help_text="Planned due passed, still open.")
+
+
+class RepeatOffenderSerializer(serializers.Serializer):
+    template_id = serializers.IntegerField()
+    template_name = serializers.CharField()
+    template_key = serializers.CharField()
+    title = serializers.CharField()
+    department_id = serializers.IntegerField()
+    department_name = serializers.CharField()
+    late_in = serializers.ListField(child=serializers.CharField(), help_text="Project names.")
+    of_campaigns = serializers.IntegerField(help_text="The template's last campaigns looked at.")
+
+
+class ChurnTotalsSerializer(serializers.Serializer):
+    replanned_nodes = serializers.IntegerField()
+    replans = serializers.IntegerField()
+    promises = serializers.IntegerField(help_text="Promised dates judged by as_of.")
+    promises_kept = serializers.IntegerField()
+    promise_kept_rate = serializers.FloatField(allow_null=True)
+
+
+class DepartmentChurnSerializer(ChurnTotalsSerializer):
+    department_id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class ChurnSerializer(serializers.Serializer):
+    departments = DepartmentChurnSerializer(many=True)
+    totals = ChurnTotalsSerializer()
+
+
+class AnalysisSerializer(serializers.Serializer):
+    """The monthly deep analysis (docs/monthly-analysis.md)."""
+
+    month = serializers.CharField()
+    comparisons = ComparisonsSerializer()
+    attribution = AttributionSerializer()
+    pareto = ParetoSerializer(many=True)
+    distribution = DistributionSerializer(many=True)
+    repeat_offenders = RepeatOffenderSerializer(many=True)
+    churn = ChurnSerializer()
+    trend_12_months = MonthFiguresSerializer(many=True)
+
+
 class MonthlyReportSerializer(WeeklyReportSerializer):
     weekly_trend = WeekFiguresSerializer(many=True)
     departments_ranked = DepartmentFiguresSerializer(many=True)
+    analysis = AnalysisSerializer()
 
 
 class ReportQuerySerializer(serializers.Serializer):
