@@ -1,5 +1,6 @@
 from django.urls import path, re_path
 
+from tracker.integrations.spreadsheets.exporting import ANALYSIS_TABLES, REPORT_TABLES
 from tracker.integrations.views import calendar, channels, chatapps, commands, spreadsheets
 from tracker.reports.periods import PeriodKind
 
@@ -53,7 +54,7 @@ urlpatterns = [
     re_path(
         rf"^reports/(?P<kind>{'|'.join(kind.adjective for kind in PeriodKind)})/"
         r"(?P<label>[0-9]{4}-W?[0-9]{2})/"
-        r"(?P<table>departments|projects|slips|trend|restatements)\.(?P<fmt>csv|xlsx)$",
+        rf"(?P<table>{'|'.join(REPORT_TABLES + ANALYSIS_TABLES)})\.(?P<fmt>csv|xlsx)$",
         spreadsheets.report_export_view,
         name="report_export",
     ),

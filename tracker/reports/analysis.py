@@ -44,6 +44,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, RowNumber, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tracker.milestones.forecast import slip_attribution
 from tracker.milestones.models import Milestone, MilestoneChange, MilestoneStatus
@@ -65,6 +66,15 @@ REPEAT_LATE_IN = 2  # … and in how many of them it must be late
 # Lateness buckets of a node done late, by its slip in working days: (key, upper bound, in).
 LATE_BUCKETS = (("up_to_1", 1), ("from_1_to_3", 3), ("from_3_to_7", 7), ("over_7", None))
 DISTRIBUTION_KEYS = ("on_time", *(key for key, _bound in LATE_BUCKETS), "open")
+# What each bucket is called wherever the distribution is shown (page, exports, email).
+DISTRIBUTION_LABELS = {
+    "on_time": gettext_lazy("On time"),
+    "up_to_1": gettext_lazy("≤ 1 working day late"),
+    "from_1_to_3": gettext_lazy("1–3 working days late"),
+    "from_3_to_7": gettext_lazy("3–7 working days late"),
+    "over_7": gettext_lazy("> 7 working days late"),
+    "open": gettext_lazy("Still open"),
+}
 CHURN_KEYS = ("replanned_nodes", "replans", "promises", "promises_kept")
 
 

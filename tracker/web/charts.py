@@ -1,5 +1,6 @@
-"""Geometry for the two charts the server draws as SVG: the project timeline and the
-deviation-rate trend. Templates only place the shapes computed here; no JavaScript is needed."""
+"""Geometry for the charts the server draws as SVG: the project timeline, the deviation-rate
+trend (of weeks, or of months) and the monthly analysis's reason Pareto and lateness
+distribution. Templates only place the shapes computed here; no JavaScript is needed."""
 
 from __future__ import annotations
 
@@ -309,9 +310,11 @@ def trend_chart(
     highlight: str | None = None,
     width: int = 960,
     height: int = 300,
+    label_key: str = "week",
 ) -> TrendChart:
-    """The deviation rate of each week as a line, broken where a week had no nodes due, with
-    the threshold as a dashed line. Points above the threshold are drawn as triangles."""
+    """The deviation rate of each week (or, with `label_key="month"`, of each month) as a line,
+    broken where a period had no nodes due, with the threshold as a dashed line. Points above
+    the threshold are drawn as triangles."""
     chart = TrendChart(
         width=width,
         height=height,
@@ -342,7 +345,7 @@ def trend_chart(
             TrendPoint(
                 x=x,
                 y=y,
-                week=week["week"],
+                week=week[label_key],
                 rate=rate,
                 due_count=week["due_count"],
                 deviated_count=week["deviated_count"],
@@ -358,4 +361,147 @@ def trend_chart(
             segment.append(f"{x},{y}")
     if len(segment) > 1:
         chart.lines.append(" ".join(segment))
+    return chart
+
+
+# ---------------------------------------------------------------- Pareto
+
+
+@dataclass
+class ParetoBar:
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    count: int
+    slip_days: float
+    cumulative_share: float
+    line_y: float  # where the cumulative share's line passes over this bar
+
+    @property
+    def center(self) -> float:
+        return round(self.x + self.width / 2, 1)
+
+
+@dataclass
+class ParetoChart:
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    bars: list[ParetoBar] = field(default_factory=list)
+    count_ticks: list[Tick] = field(default_factory=list)  # left axis: nodes
+    share_ticks: list[Tick] = field(default_factory=list)  # right axis: cumulative share
+    line: str = ""
+
+    @property
+    def label_y(self) -> int:
+        return self.bottom + 16
+
+
+def pareto_chart(*, rows: list[dict[str, Any]], width: int = 960, height: int = 300) -> ParetoChart:
+    """The analysis's reason Pareto: a bar of deviated nodes per reason, most frequent first,
+    and the cumulative share as a line against a 0–100% axis on the right."""
+    chart = ParetoChart(
+        width=width, height=height, left=44, right=width - 52, top=16, bottom=height - 40
+    )
+    peak = max([row["deviated_count"] for row in rows] or [1])
+    step = max(1, -(-peak // 4))  # four gridlines of whole nodes
+    top_count = step * 4
+    span = chart.bottom - chart.top
+
+    def y_of(fraction: float) -> float:
+        return round(chart.bottom - fraction * span, 1)
+
+    chart.count_ticks = [Tick(y_of(i / 4), str(step * i)) for i in range(5)]
+    chart.share_ticks = [Tick(y_of(i / 4), f"{25 * i}%") for i in range(5)]
+    slot = (chart.right - chart.left) / max(len(rows), 1)
+    bar_width = round(min(slot * 0.7, 90), 1)
+    points = []
+    for index, row in enumerate(rows):
+        x = round(chart.left + index * slot + (slot - bar_width) / 2, 1)
+        y = y_of(row["deviated_count"] / top_count)
+        bar = ParetoBar(
+            x=x,
+            y=y,
+            width=bar_width,
+            height=round(chart.bottom - y, 1),
+            label=row["name"],
+            count=row["deviated_count"],
+            slip_days=row["slip_days"],
+            cumulative_share=row["cumulative_share"] or 0.0,
+            line_y=y_of(row["cumulative_share"] or 0.0),
+        )
+        chart.bars.append(bar)
+        points.append(f"{bar.center},{bar.line_y}")
+    chart.line = " ".join(points)
+    return chart
+
+
+# ---------------------------------------------------------------- lateness distribution
+
+
+@dataclass
+class DistributionSegment:
+    key: str
+    x: float
+    width: float
+    count: int
+
+
+@dataclass
+class DistributionBar:
+    name: str
+    y: float
+    total: int
+    segments: list[DistributionSegment] = field(default_factory=list)
+    totals: bool = False
+
+    @property
+    def text_y(self) -> float:
+        return self.y + 11
+
+
+@dataclass
+class DistributionChart:
+    width: int
+    height: int
+    left: int
+    right: int
+    bar_height: int
+    bars: list[DistributionBar] = field(default_factory=list)
+
+
+def distribution_chart(
+    *, rows: list[dict[str, Any]], keys: tuple[str, ...], width: int = 960, bar_height: int = 16
+) -> DistributionChart:
+    """One bar per department (the totals row last), its nodes split by lateness bucket in
+    `keys` order, each bar as wide as the plot: shares, not counts."""
+    row_height = bar_height + 12
+    chart = DistributionChart(
+        width=width,
+        height=max(len(rows), 1) * row_height + 8,
+        left=180,
+        right=width - 16,
+        bar_height=bar_height,
+    )
+    span = chart.right - chart.left
+    for index, row in enumerate(rows):
+        total = sum(row[key] for key in keys)
+        bar = DistributionBar(
+            name=row["name"], y=4 + index * row_height, total=total, totals=row.get("totals", False)
+        )
+        x = float(chart.left)
+        for key in keys:
+            if not row[key]:
+                continue
+            part = round(span * row[key] / total, 1)
+            bar.segments.append(
+                DistributionSegment(key=key, x=round(x, 1), width=part, count=row[key])
+            )
+            x += part
+        chart.bars.append(bar)
     return chart

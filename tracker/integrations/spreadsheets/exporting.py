@@ -21,7 +21,8 @@ from openpyxl.utils import get_column_letter
 
 from tracker.milestones.models import Milestone, MilestoneDependency
 from tracker.projects.models import Project
-from tracker.reports.periods import parse_period
+from tracker.reports.analysis import DISTRIBUTION_KEYS
+from tracker.reports.periods import PeriodKind, parse_period
 from tracker.reports.selectors import report_of_record, weekly_trend
 
 # A cell starting with one of these would run as a formula: exports prefix it with a quote.
@@ -159,6 +160,19 @@ def export_file(
 # Report tables ----------------------------------------------------------------------------
 
 REPORT_TABLES = ("departments", "projects", "slips", "trend", "restatements")
+# The monthly report's analysis (tracker/reports/analysis.py), one table per section.
+ANALYSIS_TABLES = (
+    "comparisons",
+    "attribution",
+    "pareto",
+    "distribution",
+    "repeat_offenders",
+    "churn",
+    "months",
+)
+MONTH_COLUMNS = ["deviation_rate", "due_count", "late_count", "deviated_count"]
+SLIP_COLUMNS = ["late_count", "own_days", "inherited_days", "caused_downstream_days"]
+CHURN_COLUMNS = ["replanned_nodes", "replans", "promises", "promises_kept", "promise_kept_rate"]
 FIGURE_COLUMNS = [
     "due_count",
     "on_time_count",
@@ -198,8 +212,12 @@ def report_table(
         return ["week", "start", *FIGURE_COLUMNS], [
             [row["week"], _local(row["start"]), *(row[c] for c in FIGURE_COLUMNS)] for row in trend
         ]
+    if table in ANALYSIS_TABLES and kind != PeriodKind.MONTH:
+        raise ValidationError(_("The analysis tables are the monthly report's."))
     # A closed period's figure of record (its snapshot), as on the report page.
     report = report_of_record(period=period, as_of=now, worst_slips=SLIPS_LIMIT, **scope)
+    if table in ANALYSIS_TABLES:
+        return analysis_table(report["analysis"], table)
     if table == "departments":
         return ["code", "name", *FIGURE_COLUMNS], [
             [row["code"], row["name"], *(row[c] for c in FIGURE_COLUMNS)]
@@ -245,4 +263,62 @@ def report_table(
             ]
             for row in report["restatements"]
         ]
-    raise ValidationError(_("Choose a table: %(tables)s.") % {"tables": ", ".join(REPORT_TABLES)})
+    raise ValidationError(
+        _("Choose a table: %(tables)s.") % {"tables": ", ".join(REPORT_TABLES + ANALYSIS_TABLES)}
+    )
+
+
+def analysis_table(analysis: dict[str, Any], table: str) -> tuple[list[str], list[list[Any]]]:
+    """One section of the monthly analysis as headers and rows (the keys of the API's object)."""
+    if table == "comparisons":
+        current = analysis["trend_12_months"][-1]
+        rows = [["month", current["month"], *(current[c] for c in MONTH_COLUMNS), ""]]
+        for name in ("previous_month", "same_month_last_year"):
+            other = analysis["comparisons"][name]
+            if other is not None:
+                rows.append(
+                    [name, other["month"], *(other[c] for c in MONTH_COLUMNS), other["rate_change"]]
+                )
+        return ["comparison", "month", *MONTH_COLUMNS, "rate_change"], rows
+    if table == "attribution":
+        return ["level", "id", "name", *SLIP_COLUMNS], [
+            [level, row[f"{level}_id"], row["name"], *(row[c] for c in SLIP_COLUMNS)]
+            for level, rows in (
+                ("department", analysis["attribution"]["departments"]),
+                ("project", analysis["attribution"]["projects"]),
+            )
+            for row in rows
+        ]
+    if table == "pareto":
+        columns = ["reason_code", "name", "deviated_count", "slip_days", "share"]
+        return [*columns, "cumulative_share"], [
+            [*(row[c] for c in columns), row["cumulative_share"]] for row in analysis["pareto"]
+        ]
+    if table == "distribution":
+        return ["department_id", "name", *DISTRIBUTION_KEYS], [
+            [row["department_id"] or "", row["name"], *(row[c] for c in DISTRIBUTION_KEYS)]
+            for row in analysis["distribution"]
+        ]
+    if table == "repeat_offenders":
+        columns = ["template_id", "template_name", "template_key", "title", "department_id"]
+        return [*columns, "department_name", "late_in", "of_campaigns"], [
+            [
+                *(row[c] for c in columns),
+                row["department_name"],
+                ", ".join(row["late_in"]),
+                row["of_campaigns"],
+            ]
+            for row in analysis["repeat_offenders"]
+        ]
+    if table == "churn":
+        churn = analysis["churn"]
+        return ["department_id", "name", *CHURN_COLUMNS], [
+            *(
+                [row["department_id"], row["name"], *(row[c] for c in CHURN_COLUMNS)]
+                for row in churn["departments"]
+            ),
+            ["", _("All departments"), *(churn["totals"][c] for c in CHURN_COLUMNS)],
+        ]
+    return ["month", *MONTH_COLUMNS], [
+        [row["month"], *(row[c] for c in MONTH_COLUMNS)] for row in analysis["trend_12_months"]
+    ]

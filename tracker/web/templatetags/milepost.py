@@ -84,6 +84,14 @@ def percent(value: float | Decimal | None, digits: int = 1) -> str:
 
 
 @register.filter
+def points(value: float | None, digits: int = 1) -> str:
+    """A change of rate in percentage points, signed: 0.0583 → "+5.8"."""
+    if value is None:
+        return "—"
+    return f"{float(value) * 100:+.{digits}f}"
+
+
+@register.filter
 def slip_days(node) -> float | None:
     """Days the current due date lies after (positive) or before the baseline."""
     if node.baseline_due_at is None:

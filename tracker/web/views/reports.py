@@ -9,11 +9,13 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from tracker.accounts.models import Department
+from tracker.reports.analysis import DISTRIBUTION_KEYS, DISTRIBUTION_LABELS
 from tracker.reports.periods import PeriodKind, default_period, period_containing
 from tracker.reports.selectors import report_of_record, weekly_trend
-from tracker.web.charts import trend_chart
+from tracker.web.charts import distribution_chart, pareto_chart, trend_chart
 from tracker.web.forms import ReportFilterForm
 
 TREND_WEEKS = 12
@@ -71,7 +73,36 @@ def _report_page(request: HttpRequest, kind: PeriodKind) -> HttpResponse:
             "department": next((d for d in departments if d.pk == department_id), None),
         }
     )
+    analysis = report.get("analysis") if kind == PeriodKind.MONTH else None
+    if analysis:
+        context.update(_analysis_charts(analysis, threshold=report["threshold"]))
     return render(request, "web/reports/report.html", context)
+
+
+def _analysis_charts(analysis: dict, *, threshold) -> dict:
+    """The monthly analysis's charts: the reason Pareto, the lateness distribution and the
+    12-month trend (the same object the API, the exports and the emails carry)."""
+    return {
+        "analysis": analysis,
+        "distribution_labels": [(key, DISTRIBUTION_LABELS[key]) for key in DISTRIBUTION_KEYS],
+        "distribution_rows": [
+            (row, [row[key] for key in DISTRIBUTION_KEYS]) for row in analysis["distribution"]
+        ],
+        "analysis_attribution_tables": [
+            (_("Department"), analysis["attribution"]["departments"]),
+            (_("Project"), analysis["attribution"]["projects"]),
+        ],
+        "pareto_chart": pareto_chart(rows=analysis["pareto"]),
+        "distribution_chart": distribution_chart(
+            rows=analysis["distribution"], keys=DISTRIBUTION_KEYS
+        ),
+        "month_chart": trend_chart(
+            weeks=analysis["trend_12_months"],
+            threshold=threshold,
+            highlight=analysis["month"],
+            label_key="month",
+        ),
+    }
 
 
 @login_required
