@@ -64,6 +64,11 @@ def _node(project, department, key, planned, done=None, **extra) -> Milestone:
 
 @pytest.fixture
 def campaigns(owner) -> Campaigns:
+    return build_campaigns(owner)
+
+
+def build_campaigns(owner) -> Campaigns:
+    """The campaigns of the module docstring, owned by `owner`."""
     supply = DepartmentFactory(code="supply", name="Supply")
     design = DepartmentFactory(code="design", name="Design")
     ops = DepartmentFactory(code="ops", name="Operations")

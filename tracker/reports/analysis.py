@@ -159,10 +159,10 @@ def monthly_analysis(
     )
     projects = list(Project.objects.filter(pk__in={row["project_id"] for row in rows}))
     slips = slip_attribution(projects=projects, now=as_of).nodes
-    history = _months(period)
+    history = _months_of_record(period, as_of=as_of, **scope)
     return {
         "month": period.label,
-        "comparisons": _comparisons(history, as_of=as_of, **scope),
+        "comparisons": _comparisons(history),
         "attribution": _attribution(rows, slips, projects),
         "pareto": _pareto(rows, slips),
         "distribution": _distribution(rows, slips),
@@ -180,32 +180,21 @@ def monthly_analysis(
 # Comparisons and the 12-month trend -----------------------------------------------------------
 
 
-def _months(period: Period) -> dict[Period, dict[str, Any] | None]:
-    """The month and the twelve before it, oldest first (figures filled in later)."""
+def _months_of_record(
+    period: Period, *, as_of: datetime, project_id: int | None, department_id: int | None
+) -> dict[Period, dict[str, Any]]:
+    """The figure of record of the month and of the twelve before it, oldest first. Two
+    queries: the live figures of all thirteen months grouped by month, and their snapshots."""
     months = [period]
     for _step in range(TREND_MONTHS):
         months.append(months[-1].previous())
-    return dict.fromkeys(reversed(months))
-
-
-def _comparisons(
-    history: dict[Period, Any],
-    *,
-    as_of: datetime,
-    project_id: int | None,
-    department_id: int | None,
-) -> dict[str, Any]:
-    """Fill `history` with each month's figure of record and compare the last month with the
-    one before and the one a year before. Two queries: the live figures of all thirteen
-    months grouped by month, and their snapshots."""
-    months = list(history)
-    first, this = months[0], months[-1]
+    months.reverse()
     zone = timezone.get_current_timezone()
     live = {
         timezone.localtime(row["month"]).strftime("%Y-%m"): _figures(row)
         for row in report_population(
-            start=first.start,
-            end=this.end,
+            start=months[0].start,
+            end=period.end,
             as_of=as_of,
             project_id=project_id,
             department_id=department_id,
@@ -232,6 +221,7 @@ def _comparisons(
         for snapshot in snapshots.only("label", "as_of", "period_end", "deviation_rate", "data")
         if snapshot.as_of >= snapshot.period_end
     }
+    history: dict[Period, dict[str, Any]] = {}
     for month in months:
         snapshot = record.get(month.label)
         if snapshot is not None:
@@ -252,6 +242,13 @@ def _comparisons(
                 "deviated_count": figures["deviated_count"] if figures else 0,
                 "of_record": False,
             }
+    return history
+
+
+def _comparisons(history: dict[Period, dict[str, Any]]) -> dict[str, Any]:
+    """The last month of `history` against the one before and the one a year before."""
+    months = list(history)
+    first, this = months[0], months[-1]
     current = history[this]
 
     def against(month: Period) -> dict[str, Any]:
