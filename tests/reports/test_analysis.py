@@ -8,10 +8,12 @@ from django.test.utils import CaptureQueriesContext
 from tests.factories import BaselinedProjectFactory, MilestoneFactory
 from tests.reports.conftest import AS_OF, at
 from tracker.milestones.models import DeviationReason, MilestoneStatus
+from tracker.milestones.services import milestone_update
 from tracker.projects.models import ProjectTemplate
 from tracker.reports.analysis import lateness_bucket, monthly_analysis, promises
 from tracker.reports.periods import parse_month
-from tracker.reports.selectors import monthly_report, report_population
+from tracker.reports.selectors import monthly_report, report_of_record, report_population
+from tracker.reports.services import report_snapshot_save
 
 pytestmark = pytest.mark.django_db
 NOVEMBER = parse_month("2026-11")
@@ -274,3 +276,24 @@ def test_constant_queries(campaigns):
             )
     assert _queries() == before
     assert before <= 16
+
+
+def test_the_figure_of_record_keeps_its_analysis(campaigns):
+    """A closed month's snapshot keeps the analysis it was sent with; a later completion shows
+    in today's recomputation only."""
+    report_snapshot_save(period=NOVEMBER, as_of=AS_OF)
+    after_sales = campaigns.nodes["after-sales"]
+    milestone_update(
+        milestone_id=after_sales.pk,
+        actor=campaigns.owner,
+        data={"status": MilestoneStatus.DONE, "completed_at": at(2026, 12, 4)},
+        reason_code="resource",
+        now=at(2026, 12, 4, 19),
+    )
+    later = at(2026, 12, 5, 9)
+    record = report_of_record(period=NOVEMBER, as_of=later)
+    assert record["of_record"] is True
+    totals = record["analysis"]["distribution"][-1]
+    assert (totals["open"], totals["over_7"]) == (1, 1)
+    live = monthly_report(period=NOVEMBER, as_of=later)["analysis"]["distribution"][-1]
+    assert (live["open"], live["over_7"]) == (0, 2)

@@ -119,6 +119,12 @@ def _page_queries(reader) -> int:
 def test_page_queries_do_not_grow(campaigns, reader, frozen):
     _page_queries(reader)
     before = _page_queries(reader)
+    _more_campaigns(campaigns)
+    assert _page_queries(reader) == before
+
+
+def _more_campaigns(campaigns) -> None:
+    """Eight more campaigns of the template, with a node of each department in November."""
     for index in range(8):
         project = BaselinedProjectFactory(
             owner=campaigns.owner, template=campaigns.template, d_day=at(2025, 1, 1), war_room=False
@@ -130,7 +136,21 @@ def test_page_queries_do_not_grow(campaigns, reader, frozen):
                 template_key="banner",
                 due_at=at(2026, 11, 2 + index),
             )
-    assert _page_queries(reader) == before
+
+
+def _api_queries(api_client) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = api_client.get("/api/v1/reports/monthly/", {"month": "2026-11"})
+        assert response.status_code == 200
+    return len(captured)
+
+
+def test_api_queries_do_not_grow(campaigns, api_client, frozen):
+    api_client.force_login(UserFactory())
+    _api_queries(api_client)
+    before = _api_queries(api_client)
+    _more_campaigns(campaigns)
+    assert _api_queries(api_client) == before
 
 
 @pytest.mark.parametrize(
