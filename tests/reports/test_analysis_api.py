@@ -181,3 +181,9 @@ def test_xlsx_export_of_the_pareto(campaigns, reader, frozen):
     rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
     assert rows[1][:3] == ["supplier", "Supplier or stock delay", 2]
     assert rows[-1][0] == "unspecified"
+
+
+def test_analysis_tables_are_monthly_only(reader):
+    response = reader.get("/integrations/reports/weekly/2026-W47/pareto.csv")
+    assert response.status_code == 400
+    assert "monthly" in response.content.decode()

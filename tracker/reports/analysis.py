@@ -109,7 +109,6 @@ def promises(*, nodes: QuerySet[Milestone], as_of: datetime) -> QuerySet:
 
     A promise superseded by a later re-plan is still judged on its own date. Other sources of
     promises (the escalation's acknowledged promises) union their rows into this one."""
-    done = Q(milestone__status=MilestoneStatus.DONE)
     return (
         MilestoneChange.objects.filter(
             replan_condition(), milestone__in=nodes.values("pk"), created_at__lte=as_of
@@ -118,16 +117,22 @@ def promises(*, nodes: QuerySet[Milestone], as_of: datetime) -> QuerySet:
             department_id=F("milestone__department_id"),
             promised_at=Cast("new_value", DateTimeField()),
         )
-        .annotate(
-            kept=Case(
-                When(done & Q(milestone__completed_at__lte=F("promised_at")), then=Value(True)),
-                When(done | Q(promised_at__lte=as_of), then=Value(False)),
-                default=Value(None),
-                output_field=BooleanField(null=True),
-            )
-        )
+        .annotate(kept=promise_kept(as_of=as_of))
         .values("node_id", "department_id", "promised_at", "kept")
         .order_by()
+    )
+
+
+def promise_kept(*, as_of: datetime, node: str = "milestone__") -> Case:
+    """Whether a promise was kept (True), broken (False) or is not yet due (None), for a row
+    with a `promised_at` whose node is reached through `node`: the rule of `promises`, for
+    every source of promises."""
+    done = Q(**{f"{node}status": MilestoneStatus.DONE})
+    return Case(
+        When(done & Q(**{f"{node}completed_at__lte": F("promised_at")}), then=Value(True)),
+        When(done | Q(promised_at__lte=as_of), then=Value(False)),
+        default=Value(None),
+        output_field=BooleanField(null=True),
     )
 
 
