@@ -23,7 +23,6 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import (
     BooleanField,
     Case,
@@ -436,41 +435,51 @@ def _repeat_offenders(
     )
     if department_id is not None:
         late = late.filter(department_id=department_id)
-    groups = list(
-        late.values("project__template_id", "template_key", "department_id", "department__name")
-        .annotate(
-            campaigns=Count("project_id", distinct=True),
-            projects=ArrayAgg("project_id", distinct=True),
-            title=Max("title"),
+    # One row per (template, key, department, campaign) late: a few per key, grouped here.
+    late_in: dict[tuple[int, str, int], set[int]] = defaultdict(set)
+    names: dict[tuple[int, str, int], tuple[str, str]] = {}
+    for row in (
+        late.values(
+            "project__template_id",
+            "template_key",
+            "department_id",
+            "department__name",
+            "project_id",
         )
-        .filter(campaigns__gte=REPEAT_LATE_IN)
+        .annotate(title=Max("title"))
         .order_by()
-    )
-    if not groups:
+    ):
+        key = (row["project__template_id"], row["template_key"], row["department_id"])
+        late_in[key].add(row["project_id"])
+        names[key] = (row["department__name"], row["title"])
+    repeated = [key for key, runs in late_in.items() if len(runs) >= REPEAT_LATE_IN]
+    if not repeated:
         return []
     titles = {
         (template, key): title
         for template, key, title in TemplateNode.objects.filter(
-            template_id__in={g["project__template_id"] for g in groups},
-            key__in={g["template_key"] for g in groups},
+            template_id__in={template for template, _key, _department in repeated},
+            key__in={key for _template, key, _department in repeated},
         ).values_list("template_id", "key", "title")
     }
     by_template: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for campaign in campaigns:  # oldest first
         by_template[campaign["template_id"]].append(campaign)
     result = []
-    for group in groups:
-        template = group["project__template_id"]
+    for template, key, department in repeated:
         runs = by_template[template]
+        department_name, title = names[(template, key, department)]
         result.append(
             {
                 "template_id": template,
                 "template_name": runs[0]["template__name"],
-                "template_key": group["template_key"],
-                "title": titles.get((template, group["template_key"]), group["title"]),
-                "department_id": group["department_id"],
-                "department_name": group["department__name"],
-                "late_in": [run["name"] for run in runs if run["pk"] in set(group["projects"])],
+                "template_key": key,
+                "title": titles.get((template, key), title),
+                "department_id": department,
+                "department_name": department_name,
+                "late_in": [
+                    run["name"] for run in runs if run["pk"] in late_in[(template, key, department)]
+                ],
                 "of_campaigns": len(runs),
             }
         )
