@@ -297,3 +297,19 @@ def test_the_figure_of_record_keeps_its_analysis(campaigns):
     assert (totals["open"], totals["over_7"]) == (1, 1)
     live = monthly_report(period=NOVEMBER, as_of=later)["analysis"]["distribution"][-1]
     assert (live["open"], live["over_7"]) == (0, 2)
+
+
+def test_narrowed_to_a_project(campaigns):
+    """A project's analysis: its own nodes and months (October's snapshot is of all projects,
+    not of this one), and its template's campaigns for the repeat offenders."""
+    analysis = monthly_analysis(NOVEMBER, AS_OF, project_id=campaigns.projects["Double 11"].pk)
+    previous = analysis["comparisons"]["previous_month"]
+    assert (previous["due_count"], previous["deviation_rate"]) == (0, None)
+    assert analysis["comparisons"]["same_month_last_year"] is None
+    assert [d["name"] for d in analysis["attribution"]["departments"]] == [
+        "Operations",
+        "Supply",
+        "Design",
+    ]
+    assert [r["template_key"] for r in analysis["repeat_offenders"]] == ["banner", "stock-ready"]
+    assert analysis["churn"]["totals"]["promises"] == 3
