@@ -1,7 +1,11 @@
 """The monthly analysis against figures worked by hand over the campaigns of `conftest.py`
 (and docs/monthly-analysis.md)."""
 
+from io import StringIO
+
 import pytest
+import time_machine
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -313,3 +317,15 @@ def test_narrowed_to_a_project(campaigns):
     ]
     assert [r["template_key"] for r in analysis["repeat_offenders"]] == ["banner", "stock-ready"]
     assert analysis["churn"]["totals"]["promises"] == 3
+
+
+def test_the_command_prints_the_analysis_in_brief(campaigns):
+    out = StringIO()
+    with time_machine.travel(AS_OF, tick=False):
+        call_command("monthly_report", "--month", "2026-11", stdout=out)
+    text = out.getvalue()
+    assert "Against 2026-10 (25.0%): +58.3 points" in text
+    assert "Against 2025-11 (50.0%): +33.3 points" in text
+    assert "Reason Supplier or stock delay: 2 nodes, 9 working days (40.0%)" in text
+    assert "Late again: Stock ready (Supply) in 618, Double 11" in text
+    assert "Promises kept: 33.3% (1 of 3)" in text

@@ -149,6 +149,58 @@ class ReportCommand(BaseCommand):
             )
         if not report["worst_slips"]:
             write("  " + _("None."))
+        if report.get("analysis"):
+            self.print_analysis(report["analysis"])
+
+    def print_analysis(self, analysis: dict[str, Any]) -> None:
+        """The monthly analysis in brief: the comparisons, the top three reasons, the repeat
+        offenders and the promise-kept rate (the page and the exports have the rest)."""
+        write = self.stdout.write
+        write("")
+        write(_("Analysis"))
+        for other in analysis["comparisons"].values():
+            if other is not None:
+                change = other["rate_change"]
+                write(
+                    "  "
+                    + _("Against %(month)s (%(rate)s): %(change)s points")
+                    % {
+                        "month": other["month"],
+                        "rate": percent(other["deviation_rate"]),
+                        "change": "—" if change is None else f"{change * 100:+.1f}",
+                    }
+                )
+        for row in analysis["pareto"][:3]:
+            write(
+                "  "
+                + _("Reason %(name)s: %(count)d nodes, %(days)s working days (%(share)s)")
+                % {
+                    "name": row["name"],
+                    "count": row["deviated_count"],
+                    "days": f"{row['slip_days']:g}",
+                    "share": percent(row["share"]),
+                }
+            )
+        for row in analysis["repeat_offenders"]:
+            write(
+                "  "
+                + _("Late again: %(title)s (%(department)s) in %(projects)s")
+                % {
+                    "title": row["title"],
+                    "department": row["department_name"],
+                    "projects": ", ".join(row["late_in"]),
+                }
+            )
+        totals = analysis["churn"]["totals"]
+        write(
+            "  "
+            + _("Promises kept: %(rate)s (%(kept)d of %(count)d)")
+            % {
+                "rate": percent(totals["promise_kept_rate"]),
+                "kept": totals["promises_kept"],
+                "count": totals["promises"],
+            }
+        )
 
     def _table(self, title: str, first: str, header: list[str], rows: list[dict]) -> None:
         lines = [[first, *header]] + [
