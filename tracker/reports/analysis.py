@@ -62,7 +62,8 @@ UNSPECIFIED = "unspecified"  # the Pareto's row for deviated nodes whose history
 TREND_MONTHS = 12
 REPEAT_CAMPAIGNS = 3  # a template's last campaigns a repeat offender is looked for in
 REPEAT_LATE_IN = 2  # … and in how many of them it must be late
-# Lateness buckets of a node done late, by its slip in working days: (key, upper bound, in).
+# Lateness buckets of a node done late: (key, the largest slip in working days it holds; None,
+# no limit).
 LATE_BUCKETS = (("up_to_1", 1), ("from_1_to_3", 3), ("from_3_to_7", 7), ("over_7", None))
 DISTRIBUTION_KEYS = ("on_time", *(key for key, _bound in LATE_BUCKETS), "open")
 # What each bucket is called wherever the distribution is shown (page, exports, email).
@@ -102,7 +103,7 @@ def promises(*, nodes: QuerySet[Milestone], as_of: datetime) -> QuerySet:
     """The dates promised for `nodes` after their first (the baseline): each re-plan's new due
     date. One row per promise: `node_id`, `department_id`, `promised_at` and `kept`:
 
-    - True: the node was completed by the promised moment (at it counts as kept);
+    - True: the node was completed by the promised moment (exactly at it is kept);
     - False: it was not, and the moment has passed by `as_of` (or the node was done later);
     - None: not yet due and the node still open (left out of the promise-kept rate).
 
