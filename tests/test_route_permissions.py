@@ -226,6 +226,12 @@ def csv_upload(w: World) -> dict:
     return {"file": upload}
 
 
+def history_upload(w: World) -> dict:
+    upload = io.BytesIO(b"title,department,due,completed at\nPast,merch,2025-11-01,2025-11-01\n")
+    upload.name = "history.csv"
+    return {"file": upload, "name": "Past", "kind": "campaign", "d_day": "2025-11-11 00:00"}
+
+
 def chat_link(w: World, role: str) -> str:
     return "/integrations/chat/link/?t=" + chat_link_token(platform="slack", external_id="T:U1")
 
@@ -621,6 +627,10 @@ ROUTES: dict[str, list[Case]] = {
     "integrations:project_import": [
         web("get", p("/integrations/projects/{project}/import/"), NODE_CREATORS),
         web("post", p("/integrations/projects/{project}/import/"), NODE_CREATORS, csv_upload),
+    ],
+    "integrations:history_import": [
+        web("get", p("/integrations/history/import/"), STAFF),
+        web("post", p("/integrations/history/import/"), STAFF, history_upload),
     ],
     "integrations:report_export": [
         web(

@@ -112,6 +112,11 @@ def can_retake_snapshot(user: User) -> bool:
     return is_active_user(user) and user.is_staff
 
 
+def can_import_history(user: User) -> bool:
+    """Load a past project, closed and baselined, from a spreadsheet: staff only."""
+    return is_active_user(user) and user.is_staff
+
+
 def managed_projects(user: User, prefix: str = "") -> Q:
     """`can_manage_project` as a filter on projects (or, with `prefix` such as "project__", on
     rows that belong to a project): all for staff, their own for owners."""

@@ -14,7 +14,7 @@ from tracker.accounts.models import Department, Language, User
 from tracker.core.permissions import can_manage_channel, managed_projects
 from tracker.integrations.spreadsheets.importing import MAX_BYTES
 from tracker.notifications.models import Channel, ChannelEvent, ChannelKind
-from tracker.projects.models import Project
+from tracker.projects.models import Project, ProjectKind, ProjectTemplate
 
 
 class ChannelForm(forms.Form):
@@ -127,6 +127,40 @@ class ImportForm(forms.Form):
         if not upload.name.lower().endswith((".csv", ".xlsx")):
             raise ValidationError(_("Upload a .csv or .xlsx file."))
         return upload
+
+
+class HistoricalImportForm(ImportForm):
+    """A past project from an export: the file, and the project fields a node table lacks."""
+
+    name = forms.CharField(label=_("Project name"), max_length=200)
+    kind = forms.ChoiceField(label=_("Kind"), choices=ProjectKind.choices)
+    template = forms.ModelChoiceField(
+        label=_("Template"),
+        queryset=ProjectTemplate.objects.order_by("name"),
+        required=False,
+        empty_label=_("None"),
+        help_text=_("The template the campaign followed: campaigns of one template compare."),
+    )
+    d_day = forms.DateTimeField(
+        label=_("D-day"),
+        help_text=_("The go-live moment; it has passed, e.g. 2025-11-11 00:00."),
+    )
+    owner = forms.ModelChoiceField(
+        label=_("Owner"),
+        queryset=User.objects.filter(is_active=True).order_by("username"),
+        required=False,
+        empty_label=_("Me"),
+    )
+    deviation_threshold = forms.DecimalField(
+        label=_("Deviation threshold"),
+        min_value=0,
+        max_value=1,
+        decimal_places=4,
+        required=False,
+        help_text=_("Share of nodes allowed to miss their planned date, e.g. 0.10."),
+    )
+
+    field_order = ["file", "name", "kind", "template", "d_day", "owner", "deviation_threshold"]
 
 
 class CalendarFeedForm(forms.Form):

@@ -51,6 +51,7 @@ urlpatterns = [
         spreadsheets.project_import_view,
         name="project_import",
     ),
+    path("history/import/", spreadsheets.history_import_view, name="history_import"),
     re_path(
         rf"^reports/(?P<kind>{'|'.join(kind.adjective for kind in PeriodKind)})/"
         r"(?P<label>[0-9]{4}-W?[0-9]{2})/"

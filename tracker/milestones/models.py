@@ -302,6 +302,10 @@ class Milestone(TimeStampedModel):
         return self.status in OPEN_STATUSES
 
 
+# The longest declared minimum lead a link may carry, in working days (API and import).
+MAX_LEAD_DAYS = 365
+
+
 class MilestoneDependency(models.Model):
     """`milestone` cannot finish before `depends_on` (an edge upstream → downstream)."""
 

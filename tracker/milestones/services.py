@@ -341,12 +341,14 @@ def milestone_create(
     position: int | None = None,
     reason: str = "",
     reason_code: str = "",
+    template_key: str = "",
     now: datetime | None = None,
 ) -> Milestone:
     """Add a node. A node added after the baseline gets its baseline from its first due date
     and is marked "added after baseline"; it counts in the rate like the others.
     `dependencies` gives its upstream nodes with their declared minimum leads (instead of
-    `depends_on`)."""
+    `depends_on`); `template_key` names the template node it stands for (a historical
+    import's, so campaigns of one template compare node by node)."""
     authorize(
         actor,
         can_create_milestone,
@@ -390,6 +392,7 @@ def milestone_create(
             status=status,
             completed_at=completed,
             position=slot,
+            template_key=template_key,
         ),
         project_id=project.pk,
         department_id=department.pk,
@@ -839,13 +842,17 @@ def milestone_bulk_baseline(
     number: int = 1,
     previous_at: datetime | None = None,
     reason: Reason | None = None,
+    planned: Mapping[int, datetime] | None = None,
 ) -> int:
     """Lock the plan of every node of the project: its due date becomes its baseline number
     `number`, in one UPDATE, with a `baseline_due_at` history row each. Earlier baselines are
     kept as `BaselineEntry` rows (a node that has none gets its current baseline recorded as
-    baseline `number - 1`, taken at `previous_at`). Returns how many nodes it baselined."""
+    baseline `number - 1`, taken at `previous_at`). `planned` gives, by node id, the plan to
+    lock for nodes whose due date has already moved on from it (a historical import: the
+    plan of record, and the date it was re-planned to). Returns how many nodes it baselined."""
     now = now or timezone.now()
     reason = reason or Reason()
+    planned = planned or {}
     nodes = Milestone.objects.filter(project_id=project_id)
     before = list(
         nodes.select_for_update().values_list(
@@ -864,10 +871,18 @@ def milestone_bulk_baseline(
             if baseline is not None and pk not in recorded
         )
     BaselineEntry.objects.bulk_create(
-        BaselineEntry(milestone_id=pk, number=number, due_at=due_at, taken_at=now)
+        BaselineEntry(milestone_id=pk, number=number, due_at=planned.get(pk, due_at), taken_at=now)
         for pk, due_at, *_rest in before
     )
-    nodes.update(baseline_due_at=F("due_at"), version=F("version") + 1, updated_at=now)
+    nodes.update(
+        baseline_due_at=Case(
+            *(When(pk=pk, then=Value(due)) for pk, due in planned.items()), default=F("due_at")
+        )
+        if planned
+        else F("due_at"),
+        version=F("version") + 1,
+        updated_at=now,
+    )
     MilestoneChange.objects.bulk_create(
         MilestoneChange(
             milestone_id=pk,
@@ -875,10 +890,10 @@ def milestone_bulk_baseline(
             node_title=title,
             project_ref=project_id,
             department_ref=department,
-            planned_due=baseline_due_at or due_at,
+            planned_due=baseline_due_at or planned.get(pk, due_at),
             field="baseline_due_at",
             old_value=_display("baseline_due_at", baseline_due_at),
-            new_value=_display("baseline_due_at", due_at),
+            new_value=_display("baseline_due_at", planned.get(pk, due_at)),
             actor=_actor_or_none(actor),
             reason_code=reason.code,
             reason=reason.text,

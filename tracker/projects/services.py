@@ -370,9 +370,14 @@ def project_create(
 
 @transaction.atomic
 def project_baseline(
-    *, project: Project, actor: User | None, now: datetime | None = None
+    *,
+    project: Project,
+    actor: User | None,
+    now: datetime | None = None,
+    planned: Mapping[int, datetime] | None = None,
 ) -> Project:
-    """Lock today's plan: every node's due date becomes its baseline (one history row each).
+    """Lock today's plan: every node's due date becomes its baseline (one history row each);
+    `planned` gives the plan of nodes already re-planned (`milestone_bulk_baseline`).
 
     The baseline is locked once taken, so that moving dates later cannot hide a slip.
     """
@@ -384,7 +389,7 @@ def project_baseline(
             _("This project was baselined on %(when)s; the baseline is locked.")
             % {"when": timezone.localtime(locked.baselined_at).strftime("%Y-%m-%d %H:%M")}
         )
-    count = milestone_bulk_baseline(project_id=locked.pk, actor=actor, now=now)
+    count = milestone_bulk_baseline(project_id=locked.pk, actor=actor, now=now, planned=planned)
     locked.baselined_at = now
     locked.baseline_number = 1
     locked.save(update_fields=["baselined_at", "baseline_number", "updated_at"])

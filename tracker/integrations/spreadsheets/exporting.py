@@ -88,11 +88,18 @@ def write_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, title: 
 
 
 # The "depends on" column lists keys (the "key" column: a node's id in an export) joined by
-# DEPENDENCY_JOIN. A key is KEY_PATTERN, so neither the separators nor any other punctuation
-# (a later "key+2" suffix, say) can occur inside one; titles, which may hold anything, are shown
-# in their own column for people and never read back.
+# DEPENDENCY_JOIN, each optionally followed by LEAD_MARK and the link's declared minimum lead in
+# working days ("stock-ready+2"). A key is KEY_PATTERN, so neither the separators nor the mark
+# can occur inside one; titles, which may hold anything, are shown in their own column for
+# people and never read back.
 KEY_PATTERN = r"[A-Za-z0-9_.-]{1,40}"
 DEPENDENCY_JOIN = " "
+LEAD_MARK = "+"
+
+
+def dependency_token(key: object, lead: int | None) -> str:
+    """One entry of the "depends on" column: the key, and "+N" when a minimum lead is set."""
+    return f"{key}{LEAD_MARK}{lead}" if lead is not None else str(key)
 
 
 def project_nodes_table(*, project: Project) -> tuple[list[str], list[list[Any]]]:
@@ -103,11 +110,11 @@ def project_nodes_table(*, project: Project) -> tuple[list[str], list[list[Any]]
         .order_by("due_at", "position", "id")
     )
     by_id = {node.pk: node for node in nodes}
-    upstream: dict[int, list[int]] = defaultdict(list)
-    for milestone_id, depends_on_id in MilestoneDependency.objects.filter(
+    upstream: dict[int, dict[int, int | None]] = defaultdict(dict)
+    for milestone_id, depends_on_id, lead in MilestoneDependency.objects.filter(
         milestone__project=project
-    ).values_list("milestone_id", "depends_on_id"):
-        upstream[milestone_id].append(depends_on_id)
+    ).values_list("milestone_id", "depends_on_id", "min_lead_days"):
+        upstream[milestone_id][depends_on_id] = lead
 
     headers = [
         "key",
@@ -121,6 +128,7 @@ def project_nodes_table(*, project: Project) -> tuple[list[str], list[list[Any]]
         "completed at",
         "baseline due",
         "description",
+        "template key",
     ]
     rows = []
     for node in nodes:
@@ -132,12 +140,13 @@ def project_nodes_table(*, project: Project) -> tuple[list[str], list[list[Any]]
                 node.department.code,
                 node.assignee.username if node.assignee else "",
                 _local(node.due_at),
-                DEPENDENCY_JOIN.join(map(str, keys)),
+                DEPENDENCY_JOIN.join(dependency_token(pk, upstream[node.pk][pk]) for pk in keys),
                 "\n".join(by_id[pk].title for pk in keys),
                 node.status,
                 _local(node.completed_at),
                 _local(node.baseline_due_at),
                 node.description,
+                node.template_key,
             ]
         )
     return headers, rows

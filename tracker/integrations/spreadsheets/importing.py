@@ -11,7 +11,7 @@ import csv
 import io
 import re
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -20,7 +20,7 @@ from zipfile import BadZipFile
 from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -30,7 +30,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from tracker.accounts.models import Department, User
 from tracker.core.permissions import authorize, can_create_milestone, can_import_milestones
 from tracker.integrations.spreadsheets.exporting import FORMULA_START, KEY_PATTERN
-from tracker.milestones.models import Milestone
+from tracker.milestones.models import MAX_LEAD_DAYS, Milestone, MilestoneStatus
 from tracker.milestones.services import milestone_create
 from tracker.projects.models import Project
 
@@ -54,16 +54,21 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "depends_on": ("depends on", "depends_on", "dependencies", "依赖"),
     "description": ("description", "notes", "描述", "说明"),
 }
+# The columns of our own export that only a historical import reads (`historical`): a past
+# project's outcome and plan of record. An import into a running project skips them.
+HISTORY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "status": ("status", "状态"),
+    "completed_at": ("completed at", "completed_at", "完成时间"),
+    "baseline_due": ("baseline due", "baseline_due_at", "基线截止时间"),
+    "template_key": ("template key", "template_key", "模板键"),
+}
 REQUIRED = ("title", "department", "due")
-# Columns of our own export that the importer skips, so an export can be imported again.
-EXPORT_ONLY = (
-    "depends on (titles)",
-    "status",
-    "completed at",
-    "completed_at",
-    "baseline due",
-    "baseline_due_at",
-)
+# Columns of our own export that are never read back, so an export can be imported again.
+EXPORT_ONLY = ("depends on (titles)",)
+# "key+2" in the "depends on" column: the key, the mark (also full-width) and a whole number
+# of working days; spaces around the mark are forgiven.
+LEAD_SUFFIX = re.compile(r"([^+＋]*)(?:[+＋](.*))?")
+AROUND_LEAD_MARK = re.compile(r"\s*([+＋])\s*")
 
 
 @dataclass
@@ -101,8 +106,15 @@ class ParsedRow:
     assignee: User | None = None
     due_at: datetime | None = None
     description: str = ""
-    depends_on_rows: list[int] = field(default_factory=list)
-    depends_on_existing: list[Milestone] = field(default_factory=list)
+    # Upstream rows of the file (row number → declared minimum lead in working days, or None)
+    # and upstream nodes already in the project (id → (node, lead)).
+    upstream_rows: dict[int, int | None] = field(default_factory=dict)
+    upstream_nodes: dict[int, tuple[Milestone, int | None]] = field(default_factory=dict)
+    # Read by a historical import only.
+    status: str = MilestoneStatus.TODO
+    completed_at: datetime | None = None
+    planned_due_at: datetime | None = None
+    template_key: str = ""
 
 
 def _norm_header(value: Any) -> str:
@@ -196,15 +208,22 @@ def _parse_due(value: Any) -> datetime | None:
     return timezone.make_aware(moment, zone) if timezone.is_naive(moment) else moment
 
 
-def _header_map(header: Sequence[Any]) -> tuple[dict[str, int], dict[str, str], list[CellError]]:
-    """column key → index and → header text as written, plus header errors."""
-    lookup = {alias: key for key, aliases in COLUMNS.items() for alias in aliases}
+def _header_map(
+    header: Sequence[Any], *, historical: bool = False
+) -> tuple[dict[str, int], dict[str, str], list[CellError]]:
+    """column key → index and → header text as written, plus header errors. The history
+    columns are read by a historical import and skipped by the others."""
+    columns = {**COLUMNS, **HISTORY_COLUMNS} if historical else COLUMNS
+    lookup = {alias: key for key, aliases in columns.items() for alias in aliases}
+    skipped = {_norm_header(h) for h in EXPORT_ONLY}
+    if not historical:
+        skipped |= {_norm_header(h) for aliases in HISTORY_COLUMNS.values() for h in aliases}
     indexes: dict[str, int] = {}
     names: dict[str, str] = {}
     errors: list[CellError] = []
     for index, raw in enumerate(header):
         name = _norm_header(raw)
-        if not name or name in {_norm_header(h) for h in EXPORT_ONLY}:
+        if not name or name in skipped:
             continue
         key = lookup.get(name)
         if key is None:
@@ -213,7 +232,7 @@ def _header_map(header: Sequence[Any]) -> tuple[dict[str, int], dict[str, str], 
                     1,
                     str(raw),
                     _("Unknown column. Use: %(columns)s.")
-                    % {"columns": ", ".join(COLUMNS[k][0] for k in COLUMNS)},
+                    % {"columns": ", ".join(aliases[0] for aliases in columns.values())},
                 )
             )
         elif key in indexes:
@@ -229,13 +248,13 @@ def _header_map(header: Sequence[Any]) -> tuple[dict[str, int], dict[str, str], 
     return indexes, names, errors
 
 
-def _dependency_order(rows: list[ParsedRow]) -> tuple[list[ParsedRow], list[int]]:
+def dependency_order(rows: list[ParsedRow]) -> tuple[list[ParsedRow], list[int]]:
     """Rows with their in-file upstream rows first; the row numbers caught in a cycle."""
     by_number = {row.number: row for row in rows}
-    waiting = {row.number: len(set(row.depends_on_rows)) for row in rows}
+    waiting = {row.number: len(row.upstream_rows) for row in rows}
     downstream: dict[int, list[int]] = defaultdict(list)
     for row in rows:
-        for upstream in set(row.depends_on_rows):
+        for upstream in row.upstream_rows:
             downstream[upstream].append(row.number)
     queue = deque(number for number, count in waiting.items() if count == 0)
     ordered = []
@@ -250,11 +269,34 @@ def _dependency_order(rows: list[ParsedRow]) -> tuple[list[ParsedRow], list[int]
     return ordered, stuck
 
 
-def validate_rows(*, project: Project, actor: User, table: list[list[Any]]) -> list[ParsedRow]:
-    """Check every cell; return the parsed rows or raise SpreadsheetError with all problems."""
+def _status_values() -> dict[str, str]:
+    """A status cell's accepted spellings (its code, its English and its translated label)."""
+    spellings: dict[str, str] = {}
+    for value, label in MilestoneStatus.choices:
+        with translation.override("en"):
+            spellings[str(label).casefold()] = value
+        spellings[str(label).casefold()] = value
+        spellings[value] = value
+        spellings[value.replace("_", " ")] = value
+    return spellings
+
+
+def validate_rows(
+    *,
+    project: Project | None,
+    actor: User,
+    table: list[list[Any]],
+    historical: bool = False,
+    now: datetime | None = None,
+) -> list[ParsedRow]:
+    """Check every cell; return the parsed rows or raise SpreadsheetError with all problems.
+
+    `historical` (a past project, `project` None) also reads each node's status, completion
+    time, baseline due and template key; a node can then depend on rows of the file only."""
+    now = now or timezone.now()
     if not table or not any(_cell_text(v) for v in table[0]):
         raise SpreadsheetError([CellError(0, "", _("The file is empty."))])
-    indexes, names, errors = _header_map(table[0])
+    indexes, names, errors = _header_map(table[0], historical=historical)
     if errors:
         raise SpreadsheetError(errors)
     body = [
@@ -288,8 +330,13 @@ def validate_rows(*, project: Project, actor: User, table: list[list[Any]]) -> l
     )
     user_by = {u.username.casefold(): u for u in users}
     user_by.update({u.email.casefold(): u for u in users if u.email})
-    existing = list(Milestone.objects.filter(project=project).only("id", "project_id"))
+    existing = (
+        list(Milestone.objects.filter(project=project).only("id", "project_id"))
+        if project is not None
+        else []
+    )
     existing_by_id = {m.pk: m for m in existing}
+    statuses = _status_values() if historical else {}
     # Each row's key (the "key" column), checked first: dependencies refer to them.
     keys_of: dict[int, str] = {}
     key_errors: dict[int, str] = {}
@@ -310,6 +357,17 @@ def validate_rows(*, project: Project, actor: User, table: list[list[Any]]) -> l
         else:
             keys_of[number] = key
             rows_by_key[key] = number
+
+    def moment(row: list[Any], key: str, err: Callable[[str, str], None]) -> datetime | None:
+        try:
+            return _parse_due(cell(row, key))
+        except ValueError:
+            err(
+                key,
+                _("“%(value)s” is not a date: write 2026-11-02 or 2026-11-02 18:00.")
+                % {"value": _cell_text(cell(row, key))},
+            )
+            return None
 
     parsed: list[ParsedRow] = []
     for number, row in body:
@@ -333,7 +391,7 @@ def validate_rows(*, project: Project, actor: User, table: list[list[Any]]) -> l
             err("department", _("Give the department's code."))
         elif item.department is None:
             err("department", _("No department “%(value)s”.") % {"value": department_text})
-        elif not can_create_milestone(actor, project, item.department.pk):
+        elif project is not None and not can_create_milestone(actor, project, item.department.pk):
             err(
                 "department",
                 _("You cannot add nodes to %(department)s in this project.")
@@ -346,32 +404,56 @@ def validate_rows(*, project: Project, actor: User, table: list[list[Any]]) -> l
             if item.assignee is None:
                 err("assignee", _("No active user “%(value)s”.") % {"value": assignee_text})
 
-        try:
-            item.due_at = _parse_due(cell(row, "due"))
-            if item.due_at is None:
-                err("due", _("A node needs a due date."))
-        except ValueError:
-            err(
-                "due",
-                _("“%(value)s” is not a date: write 2026-11-02 or 2026-11-02 18:00.")
-                % {"value": _cell_text(cell(row, "due"))},
-            )
+        due_given = bool(_cell_text(cell(row, "due")))
+        item.due_at = moment(row, "due", err)
+        if not due_given:
+            err("due", _("A node needs a due date."))
 
         item.description = _cell_text(cell(row, "description"))
 
-        for token in DEPENDENCY_SEPARATORS.split(_cell_text(cell(row, "depends_on"))):
+        text = AROUND_LEAD_MARK.sub(r"\1", _cell_text(cell(row, "depends_on")))
+        for token in DEPENDENCY_SEPARATORS.split(text):
             if not token:
                 continue
-            id_match = re.fullmatch(r"#(\d+)", token)
-            if id_match is None and token in rows_by_key:
-                if rows_by_key[token] == number:
+            reference, lead_text = LEAD_SUFFIX.fullmatch(token).groups()
+            lead = None
+            if lead_text is not None:
+                if not re.fullmatch(r"\d{1,3}", lead_text) or int(lead_text) > MAX_LEAD_DAYS:
+                    err(
+                        "depends_on",
+                        _(
+                            "“%(value)s”: after “+” comes the minimum lead in whole working "
+                            "days, 0 to %(max)s (e.g. stock-ready+2)."
+                        )
+                        % {"value": token, "max": MAX_LEAD_DAYS},
+                    )
+                    continue
+                lead = int(lead_text)
+            id_match = re.fullmatch(r"#(\d+)", reference)
+            if id_match is None and reference in rows_by_key:
+                upstream_row = rows_by_key[reference]
+                if upstream_row == number:
                     err("depends_on", _("A node cannot depend on itself."))
+                elif item.upstream_rows.get(upstream_row, lead) != lead:
+                    err(
+                        "depends_on",
+                        _("“%(value)s” is listed twice with different leads.")
+                        % {"value": reference},
+                    )
                 else:
-                    item.depends_on_rows.append(rows_by_key[token])
+                    item.upstream_rows[upstream_row] = lead
                 continue
-            id_match = id_match or re.fullmatch(r"(\d+)", token)
+            id_match = id_match or re.fullmatch(r"(\d+)", reference)
             if id_match and int(id_match[1]) in existing_by_id:
-                item.depends_on_existing.append(existing_by_id[int(id_match[1])])
+                node = existing_by_id[int(id_match[1])]
+                if item.upstream_nodes.get(node.pk, (node, lead))[1] != lead:
+                    err(
+                        "depends_on",
+                        _("“%(value)s” is listed twice with different leads.")
+                        % {"value": reference},
+                    )
+                else:
+                    item.upstream_nodes[node.pk] = (node, lead)
             else:
                 err(
                     "depends_on",
@@ -379,11 +461,15 @@ def validate_rows(*, project: Project, actor: User, table: list[list[Any]]) -> l
                         "“%(value)s” is neither the key of a row of this file nor #id of a node "
                         "of this project (list keys, not titles)."
                     )
-                    % {"value": token},
+                    % {"value": reference or token},
                 )
+        if historical:
+            _read_history(item, row=row, cell=cell, moment=moment, err=err, statuses=statuses)
+            if item.completed_at is not None and item.completed_at > now:
+                err("completed_at", _("Completion cannot be in the future."))
         parsed.append(item)
 
-    _ordered, stuck = _dependency_order(parsed)
+    _ordered, stuck = dependency_order(parsed)
     if stuck:
         errors.append(
             CellError(
@@ -398,6 +484,45 @@ def validate_rows(*, project: Project, actor: User, table: list[list[Any]]) -> l
     return parsed
 
 
+def _read_history(
+    item: ParsedRow,
+    *,
+    row: list[Any],
+    cell: Callable[[list[Any], str], Any],
+    moment: Callable[..., datetime | None],
+    err: Callable[[str, str], None],
+    statuses: dict[str, str],
+) -> None:
+    """A historical row's outcome: status (done when a completion time is given, else to do),
+    completion time (a done node needs one, only a done node has one), baseline due (the
+    plan of record; empty: the due date) and template key."""
+    status_text = _cell_text(cell(row, "status"))
+    item.completed_at = moment(row, "completed_at", err)
+    completion_given = bool(_cell_text(cell(row, "completed_at")))
+    if not status_text:
+        item.status = MilestoneStatus.DONE if completion_given else MilestoneStatus.TODO
+    elif status_text.casefold().replace("_", " ") in statuses:
+        item.status = statuses[status_text.casefold().replace("_", " ")]
+    else:
+        err(
+            "status",
+            _("No status “%(value)s”. Use: %(statuses)s.")
+            % {"value": status_text, "statuses": ", ".join(MilestoneStatus.values)},
+        )
+        item.status = ""
+    if item.status == MilestoneStatus.DONE and not completion_given:
+        err("completed_at", _("A done node needs its completion time."))
+    elif item.status and item.status != MilestoneStatus.DONE and completion_given:
+        err("completed_at", _("Only a node with status done has a completion time."))
+    item.planned_due_at = moment(row, "baseline_due", err) or item.due_at
+    item.template_key = _cell_text(cell(row, "template_key"))
+    if item.template_key and not re.fullmatch(r"[-a-zA-Z0-9_]{1,60}", item.template_key):
+        err(
+            "template_key",
+            _("A template key is 1 to 60 letters, digits, dashes or underscores."),
+        )
+
+
 def milestones_import(
     *, project: Project, actor: User, filename: str, content: bytes
 ) -> list[Milestone]:
@@ -406,7 +531,7 @@ def milestones_import(
     parsed = validate_rows(
         project=project, actor=actor, table=read_table(filename=filename, content=content)
     )
-    ordered, _stuck = _dependency_order(parsed)
+    ordered, _stuck = dependency_order(parsed)
     created: dict[int, Milestone] = {}
     reason = _("Imported from %(file)s") % {"file": filename}
     with transaction.atomic():
@@ -419,7 +544,18 @@ def milestones_import(
                 due_at=row.due_at,
                 description=row.description,
                 assignee=row.assignee,
-                depends_on=[*row.depends_on_existing, *(created[n] for n in row.depends_on_rows)],
+                dependencies=upstream_links(row, created),
                 reason=reason,
             )
     return [created[row.number] for row in parsed]
+
+
+def upstream_links(
+    row: ParsedRow, created: dict[int, Milestone]
+) -> list[tuple[Milestone, int | None]]:
+    """A row's upstream nodes with their declared leads: nodes already in the project, and
+    the nodes created for its upstream rows (`created`, by row number)."""
+    return [
+        *row.upstream_nodes.values(),
+        *((created[number], lead) for number, lead in row.upstream_rows.items()),
+    ]

@@ -17,15 +17,21 @@ from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
 
 from tracker.accounts.authentication import ApiTokenAuthentication
+from tracker.core.forms import add_service_errors
 from tracker.core.permissions import authorize, can_import_milestones
-from tracker.integrations.forms import ImportForm
+from tracker.integrations.forms import HistoricalImportForm, ImportForm
 from tracker.integrations.spreadsheets.exporting import (
     export_file,
     project_nodes_table,
     report_table,
 )
+from tracker.integrations.spreadsheets.historical import (
+    history_authorize,
+    project_import_historical,
+)
 from tracker.integrations.spreadsheets.importing import (
     COLUMNS,
+    HISTORY_COLUMNS,
     IMPORTERS_ONLY,
     SpreadsheetError,
     milestones_import,
@@ -109,6 +115,53 @@ def project_import_view(request: HttpRequest, project_id: int) -> HttpResponse:
         "columns": [aliases[0] for aliases in COLUMNS.values()],
     }
     return render(request, "integrations/project_import.html", context, status=status)
+
+
+@login_required
+def history_import_view(request: HttpRequest) -> HttpResponse:
+    """Staff load a past project from an export: closed, baselined, its completions kept, no
+    alerts. The whole file is checked first; a refused file changes nothing."""
+    history_authorize(actor=request.user)
+    posted = request.method == "POST"
+    form = HistoricalImportForm(request.POST if posted else None, request.FILES if posted else None)
+    errors = []
+    if posted and form.is_valid():
+        data = form.cleaned_data
+        upload = data["file"]
+        try:
+            project = project_import_historical(
+                actor=request.user,
+                filename=upload.name,
+                content=upload.read(),
+                name=data["name"],
+                kind=data["kind"],
+                d_day=data["d_day"],
+                owner=data["owner"],
+                template=data["template"],
+                deviation_threshold=data["deviation_threshold"],
+            )
+        except SpreadsheetError as error:
+            errors = error.errors
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("Imported the past project %(project)s: closed and baselined.")
+                % {"project": project.name},
+            )
+            try:
+                return redirect(reverse("web:board", args=[project.pk]))
+            except NoReverseMatch:
+                return redirect("integrations:history_import")
+    context = {
+        "form": form,
+        "errors": errors,
+        "columns": [aliases[0] for aliases in (COLUMNS | HISTORY_COLUMNS).values()],
+    }
+    return render(
+        request, "integrations/history_import.html", context, status=400 if posted else 200
+    )
 
 
 @login_or_token_required

@@ -4,6 +4,7 @@ from rest_framework import serializers
 from tracker.accounts.models import Department, User
 from tracker.core.api.fields import AwareDateTimeField, SlugRelatedField
 from tracker.milestones.models import (
+    MAX_LEAD_DAYS,
     DeviationReason,
     Milestone,
     MilestoneChange,
@@ -22,7 +23,7 @@ class DependencySerializer(serializers.Serializer):
 class DependencyWriteSerializer(serializers.Serializer):
     depends_on = serializers.PrimaryKeyRelatedField(queryset=Milestone.objects.all())
     min_lead_days = serializers.IntegerField(
-        min_value=0, max_value=365, allow_null=True, required=False, default=None
+        min_value=0, max_value=MAX_LEAD_DAYS, allow_null=True, required=False, default=None
     )
 
 
