@@ -14,8 +14,9 @@ message is the only one built in.
 
 from __future__ import annotations
 
+import email.policy
 import smtplib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -36,12 +37,50 @@ from tracker.notifications.registry import Registry
 
 
 @dataclass(frozen=True)
+class InlineImage:
+    """An image the HTML shows inline as `<img src="cid:{cid}" alt="…">` (a monthly report's
+    chart): sent with the HTML in a multipart/related part, under Content-ID `<cid>`."""
+
+    cid: str
+    content: bytes
+    subtype: str = "png"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.cid}.{self.subtype}"
+
+
+@dataclass(frozen=True)
 class RenderedEmail:
     subject: str
     text: str
     html: str
     # Headers of this email's own, e.g. List-Unsubscribe (`preferences.unsubscribe_headers`).
     headers: dict[str, str] = field(default_factory=dict)
+    images: tuple[InlineImage, ...] = ()
+
+
+class RelatedEmail(EmailMultiAlternatives):
+    """text/plain and text/html alternatives, the HTML with its inline images:
+    multipart/alternative (text/plain, multipart/related (text/html, image/png …))."""
+
+    def __init__(self, *args: Any, images: Sequence[InlineImage] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.images = list(images)
+
+    def message(self, *, policy=email.policy.default):
+        message = super().message(policy=policy)
+        html = message.get_body(preferencelist=("html",))
+        for image in self.images if html is not None else ():
+            html.add_related(
+                image.content,
+                maintype="image",
+                subtype=image.subtype,
+                cid=f"<{image.cid}>",
+                filename=image.filename,
+                disposition="inline",
+            )
+        return message
 
 
 EmailRenderer = Callable[[OutboxMessage, datetime], RenderedEmail]
@@ -54,10 +93,16 @@ email_renderer = _RENDERERS.decorator
 
 
 def email_render(
-    template: str, subject: str, context: dict[str, Any], *, headers: dict[str, str] | None = None
+    template: str,
+    subject: str,
+    context: dict[str, Any],
+    *,
+    headers: dict[str, str] | None = None,
+    images: Sequence[InlineImage] = (),
 ) -> RenderedEmail:
     """The text and HTML templates `emails/<template>.txt|html` with the subject and site link.
-    With List-Unsubscribe in `headers`, the templates get its link as `unsubscribe_url`."""
+    With List-Unsubscribe in `headers`, the templates get its link as `unsubscribe_url`;
+    `images` are sent inline for the HTML's `cid:` references."""
     headers = headers or {}
     context = {
         **context,
@@ -70,6 +115,7 @@ def email_render(
         text=render_to_string(f"emails/{template}.txt", context),
         html=render_to_string(f"emails/{template}.html", context),
         headers=headers,
+        images=tuple(images),
     )
 
 
@@ -80,11 +126,12 @@ def _render_test(message: OutboxMessage, now: datetime) -> RenderedEmail:
 
 def wire_size(rendered: RenderedEmail) -> int:
     """About how many bytes the bodies of `rendered` take on the wire: Python's mail encoder
-    sends long UTF-8 lines quoted-printable, where each non-ASCII byte becomes three."""
+    sends long UTF-8 lines quoted-printable, where each non-ASCII byte becomes three, and
+    images base64 (4 bytes for 3, plus line breaks)."""
     return sum(
         len(data) + 2 * sum(1 for byte in data if byte > 127)
         for data in (rendered.text.encode(), rendered.html.encode())
-    )
+    ) + sum(len(image.content) * 4 // 3 * 78 // 76 for image in rendered.images)
 
 
 def render_email(message: OutboxMessage, *, now: datetime | None = None) -> RenderedEmail:
@@ -178,7 +225,8 @@ def send_email(message: OutboxMessage) -> str:
         raise PermanentDeliveryError(_("%(user)s has no email address.") % {"user": recipient})
     rendered = render_email(message)
     message.subject = rendered.subject[:300]
-    email = EmailMultiAlternatives(
+    email = RelatedEmail(
+        images=rendered.images,
         subject=rendered.subject,
         body=rendered.text,
         from_email=settings.DEFAULT_FROM_EMAIL,
