@@ -196,8 +196,9 @@ _CHARTS_KEPT = 8
 
 def snapshot_charts(snapshot: ReportSnapshot, analysis: dict[str, Any]) -> list[Chart]:
     """The monthly charts of `snapshot` in the active language (`tracker.reports.charts`)."""
-    # matplotlib is loaded only by the worker that renders a monthly email (~25 MiB).
-    from tracker.reports.charts import monthly_charts
+    # matplotlib (about 55 MiB of RSS with numpy and Pillow) is loaded only by the process
+    # that renders a monthly email, not by every web and worker process.
+    from tracker.reports.charts import monthly_charts  # noqa: PLC0415  (see above)
 
     key = (snapshot.pk, snapshot.as_of.isoformat(), translation.get_language() or "")
     if key not in _CHARTS:
