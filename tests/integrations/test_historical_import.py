@@ -427,3 +427,16 @@ def test_the_command_imports_history_or_nothing(tmp_path, client, staff, owner, 
             owner="owner",
         )
     assert Project.objects.count() == 2
+
+
+def test_the_page_reads_in_a_constant_number_of_queries(
+    client, staff, django_assert_max_num_queries
+):
+    """Session, user, the templates and owners of the form's selects, and the header's count:
+    the same whatever the number of people and templates."""
+    for _n in range(5):
+        DepartmentFactory()
+        UserFactory()
+    client.force_login(staff)
+    with django_assert_max_num_queries(5):
+        assert client.get(reverse("integrations:history_import")).status_code == 200
