@@ -432,8 +432,7 @@ def test_the_command_imports_history_or_nothing(tmp_path, client, staff, owner, 
 def test_the_page_reads_in_a_constant_number_of_queries(
     client, staff, django_assert_max_num_queries
 ):
-    """Session, user, the templates and owners of the form's selects, and the header's count:
-    the same whatever the number of people and templates."""
+    """The form's selects (owners, templates) are one query each, whatever their size."""
     for _n in range(5):
         DepartmentFactory()
         UserFactory()
