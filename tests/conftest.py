@@ -1,8 +1,10 @@
 import re
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from tests.factories import DepartmentFactory, ProjectFactory, UserFactory
@@ -48,6 +50,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 RATE_LIMIT_KEYS = ("*allauth:rl:*", "*throttle_*")
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language and leaves it so: a request's LocaleMiddleware
+    activates the visitor's language for the thread and nothing resets it, so a Chinese page
+    would otherwise leak into the next test's messages."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)
