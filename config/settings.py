@@ -406,9 +406,18 @@ BEAT_MINUTE_SECONDS = env_int("BEAT_MINUTE_SECONDS", 60)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Alerts and integrations
-# Defaults of a new project's reminder and escalation windows (each project keeps its own).
+# Defaults of a new project's reminder window and escalation ladder (each project keeps its
+# own), in working hours of a lateness episode (docs/escalation.md): the department lead, the
+# owner, then the escalation contact (a username; a chat channel follows its alert kind).
+# Repeat nudges to the assignee every NUDGE_EVERY_HOURS (0: once per working day), at most
+# NUDGE_MAX_PER_EPISODE of them.
 DUE_SOON_HOURS = env_int("DUE_SOON_HOURS", 24)
-ESCALATE_AFTER_HOURS = env_int("ESCALATE_AFTER_HOURS", 48)
+ESCALATE_AFTER_HOURS = env_int("ESCALATE_AFTER_HOURS", 8)
+ESCALATE_OWNER_AFTER_HOURS = env_int("ESCALATE_OWNER_AFTER_HOURS", 16)
+ESCALATE_CONTACT_AFTER_HOURS = env_int("ESCALATE_CONTACT_AFTER_HOURS", 24)
+ESCALATION_CONTACT = env_str("ESCALATION_CONTACT")
+NUDGE_EVERY_HOURS = env_int("NUDGE_EVERY_HOURS", 0)
+NUDGE_MAX_PER_EPISODE = env_int("NUDGE_MAX_PER_EPISODE", 20)
 # Working calendar: the organisation's working hours (in TIME_ZONE) and whether reminders and
 # escalations may go out at any hour instead of waiting for the next working period.
 WORKING_HOURS = env_str("WORKING_HOURS", "09:00-12:00,13:00-18:00")

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from config.celery import app as celery_app
 from tracker.core.beat import DatabaseScheduler
 
 REPO = Path(__file__).resolve().parents[2]
+ESTABLISHED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # when the teams' projects were created
+FAR = timedelta(hours=2000)  # 250 working days
 logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd narrates every command
 
 
@@ -324,7 +327,7 @@ def make_team(*, baselined: bool = False) -> Team:
         ProjectFactory,
         UserFactory,
     )
-    from tracker.projects.models import ProjectStatus
+    from tracker.projects.models import Project, ProjectStatus
 
     owner = UserFactory(username="olga", email="olga@example.com")
     lead = UserFactory(username="li", email="li@example.com")
@@ -332,4 +335,16 @@ def make_team(*, baselined: bool = False) -> Team:
     department = DepartmentFactory(code="merch", name="Merchandising", lead=lead)
     factory = BaselinedProjectFactory if baselined else ProjectFactory
     project = factory(owner=owner, name="Double 11", status=ProjectStatus.ACTIVE)
+    # An established project (one younger than its first working day escalates nothing), its
+    # ladder's upper rungs out of reach: the tests of the ladder (tests/alerts/test_ladder.py)
+    # set them, the others see the lead's rung after 48 working hours.
+    fields = {
+        "created_at": ESTABLISHED,
+        "escalate_after": timedelta(hours=48),
+        "escalate_owner_after": FAR,
+        "escalate_contact_after": FAR,
+        "nudge_every": FAR / 5,
+    }
+    Project.objects.filter(pk=project.pk).update(**fields)
+    project.refresh_from_db()
     return Team(owner, lead, assignee, department, project)

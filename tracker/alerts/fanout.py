@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Model
 
 from tracker.accounts.models import User
@@ -35,12 +36,18 @@ class Role:
     ASSIGNEE = "assignee"  # the assignee, or the department lead when nobody is assigned
     LEAD = "lead"  # the department lead
     OWNER = "owner"  # the project owner
+    CONTACT = "contact"  # the project's escalation contact, else the organisation's
 
 
+# The ladder (docs/escalation.md): the assignee at overdue and for every nudge, then the lead,
+# the owner and the escalation contact, one rung each.
 RECIPIENTS: dict[str, tuple[str, ...]] = {
     AlertKind.DUE_SOON: (Role.ASSIGNEE,),
-    AlertKind.OVERDUE: (Role.ASSIGNEE, Role.LEAD),
-    AlertKind.ESCALATION: (Role.OWNER, Role.LEAD),
+    AlertKind.OVERDUE: (Role.ASSIGNEE,),
+    AlertKind.NUDGE: (Role.ASSIGNEE,),
+    AlertKind.ESCALATION: (Role.LEAD,),
+    AlertKind.ESCALATION_OWNER: (Role.OWNER,),
+    AlertKind.ESCALATION_CONTACT: (Role.CONTACT,),
     AlertKind.FORECAST_SLIP: (Role.ASSIGNEE, Role.LEAD),
     AlertKind.D_DAY_AT_RISK: (Role.OWNER,),
     # AlertKind.RESOLVED goes to whoever was told about the overdue or escalation it closes.
@@ -51,7 +58,18 @@ ROLE_FIELD: dict[str, tuple[str, type[Model], str]] = {
     Role.ASSIGNEE: ("a", Alert, "notify_assignee"),
     Role.LEAD: ("a", Alert, "notify_lead"),
     Role.OWNER: ("p", Project, "owner"),
+    Role.CONTACT: ("p", Project, "escalation_contact"),
 }
+
+
+def default_contact_id() -> int | None:
+    """The organisation's escalation contact (`ESCALATION_CONTACT`, a username), if any."""
+    username = settings.ESCALATION_CONTACT
+    if not username:
+        return None
+    return (
+        User.objects.filter(username=username, is_active=True).values_list("pk", flat=True).first()
+    )
 
 
 def fan_out(*, scan_id: uuid.UUID, now: datetime) -> int:
@@ -87,6 +105,9 @@ def _recipients_sql() -> tuple[str, list]:
         role: f"{alias}.{getattr(Names(model), field)}"
         for role, (alias, model, field) in ROLE_FIELD.items()
     }
+    contact = default_contact_id()
+    if contact is not None:  # an id read from the database: an integer, safe to inline
+        role_sql[Role.CONTACT] = f"COALESCE({role_sql[Role.CONTACT]}, {int(contact)})"
     branches, branch_params = [], []
     for role in ROLE_FIELD:
         kinds = [kind for kind, roles in RECIPIENTS.items() if role in roles]
@@ -115,46 +136,49 @@ def _recipients_sql() -> tuple[str, list]:
     return sql, branch_params
 
 
-def _not_muted(pairs: str) -> str:
-    """The condition leaving out the pairs of `pairs` whose person muted the alert's project."""
-    muted = Names(User.muted_projects.through)
-    return f"""NOT EXISTS (
-                SELECT 1 FROM {muted.table} AS muted
-                WHERE muted.{muted.user} = {pairs}.to_user
-                    AND muted.{muted.project} = {pairs}.project_id
-            )"""
-
-
 def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
     """One email per person listing all their new alerts, in one INSERT … SELECT … GROUP BY
     (per the person's preferences). Returns the emails to send now.
 
     From `_recipients_sql`'s pairs, `chosen` gives each pair the person's email delivery of
-    the alert's kind (`NotificationPreference`: immediately when they chose nothing), leaving
-    out the projects they muted; `lists` groups them by person and delivery, leaving out the
+    the alert's kind (`NotificationPreference`: immediately when they chose nothing), and the
+    project when they muted it; `lists` groups them by person and delivery, leaving out the
     kinds switched off: one email now, and one row held for the digest with the kinds they
-    want in it. Inactive people and people without an email address are skipped.
+    want in it. Alerts of a muted project are held too, one row per project marked
+    `muted_project`: the first digest after the person unmutes it sends them (`digest`), none
+    is dropped. Inactive people and people without an email address are skipped.
     """
     u = Names(User)
     pref = Names(NotificationPreference)
+    muted = Names(User.muted_projects.through)
+    muted_list = vendor_sql("muted_list", key="alert_ids", column="c.id", project="c.muted_project")
     recipients, branch_params = _recipients_sql()
     sql = f"""
         {recipients}, chosen AS (
-            SELECT r.id, r.to_user, COALESCE(pref.{pref.delivery}, %s) AS delivery
+            SELECT r.id, r.to_user, COALESCE(pref.{pref.delivery}, %s) AS delivery,
+                muted.{muted.project} AS muted_project
             FROM pairs AS r
             LEFT JOIN {pref.table} AS pref ON pref.{pref.user} = r.to_user
                 AND pref.{pref.kind} = r.kind AND pref.{pref.channel} = %s
-            WHERE {_not_muted("r")}
+            LEFT JOIN {muted.table} AS muted ON muted.{muted.user} = r.to_user
+                AND muted.{muted.project} = r.project_id
         ), lists AS (
-            SELECT c.to_user, c.delivery,
-                {vendor_sql("id_list", key="alert_ids", column="c.id")} AS payload
+            SELECT c.to_user,
+                CASE WHEN c.muted_project IS NULL THEN c.delivery ELSE %s END AS delivery,
+                c.muted_project,
+                CASE WHEN c.muted_project IS NULL
+                    THEN {vendor_sql("id_list", key="alert_ids", column="c.id")}
+                    ELSE {muted_list}
+                END AS payload
             FROM chosen AS c
             WHERE c.delivery <> %s
-            GROUP BY c.to_user, c.delivery
+            GROUP BY c.to_user, CASE WHEN c.muted_project IS NULL THEN c.delivery ELSE %s END,
+                c.muted_project
         )
         {_outbox_insert("recipient_id")}
         SELECT {vendor_sql("new_uuid")}, %s, l.to_user, l.payload,
-            %s || CAST(l.to_user AS TEXT) || CASE WHEN l.delivery = %s THEN ':digest' ELSE '' END,
+            %s || CAST(l.to_user AS TEXT) || CASE WHEN l.delivery = %s THEN ':digest' ELSE '' END
+                || COALESCE(':muted:' || CAST(l.muted_project AS TEXT), ''),
             CASE WHEN l.delivery = %s THEN %s ELSE %s END, 0, %s, '', '', '', %s
         FROM lists AS l
         INNER JOIN {u.table} AS u ON u.{u.id} = l.to_user
@@ -168,7 +192,9 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
         *branch_params,
         Delivery.IMMEDIATE,
         PreferenceChannel.EMAIL,
+        Delivery.DIGEST,
         Delivery.OFF,
+        Delivery.DIGEST,
         OutboxEvent.ALERTS,
         f"alerts:{scan_id}:user:",
         Delivery.DIGEST,
@@ -185,9 +211,9 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
 def _queue_inbox(*, scan_id: uuid.UUID, now: datetime) -> int:
     """An inbox item per person and new alert, in one INSERT … SELECT from the same pairs as
     the emails: at once whatever their email delivery (a digest reader sees it now), leaving
-    out those who switched the kind off in the app, muted the project or are inactive
-    (`tracker.notifications.inbox.inbox_recipients` is the same rule for one node). Returns
-    the items written."""
+    out those who switched the kind off in the app or are inactive. A muted project's alerts
+    are in the inbox too (issue 18: muting silences the emails, it drops nothing). Returns the
+    items written."""
     u, pref, item = Names(User), Names(NotificationPreference), Names(InboxItem)
     recipients, branch_params = _recipients_sql()
     columns = ("recipient", "kind", "project", "milestone", "alert", "text", "created_at")
@@ -197,7 +223,7 @@ def _queue_inbox(*, scan_id: uuid.UUID, now: datetime) -> int:
         SELECT r.to_user, r.kind, r.project_id, r.milestone_id, r.id, '', %s
         FROM pairs AS r
         INNER JOIN {u.table} AS u ON u.{u.id} = r.to_user
-        WHERE u.{u.is_active} AND {_not_muted("r")} AND NOT EXISTS (
+        WHERE u.{u.is_active} AND NOT EXISTS (
             SELECT 1 FROM {pref.table} AS pref WHERE pref.{pref.user} = r.to_user
                 AND pref.{pref.kind} = r.kind AND pref.{pref.channel} = %s
                 AND pref.{pref.delivery} = %s

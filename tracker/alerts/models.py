@@ -18,6 +18,9 @@ class AlertKind(models.TextChoices):
     DUE_SOON = "due_soon", _("Due soon")
     OVERDUE = "overdue", _("Overdue")
     ESCALATION = "escalation", _("Escalation")
+    ESCALATION_OWNER = "escalation_owner", _("Escalation to owner")
+    ESCALATION_CONTACT = "escalation_contact", _("Escalation to contact")
+    NUDGE = "nudge", _("Still overdue")
     RESOLVED = "resolved", _("Resolved")
     FORECAST_SLIP = "forecast_slip", _("Forecast late")
     D_DAY_AT_RISK = "d_day_at_risk", _("D-day at risk")
@@ -25,21 +28,44 @@ class AlertKind(models.TextChoices):
     @classmethod
     def problems(cls) -> list[str]:
         """Kinds that describe a problem and stay open until the node is resolved."""
-        return [cls.DUE_SOON, cls.OVERDUE, cls.ESCALATION, cls.FORECAST_SLIP, cls.D_DAY_AT_RISK]
+        return [
+            cls.DUE_SOON,
+            cls.OVERDUE,
+            *cls.rungs()[1:],
+            cls.NUDGE,
+            cls.FORECAST_SLIP,
+            cls.D_DAY_AT_RISK,
+        ]
+
+    @classmethod
+    def rungs(cls) -> list[str]:
+        """The escalation ladder, one kind a rung: rung n is `rungs()[n - 1]`."""
+        return [cls.OVERDUE, cls.ESCALATION, cls.ESCALATION_OWNER, cls.ESCALATION_CONTACT]
+
+    @classmethod
+    def episodic(cls) -> list[str]:
+        """Kinds raised once per lateness episode (nudges: once per slot of it)."""
+        return [*cls.rungs(), cls.NUDGE]
 
     @classmethod
     def urgency(cls, kind: str) -> int:
         """Sort key: most urgent first."""
         return [
+            cls.ESCALATION_CONTACT,
+            cls.ESCALATION_OWNER,
             cls.ESCALATION,
             cls.D_DAY_AT_RISK,
             cls.OVERDUE,
+            cls.NUDGE,
             cls.FORECAST_SLIP,
             cls.DUE_SOON,
             cls.RESOLVED,
         ].index(kind)
 
 
+# The key of the index of open problems (the resolution step reads them all). It was the
+# single escalation window's range; the ladder now reads lateness episodes instead, and the
+# index and `escalated_at` go with the scan side's index trimming (docs/escalation.md).
 # When an open overdue alert is waiting for its escalation: from its due date (the project's
 # `escalate_after` later, it escalates); NULL for every other alert. Also the key of the index
 # of open problems, which thus serves the escalation step as a range.
@@ -56,13 +82,6 @@ class AlertQuerySet(models.QuerySet):
     def open_problems(self):
         return self.open().filter(kind__in=AlertKind.problems())
 
-    def waiting_to_escalate(self, *, due_before):
-        """Open overdue alerts not escalated yet, for due dates before `due_before`."""
-        return (
-            self.open_problems()
-            .alias(escalates_from=ESCALATES_FROM)
-            .filter(escalates_from__lt=due_before)
-        )
 
 
 class Alert(models.Model):
@@ -137,7 +156,21 @@ class Alert(models.Model):
         blank=True,
         editable=False,
     )
-    kind = models.CharField(_("kind"), max_length=16, choices=AlertKind.choices)
+    # The lateness episode a rung or a nudge belongs to (None for every other kind), and the
+    # nudge's slot in it (0 for the rest): episodic alerts are unique per (episode, kind, slot),
+    # so a re-planned node climbs its ladder once, whatever its due date became.
+    episode = models.ForeignKey(
+        "milestones.LatenessEpisode",
+        on_delete=models.CASCADE,
+        related_name="alerts",
+        null=True,
+        blank=True,
+        db_index=False,  # the unique (episode, kind, sequence) index serves these lookups
+        db_constraint=False,  # the episode goes with its node, and so do its alerts
+        editable=False,
+    )
+    sequence = models.PositiveSmallIntegerField(default=0, editable=False)
+    kind = models.CharField(_("kind"), max_length=24, choices=AlertKind.choices)
     due_at = models.DateTimeField(_("due"))
     created_at = models.DateTimeField(_("raised at"), default=timezone.now)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
@@ -152,8 +185,15 @@ class Alert(models.Model):
         verbose_name_plural = _("alerts")
         constraints = [
             models.UniqueConstraint(
-                fields=["milestone", "kind", "due_at"], name="alerts_alert_once_per_due_date"
-            )
+                fields=["milestone", "kind", "due_at"],
+                condition=Q(episode__isnull=True),
+                name="alerts_alert_once_per_due_date",
+            ),
+            models.UniqueConstraint(
+                fields=["episode", "kind", "sequence"],
+                condition=Q(episode__isnull=False),
+                name="alerts_alert_once_per_episode",
+            ),
         ]
         indexes = [
             # The API's newest-first list, and a scan finding the alerts it raised.
@@ -174,3 +214,37 @@ class Alert(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+class SnoozeVia(models.TextChoices):
+    WEB = "web", _("Web")
+    EMAIL = "email", _("Email link")
+    CHAT = "chat", _("Chat command")
+    API = "api", _("API")
+
+
+class AlertSnooze(models.Model):
+    """A person snoozed an alert until `until`: the repeat nudges of its lateness episode pause
+    until then (the ladder still climbs: only a promise holds it). Kept for the node's
+    history."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="snoozes")
+    episode = models.ForeignKey(
+        "milestones.LatenessEpisode",
+        on_delete=models.CASCADE,
+        related_name="snoozes",
+        null=True,
+        blank=True,
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    until = models.DateTimeField(_("snoozed until"))
+    via = models.CharField(_("via"), max_length=8, choices=SnoozeVia.choices)
+    created_at = models.DateTimeField(_("snoozed at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("snooze")
+        verbose_name_plural = _("snoozes")
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} snoozed by {self.user_id} until {self.until:%Y-%m-%d %H:%M}"

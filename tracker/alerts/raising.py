@@ -1,8 +1,10 @@
-"""Raising alerts, one set-based statement a step: overdue, escalation, due soon, resolved.
+"""Raising alerts, one set-based statement a step: overdue, due soon, resolved (the
+escalation ladder of a lateness episode is in `tracker.alerts.ladder`).
 
 Each step inserts the alerts it raises with this scan's id (`alerts.services.alerts_scan` runs
 them in one transaction and then fans the alerts out); unique constraints on (node, kind, due
-date) make a re-run or a racing scan raise nothing twice.
+date), and on (episode, kind, slot) for a lateness episode's alerts, make a re-run or a racing
+scan raise nothing twice.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from django.db.models import (
     CharField,
     DateTimeField,
     Exists,
+    Expression,
     F,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -23,7 +27,7 @@ from django.db.models import (
     UUIDField,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest, Least
 
 from tracker.accounts.models import Department
 from tracker.alerts.models import Alert, AlertKind
@@ -37,8 +41,8 @@ from tracker.alerts.sql import (
 )
 from tracker.alerts.working_time import Deadlines
 from tracker.milestones.forecast import d_day_threats
-from tracker.milestones.models import Milestone, MilestoneStatus
-from tracker.projects.models import Project
+from tracker.milestones.models import LatenessEpisode, Milestone, MilestoneStatus
+from tracker.projects.models import Project, ProjectStatus
 
 CLOSED_STATUSES = [MilestoneStatus.DONE, MilestoneStatus.CANCELLED]
 # The columns an alert is raised with, in the order `_insert_alerts` selects them, and its key.
@@ -57,7 +61,15 @@ ALERT_COLUMNS = tuple(
     )
 )
 SCAN_COLUMN = Alert._meta.get_field("scan_id").column
-ALERT_KEY = tuple(Alert._meta.get_field(field).column for field in ("milestone", "kind", "due_at"))
+EPISODE_ALERT_COLUMNS = tuple(
+    Alert._meta.get_field(field).column for field in ("episode", "sequence")
+)
+ALERT_INSERT_COLUMNS = (*ALERT_COLUMNS, SCAN_COLUMN, *EPISODE_ALERT_COLUMNS)
+# The columns a scan starts an episode with (`raise_overdue`); the rest take their defaults.
+EPISODE_COLUMNS = tuple(
+    LatenessEpisode._meta.get_field(field).column
+    for field in ("milestone", "project", "started_at", "started_due_at", "scan_id")
+)
 
 
 def _insert_alerts(
@@ -65,30 +77,35 @@ def _insert_alerts(
     *,
     milestone: str,
     node: str = "",
-    kind: str,
+    copies: str = "",
+    kind: str | Expression,
     now: datetime,
     scan_id: uuid.UUID,
     resolved: bool = False,
+    episode: str | None = None,
+    sequence: Expression | None = None,
 ) -> int:
-    """One alert of `kind` per candidate row (a node or an alert: its `milestone` field,
-    `project_id`, `department_id` and `due_at`, and the node's people under `node`), unless
-    that node already has one for that due date. The nodes read are locked as a foreign key
-    would lock them (see `Alert.milestone`)."""
+    """One alert of `kind` per candidate row (a node, an alert or an episode: its `milestone`
+    field, the project, department and due date under `copies`, and the node's people under
+    `node`), unless that
+    node already has one for that due date, or, for an `episode` (its field) alert, that
+    episode already has one of that kind and `sequence` (the unique constraints). The nodes
+    read are locked as a foreign key would lock them (see `Alert.milestone`)."""
     rows = candidates.order_by().values_list(
         F(milestone),
-        F("project_id"),
-        F("department_id"),
-        Value(kind, output_field=CharField()),
-        F("due_at"),
+        F(f"{copies}project_id"),
+        F(f"{copies}department_id"),
+        Value(kind, output_field=CharField()) if isinstance(kind, str) else kind,
+        F(f"{copies}due_at"),
         Value(now, output_field=DateTimeField()),
         Value(now if resolved else None, output_field=DateTimeField()),
         Coalesce(F(f"{node}assignee_id"), F(f"{node}department__lead_id")),
         F(f"{node}department__lead_id"),
         Value(scan_id, output_field=UUIDField()),
+        F(episode) if episode else Value(None, output_field=IntegerField()),
+        sequence if sequence is not None else Value(0, output_field=IntegerField()),
     )
-    return insert_from_select(
-        Alert, (*ALERT_COLUMNS, SCAN_COLUMN), rows, conflict=ALERT_KEY, key_share=Milestone
-    )
+    return insert_from_select(Alert, ALERT_INSERT_COLUMNS, rows, key_share=Milestone)
 
 
 def _quiet_project_ids() -> QuerySet:
@@ -97,115 +114,144 @@ def _quiet_project_ids() -> QuerySet:
     return Project.objects.quiet().order_by().values("pk")
 
 
+def _judged_project_ids() -> QuerySet:
+    """Projects whose past-due nodes the overdue step judges: all but those still planning.
+    A planning project's past-due nodes are overdue (the vocabulary) but raise no alert and
+    start no episode until it is active (`ProjectQuerySet.alerting`), so the scan leaves them
+    unjudged (issue 16: a wizard's past nodes are no alert storm)."""
+    planning = set(ProjectStatus.active_values()) - set(ProjectStatus.alerting_values())
+    return Project.objects.exclude(status__in=sorted(planning)).order_by().values("pk")
+
+
 def _unjudged_past_due(now: datetime) -> QuerySet[Milestone]:
-    """Open nodes past their due date that no scan has judged yet, in every project (quiet
-    ones are judged too, so they leave the partial index); alerted: those also `overdue(now)`."""
-    return Milestone.objects.open().filter(overdue_flagged_at__isnull=True, due_at__lt=now)
+    """Open nodes past their due date that no scan has judged yet, in every project but the
+    planning ones (quiet ones are judged too, so they leave the partial index); alerted:
+    those also `overdue(now)`."""
+    return (
+        Milestone.objects.open()
+        .filter(overdue_flagged_at__isnull=True, due_at__lt=now)
+        .filter(project_id__in=_judged_project_ids())
+    )
+
+
+def _episode_start(*, now: datetime) -> Greatest:
+    """When a newly judged node's lateness episode starts: when it became overdue, its due
+    date, unless it was still inside an earlier episode then (a re-opened node: when that
+    one ended) or its project's plan was not active yet (its first baseline); never after
+    `now`."""
+    previous = (
+        LatenessEpisode.objects.filter(milestone=OuterRef("pk"))
+        .order_by("-ended_at")
+        .values("ended_at")[:1]
+    )
+    return Least(
+        Greatest(
+            F("due_at"),
+            Coalesce(Subquery(previous), F("due_at")),
+            Coalesce(F("project__baselined_at"), F("due_at")),
+        ),
+        Value(now, output_field=DateTimeField()),
+    )
 
 
 def raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
-    """Alert every open node past its due date that no scan has judged yet, then flag it.
+    """Start a lateness episode, with its first rung (the `overdue` alert, to the assignee),
+    for every open node of an active project past its due date that no scan has judged yet
+    and that is not inside an episode already; then flag the node.
 
-    Both statements read the partial index of open, unflagged nodes. A node is flagged only
-    once its alert for its current due date exists (or its project is quiet), so a node that
-    becomes overdue between the two statements is left for the next scan, never lost.
+    A node re-planned during its episode and overdue again is flagged but raises nothing:
+    its episode goes on (`raising.ladder`). A node is flagged only once its episode exists (or
+    its project is quiet), so a node that becomes overdue between the statements is left for
+    the next scan, never lost.
     """
     if connection.vendor == "postgresql":
         return _flag_and_raise_overdue(now=now, scan_id=scan_id)
     newly = _unjudged_past_due(now)
     quiet = _quiet_project_ids()
+    started = newly.overdue(now).values_list(
+        F("pk"),
+        F("project_id"),
+        _episode_start(now=now),
+        F("due_at"),
+        Value(scan_id, output_field=UUIDField()),
+    )
+    insert_from_select(LatenessEpisode, EPISODE_COLUMNS, started, key_share=Milestone)
     created = _insert_alerts(
-        newly.overdue(now),
-        milestone="pk",
+        LatenessEpisode.objects.filter(scan_id=scan_id, ended_at__isnull=True),
+        milestone="milestone_id",
+        node="milestone__",
+        copies="milestone__",
         kind=AlertKind.OVERDUE,
         now=now,
         scan_id=scan_id,
+        episode="pk",
     )
-    alerted = Alert.objects.filter(
-        milestone=OuterRef("pk"), kind=AlertKind.OVERDUE, due_at=OuterRef("due_at")
-    )
-    newly.filter(Exists(alerted) | Q(project_id__in=quiet)).update(overdue_flagged_at=now)
+    in_episode = LatenessEpisode.objects.filter(milestone=OuterRef("pk"), ended_at__isnull=True)
+    newly.filter(Exists(in_episode) | Q(project_id__in=quiet)).update(overdue_flagged_at=now)
     return created
 
 
 def _flag_and_raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
-    """PostgreSQL: the flag and the alerts in one statement (a data-modifying CTE), so the
-    open, unflagged nodes are read once, and a node is flagged in the same statement, from the
-    same snapshot, that raises its alert: the two can never disagree. A racing scan's UPDATE
-    waits for this one's row locks, finds the nodes flagged and raises nothing.
+    """PostgreSQL: the flag, the episodes and their alerts in one statement (data-modifying
+    CTEs), so the open, unflagged nodes are read once, and a node is flagged in the same
+    statement, from the same snapshot, that starts its episode: the two can never disagree.
+    A racing scan's UPDATE waits for this one's row locks, finds the nodes flagged and
+    raises nothing; the one open episode per node (a unique index) holds whatever else races.
 
     Both conditions are compiled from the querysets (`_unjudged_past_due`, the quiet
-    projects), so the nodes alerted are exactly `overdue(now)`'s unjudged ones (a table test
-    in tests/test_vocabulary.py holds the two side by side)."""
+    projects), so the nodes alerted are exactly `overdue(now)`'s unjudged ones of active
+    projects (a table test in tests/test_vocabulary.py holds the two side by side)."""
     judged_where, judged_params = compile_where(_unjudged_past_due(now))
     quiet_sql, quiet_params = compile_queryset(_quiet_project_ids())
-    m, a, d = Names(Milestone), Names(Alert), Names(Department)
+    m, a, d, e, p = (
+        Names(Milestone),
+        Names(Alert),
+        Names(Department),
+        Names(LatenessEpisode),
+        Names(Project),
+    )
     quote = connection.ops.quote_name
     sql = f"""
         WITH flagged AS (
             UPDATE {m.table} SET {m.overdue_flagged_at} = %s
             WHERE {judged_where}
             RETURNING {m.id}, {m.project}, {m.department}, {m.due_at}, {m.assignee}
+        ), started AS (
+            INSERT INTO {e.table} ({", ".join(quote(c) for c in EPISODE_COLUMNS)},
+                {e.ended_at}, {e.rung}, {e.nudges}, {e.promised_at}, {e.snoozed_until})
+            SELECT f.{m.id}, f.{m.project}, LEAST(%s, GREATEST(f.{m.due_at},
+                    (SELECT max(pe.{e.ended_at}) FROM {e.table} AS pe
+                     WHERE pe.{e.milestone} = f.{m.id}),
+                    p.{p.baselined_at})),
+                f.{m.due_at}, %s, NULL, 1, 0, NULL, NULL
+            FROM flagged AS f
+            INNER JOIN {p.table} AS p ON p.{p.id} = f.{m.project}
+            WHERE f.{m.project} NOT IN ({quiet_sql})
+            ON CONFLICT DO NOTHING
+            RETURNING {e.id}, {e.milestone}
         )
-        INSERT INTO {a.table} ({", ".join(quote(c) for c in (*ALERT_COLUMNS, SCAN_COLUMN))})
+        INSERT INTO {a.table} ({", ".join(quote(c) for c in ALERT_INSERT_COLUMNS)})
         SELECT f.{m.id}, f.{m.project}, f.{m.department}, %s, f.{m.due_at}, %s, NULL,
-            COALESCE(f.{m.assignee}, d.{d.lead}), d.{d.lead}, %s
-        FROM flagged AS f
+            COALESCE(f.{m.assignee}, d.{d.lead}), d.{d.lead}, %s, s.{e.id}, 0
+        FROM started AS s
+        INNER JOIN flagged AS f ON f.{m.id} = s.{e.milestone}
         INNER JOIN {d.table} AS d ON d.{d.id} = f.{m.department}
-        WHERE f.{m.project} NOT IN ({quiet_sql})
-        ON CONFLICT ({", ".join(quote(c) for c in ALERT_KEY)}) DO NOTHING
+        ON CONFLICT DO NOTHING
     """
     when, scan = scan_params(now=now, scan_id=scan_id)
-    params = (when, *judged_params, AlertKind.OVERDUE, when, scan, *quiet_params)
+    params = (
+        when,
+        *judged_params,
+        when,
+        scan,
+        *quiet_params,
+        AlertKind.OVERDUE,
+        when,
+        scan,
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return max(cursor.rowcount, 0)
-
-
-def raise_escalations(*, now: datetime, scan_id: uuid.UUID, before: Deadlines) -> int:
-    """Escalate open nodes overdue for longer than their project's `escalate_after` (working
-    time: due before `before`).
-
-    Read from the overdue alerts not escalated yet (a range of the open problems' index, so
-    the ones escalated long ago cost nothing), then marked like the overdue flag: only once the
-    escalation exists. An escalation is only ever raised here and marked in the same
-    transaction, so this scan marks the overdue alerts of the escalations it raised.
-    """
-    if before.latest is None:
-        return 0
-    waiting = Alert.objects.waiting_to_escalate(due_before=before.latest)
-    candidates = (
-        waiting.filter(
-            milestone__status__in=MilestoneStatus.open_values(),
-            milestone__due_at=F("due_at"),
-        )
-        .exclude(project_id__in=_quiet_project_ids())
-        .alias(escalate_before=before.expression)
-        .filter(due_at__lt=F("escalate_before"))
-    )
-    created = _insert_alerts(
-        candidates,
-        milestone="milestone_id",
-        node="milestone__",
-        kind=AlertKind.ESCALATION,
-        now=now,
-        scan_id=scan_id,
-    )
-    if created:
-        escalated = (
-            Alert.objects.filter(
-                kind=AlertKind.OVERDUE,
-                milestone=OuterRef("milestone_id"),
-                due_at=OuterRef("due_at"),
-            )
-            .order_by()
-            .values("pk")
-        )
-        raised = Alert.objects.filter(
-            kind=AlertKind.ESCALATION, created_at=now, scan_id=scan_id
-        ).values(overdue_alert=Subquery(escalated))
-        Alert.objects.filter(pk__in=raised).update(escalated_at=now)
-    return created
 
 
 def raise_due_soon(*, now: datetime, scan_id: uuid.UUID, until: Deadlines) -> int:
@@ -282,7 +328,11 @@ def resolve(*, now: datetime, scan_id: uuid.UUID) -> int:
     """
     stale_ids = list(
         Alert.objects.open_problems()
-        .filter(Q(milestone__status__in=CLOSED_STATUSES) | Q(milestone__due_at__gt=F("due_at")))
+        .filter(
+            Q(milestone__status__in=CLOSED_STATUSES)
+            # A re-plan resolves a single alert; an episode's last until the node is closed.
+            | Q(milestone__due_at__gt=F("due_at"), episode__isnull=True)
+        )
         .order_by()
         .values_list("pk", flat=True)
     )

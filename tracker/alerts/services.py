@@ -2,9 +2,12 @@
 
 A scan, in one transaction, as of `now`:
 
-- overdue: open nodes past their due date that no scan has judged yet get an alert, then the
-  flag that takes them out of the next scan's index (every minute);
-- escalation: overdue alerts older than their project's `escalate_after` (every minute);
+- overdue: open nodes of active projects past their due date that no scan has judged yet start
+  a lateness episode with an alert to the assignee, then the flag that takes them out of the
+  next scan's index (every minute);
+- ladder: episodes of closed nodes end; broken promises climb at once; episodes climb to the
+  lead, the owner and the escalation contact after their working-hour delays; the assignee is
+  nudged again every working day (`ladder`, every minute);
 - due soon: open nodes within their project's `due_soon_window` (every 15 minutes);
   both in working hours, and only in working time (see `working_time`);
 - forecast: the projects whose nodes changed since their last forecast, or that have an open
@@ -30,7 +33,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from tracker.alerts import fanout, raising
+from tracker.alerts import fanout, ladder, raising
 from tracker.alerts.sql import advisory_xact_lock, without_jit
 from tracker.alerts.working_time import working_deadlines
 from tracker.milestones.forecast import forecasts_refresh
@@ -61,6 +64,7 @@ class ScanLock:
 class ScanResult:
     overdue: int = 0
     escalated: int = 0
+    nudged: int = 0
     due_soon: int = 0
     resolved: int = 0
     forecast_slip: int = 0
@@ -105,13 +109,15 @@ def alerts_scan(
             counts["resolved"] = raising.resolve(now=now, scan_id=scan_id)
         if Step.OVERDUE in steps:
             counts["overdue"] = raising.raise_overdue(now=now, scan_id=scan_id)
-        if Step.ESCALATE in steps or Step.DUE_SOON in steps:
-            remind, escalate = working_deadlines(now=now, projects=Project.objects.active())
         if Step.ESCALATE in steps:
-            counts["escalated"] = raising.raise_escalations(
-                now=now, scan_id=scan_id, before=escalate
-            )
+            ladder.end_episodes(now=now)
+            moments = ladder.ladder_for(now=now)
+            counts["escalated"] = ladder.raise_broken_promises(
+                now=now, scan_id=scan_id, ladder=moments
+            ) + ladder.raise_rungs(now=now, scan_id=scan_id, ladder=moments)
+            counts["nudged"] = ladder.raise_nudges(now=now, scan_id=scan_id, ladder=moments)
         if Step.DUE_SOON in steps:
+            remind = working_deadlines(now=now, projects=Project.objects.active())
             counts["due_soon"] = raising.raise_due_soon(now=now, scan_id=scan_id, until=remind)
         if Step.FORECAST in steps:
             refreshed = forecasts_refresh(projects=Project.objects.active(), now=now)

@@ -21,10 +21,16 @@ VENDOR_SQL = {
     "postgresql": {
         "new_uuid": "gen_random_uuid()",
         "id_list": "jsonb_build_object('{key}', array_agg({column}))",
+        "muted_list": (
+            "jsonb_build_object('{key}', array_agg({column}), 'muted_project', max({project}))"
+        ),
     },
     "sqlite": {
         "new_uuid": "lower(hex(randomblob(16)))",  # Django keeps UUIDs as 32 hex digits here
         "id_list": "json_object('{key}', json_group_array({column}))",
+        "muted_list": (
+            "json_object('{key}', json_group_array({column}), 'muted_project', max({project}))"
+        ),
     },
 }
 
@@ -67,7 +73,9 @@ def compile_where(queryset: models.QuerySet) -> tuple[str, tuple]:
     """The WHERE condition of a queryset over one table (no joins), with its parameters: for
     raw statements that must select exactly the rows the queryset does."""
     query = queryset.query
-    assert len(query.alias_map) <= 1, "compile_where takes a queryset over one table"
+    # A lookup through a foreign key's column leaves its trimmed join behind, unreferenced.
+    joined = [alias for alias in query.alias_map if query.alias_refcount.get(alias)]
+    assert len(joined) <= 1, "compile_where takes a queryset over one table"
     sql, params = query.get_compiler(using=queryset.db).compile(query.where)
     return sql, tuple(params)
 

@@ -37,6 +37,18 @@ def alerts_title(count: int, projects: Iterable[str], *, digest: bool = False) -
 
 
 def kind_count(kind: str, count: int) -> str:
+    if kind == AlertKind.ESCALATION_CONTACT:
+        return ngettext(
+            "%(count)d escalation to the contact", "%(count)d escalations to the contact", count
+        ) % {"count": count}
+    if kind == AlertKind.ESCALATION_OWNER:
+        return ngettext(
+            "%(count)d escalation to the owner", "%(count)d escalations to the owner", count
+        ) % {"count": count}
+    if kind == AlertKind.NUDGE:
+        return ngettext("%(count)d still overdue", "%(count)d still overdue", count) % {
+            "count": count
+        }
     if kind == AlertKind.ESCALATION:
         return ngettext("%(count)d escalation", "%(count)d escalations", count) % {"count": count}
     if kind == AlertKind.OVERDUE:
@@ -75,3 +87,28 @@ def forecast_when(kind: str, *, forecast_at: datetime | None, due_at: datetime) 
     if kind == AlertKind.D_DAY_AT_RISK:
         return gettext("threatens the D-day: forecast %(forecast)s (due %(due)s)") % values
     return gettext("forecast to finish %(forecast)s, after its due date %(due)s") % values
+
+
+def episode_story(
+    *, replans: int, due_at: datetime, promised_at: datetime | None, broken: bool
+) -> str:
+    """What a later alert of a lateness episode adds: "re-planned twice, now due Thu 12-03"
+    and "promised Thu 18:00, not done" (empty when neither happened)."""
+    parts = []
+    due = timezone.localtime(due_at).strftime("%a %m-%d %H:%M")
+    if replans:
+        parts.append(
+            ngettext(
+                "re-planned once, now due %(due)s",
+                "re-planned %(count)d times, now due %(due)s",
+                replans,
+            )
+            % {"count": replans, "due": due}
+        )
+    if promised_at is not None:
+        promised = timezone.localtime(promised_at).strftime("%a %m-%d %H:%M")
+        if broken:
+            parts.append(gettext("promised %(promised)s, not done") % {"promised": promised})
+        else:
+            parts.append(gettext("promised %(promised)s") % {"promised": promised})
+    return "; ".join(parts)

@@ -1,10 +1,11 @@
 """Due-soon reminders and escalations count working hours, and wait out quiet hours.
 
-A project's `due_soon_window` and `escalate_after` are working time, in the project's working
-hours (or the organisation's), its war room counting around the clock. For each alerting
-project the scan needs one moment per rule: a node is due soon while at most its window of
-working time is left before its due date, and escalates once more than the delay of working time
-has passed since it. Outside a project's working time (unless it is in its war room
+A project's `due_soon_window` and its ladder's delays (`escalate_after` for the lead,
+`escalate_owner_after`, `escalate_contact_after`, `nudge_every`) are working time, in the
+project's working hours (or the organisation's), its war room counting around the clock. For
+each alerting project the scan needs one moment per rule: a node is due soon while at most its
+window of working time is left before its due date, and a lateness episode reaches a rung once
+more than that rung's delay of working time has passed since it started. Outside a project's working time (unless it is in its war room
 or `ALERTS_AT_ANY_HOUR` is set) the moment is NULL: nothing is raised until the next working
 period starts, when the first scan raises it. Overdue and resolved notices never wait.
 
@@ -18,6 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Case, DateTimeField, Expression, QuerySet, Value, When
 
 from tracker.projects.models import Project
@@ -61,13 +63,108 @@ def _quiet(calendar: WorkingCalendar, now: datetime, *, hours, war_room) -> bool
     )
 
 
-def working_deadlines(*, now: datetime, projects: QuerySet[Project]) -> tuple[Deadlines, Deadlines]:
-    """(remind until, escalate before) for the alerting `projects` as of `now`."""
+def _passed_before(
+    calendar: WorkingCalendar, now: datetime, delay: timedelta, options, *, since=None
+) -> datetime:
+    """The moment a clock must have started before for more than `delay` of working time to
+    have passed by `now` (`since`: the moment `delay` of working time before `now`, when the
+    caller already knows it).
+
+    Inside a working period that is "more than the delay has passed": before the start of the
+    gap that precedes the moment the delay reaches back to. Where no working time passed just
+    before now (a gap, or the first instant of a period), every clock whose delay ended at the
+    last period's end has passed it: started up to that moment."""
+    if since is None:
+        since = calendar.add_working_hours(now, -delay, **options)
+    if calendar.working_time_between(now - TICK, now, **options):
+        return calendar.add_working_hours(since, -TICK, **options) + TICK
+    return since + TICK
+
+
+def _deadlines(moments: dict[datetime | None, list[int]]) -> Deadlines:
+    return Deadlines(
+        _expression(moments) if moments else Value(None, output_field=DateTimeField()),
+        max((m for m in moments if m is not None), default=None),
+    )
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """The escalation ladder's moments for the alerting projects as of a scan's `now`, each a
+    `Deadlines` over `project_id` (NULL where the project is in quiet hours: nothing climbs
+    until its next working period):
+
+    - `rungs[kind]`: a lateness episode that started before it has reached that rung;
+    - `nudges[n - 1]`: one that started before it is due its n-th repeat nudge;
+    - `settled`: a project created before it is past its first working day (younger ones
+      escalate nothing, issue 16);
+    - `awake`: `now`, for the projects in working time (a broken promise climbs at once)."""
+
+    rungs: dict[str, Deadlines]
+    nudges: list[Deadlines]
+    settled: Deadlines
+    awake: Deadlines
+
+
+def ladder_deadlines(*, now: datetime, projects: QuerySet[Project], kinds: list[str]) -> Ladder:
+    """The ladder's moments (see `Ladder`); `kinds` names the rungs after the first, in the
+    order of the project fields that delay them."""
+    calendar = WorkingCalendar()
+    fields = [
+        "escalate_after",
+        "escalate_owner_after",
+        "escalate_contact_after",
+        "nudge_every",
+        "working_hours",
+        "war_room",
+        "war_room_days_before",
+        "war_room_days_after",
+        "d_day",
+    ]
+    groups: dict[tuple, list[Project]] = defaultdict(list)
+    for project in projects.only("pk", *fields):
+        delays = (project.escalate_after, project.escalate_owner_after, project.escalate_contact_after)
+        groups[(*delays, project.nudge_every, project.working_hours, project.war_room_window)].append(
+            project
+        )
+    slots = settings.NUDGE_MAX_PER_EPISODE
+    rungs: dict[str, dict] = {kind: defaultdict(list) for kind in kinds}
+    nudges: list[dict] = [defaultdict(list) for _slot in range(slots)]
+    settled: dict = defaultdict(list)
+    awake: dict = defaultdict(list)
+    for members in groups.values():
+        sample = members[0]
+        hours, war_room = sample.hours, sample.war_room_window
+        ids = [p.pk for p in members]
+        quiet = _quiet(calendar, now, hours=hours, war_room=war_room)
+        options = {"working_hours": hours, "war_room": war_room}
+        delays = (sample.escalate_after, sample.escalate_owner_after, sample.escalate_contact_after)
+        for kind, delay in zip(kinds, delays, strict=True):
+            rungs[kind][None if quiet else _passed_before(calendar, now, delay, options)] += ids
+        every = sample.nudge_every or hours.per_day
+        since = now
+        for moments in nudges:  # slot n: n × `every` before now, a step back from slot n - 1
+            if quiet:
+                moments[None] += ids
+                continue
+            since = calendar.add_working_hours(since, -every, **options)
+            moments[_passed_before(calendar, now, every, options, since=since)] += ids
+        settled[None if quiet else _passed_before(calendar, now, hours.per_day, options)] += ids
+        awake[None if quiet else now] += ids
+    return Ladder(
+        rungs={kind: _deadlines(moments) for kind, moments in rungs.items()},
+        nudges=[_deadlines(moments) for moments in nudges],
+        settled=_deadlines(settled),
+        awake=_deadlines(awake),
+    )
+
+
+def working_deadlines(*, now: datetime, projects: QuerySet[Project]) -> Deadlines:
+    """Remind until: the due-soon window's far edge for the alerting `projects` as of `now`."""
     calendar = WorkingCalendar()
     groups: dict[tuple, list[Project]] = defaultdict(list)
     fields = [
         "due_soon_window",
-        "escalate_after",
         "working_hours",
         "war_room",
         "war_room_days_before",
@@ -75,17 +172,15 @@ def working_deadlines(*, now: datetime, projects: QuerySet[Project]) -> tuple[De
         "d_day",
     ]
     for project in projects.only("pk", *fields):
-        key = (project.due_soon_window, project.escalate_after, project.working_hours)
+        key = (project.due_soon_window, project.working_hours)
         groups[(*key, project.war_room_window)].append(project)
     remind: dict[datetime | None, list[int]] = defaultdict(list)
-    escalate: dict[datetime | None, list[int]] = defaultdict(list)
     for members in groups.values():
         sample = members[0]
         hours, war_room = sample.hours, sample.war_room_window
         ids = [p.pk for p in members]
         if _quiet(calendar, now, hours=hours, war_room=war_room):
             remind[None] += ids
-            escalate[None] += ids
             continue
         options = {"working_hours": hours, "war_room": war_room}
         # Due soon while at most the window of working time is left: up to the end of the
@@ -94,20 +189,4 @@ def working_deadlines(*, now: datetime, projects: QuerySet[Project]) -> tuple[De
         if sample.due_soon_window:
             until = calendar.next_working_start(until, **options)
         remind[until] += ids
-        # Escalated once the moment the delay of working time ends (due + delay) has passed.
-        # Inside a working period that is "more than the delay has passed": due before the
-        # start of the gap that precedes the moment the delay reaches back to. Where no working
-        # time passed just before now (a gap, or the first instant of a period), every node
-        # whose delay ended at the last period's end has passed it: due up to that moment.
-        since = calendar.add_working_hours(now, -sample.escalate_after, **options)
-        if calendar.working_time_between(now - TICK, now, **options):
-            escalate[calendar.add_working_hours(since, -TICK, **options) + TICK] += ids
-        else:
-            escalate[since + TICK] += ids
-    return tuple(  # type: ignore[return-value]
-        Deadlines(
-            _expression(moments) if moments else Value(None, output_field=DateTimeField()),
-            max((m for m in moments if m is not None), default=None),
-        )
-        for moments in (remind, escalate)
-    )
+    return _deadlines(remind)

@@ -423,3 +423,136 @@ class ProjectForecast(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project_id} @ {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class LatenessEpisode(models.Model):
+    """One stretch of a node's lateness: from the moment it first became overdue
+    (`overdue_condition`) until it was done or cancelled (docs/escalation.md).
+
+    Re-planning the node during an episode neither ends it nor restarts its clock: the
+    escalation ladder counts working hours from `started_at`. A re-opened node starts a new
+    one. The deadline scan starts, climbs and ends episodes set-based; `rung` (the highest rung
+    reached, 1 = the assignee's overdue notice), `nudges` (the last nudge slot sent),
+    `promised_at` (the promise in force) and `snoozed_until` are its bookkeeping, so each
+    step reads only the open episodes that have something to do."""
+
+    milestone = models.ForeignKey(
+        Milestone, on_delete=models.CASCADE, related_name="episodes", verbose_name=_("milestone")
+    )
+    # The node's project (copied when the episode starts): the scan's per-project deadlines
+    # are expressions over `project_id`, as they are for alerts.
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    started_at = models.DateTimeField(_("overdue since"))
+    started_due_at = models.DateTimeField(_("due when it started"))
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    rung = models.PositiveSmallIntegerField(_("rung reached"), default=1)
+    nudges = models.PositiveSmallIntegerField(_("nudges sent"), default=0)
+    promised_at = models.DateTimeField(_("promised"), null=True, blank=True)
+    snoozed_until = models.DateTimeField(_("snoozed until"), null=True, blank=True)
+    scan_id = models.UUIDField(editable=False)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("lateness episode")
+        verbose_name_plural = _("lateness episodes")
+        constraints = [
+            # One open episode per node: a racing scan's insert does nothing.
+            models.UniqueConstraint(
+                fields=["milestone"],
+                condition=Q(ended_at__isnull=True),
+                name="milestones_one_open_episode",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["milestone", "started_at"]),
+            # The open episodes, which every ladder step reads (ended ones cost nothing).
+            models.Index(
+                fields=["started_at"],
+                condition=Q(ended_at__isnull=True),
+                name="milestones_open_episodes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.milestone_id} late since {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.ended_at is None
+
+
+class PromiseOutcome(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    KEPT = "kept", _("Kept")
+    BROKEN = "broken", _("Broken")
+    SUPERSEDED = "superseded", _("Replaced by a later promise")
+    VOID = "void", _("Void (node cancelled)")
+
+    @classmethod
+    def judged_values(cls) -> list[str]:
+        """The outcomes the promise-kept rate counts: kept, and the two ways of not keeping."""
+        return [cls.KEPT, cls.BROKEN, cls.SUPERSEDED]
+
+
+class PromiseQuerySet(models.QuerySet):
+    def judged(self) -> PromiseQuerySet:
+        """Promises whose outcome is known and counts (kept, broken or replaced)."""
+        return self.filter(outcome__in=PromiseOutcome.judged_values())
+
+    def kept(self) -> PromiseQuerySet:
+        return self.filter(outcome=PromiseOutcome.KEPT)
+
+
+class Promise(models.Model):
+    """An acknowledgement of a lateness episode by the assignee or the department lead: "I
+    know; new ETA `promised_at`", with a reason code and a note. It pauses the repeat nudges
+    and the ladder until `promised_at`; it changes neither the due date nor the baseline.
+
+    `outcome` is written once it is known: kept (done by `promised_at`), broken (still open
+    then: the scan climbs the ladder at once, `broken_at`), superseded (a later promise was
+    made before this one came due) or void (the node was cancelled). The analysis's
+    promise-kept rate reads `judged()` and `kept()`."""
+
+    episode = models.ForeignKey(
+        LatenessEpisode, on_delete=models.CASCADE, related_name="promises"
+    )
+    milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="promises")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    promised_at = models.DateTimeField(_("promised"))
+    reason_code = models.CharField(_("reason code"), max_length=40)
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(_("acknowledged at"), default=timezone.now)
+    outcome = models.CharField(
+        _("outcome"),
+        max_length=12,
+        choices=PromiseOutcome.choices,
+        default=PromiseOutcome.PENDING,
+    )
+    broken_at = models.DateTimeField(_("broken at"), null=True, blank=True)
+
+    objects = PromiseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("promise")
+        verbose_name_plural = _("promises")
+        indexes = [
+            models.Index(fields=["created_at"]),
+            models.Index(
+                fields=["episode"],
+                condition=Q(outcome="pending"),
+                name="milestones_pending_promises",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.milestone_id} promised {self.promised_at:%Y-%m-%d %H:%M}"

@@ -33,6 +33,9 @@ class ChannelEvent(models.TextChoices):
     DUE_SOON = "due_soon", _("Due soon")
     OVERDUE = "overdue", _("Overdue")
     ESCALATION = "escalation", _("Escalation")
+    ESCALATION_OWNER = "escalation_owner", _("Escalation to owner")
+    ESCALATION_CONTACT = "escalation_contact", _("Escalation to contact")
+    NUDGE = "nudge", _("Still overdue")
     RESOLVED = "resolved", _("Resolved")
     FORECAST_SLIP = "forecast_slip", _("Forecast late")
     D_DAY_AT_RISK = "d_day_at_risk", _("D-day at risk")
@@ -296,6 +299,9 @@ DIGESTIBLE_KINDS = (
     ChannelEvent.DUE_SOON,
     ChannelEvent.OVERDUE,
     ChannelEvent.ESCALATION,
+    ChannelEvent.ESCALATION_OWNER,
+    ChannelEvent.ESCALATION_CONTACT,
+    ChannelEvent.NUDGE,
     ChannelEvent.RESOLVED,
 )
 

@@ -32,6 +32,12 @@ class ProjectStatus(models.TextChoices):
         return [cls.CLOSED, cls.ARCHIVED]
 
     @classmethod
+    def alerting_values(cls) -> list[str]:
+        """Active only: the projects whose late nodes raise overdue alerts and lateness
+        episodes (a planning project's past-due nodes wait for its activation)."""
+        return [cls.ACTIVE]
+
+    @classmethod
     def active_values(cls) -> list[str]:
         """Planning and active: the projects whose nodes are still work (see `quiet_values`)."""
         return [status for status in cls.values if status not in cls.quiet_values()]
@@ -112,8 +118,19 @@ def default_due_soon_window() -> timedelta:
 
 
 def default_escalate_after() -> timedelta:
-    """A new project's escalation window: `ESCALATE_AFTER_HOURS` after a node is overdue."""
+    """A new project's second rung (the department lead): `ESCALATE_AFTER_HOURS` working
+    hours into a lateness episode."""
     return timedelta(hours=settings.ESCALATE_AFTER_HOURS)
+
+
+def default_escalate_owner_after() -> timedelta:
+    """A new project's third rung (its owner): `ESCALATE_OWNER_AFTER_HOURS` working hours."""
+    return timedelta(hours=settings.ESCALATE_OWNER_AFTER_HOURS)
+
+
+def default_escalate_contact_after() -> timedelta:
+    """A new project's fourth rung (the escalation contact): `ESCALATE_CONTACT_AFTER_HOURS`."""
+    return timedelta(hours=settings.ESCALATE_CONTACT_AFTER_HOURS)
 
 
 class ProjectQuerySet(models.QuerySet):
@@ -126,6 +143,10 @@ class ProjectQuerySet(models.QuerySet):
     def active(self):
         """Projects whose nodes are still work: planning or active (docs/vocabulary.md)."""
         return self.filter(status__in=ProjectStatus.active_values())
+
+    def alerting(self):
+        """Active projects: their late nodes raise overdue alerts and climb the ladder."""
+        return self.filter(status__in=ProjectStatus.alerting_values())
 
     def quiet(self):
         """Closed or archived projects: they raise no alerts and list nothing as overdue."""
@@ -161,8 +182,31 @@ class Project(TimeStampedModel):
         ProjectTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="projects"
     )
     due_soon_window = models.DurationField(_("remind before due"), default=default_due_soon_window)
+    # The escalation ladder (docs/escalation.md), in working hours of a lateness episode:
+    # the assignee at once, then the department lead, the owner, the escalation contact.
     escalate_after = models.DurationField(
-        _("escalate after overdue"), default=default_escalate_after
+        _("escalate to the department lead after"), default=default_escalate_after
+    )
+    escalate_owner_after = models.DurationField(
+        _("escalate to the owner after"), default=default_escalate_owner_after
+    )
+    escalate_contact_after = models.DurationField(
+        _("escalate to the escalation contact after"), default=default_escalate_contact_after
+    )
+    nudge_every = models.DurationField(
+        _("nudge the assignee every"),
+        null=True,
+        blank=True,
+        help_text=_("Working time between repeat nudges; empty: once per working day."),
+    )
+    escalation_contact = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("escalation contact"),
+        help_text=_("The ladder's last rung; empty: the organisation's (ESCALATION_CONTACT)."),
     )
     working_hours = models.CharField(
         _("working hours"),

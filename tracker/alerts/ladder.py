@@ -1,0 +1,230 @@
+"""The escalation ladder of a lateness episode, one set-based statement a step (and the mark
+that takes its rows out of the next scan's work), every minute after the overdue step:
+
+- end: episodes of nodes now done or cancelled end; their pending promises are judged;
+- broken promises: an episode whose promise passed with the node still open climbs one rung
+  at once, and the promise is marked broken;
+- rungs: an episode reaches the lead's, the owner's and the escalation contact's rung once
+  that rung's delay of working time has passed since it started, unless a promise holds it
+  (and never in a project younger than its first working day, issue 16);
+- nudges: the assignee hears again every `nudge_every` of working time (once per working
+  day by default) unless a promise or a snooze pauses it.
+
+Episodic alerts are unique per (episode, kind, slot), so racing scans raise each rung once
+(docs/escalation.md).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+
+from tracker.alerts.models import Alert, AlertKind
+from tracker.alerts.raising import _insert_alerts
+from tracker.alerts.working_time import Ladder, ladder_deadlines
+from tracker.milestones.models import (
+    LatenessEpisode,
+    Milestone,
+    MilestoneStatus,
+    Promise,
+    PromiseOutcome,
+)
+from tracker.projects.models import Project, ProjectStatus
+
+# The rungs after the first, in the order of the project fields that delay them.
+CLIMBING = AlertKind.rungs()[1:]
+
+
+def ladder_for(*, now: datetime) -> Ladder:
+    """The ladder's moments for the alerting projects as of `now` (`working_time`)."""
+    return ladder_deadlines(now=now, projects=Project.objects.alerting(), kinds=CLIMBING)
+
+
+def end_episodes(*, now: datetime) -> int:
+    """End the open episodes of nodes done or cancelled (at their completion time, else now),
+    and judge their pending promises: kept when done by the promised time, broken when done
+    later, void when cancelled."""
+    closed = LatenessEpisode.objects.filter(
+        ended_at__isnull=True,
+        milestone__status__in=[MilestoneStatus.DONE, MilestoneStatus.CANCELLED],
+    )
+    ids = list(closed.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    node = Milestone.objects.filter(pk=OuterRef("milestone_id"))
+    Promise.objects.filter(episode_id__in=ids, outcome=PromiseOutcome.PENDING).update(
+        outcome=Case(
+            When(
+                Exists(node.filter(status=MilestoneStatus.DONE, completed_at__lte=OuterRef("promised_at"))),
+                then=Value(PromiseOutcome.KEPT),
+            ),
+            When(Exists(node.filter(status=MilestoneStatus.DONE)), then=Value(PromiseOutcome.BROKEN)),
+            default=Value(PromiseOutcome.VOID),
+            output_field=CharField(),
+        )
+    )
+    return LatenessEpisode.objects.filter(pk__in=ids).update(
+        ended_at=Coalesce(Subquery(node.values("completed_at")[:1]), Value(now))
+    )
+
+
+def _climbing(ladder: Ladder) -> QuerySet[LatenessEpisode]:
+    """Open episodes of open nodes in active projects past their first working day, in
+    working time: the ones a rung may be raised for."""
+    return (
+        LatenessEpisode.objects.filter(
+            ended_at__isnull=True,
+            milestone__status__in=MilestoneStatus.open_values(),
+            project__status__in=ProjectStatus.alerting_values(),
+        )
+        .alias(settled_before=ladder.settled.expression)
+        .filter(project__created_at__lt=F("settled_before"))
+    )
+
+
+def _insert_episode_alerts(
+    episodes: QuerySet[LatenessEpisode], *, kind, now: datetime, scan_id: uuid.UUID, sequence=None
+) -> int:
+    return _insert_alerts(
+        episodes,
+        milestone="milestone_id",
+        node="milestone__",
+        copies="milestone__",
+        kind=kind,
+        now=now,
+        scan_id=scan_id,
+        episode="pk",
+        sequence=sequence,
+    )
+
+
+def raise_broken_promises(*, now: datetime, scan_id: uuid.UUID, ladder: Ladder) -> int:
+    """An episode whose promise has passed with its node still open climbs the next rung at
+    once (its alert says "promised …, not done"); the promise is marked broken, which lets
+    nudges and the clock-driven rungs resume."""
+    if ladder.awake.latest is None:
+        return 0
+    broken = (
+        _climbing(ladder)
+        .filter(promised_at__isnull=False, promised_at__lte=now)
+        .alias(awake=ladder.awake.expression)
+        .filter(awake__isnull=False)
+    )
+    ids = list(broken.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    next_rung = Case(
+        *(When(rung=number, then=Value(kind)) for number, kind in enumerate(CLIMBING, start=1)),
+        output_field=CharField(),
+    )
+    episodes = LatenessEpisode.objects.filter(pk__in=ids)
+    created = _insert_episode_alerts(
+        episodes.filter(rung__lt=len(AlertKind.rungs())), kind=next_rung, now=now, scan_id=scan_id
+    )
+    Promise.objects.filter(
+        episode_id__in=ids, outcome=PromiseOutcome.PENDING, promised_at__lte=now
+    ).update(outcome=PromiseOutcome.BROKEN, broken_at=now)
+    episodes.filter(rung__lt=len(AlertKind.rungs())).update(rung=F("rung") + 1)
+    episodes.update(promised_at=None)
+    return created
+
+
+def _unpromised(episodes: QuerySet[LatenessEpisode], now: datetime) -> QuerySet[LatenessEpisode]:
+    """Episodes no promise holds: none made, or the one made has passed."""
+    return episodes.filter(Q(promised_at__isnull=True) | Q(promised_at__lte=now))
+
+
+def raise_rungs(*, now: datetime, scan_id: uuid.UUID, ladder: Ladder) -> int:
+    """The lead's, the owner's and the contact's rungs, one INSERT … SELECT each, for the open
+    episodes that started before the rung's moment and have not reached it; then the rung is
+    marked on the episode (which takes it out of this step's next reads)."""
+    created = 0
+    for number, kind in enumerate(CLIMBING, start=2):
+        deadlines = ladder.rungs[kind]
+        if deadlines.latest is None:
+            continue
+        due = (
+            _unpromised(_climbing(ladder), now)
+            .filter(rung__lt=number, started_at__lt=deadlines.latest)
+            .alias(reach_before=deadlines.expression)
+            .filter(started_at__lt=F("reach_before"))
+        )
+        raised = _insert_episode_alerts(due, kind=kind, now=now, scan_id=scan_id)
+        if raised:
+            reached = Alert.objects.filter(scan_id=scan_id, created_at=now, kind=kind)
+            LatenessEpisode.objects.filter(
+                pk__in=reached.values("episode_id"), rung__lt=number
+            ).update(rung=number)
+        created += raised
+    return created
+
+
+def _nudge_slot(ladder: Ladder):
+    """How many nudge slots an episode's working time has passed (the n-th slot passes once n
+    × `nudge_every` of working time has passed since it started)."""
+    return sum(
+        (
+            Case(
+                When(started_at__lt=deadlines.expression, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            )
+            for deadlines in ladder.nudges
+        ),
+        start=Value(0, output_field=IntegerField()),
+    )
+
+
+def raise_nudges(*, now: datetime, scan_id: uuid.UUID, ladder: Ladder) -> int:
+    """A nudge to the assignee for each open episode that passed a new slot, unless a promise
+    or a snooze pauses it (slots passed meanwhile are skipped, not sent in a burst); then the
+    slot is marked on the episode."""
+    first = ladder.nudges[0].latest if ladder.nudges else None
+    if first is None:
+        return 0
+    # An episode this scan started (late: the node was first judged after its due date) has
+    # its overdue notice now: the slots it passed before are not nudged on top of it.
+    LatenessEpisode.objects.filter(scan_id=scan_id, started_at__lt=first).update(
+        nudges=_nudge_slot(ladder)
+    )
+    due = (
+        _unpromised(
+            LatenessEpisode.objects.filter(
+                ended_at__isnull=True,
+                milestone__status__in=MilestoneStatus.open_values(),
+                project__status__in=ProjectStatus.alerting_values(),
+                started_at__lt=first,
+            ),
+            now,
+        )
+        .filter(Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now))
+        .alias(slot=_nudge_slot(ladder))
+        .filter(slot__gt=F("nudges"))
+    )
+    created = _insert_episode_alerts(
+        due, kind=AlertKind.NUDGE, now=now, scan_id=scan_id, sequence=_nudge_slot(ladder)
+    )
+    if created:
+        nudged = Alert.objects.filter(scan_id=scan_id, created_at=now, kind=AlertKind.NUDGE)
+        LatenessEpisode.objects.filter(pk__in=nudged.values("episode_id")).update(
+            nudges=Subquery(
+                nudged.filter(episode_id=OuterRef("pk")).values("sequence")[:1]
+            )
+        )
+    return created
+
