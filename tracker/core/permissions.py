@@ -168,6 +168,16 @@ def can_edit_milestone(user: User, milestone: Milestone) -> bool:
     return milestone.assignee_id == user.id
 
 
+def can_acknowledge_lateness(user: User, milestone: Milestone) -> bool:
+    """Acknowledge a late node with a promise: its assignee or its department's lead, the
+    people its first two rungs name (docs/escalation.md)."""
+    if not is_active_user(user):
+        return False
+    return milestone.assignee_id == user.id or milestone.department_id in _led_department_ids(
+        user
+    )
+
+
 def can_move_milestone_to_department(user: User, milestone: Milestone, department_id: int) -> bool:
     """Moving a node to another lane also needs the right to create nodes there."""
     return department_id == milestone.department_id or can_create_milestone(
