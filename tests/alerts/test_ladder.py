@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from tests.alerts.support import make_team
 from tests.factories import UserFactory
-from tracker.alerts.models import Alert, AlertKind, SnoozeVia
+from tracker.alerts.models import Alert, SnoozeVia
 from tracker.alerts.services import ScanLock, alerts_scan
 from tracker.alerts.snoozing import alert_snooze, snooze_until
 from tracker.milestones.episodes import episode_acknowledge, replans_during

@@ -41,9 +41,7 @@ def alerts_digest_send(*, now: datetime) -> int:
                 user_id__in={recipient for _pk, recipient, _payload in held}
             ).values_list("user_id", "project_id")
         )
-        held = [
-            row for row in held if (row[1], row[2].get("muted_project")) not in muted
-        ]
+        held = [row for row in held if (row[1], row[2].get("muted_project")) not in muted]
         if not held:
             return 0
         alert_ids: dict[int, set[int]] = defaultdict(set)

@@ -70,10 +70,16 @@ def end_episodes(*, now: datetime) -> int:
     Promise.objects.filter(episode_id__in=ids, outcome=PromiseOutcome.PENDING).update(
         outcome=Case(
             When(
-                Exists(node.filter(status=MilestoneStatus.DONE, completed_at__lte=OuterRef("promised_at"))),
+                Exists(
+                    node.filter(
+                        status=MilestoneStatus.DONE, completed_at__lte=OuterRef("promised_at")
+                    )
+                ),
                 then=Value(PromiseOutcome.KEPT),
             ),
-            When(Exists(node.filter(status=MilestoneStatus.DONE)), then=Value(PromiseOutcome.BROKEN)),
+            When(
+                Exists(node.filter(status=MilestoneStatus.DONE)), then=Value(PromiseOutcome.BROKEN)
+            ),
             default=Value(PromiseOutcome.VOID),
             output_field=CharField(),
         )
@@ -222,9 +228,6 @@ def raise_nudges(*, now: datetime, scan_id: uuid.UUID, ladder: Ladder) -> int:
     if created:
         nudged = Alert.objects.filter(scan_id=scan_id, created_at=now, kind=AlertKind.NUDGE)
         LatenessEpisode.objects.filter(pk__in=nudged.values("episode_id")).update(
-            nudges=Subquery(
-                nudged.filter(episode_id=OuterRef("pk")).values("sequence")[:1]
-            )
+            nudges=Subquery(nudged.filter(episode_id=OuterRef("pk")).values("sequence")[:1])
         )
     return created
-

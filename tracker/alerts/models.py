@@ -83,7 +83,6 @@ class AlertQuerySet(models.QuerySet):
         return self.open().filter(kind__in=AlertKind.problems())
 
 
-
 class Alert(models.Model):
     """One thing the scan noticed about one node for one due date.
 

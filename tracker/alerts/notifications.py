@@ -10,17 +10,20 @@ each platform's format.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext as _
 
 from tracker.alerts import texts
 from tracker.alerts.models import Alert, AlertKind
+from tracker.alerts.snoozing import CHOICES, snooze_token
 from tracker.core.delivery import NothingToSend
+from tracker.milestones.episodes import episode_stories
 from tracker.notifications import links
 from tracker.notifications.chat import chat_renderer
 from tracker.notifications.emails import RenderedEmail, email_render, email_renderer, wire_size
@@ -92,21 +95,46 @@ class EmailEntry:
     badges: list[tuple[str, str]]  # (kind, label), most urgent first
     when: str
     resolved_since: bool
+    story: str = ""  # a lateness episode's re-plans and promise
+    snooze_links: list[tuple[str, str]] = field(default_factory=list)  # (label, url)
 
     @property
     def kind(self) -> str:
         return self.badges[0][0]
 
 
-def email_entries(alerts: Sequence[Alert], now: datetime) -> list[EmailEntry]:
-    """`alerts` as one entry per node, most urgent node first."""
+def _snooze_links(recipient, alert: Alert) -> list[tuple[str, str]]:
+    labels = {"1h": _("Snooze 1 hour"), "tomorrow": _("Snooze until tomorrow 09:00")}
+    return [
+        (
+            labels[choice],
+            links.absolute(
+                reverse(
+                    "web:alert_snooze_link",
+                    args=[snooze_token(user=recipient, alert_id=alert.pk, choice=choice)],
+                )
+            ),
+        )
+        for choice in CHOICES
+    ]
+
+
+def email_entries(alerts: Sequence[Alert], now: datetime, recipient=None) -> list[EmailEntry]:
+    """`alerts` as one entry per node, most urgent node first. An entry of an open lateness
+    episode tells how long it is late, its re-plans and promise, and (for a `recipient`)
+    offers signed one-click snooze links."""
     by_node: dict[int, list[Alert]] = {}
     for alert in by_urgency(alerts):
         by_node.setdefault(alert.milestone_id, []).append(alert)
+    stories = episode_stories({a.episode_id for a in alerts if a.episode_id})
     entries = []
     for node_alerts in by_node.values():
         first = node_alerts[0]  # the most urgent
-        if first.kind == AlertKind.DUE_SOON:
+        episodic = next((a for a in node_alerts if a.episode_id in stories), None)
+        story = stories.get(episodic.episode_id) if episodic else None
+        if story is not None and first.kind != AlertKind.RESOLVED:
+            when = _("late for %(time)s") % {"time": timesince(story.started_at, now)}
+        elif first.kind == AlertKind.DUE_SOON:
             when = _("due in %(time)s") % {"time": timeuntil(first.due_at, now)}
         elif first.kind == AlertKind.RESOLVED:
             when = ""
@@ -127,6 +155,17 @@ def email_entries(alerts: Sequence[Alert], now: datetime) -> list[EmailEntry]:
                 resolved_since=any(
                     a.resolved_at and a.kind != AlertKind.RESOLVED for a in node_alerts
                 ),
+                story=texts.episode_story(
+                    replans=story.replans,
+                    due_at=first.milestone.due_at,
+                    promised_at=story.promised_at,
+                    broken=story.broken,
+                )
+                if story
+                else "",
+                snooze_links=_snooze_links(recipient, episodic)
+                if story and recipient is not None and first.kind != AlertKind.RESOLVED
+                else [],
             )
         )
     return sorted(entries, key=lambda e: (AlertKind.urgency(e.kind), e.due_at, e.milestone.pk))
@@ -145,7 +184,7 @@ def alerts_email(message: OutboxMessage, now: datetime) -> RenderedEmail:
     )
     if not alerts:
         raise NothingToSend
-    entries = email_entries(alerts, now)
+    entries = email_entries(alerts, now, recipient=message.recipient)
     digest = message.event == OutboxEvent.DIGEST
     subject = texts.alerts_title(len(alerts), (a.project.name for a in alerts), digest=digest)
     kinds = sorted({a.kind for a in alerts}, key=AlertKind.urgency)

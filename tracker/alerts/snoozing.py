@@ -6,7 +6,7 @@ nudges until it ends; only a promise (an acknowledgement) holds the ladder.
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -47,7 +47,7 @@ def snooze_until(choice: str, *, now: datetime) -> datetime:
         until = timezone.make_aware(datetime.combine(day, MORNING))
     else:
         try:
-            day = datetime.strptime(text, "%Y-%m-%d").date()
+            day = date.fromisoformat(text)
         except ValueError as exc:
             raise ValidationError(
                 _("Snooze for 1h, 3h, 1d, tomorrow or until a date (2026-12-10).")
@@ -152,4 +152,3 @@ def snooze_by_link(*, token: str, now: datetime | None = None) -> AlertSnooze:
         via=SnoozeVia.EMAIL,
         now=now,
     )
-

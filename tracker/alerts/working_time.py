@@ -5,9 +5,10 @@ A project's `due_soon_window` and its ladder's delays (`escalate_after` for the 
 project's working hours (or the organisation's), its war room counting around the clock. For
 each alerting project the scan needs one moment per rule: a node is due soon while at most its
 window of working time is left before its due date, and a lateness episode reaches a rung once
-more than that rung's delay of working time has passed since it started. Outside a project's working time (unless it is in its war room
-or `ALERTS_AT_ANY_HOUR` is set) the moment is NULL: nothing is raised until the next working
-period starts, when the first scan raises it. Overdue and resolved notices never wait.
+more than that rung's delay of working time has passed since it started. Outside a project's
+working time (unless it is in its war room or `ALERTS_AT_ANY_HOUR` is set) the moment is NULL:
+nothing is raised until the next working period starts, when the first scan raises it. Overdue
+and resolved notices never wait.
 
 Projects that share a window, working hours and war room share the arithmetic, so the cost
 is one query for the projects and one calendar per scan, whatever the number of projects.
@@ -123,10 +124,14 @@ def ladder_deadlines(*, now: datetime, projects: QuerySet[Project], kinds: list[
     ]
     groups: dict[tuple, list[Project]] = defaultdict(list)
     for project in projects.only("pk", *fields):
-        delays = (project.escalate_after, project.escalate_owner_after, project.escalate_contact_after)
-        groups[(*delays, project.nudge_every, project.working_hours, project.war_room_window)].append(
-            project
+        delays = (
+            project.escalate_after,
+            project.escalate_owner_after,
+            project.escalate_contact_after,
         )
+        groups[
+            (*delays, project.nudge_every, project.working_hours, project.war_room_window)
+        ].append(project)
     slots = settings.NUDGE_MAX_PER_EPISODE
     rungs: dict[str, dict] = {kind: defaultdict(list) for kind in kinds}
     nudges: list[dict] = [defaultdict(list) for _slot in range(slots)]

@@ -173,9 +173,7 @@ def can_acknowledge_lateness(user: User, milestone: Milestone) -> bool:
     people its first two rungs name (docs/escalation.md)."""
     if not is_active_user(user):
         return False
-    return milestone.assignee_id == user.id or milestone.department_id in _led_department_ids(
-        user
-    )
+    return milestone.assignee_id == user.id or milestone.department_id in _led_department_ids(user)
 
 
 def can_move_milestone_to_department(user: User, milestone: Milestone, department_id: int) -> bool:

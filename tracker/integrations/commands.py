@@ -1,4 +1,5 @@
-"""Chat commands: `overdue [project]`, `mine`, `done <node id>`, `report [week]`, `help`.
+"""Chat commands: `overdue [project]`, `mine`, `done <node id>`, `snooze <node id> <for>`,
+`report [week]`, `help`.
 
 One service for every platform: the endpoints verify the request, find the Milepost user behind
 the chat account and call `command_run`; the reply is formatted for the platform afterwards.
@@ -19,6 +20,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from tracker.accounts.models import User
+from tracker.alerts.models import SnoozeVia
+from tracker.alerts.snoozing import alert_snooze, snooze_until
 from tracker.core.errors import PermissionDeniedError
 from tracker.integrations.platforms.base import format_due, report_lines
 from tracker.milestones.models import Milestone, MilestoneStatus
@@ -38,6 +41,8 @@ ALIASES = {
     "我的": "mine",
     "done": "done",
     "完成": "done",
+    "snooze": "snooze",
+    "暂停提醒": "snooze",
     "report": "report",
     "周报": "report",
     "help": "help",
@@ -205,6 +210,31 @@ def _done(user: User, args: str, now: datetime, platform: str) -> Reply:
     return Reply(_("Marked node #%(id)s done.") % {"id": node.pk}, [row])
 
 
+def _snooze(user: User, args: str, now: datetime, platform: str) -> Reply:
+    """`snooze 42 1d` / `暂停提醒 42 3h`: pause the repeat reminders of node 42's lateness for
+    a while (1h, 3h, 1d, tomorrow, or until a date)."""
+    words = (args or "").split(None, 1)
+    match = NODE_ID.match(words[0]) if words else None
+    if not match or len(words) < 2:
+        return Reply(_("Say which node and how long: snooze <node id> <1h|1d|date>."), ok=False)
+    node = Milestone.objects.visible_to(user).filter(pk=int(match[1])).first()
+    if node is None:
+        return Reply(_("There is no node #%(id)s.") % {"id": match[1]}, ok=False)
+    row = Row(f"#{node.pk} {node.title}", node_url(node.pk))
+    try:
+        until = snooze_until(words[1], now=now)
+        alert_snooze(actor=user, milestone_id=node.pk, until=until, via=SnoozeVia.CHAT, now=now)
+    except PermissionDeniedError as exc:
+        return Reply(str(exc), [row], ok=False)
+    except ValidationError as exc:
+        return Reply(" ".join(exc.messages), [row], ok=False)
+    return Reply(
+        _("Snoozed node #%(id)s until %(until)s.")
+        % {"id": node.pk, "until": timezone.localtime(until).strftime("%Y-%m-%d %H:%M")},
+        [row],
+    )
+
+
 def _report(user: User, args: str, now: datetime, platform: str) -> Reply:
     try:
         period = parse_week(args.upper()) if args else week_period(now)
@@ -224,6 +254,7 @@ def _help(user: User | None = None, args: str = "", now=None, platform: str = ""
             Row(_("overdue [project] — overdue nodes, of every project or of one")),
             Row(_("mine — your open nodes")),
             Row(_("done <node id> [reason] — mark a node done (e.g. done 42, done 42 supplier)")),
+            Row(_("snooze <node id> <1h|1d|date> — pause a late node's reminders (snooze 42 1d)")),
             Row(_("report [week] — the deviation report of a week (e.g. report 2026-W47)")),
             Row(_("help — this list")),
         ],
@@ -234,6 +265,7 @@ COMMANDS: dict[str, Callable[[User, str, datetime, str], Reply]] = {
     "overdue": _overdue,
     "mine": _mine,
     "done": _done,
+    "snooze": _snooze,
     "report": _report,
     "help": _help,
 }

@@ -7,6 +7,8 @@ the domain's side, which `tracker.reports` may read too (the promise-kept rate).
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -16,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tracker.accounts.models import User
-from tracker.core.errors import PermissionDeniedError
+from tracker.core.errors import PermissionDeniedError, StateConflictError
 from tracker.core.permissions import can_acknowledge_lateness
 from tracker.milestones.models import (
     LatenessEpisode,
@@ -26,6 +28,23 @@ from tracker.milestones.models import (
     PromiseOutcome,
 )
 from tracker.milestones.services import reason_resolve
+
+
+def episode_authorize_acknowledge(*, milestone: Milestone, actor: User | None) -> None:
+    """Refuse (PermissionDeniedError) anyone but the node's assignee and its lead."""
+    if actor is None or not can_acknowledge_lateness(actor, milestone):
+        raise PermissionDeniedError(
+            _("Only the node's assignee or its department's lead can acknowledge it.")
+        )
+
+
+def episode_open_or_conflict(*, milestone: Milestone, lock: bool = False) -> LatenessEpisode:
+    """The node's open lateness episode; StateConflictError when it is not late."""
+    episodes = LatenessEpisode.objects.filter(milestone=milestone, ended_at__isnull=True)
+    episode = (episodes.select_for_update() if lock else episodes).first()
+    if episode is None:
+        raise StateConflictError(_("This node is not late: there is nothing to acknowledge."))
+    return episode
 
 
 def episode_acknowledge(
@@ -42,15 +61,14 @@ def episode_acknowledge(
     ladder holds until `promised_at`; a promise still pending is replaced (it counts as not
     kept). The due date, the baseline and the figure of record do not change.
 
-    Raises PermissionDeniedError for anyone else and ValidationError for a node that is not
-    late, a promised time not in the future, or a bad reason; nothing is written then."""
+    Raises PermissionDeniedError for anyone else, StateConflictError for a node that is not
+    late, and ValidationError for a promised time not in the future or a bad reason; nothing
+    is written then."""
     now = now or timezone.now()
     with transaction.atomic():
         milestone = Milestone.objects.select_for_update(of=("self",)).get(pk=milestone_id)
-        if not can_acknowledge_lateness(actor, milestone):
-            raise PermissionDeniedError(
-                _("Only the node's assignee or its department's lead can acknowledge it.")
-            )
+        episode_authorize_acknowledge(milestone=milestone, actor=actor)
+        episode = episode_open_or_conflict(milestone=milestone, lock=True)
         errors = {}
         if promised_at is None:
             errors["promised_at"] = _("Say when it will be done.")
@@ -69,13 +87,6 @@ def episode_acknowledge(
                     for field, messages in error.message_dict.items()
                 }
             )
-        episode = (
-            LatenessEpisode.objects.select_for_update().filter(
-                milestone=milestone, ended_at__isnull=True
-            )
-        ).first()
-        if episode is None:
-            errors["promised_at"] = _("This node is not late: there is nothing to acknowledge.")
         if errors:
             raise ValidationError(errors)
         episode.promises.filter(outcome=PromiseOutcome.PENDING).update(
@@ -124,3 +135,53 @@ def replans_during(*, episode: LatenessEpisode) -> int:
     if episode.ended_at:
         changes = changes.filter(created_at__lte=episode.ended_at)
     return changes.count()
+
+
+@dataclass(frozen=True)
+class EpisodeStory:
+    """What an alert of an episode tells of it beyond the node: since when it is late, how
+    often it was re-planned, and its latest promise (and whether that was broken)."""
+
+    started_at: datetime
+    replans: int
+    promised_at: datetime | None
+    broken: bool
+
+
+def episode_stories(episode_ids) -> dict[int, EpisodeStory]:
+    """The story of each of these episodes, in three queries however many there are."""
+    episodes = list(
+        LatenessEpisode.objects.filter(pk__in=list(episode_ids)).values_list(
+            "pk", "milestone_id", "started_at", "ended_at"
+        )
+    )
+    if not episodes:
+        return {}
+    starts = {milestone: started for _pk, milestone, started, _ended in episodes}
+    replans: dict[int, int] = defaultdict(int)
+    for milestone_id, created_at in MilestoneChange.objects.filter(
+        milestone_id__in=starts, field="due_at"
+    ).values_list("milestone_id", "created_at"):
+        for pk, milestone, started, ended in episodes:
+            if (
+                milestone == milestone_id
+                and started <= created_at
+                and (ended is None or created_at <= ended)
+            ):
+                replans[pk] += 1
+    latest: dict[int, tuple[datetime, str]] = {}
+    for episode_id, promised_at, outcome in (
+        Promise.objects.filter(episode_id__in=[row[0] for row in episodes])
+        .order_by("created_at", "id")
+        .values_list("episode_id", "promised_at", "outcome")
+    ):
+        latest[episode_id] = (promised_at, outcome)
+    return {
+        pk: EpisodeStory(
+            started_at=started,
+            replans=replans[pk],
+            promised_at=latest.get(pk, (None, ""))[0],
+            broken=latest.get(pk, (None, ""))[1] == PromiseOutcome.BROKEN,
+        )
+        for pk, _milestone, started, _ended in episodes
+    }

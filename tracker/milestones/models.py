@@ -515,9 +515,7 @@ class Promise(models.Model):
     made before this one came due) or void (the node was cancelled). The analysis's
     promise-kept rate reads `judged()` and `kept()`."""
 
-    episode = models.ForeignKey(
-        LatenessEpisode, on_delete=models.CASCADE, related_name="promises"
-    )
+    episode = models.ForeignKey(LatenessEpisode, on_delete=models.CASCADE, related_name="promises")
     milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="promises")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

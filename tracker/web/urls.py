@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from tracker.web.views import (
     account,
     board,
+    episodes,
     home,
     inbox,
     nodes,
@@ -62,6 +63,9 @@ urlpatterns = [
     ),
     path("nodes/<int:node_id>/", nodes.node_detail_view, name="node_detail"),
     path("nodes/<int:node_id>/replan/", timeline.node_replan, name="node_replan"),
+    path("nodes/<int:node_id>/acknowledge/", episodes.node_acknowledge, name="node_acknowledge"),
+    path("nodes/<int:node_id>/snooze/", episodes.node_snooze, name="node_snooze"),
+    path("snooze/<str:token>/", episodes.alert_snooze_link, name="alert_snooze_link"),
     path(
         "nodes/<int:node_id>/dependencies/",
         nodes.node_dependencies_view,

@@ -6,9 +6,11 @@ from tracker.core.api.fields import AwareDateTimeField, SlugRelatedField
 from tracker.milestones.models import (
     MAX_LEAD_DAYS,
     DeviationReason,
+    LatenessEpisode,
     Milestone,
     MilestoneChange,
     MilestoneStatus,
+    Promise,
 )
 
 
@@ -232,3 +234,73 @@ class DeviationReasonSerializer(serializers.ModelSerializer):
     class Meta:
         model = DeviationReason
         fields = ["code", "name", "name_en", "name_zh_hans", "requires_text"]
+
+
+class AcknowledgeSerializer(serializers.Serializer):
+    """`POST /milestones/{id}/acknowledge/`: a new promised time, why, and a note."""
+
+    promised_at = AwareDateTimeField()
+    reason_code = serializers.CharField(max_length=40)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class PromiseSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", default=None, read_only=True)
+
+    class Meta:
+        model = Promise
+        fields = [
+            "id",
+            "actor",
+            "promised_at",
+            "reason_code",
+            "note",
+            "created_at",
+            "outcome",
+            "broken_at",
+        ]
+        read_only_fields = fields
+
+
+class SnoozeSerializer(serializers.Serializer):
+    user = serializers.CharField(source="user.username")
+    until = serializers.DateTimeField()
+    via = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class RungSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    reached_at = serializers.DateTimeField(source="created_at")
+
+
+class EpisodeSerializer(serializers.ModelSerializer):
+    """One lateness episode: when it started and ended, the rungs it reached, its promises and
+    snoozes (read from what the view prefetched)."""
+
+    rungs = serializers.SerializerMethodField()
+    promises = PromiseSerializer(many=True, read_only=True)
+    snoozes = SnoozeSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = LatenessEpisode
+        fields = [
+            "id",
+            "started_at",
+            "started_due_at",
+            "ended_at",
+            "rung",
+            "promised_at",
+            "snoozed_until",
+            "rungs",
+            "promises",
+            "snoozes",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(RungSerializer(many=True))
+    def get_rungs(self, episode: LatenessEpisode) -> list[dict]:
+        # An episode's alerts of slot 0 are its rungs (its repeat nudges count from 1).
+        return RungSerializer(
+            [alert for alert in episode.alerts.all() if alert.sequence == 0], many=True
+        ).data

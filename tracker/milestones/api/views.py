@@ -14,11 +14,20 @@ from tracker.core.api.preconditions import IF_MATCH_PATTERN, etag_for, required_
 from tracker.core.api.views import ChecksWriteFirst
 from tracker.milestones.api.filters import MilestoneFilter
 from tracker.milestones.api.serializers import (
+    AcknowledgeSerializer,
     DeviationReasonSerializer,
+    EpisodeSerializer,
     MilestoneChangeSerializer,
     MilestoneListSerializer,
     MilestoneSerializer,
     MilestoneWriteSerializer,
+    PromiseSerializer,
+)
+from tracker.milestones.episodes import (
+    episode_acknowledge,
+    episode_authorize_acknowledge,
+    episode_open_or_conflict,
+    episodes_of,
 )
 from tracker.milestones.models import DeviationReason, Milestone
 from tracker.milestones.selectors import due_date_warnings, milestone_queryset
@@ -71,7 +80,7 @@ class MilestoneViewSet(
 
     serializer_class = MilestoneSerializer
     filterset_class = MilestoneFilter
-    conflict_actions = {"destroy"}  # the node's state forbids deleting it
+    conflict_actions = {"destroy", "acknowledge"}  # deleting: its state; acknowledging: not late
 
     def get_serializer_class(self):
         return MilestoneListSerializer if self.action == "list" else MilestoneSerializer
@@ -180,6 +189,37 @@ class MilestoneViewSet(
         queryset = milestone.changes.select_related("actor").order_by("-created_at", "-id")
         page = self.paginator.paginate_queryset(queryset, request, view=self)
         return self.get_paginated_response(MilestoneChangeSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=AcknowledgeSerializer,
+        responses={201: PromiseSerializer},
+        description="Acknowledge the node's lateness episode with a new promised time, a "
+        "reason code and a note (the assignee or the department lead). Nudges pause and the "
+        "escalation ladder holds until the promise; neither the due date nor the baseline "
+        "changes. 409 when the node is not late. No If-Match: the node itself is not written.",
+    )
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        milestone = self.get_object()  # 404
+        episode_authorize_acknowledge(milestone=milestone, actor=request.user)  # 403
+        episode_open_or_conflict(milestone=milestone)  # 409
+        serializer = AcknowledgeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)  # 400
+        promise = episode_acknowledge(
+            milestone_id=milestone.pk, actor=request.user, **serializer.validated_data
+        )
+        return Response(PromiseSerializer(promise).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=EpisodeSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def episodes(self, request, pk=None):
+        """The node's lateness episodes, newest first: start, end, the rungs reached, the
+        promises (with their outcome) and the snoozes."""
+        milestone = self.get_object()
+        page = self.paginator.paginate_queryset(
+            episodes_of(milestone=milestone), request, view=self
+        )
+        return self.get_paginated_response(EpisodeSerializer(page, many=True).data)
 
 
 class DeviationReasonViewSet(viewsets.ReadOnlyModelViewSet):

@@ -14,6 +14,7 @@ from tracker.core.permissions import can_edit_milestone
 from tracker.milestones.models import Milestone
 from tracker.milestones.services import milestone_update
 from tracker.notifications.inbox import inbox_mark_read
+from tracker.web.episodes import node_episodes
 from tracker.web.selectors import dependency_choices, node_detail
 
 PAGE = "web/node_detail.html"
@@ -29,6 +30,7 @@ def _context(request: HttpRequest, node_id: int, **extra) -> dict:
         raise Http404 from exc
     can_edit = can_edit_milestone(request.user, node)
     context = {"node": node, "project": node.project, "can_edit": can_edit, "now": now}
+    context.update(node_episodes(node=node, user=request.user))
     if can_edit:
         context["dependency_choices"] = dependency_choices(milestone=node)
         context["upstream_ids"] = {dep.pk for dep in node.depends_on.all()}
