@@ -175,6 +175,19 @@ FROM (
 """
 
 
+# The older overdue nodes' lateness episodes, as the ladder's earlier scans left them: started
+# at the due date, every rung and nudge slot reached (docs/escalation.md), so the ladder steps
+# read them and find nothing to do, as in a steady state.
+EPISODES_SQL = """
+INSERT INTO milestones_latenessepisode (
+    milestone_id, project_id, started_at, started_due_at, ended_at, rung, nudges, promised_at,
+    snoozed_until, scan_id
+)
+SELECT id, project_id, due_at, due_at, NULL, 4, 20, NULL, NULL, gen_random_uuid()
+FROM milestones_milestone WHERE status = 'in_progress'
+"""
+
+
 def generate(now) -> dict[str, int]:
     """Fill the database: people, departments, projects, the nodes, their alerts; then the
     floors' bare copies of the same rows in the same order."""
@@ -261,6 +274,7 @@ def generate(now) -> dict[str, int]:
     with connection.cursor() as cursor:
         cursor.execute(NODES_SQL, params)
         cursor.execute(ALERTS_SQL, params)
+        cursor.execute(EPISODES_SQL, params)
         cursor.execute("SELECT count(*) FROM alerts_alert")
         alerts = cursor.fetchone()[0]
         cursor.execute(FLOOR_SCAN_TABLE)
@@ -291,6 +305,11 @@ def undo_scan(now) -> None:
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM alerts_outboxmessage WHERE created_at = %s", [now])
         cursor.execute("DELETE FROM alerts_alert WHERE created_at = %s", [now])
+        cursor.execute(  # the episodes the scan started (their nodes it flagged)
+            "DELETE FROM milestones_latenessepisode WHERE milestone_id IN ("
+            "SELECT id FROM milestones_milestone WHERE overdue_flagged_at = %s)",
+            [now],
+        )
         cursor.execute(
             "UPDATE milestones_milestone SET overdue_flagged_at = NULL"
             " WHERE overdue_flagged_at = %s",

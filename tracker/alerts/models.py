@@ -168,7 +168,7 @@ class Alert(models.Model):
         db_constraint=False,  # the episode goes with its node, and so do its alerts
         editable=False,
     )
-    sequence = models.PositiveSmallIntegerField(default=0, editable=False)
+    sequence = models.PositiveSmallIntegerField(default=0, db_default=0, editable=False)
     kind = models.CharField(_("kind"), max_length=24, choices=AlertKind.choices)
     due_at = models.DateTimeField(_("due"))
     created_at = models.DateTimeField(_("raised at"), default=timezone.now)

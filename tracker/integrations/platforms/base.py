@@ -22,7 +22,17 @@ from django.utils.translation import gettext as _
 from tracker.core.delivery import PermanentDeliveryError, TransientDeliveryError
 
 MAX_ITEMS = 30  # beyond this a message only says how many more there are
-URGENCY = ("escalation", "overdue", "due_soon", "resolved")
+URGENCY = (
+    "escalation_contact",
+    "escalation_owner",
+    "escalation",
+    "overdue",
+    "nudge",
+    "due_soon",
+    "resolved",
+)
+# The ladder's escalation rungs (docs/escalation.md): their messages name the people.
+ESCALATIONS = ("escalation", "escalation_owner", "escalation_contact")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from django.utils.translation import pgettext
 
 from tracker.core.delivery import PermanentDeliveryError, TransientDeliveryError
 from tracker.integrations.platforms.base import (
+    ESCALATIONS,
     LINE_START,
     MENTION_ID,
     Item,
@@ -43,7 +44,8 @@ from tracker.integrations.platforms.base import (
 )
 
 HEADER_COLOURS = {
-    "escalation": "red",
+    **dict.fromkeys(ESCALATIONS, "red"),
+    "nudge": "red",
     "overdue": "red",
     "due_soon": "orange",
     "resolved": "green",

@@ -13,6 +13,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from tracker.integrations.platforms.base import (
+    ESCALATIONS,
     Item,
     Message,
     Person,
@@ -25,7 +26,12 @@ from tracker.integrations.platforms.base import (
 
 MAX_BLOCKS = 50
 SECTION_LIMIT = 3000
-EMOJI = {"escalation": ":rotating_light:", "overdue": ":red_circle:", "due_soon": ":hourglass:"}
+EMOJI = {
+    **dict.fromkeys(ESCALATIONS, ":rotating_light:"),
+    "overdue": ":red_circle:",
+    "nudge": ":red_circle:",
+    "due_soon": ":hourglass:",
+}
 
 
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")

@@ -17,6 +17,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from tracker.integrations.platforms.base import (
+    ESCALATIONS,
     Item,
     Message,
     Person,
@@ -28,7 +29,12 @@ from tracker.integrations.platforms.base import (
     report_lines,
 )
 
-COLOURS = {"escalation": "attention", "overdue": "attention", "due_soon": "warning"}
+COLOURS = {
+    **dict.fromkeys(ESCALATIONS, "attention"),
+    "overdue": "attention",
+    "nudge": "attention",
+    "due_soon": "warning",
+}
 
 
 MARKUP = "[]*_{}<>`~\\"

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from tracker.integrations.platforms.base import (
     CHINA_MARKDOWN_MARKUP,
+    ESCALATIONS,
     Item,
     Message,
     Person,
@@ -40,7 +41,12 @@ from tracker.integrations.platforms.base import (
 
 MAX_CONTENT_BYTES = 4096
 MAX_TEXT_BYTES = 2048
-KIND_COLOURS = {"escalation": "warning", "overdue": "warning", "due_soon": "warning"}
+KIND_COLOURS = {
+    **dict.fromkeys(ESCALATIONS, "warning"),
+    "overdue": "warning",
+    "nudge": "warning",
+    "due_soon": "warning",
+}
 FONT_OPEN, FONT_CLOSE = "<font", "</font>"
 MARKUP = CHINA_MARKDOWN_MARKUP
 
