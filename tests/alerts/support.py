@@ -327,17 +327,23 @@ def make_team(*, baselined: bool = False) -> Team:
         ProjectFactory,
         UserFactory,
     )
-    from tracker.projects.models import Project, ProjectStatus
+    from tracker.projects.models import ProjectStatus
 
     owner = UserFactory(username="olga", email="olga@example.com")
     lead = UserFactory(username="li", email="li@example.com")
     assignee = UserFactory(username="lena", email="lena@example.com")
     department = DepartmentFactory(code="merch", name="Merchandising", lead=lead)
     factory = BaselinedProjectFactory if baselined else ProjectFactory
-    project = factory(owner=owner, name="Double 11", status=ProjectStatus.ACTIVE)
-    # An established project (one younger than its first working day escalates nothing), its
-    # ladder's upper rungs out of reach: the tests of the ladder (tests/alerts/test_ladder.py)
-    # set them, the others see the lead's rung after 48 working hours.
+    project = establish(factory(owner=owner, name="Double 11", status=ProjectStatus.ACTIVE))
+    return Team(owner, lead, assignee, department, project)
+
+
+def establish(project):
+    """An established project (one younger than its first working day escalates nothing), its
+    ladder's upper rungs out of reach: the tests of the ladder (tests/alerts/test_ladder.py)
+    set them, the others see the lead's rung after 48 working hours."""
+    from tracker.projects.models import Project
+
     fields = {
         "created_at": ESTABLISHED,
         "escalate_after": timedelta(hours=48),
@@ -347,4 +353,4 @@ def make_team(*, baselined: bool = False) -> Team:
     }
     Project.objects.filter(pk=project.pk).update(**fields)
     project.refresh_from_db()
-    return Team(owner, lead, assignee, department, project)
+    return project
