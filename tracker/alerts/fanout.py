@@ -105,7 +105,6 @@ def _recipients_sql() -> tuple[str, list]:
         role: f"{alias}.{getattr(Names(model), field)}"
         for role, (alias, model, field) in ROLE_FIELD.items()
     }
-    muted_list = vendor_sql("muted_list", key="alert_ids", column="c.id", project="c.muted_project")
     contact = default_contact_id()
     if contact is not None:  # an id read from the database: an integer, safe to inline
         role_sql[Role.CONTACT] = f"COALESCE({role_sql[Role.CONTACT]}, {int(contact)})"
