@@ -76,9 +76,12 @@ def inbox_items(*, user: User, limit: int = PAGE_SIZE) -> list[InboxItem]:
     """`user`'s latest items, newest first, with what their rows show (one query)."""
     return list(
         InboxItem.objects.filter(recipient=user)
-        .select_related("milestone", "project", "actor")
+        .select_related("milestone", "project", "actor", "alert")
         .only(
             "kind",
+            # A lateness episode's open alert offers its snooze (docs/escalation.md).
+            "alert__episode_id",
+            "alert__resolved_at",
             "text",
             "created_at",
             "read_at",

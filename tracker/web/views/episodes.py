@@ -25,6 +25,9 @@ from tracker.milestones.episodes import episode_acknowledge
 
 
 def _back(request: HttpRequest, node_id: int) -> HttpResponse:
+    """Back where the form was: the inbox (`next=inbox`), else the node."""
+    if request.POST.get("next") == "inbox":
+        return redirect("web:inbox")
     return redirect("web:node_detail", node_id=node_id)
 
 
