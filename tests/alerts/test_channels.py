@@ -6,12 +6,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.alerts.support import establish
 from tests.factories import DepartmentFactory, ProjectFactory
 from tracker.alerts.models import Alert
 from tracker.alerts.services import alerts_scan
 from tracker.notifications.chat import chat_payload
 from tracker.notifications.models import Channel, OutboxMessage, OutboxStatus
 from tracker.notifications.outbox import outbox_flush
+from tracker.projects.models import ProjectStatus
 
 NOW = datetime(2026, 11, 2, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 H = timedelta(hours=1)
@@ -40,7 +42,7 @@ def test_one_message_per_channel_per_scan(team, settings):
 
     rows = {m.channel.name: m for m in OutboxMessage.objects.filter(channel__isnull=False)}
     assert sorted(rows) == ["all", "d11", "merch"]
-    assert result.messages == 3 + 3  # lena, li, olga by email
+    assert result.messages == 3 + 2  # lena (overdue), li (the lead's rung) by email
 
     payload = chat_payload(rows["all"])
     assert payload["event"] == "alerts"
@@ -112,7 +114,7 @@ def test_which_channels_receive_an_event(team, event):
 def test_the_scan_matches_alerts_to_channels_as_channel_receives_says(team):
     """The scan's SQL matching and `Channel.receives` are one rule: every scope, every event."""
     other_department = DepartmentFactory(code="ops", lead=team.lead)
-    other_project = ProjectFactory(owner=team.owner)
+    other_project = establish(ProjectFactory(owner=team.owner, status=ProjectStatus.ACTIVE))
     channels = [
         channel("all", ["overdue", "escalation", "due_soon"]),
         channel("all, overdue", ["overdue"]),

@@ -30,7 +30,7 @@ def test_flag_overdue_prints_the_counts(team):
     team.node(NOW - 50 * H, assignee=None)
     team.node(NOW + H)
     assert run("flag_overdue", "--now", "2026-11-02T18:00:00+08:00") == (
-        "newly overdue: 2, escalated: 1, due soon: 1, resolved: 0, messages queued: 3"
+        "newly overdue: 2, escalated: 1, due soon: 1, resolved: 0, messages queued: 2"
     )
     assert run("flag_overdue", "--now", "2026-11-02T18:05:00+08:00") == (
         "newly overdue: 0, escalated: 0, due soon: 0, resolved: 0, messages queued: 0"
