@@ -47,7 +47,9 @@ def test_an_episode_over_four_working_days_emails_the_ladder(celery_worker, smtp
             milestone_id=node.pk, actor=team.assignee, data={"due_at": at("2026-11-05 18:00")}
         )
     for moment, people in [
-        ("2026-11-03 15:01", []),  # re-planned: nothing new, nothing resolved
+        # Re-planned: nothing resolved, no new overdue notice; the new date (Thu 18:00) is
+        # within the due-soon window, so the assignee is reminded of it.
+        ("2026-11-03 15:01", ["lena"]),
         ("2026-11-04 10:01", ["olga", "lena"]),  # the owner's rung, the second nudge
         ("2026-11-05 10:01", ["hou", "lena"]),  # the escalation contact, the third nudge
     ]:
@@ -61,13 +63,13 @@ def test_an_episode_over_four_working_days_emails_the_ladder(celery_worker, smtp
 
     received = smtp.handler.received
     by_person = Counter(r.recipients[0].split("@")[0] for r in received)
-    assert by_person == {"lena": 5, "li": 2, "olga": 2, "hou": 2}
-    assert len(received) == sent == 11
+    assert by_person == {"lena": 6, "li": 2, "olga": 2, "hou": 2}
+    assert len(received) == sent == 12
     owner = [r for r in received if r.recipients == ["olga@example.com"]]
     text = owner[0].body()
     assert "[Escalation to owner] Price approval" in text
     assert "re-planned once, now due" in text  # the re-plan shows on every later alert
-    nudge = [r for r in received if r.recipients == ["lena@example.com"]][2]
+    nudge = [r for r in received if r.recipients == ["lena@example.com"]][3]
     assert "[Still overdue] Price approval" in nudge.body()
     assert "Snooze 1 hour: https://milepost.example.com/snooze/" in nudge.body()
     assert all("Resolved" in r.body() for r in received[-4:])

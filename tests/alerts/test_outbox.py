@@ -198,7 +198,7 @@ def test_chat_answers(chat, smtp, team):
 def test_chat_rate_limit_waits_without_counting_an_attempt(chat, team):
     for name in ("room a", "room b"):
         Channel.objects.create(name=name, kind="slack", url=chat.url, events=["overdue"])
-    team.node(NOW - H)
+    team.node(NOW - 60 * H)  # an email to the assignee (overdue) and the lead (escalation)
     alerts_scan(now=NOW)
     # Both channels share one Slack webhook: one message a second.
     result = outbox_flush(budget_seconds=30)

@@ -45,15 +45,20 @@ def items_of(user) -> list[tuple[str, str]]:
 
 
 def test_the_scan_fills_the_inbox_of_the_people_its_emails_go_to(team):
-    team.node(NOW - H, title="Price approval")  # overdue: assignee and lead
+    team.node(NOW - H, title="Price approval")  # overdue: the assignee (the ladder's rung 1)
+    team.node(NOW - 60 * H, title="Stock check")  # and the lead's rung 2 (escalation)
     team.node(NOW + 2 * H, title="Banner copy")  # due soon: assignee
     scan()
 
-    assert items_of(team.assignee) == [("due_soon", "Banner copy"), ("overdue", "Price approval")]
-    assert items_of(team.lead) == [("overdue", "Price approval")]
-    assert items_of(team.owner) == []  # the owner hears of escalations, not overdue nodes
+    assert items_of(team.assignee) == [
+        ("due_soon", "Banner copy"),
+        ("overdue", "Price approval"),
+        ("overdue", "Stock check"),
+    ]
+    assert items_of(team.lead) == [("escalation", "Stock check")]
+    assert items_of(team.owner) == []  # the owner's rung is far off
     item = InboxItem.objects.get(recipient=team.lead)
-    assert item.alert == Alert.objects.get(kind="overdue")
+    assert item.alert == Alert.objects.get(kind="escalation")
     assert item.project == team.project and item.read_at is None
 
 
@@ -69,10 +74,14 @@ def test_a_digest_reader_sees_the_item_at_once(team):
 
 
 @pytest.mark.parametrize(
-    "silence",
-    ["in_app_off", "muted", "inactive"],
+    ("silence", "expected"),
+    [
+        ("in_app_off", []),
+        ("muted", [("overdue", "Price approval")]),  # muting drops nothing (issue 18)
+        ("inactive", []),
+    ],
 )
-def test_who_hears_nothing_in_the_app(team, silence):
+def test_who_hears_nothing_in_the_app(team, silence, expected):
     if silence == "in_app_off":
         preferences_save(user=team.assignee, choices={("overdue", IN_APP): Delivery.OFF})
     elif silence == "muted":
@@ -80,10 +89,10 @@ def test_who_hears_nothing_in_the_app(team, silence):
     else:
         team.assignee.is_active = False
         team.assignee.save(update_fields=["is_active"])
-    team.node(NOW - H, title="Price approval")
+    team.node(NOW - 60 * H, title="Price approval")
     scan()
-    assert items_of(team.assignee) == []
-    assert items_of(team.lead) == [("overdue", "Price approval")]
+    assert items_of(team.assignee) == expected
+    assert items_of(team.lead) == [("escalation", "Price approval")]
 
 
 def test_in_app_off_for_one_kind_leaves_the_others(team):
@@ -102,7 +111,7 @@ def test_a_rescan_writes_no_item_twice(team):
 
 
 def test_a_resolution_reaches_whoever_was_told_of_the_problem(team):
-    node = team.node(NOW - H, title="Price approval")
+    node = team.node(NOW - 60 * H, title="Price approval")
     scan()
     node.status = "done"
     node.completed_at = NOW
