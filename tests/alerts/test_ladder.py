@@ -20,9 +20,10 @@ from tracker.alerts.models import Alert, SnoozeVia
 from tracker.alerts.services import ScanLock, alerts_scan
 from tracker.alerts.snoozing import alert_snooze, snooze_until
 from tracker.milestones.episodes import episode_acknowledge, replans_during
-from tracker.milestones.models import LatenessEpisode, Promise, PromiseOutcome
+from tracker.milestones.models import LatenessEpisode, Milestone, Promise, PromiseOutcome
 from tracker.milestones.services import deviation_reasons_install, milestone_update
 from tracker.projects.models import Project, ProjectStatus
+from tracker.reports.analysis import promises
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 H = timedelta(hours=1)
@@ -169,6 +170,9 @@ def test_a_promise_kept_holds_the_ladder_and_the_nudges(team):
     scan_at("2026-11-05 10:01")
     assert kinds(node) == ["overdue"]
     assert Promise.objects.judged().count() == Promise.objects.kept().count() == 1
+    # The analysis's promise-kept rate reads it (with the re-plans' promises: none here).
+    rows = list(promises(nodes=Milestone.objects.filter(pk=node.pk), as_of=at("2026-11-05 10:01")))
+    assert [(r["promised_at"], r["kept"]) for r in rows] == [(at("2026-11-04 12:00"), True)]
 
 
 def test_a_broken_promise_climbs_at_once_and_says_so(team):

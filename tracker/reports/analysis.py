@@ -46,7 +46,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from tracker.milestones.forecast import slip_attribution
-from tracker.milestones.models import Milestone, MilestoneChange, MilestoneStatus
+from tracker.milestones.models import Milestone, MilestoneChange, MilestoneStatus, Promise
 from tracker.projects.models import Project, TemplateNode
 from tracker.reports.models import ReportSnapshot
 from tracker.reports.periods import Period, PeriodKind
@@ -107,9 +107,10 @@ def promises(*, nodes: QuerySet[Milestone], as_of: datetime) -> QuerySet:
     - False: it was not, and the moment has passed by `as_of` (or the node was done later);
     - None: not yet due and the node still open (left out of the promise-kept rate).
 
-    A promise superseded by a later re-plan is still judged on its own date. Other sources of
-    promises (the escalation's acknowledged promises) union their rows into this one."""
-    return (
+    A promise superseded by a later re-plan is still judged on its own date. The promises of
+    acknowledged lateness episodes (`milestones.Promise`, docs/escalation.md) are rows too,
+    judged by the same rule."""
+    replans = (
         MilestoneChange.objects.filter(
             replan_condition(), milestone__in=nodes.values("pk"), created_at__lte=as_of
         )
@@ -121,6 +122,19 @@ def promises(*, nodes: QuerySet[Milestone], as_of: datetime) -> QuerySet:
         .values("node_id", "department_id", "promised_at", "kept")
         .order_by()
     )
+    # Only annotations, in the order of the re-plans' columns (a UNION matches by position).
+    acknowledged = (
+        Promise.objects.filter(milestone__in=nodes.values("pk"), created_at__lte=as_of)
+        .annotate(
+            promise_node=F("milestone_id"),
+            promise_department=F("milestone__department_id"),
+            promise_at=F("promised_at"),
+            promise_kept=promise_kept(as_of=as_of),
+        )
+        .values("promise_node", "promise_department", "promise_at", "promise_kept")
+        .order_by()
+    )
+    return replans.union(acknowledged, all=True)
 
 
 def promise_kept(*, as_of: datetime, node: str = "milestone__") -> Case:
