@@ -445,12 +445,12 @@ DEVIATION_SMALL_SAMPLE = env_int("DEVIATION_SMALL_SAMPLE", 5)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
 OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 30)
 OUTBOX_RETRY_MAX_SECONDS = env_int("OUTBOX_RETRY_MAX_SECONDS", 3600)
-# A flush sends until nothing is due; past this budget (well under CELERY_TASK_SOFT_TIME_LIMIT)
-# it hands over to a fresh flush task. It claims OUTBOX_BATCH_SIZE messages at a time, and a
-# fan-out of many messages queues up to OUTBOX_FLUSH_TASKS flush tasks at once, one for each
-# OUTBOX_BATCH_SIZE messages, for every free worker process to take a share.
-OUTBOX_FLUSH_SECONDS = env_int("OUTBOX_FLUSH_SECONDS", 120)
-OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 10)
+# A flush sends until nothing is due; short of its task's soft time limit (by one send's
+# longest wait) it hands over to a fresh flush task. It claims OUTBOX_BATCH_SIZE messages at a
+# time (their renders preloaded together), and a fan-out of many messages queues up to
+# OUTBOX_FLUSH_TASKS flush tasks at once, one for each OUTBOX_BATCH_SIZE messages, for every
+# free worker process to take a share.
+OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 50)
 OUTBOX_FLUSH_TASKS = env_int("OUTBOX_FLUSH_TASKS", 4)
 # A message claimed longer ago than this was cut off mid-send (its worker stopped): the sweep
 # puts it back. Longer than any send can take: a flush task is killed at CELERY_TASK_TIME_LIMIT

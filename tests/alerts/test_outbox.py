@@ -258,8 +258,9 @@ def message_ids(smtp) -> list[str]:
     return [str(r.message["Message-ID"]) for r in smtp.handler.received]
 
 
-def test_two_flushes_at_once_never_both_send_a_row(transactional_db, smtp):
+def test_two_flushes_at_once_never_both_send_a_row(transactional_db, smtp, settings):
     """Each flush commits its claim before it sends, so the other one skips the row."""
+    settings.OUTBOX_BATCH_SIZE = 5  # batches the two take turns at
     messages = queue_test_emails(40)
     results: list[FlushResult] = []
     start = threading.Barrier(2)

@@ -26,14 +26,20 @@ from tracker.core.delivery import NothingToSend
 from tracker.milestones.episodes import episode_stories
 from tracker.notifications import links
 from tracker.notifications.chat import chat_renderer
-from tracker.notifications.emails import RenderedEmail, email_render, email_renderer, wire_size
+from tracker.notifications.emails import (
+    RenderedEmail,
+    email_preloader,
+    email_render,
+    email_renderer,
+    wire_size,
+)
 from tracker.notifications.models import (
     ChannelKind,
     OutboxEvent,
     OutboxMessage,
     PreferenceChannel,
 )
-from tracker.notifications.preferences import kinds_switched_off, unsubscribe_headers
+from tracker.notifications.preferences import kinds_switched_off_by_user, unsubscribe_headers
 from tracker.notifications.texts import label_list
 
 # An email lists at most this many nodes, the most urgent, and its bodies stay under about
@@ -171,17 +177,33 @@ def email_entries(alerts: Sequence[Alert], now: datetime, recipient=None) -> lis
     return sorted(entries, key=lambda e: (AlertKind.urgency(e.kind), e.due_at, e.milestone.pk))
 
 
+@email_preloader(OutboxEvent.ALERTS, OutboxEvent.DIGEST)
+def alerts_email_preload(messages: Sequence[OutboxMessage]) -> None:
+    """The alerts each message lists (`email_alerts`), without the kinds its recipient switched
+    off since it was queued: two queries for a whole batch of emails."""
+    alerts = Alert.objects.select_related(
+        "project", "milestone__department", "milestone__assignee"
+    ).in_bulk({pk for message in messages for pk in message.payload.get("alert_ids", [])})
+    off = kinds_switched_off_by_user(
+        user_ids={message.recipient_id for message in messages}, channel=PreferenceChannel.EMAIL
+    )
+    for message in messages:
+        switched_off = off.get(message.recipient_id, set())
+        message.email_alerts = [
+            alerts[pk]
+            for pk in dict.fromkeys(message.payload.get("alert_ids", []))
+            if pk in alerts and alerts[pk].kind not in switched_off
+        ]
+
+
 @email_renderer(OutboxEvent.ALERTS, OutboxEvent.DIGEST)
 def alerts_email(message: OutboxMessage, now: datetime) -> RenderedEmail:
     """One entry per node; at most EMAIL_MAX_NODES of them, the most urgent (fewer when long
     titles would pass EMAIL_MAX_BYTES), then a link to My work for the rest: an email stays
     under 100 KB however many alerts a scan raised."""
-    off = kinds_switched_off(user=message.recipient, channel=PreferenceChannel.EMAIL)
-    alerts = by_urgency(
-        Alert.objects.filter(pk__in=message.payload.get("alert_ids", []))
-        .exclude(kind__in=off)
-        .select_related("project", "milestone__department", "milestone__assignee")
-    )
+    if not hasattr(message, "email_alerts"):
+        alerts_email_preload([message])
+    alerts = by_urgency(message.email_alerts)
     if not alerts:
         raise NothingToSend
     entries = email_entries(alerts, now, recipient=message.recipient)

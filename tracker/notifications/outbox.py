@@ -1,21 +1,25 @@
 """Sending the outbox: each message by the transport of its kind (email built in, chat
 registered by `integrations`), between two short transactions, none of them open during it.
 
-1. Claim a batch (OUTBOX_BATCH_SIZE): each row by a conditional UPDATE (`status='sending',
-   claimed_at=now WHERE id=… AND status='pending'`), all in one transaction, committed. One
+1. Claim a batch (OUTBOX_BATCH_SIZE): one conditional UPDATE (`status='sending',
+   claimed_at=now WHERE id IN (…) AND status='pending'`) in one transaction, committed. One
    worker wins a row: on PostgreSQL the candidates are picked with `FOR UPDATE SKIP LOCKED`, so
-   racing workers take different rows; on SQLite, which has no row locks (and ignores that
-   clause), writers take turns and the conditional UPDATE alone decides.
-2. Send each, outside any transaction; the emails of a whole flush share one SMTP connection
+   racing workers take different rows and hold theirs locked until the UPDATE commits; on
+   SQLite, which has no row locks (and ignores that clause), the `IMMEDIATE` transaction makes
+   writers take turns.
+2. Prepare the batch: each transport may load what its sends will read for the whole batch
+   at once (email: the alerts and preferences the renderers read, a few queries per batch).
+3. Send each, outside any transaction; the emails of a whole flush share one SMTP connection
    (the transports' sessions).
-3. Record each outcome, committed right after its send: `sent`, or back to `pending` for a later
-   attempt (an exponential, jittered delay), or `failed` (permanent errors stay in the admin).
+4. Record each outcome right after its send, one UPDATE committed on its own: `sent`, or back
+   to `pending` for a later attempt (an exponential, jittered delay), or `failed` (permanent
+   errors stay in the admin).
 
-A flush claims batch after batch until nothing is due: after a large scan several flush tasks
-share the queue (`outbox_flush_after_commit`), and a flush that reaches its time budget
-(OUTBOX_FLUSH_SECONDS, well under the task time limit) with work left says so (`more`), and
-its task queues the next flush at once rather than leaving the rest to the every-minute sweep.
-The claimed rows a flush did not get to before its budget are handed back, unattempted.
+A flush claims batch after batch until nothing is due. After a large scan several flush tasks
+share the queue (`outbox_flush_after_commit`). The only stop short of an empty queue is the
+task's time limit: a flush task sends until its soft time limit less one send's longest wait
+(`flush_budget`), then hands its unattempted claims back and queues the next flush at once
+(`more`), so the limit never cuts a send in half.
 
 The guarantee: every message is delivered, or ends `failed` with its error. A row is never sent
 twice by racing workers, and never again once `sent` is recorded. A worker that stops between
@@ -31,11 +35,13 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import Error, connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -48,7 +54,11 @@ from tracker.core.delivery import (
     TransientDeliveryError,
 )
 from tracker.notifications.models import OutboxMessage, OutboxStatus
-from tracker.notifications.transports import transport_for, transport_sessions
+from tracker.notifications.transports import (
+    transport_for,
+    transport_sessions,
+    transports_prepare,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +73,7 @@ class FlushResult:
     failed: int = 0
     skipped: int = 0
     reclaimed: int = 0
-    more: bool = False  # stopped at the time budget with messages still due
+    more: bool = False  # stopped short of its task's time limit with messages still due
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -81,34 +91,64 @@ def retry_delay(attempts: int) -> float:
 
 def outbox_flush(*, budget_seconds: float | None = None) -> FlushResult:
     """Put back the messages cut off mid-send, then send due messages, batch after batch, until
-    none is due; stop early only at the time budget (`more` is then set)."""
-    budget = settings.OUTBOX_FLUSH_SECONDS if budget_seconds is None else budget_seconds
-    deadline = time.monotonic() + budget
+    none is due. With `budget_seconds` (the task's time before its worker's time limit) it stops
+    short of that, `more` set and its unattempted claims handed back."""
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     # A batch's claims must stay far younger than the claim timeout, or the sweep would hand
     # them to another worker while they wait here.
     claim_life = settings.OUTBOX_CLAIM_TIMEOUT_SECONDS / 2
     result = FlushResult(reclaimed=outbox_reclaim(now=timezone.now()))
-    with transport_sessions():
-        while not result.more:
+    with transport_sessions(), _commits_not_waiting_for_disk():
+        while True:
+            if deadline is not None and time.monotonic() >= deadline:
+                result.more = _still_due()
+                return result
             batch = outbox_claim_batch(now=timezone.now(), size=settings.OUTBOX_BATCH_SIZE)
             if not batch:
-                break
+                return result
+            transports_prepare(batch)
             claimed = time.monotonic()
             for index, message in enumerate(batch):
                 now = time.monotonic()
-                if now >= deadline or now - claimed >= claim_life:
-                    outbox_release(batch[index:])
-                    result.more = True
+                if (deadline is not None and now >= deadline) or now - claimed >= claim_life:
+                    outbox_release(batch[index:])  # the rest is claimed afresh, or by others
                     break
                 status = _attempt(message)
                 setattr(result, status, getattr(result, status) + 1)
-            else:
-                result.more = time.monotonic() >= deadline and _still_due()
-    return result
+
+
+def flush_budget(timelimit: tuple[float | None, float | None] | None) -> float | None:
+    """Seconds a flush task may send for: up to its soft time limit (the task's `timelimit`, else
+    the settings') less one send's longest wait, so the limit never cuts a send in half (which
+    could deliver it twice); None when no limit is set."""
+    soft, hard = timelimit or (None, None)
+    limit = soft or hard or settings.CELERY_TASK_SOFT_TIME_LIMIT or settings.CELERY_TASK_TIME_LIMIT
+    if not limit:
+        return None
+    return max(limit - max(settings.EMAIL_TIMEOUT or 0, settings.WEBHOOK_TIMEOUT_SECONDS), 0)
 
 
 def _still_due() -> bool:
     return OutboxMessage.objects.due(timezone.now()).exists()
+
+
+@contextmanager
+def _commits_not_waiting_for_disk() -> Iterator[None]:
+    """On PostgreSQL, the flush's commits (its claims and outcomes) return without waiting for
+    their WAL to reach the disk (`synchronous_commit = off`): that wait was most of a record's
+    time. What it risks is the outcomes of the last fraction of a second if PostgreSQL itself
+    crashes: those rows are left `sending` (or `pending`) and sent again, with the same
+    Message-ID, as for a worker killed mid-send; racing workers still never both send one."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
+    try:
+        yield
+    finally:
+        with suppress(Error), connection.cursor() as cursor:  # a broken connection
+            cursor.execute("RESET synchronous_commit")  # is not reused: nothing to reset
 
 
 def outbox_reclaim(*, now: datetime) -> int:
@@ -140,7 +180,8 @@ def outbox_claim(*, now: datetime) -> OutboxMessage | None:
 
 def outbox_claim_batch(*, now: datetime, size: int) -> list[OutboxMessage]:
     """Claim up to `size` due messages for this worker, committed, oldest due first; an empty
-    list when nothing is due. Each row is won by its own conditional UPDATE."""
+    list when nothing is due. One conditional UPDATE claims the candidates, which this
+    transaction holds locked (PostgreSQL) or alone writes (SQLite)."""
     while True:
         with transaction.atomic():
             candidates = list(
@@ -151,16 +192,18 @@ def outbox_claim_batch(*, now: datetime, size: int) -> list[OutboxMessage]:
             )
             if not candidates:
                 return []
-            won = [
-                pk
-                for pk in candidates
-                if OutboxMessage.objects.due(now)
-                .filter(pk=pk)
-                .update(status=OutboxStatus.SENDING, claimed_at=now)
-            ]
+            OutboxMessage.objects.due(now).filter(pk__in=candidates).update(
+                status=OutboxStatus.SENDING, claimed_at=now
+            )
+            won = list(
+                OutboxMessage.objects.filter(
+                    pk__in=candidates, status=OutboxStatus.SENDING, claimed_at=now
+                )
+                .select_related("recipient", "channel")
+                .order_by("next_attempt_at", "pk")
+            )
         if won:  # else other workers claimed them all between the statements: take the next
-            messages = OutboxMessage.objects.select_related("recipient", "channel").in_bulk(won)
-            return [messages[pk] for pk in won]
+            return won
 
 
 def outbox_release(messages: list[OutboxMessage]) -> int:
@@ -212,15 +255,17 @@ def _attempt(message: OutboxMessage) -> str:
         message.attempts += 1
         message.status, message.last_error = OutboxStatus.SENT, ""
         message.sent_at = timezone.now()
-    with transaction.atomic():
-        if gone is not None:
-            gone(message)
-        rows = OutboxMessage.objects.filter(pk=message.pk)
-        if outcome != "sent":
-            # Only while the claim is still ours: once the sweep gave the row to another worker,
-            # that worker records it. A send that succeeded is recorded whatever happened since.
-            rows = rows.filter(status=OutboxStatus.SENDING, claimed_at=message.claimed_at)
-        recorded = rows.update(**{field: getattr(message, field) for field in RECORDED})
+    rows = OutboxMessage.objects.filter(pk=message.pk)
+    if outcome != "sent":
+        # Only while the claim is still ours: once the sweep gave the row to another worker,
+        # that worker records it. A send that succeeded is recorded whatever happened since.
+        rows = rows.filter(status=OutboxStatus.SENDING, claimed_at=message.claimed_at)
+    if gone is None:
+        recorded = rows.update(**_recorded(message))  # one statement: its own transaction
+    else:
+        with transaction.atomic():
+            gone(message)  # says so in the message's error
+            recorded = rows.update(**_recorded(message))
     if not recorded:
         logger.warning(
             "Outbox %s: claim lost before its outcome (%s) was recorded", message.pk, outcome
@@ -228,3 +273,7 @@ def _attempt(message: OutboxMessage) -> str:
     log = logger.warning if outcome in ("retrying", "failed") else logger.info
     log("Outbox %s %s → %s %s", message.event, message.pk, outcome, message.last_error)
     return outcome
+
+
+def _recorded(message: OutboxMessage) -> dict:
+    return {field: getattr(message, field) for field in RECORDED}

@@ -96,11 +96,17 @@ def email_unsubscribe(*, user: User, kinds: Iterable[str]) -> list[str]:
 def kinds_switched_off(*, user: User, channel: str) -> set[str]:
     """The kinds `user` switched off by `channel`: an email rendered at send time leaves them
     out, so a choice made after a message was queued (or held for the digest) still holds."""
-    return set(
-        NotificationPreference.objects.filter(
-            user=user, channel=channel, delivery=Delivery.OFF
-        ).values_list("kind", flat=True)
-    )
+    return kinds_switched_off_by_user(user_ids=[user.pk], channel=channel).get(user.pk, set())
+
+
+def kinds_switched_off_by_user(*, user_ids: Iterable[int], channel: str) -> dict[int, set[str]]:
+    """`kinds_switched_off` of many people in one query: {user id: kinds}, only those with any."""
+    off: dict[int, set[str]] = {}
+    for user_id, kind in NotificationPreference.objects.filter(
+        user_id__in=list(user_ids), channel=channel, delivery=Delivery.OFF
+    ).values_list("user_id", "kind"):
+        off.setdefault(user_id, set()).add(kind)
+    return off
 
 
 def users_receiving(users: QuerySet[User], *, kind: str, channel: str) -> QuerySet[User]:

@@ -5,11 +5,11 @@ from celery import shared_task
 from tracker.notifications import outbox
 
 
-@shared_task(name="notifications.outbox_flush", ignore_result=True, acks_late=True)
-def outbox_flush() -> dict:
-    """After each scan or report, and every minute: send what is due. Safe to run many at once.
-    A flush that reached its time budget with messages still due hands over to a fresh one."""
-    result = outbox.outbox_flush()
+@shared_task(name="notifications.outbox_flush", ignore_result=True, acks_late=True, bind=True)
+def outbox_flush(self) -> dict:
+    """After each scan or report, and every minute: send what is due, until nothing is. Safe to
+    run many at once. Short of the worker's time limit it hands over to a fresh flush."""
+    result = outbox.outbox_flush(budget_seconds=outbox.flush_budget(self.request.timelimit))
     if result.more:
         outbox_flush.delay()
     return result.as_dict()
