@@ -150,6 +150,8 @@ def one_click(received) -> tuple[str, str]:
     """The path of the List-Unsubscribe link of an email, and its List-Unsubscribe-Post."""
     header = str(received.message["List-Unsubscribe"])
     assert header.startswith("<https://milepost.example.com/unsubscribe/") and header.endswith(">")
+    # On the wire as it is, on one line: mail programs do not decode RFC 2047 words there.
+    assert f"\r\nList-Unsubscribe: {header}\r\n".encode() in received.raw
     return urlsplit(header[1:-1]).path, str(received.message["List-Unsubscribe-Post"])
 
 

@@ -208,6 +208,26 @@ def _fast(policy: email.policy.EmailPolicy) -> email.policy.EmailPolicy:
     return policy.clone(header_factory=_HeaderClasses())
 
 
+class _Verbatim(str):
+    """A header of ours sent as it is, on one line: ASCII, under RFC 5322's 998 characters.
+    Python's folder would wrap a long List-Unsubscribe URL in RFC 2047 encoded words, which
+    the programs reading that header do not decode (RFC 2369), and parse it at some cost."""
+
+    name: str
+
+    def fold(self, *, policy: email.policy.Policy) -> str:
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+def verbatim(name: str, value: str) -> str:
+    """`value` as a header the mail package keeps as it is, when it can be (else unchanged)."""
+    if not (value.isascii() and len(name) + len(value) < 990 and value.isprintable()):
+        return value
+    header = _Verbatim(value)
+    header.name = name
+    return header
+
+
 class EmailSession:
     """One connection of the email backend for many sends (see the module's docstring)."""
 
@@ -289,10 +309,13 @@ def send_email(message: OutboxMessage) -> str:
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[recipient.email],
         headers={
-            "Message-ID": message_id(message),
-            "Content-Language": recipient.language,
-            "Auto-Submitted": "auto-generated",
-            **rendered.headers,
+            name: verbatim(name, value)
+            for name, value in {
+                "Message-ID": message_id(message),
+                "Content-Language": recipient.language,
+                "Auto-Submitted": "auto-generated",
+                **rendered.headers,
+            }.items()
         },
     )
     email.attach_alternative(rendered.html, "text/html")
