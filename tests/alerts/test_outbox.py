@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from config.celery import app as celery_app
@@ -23,6 +24,7 @@ from tracker.notifications.emails import message_id
 from tracker.notifications.models import Channel, OutboxEvent, OutboxMessage, OutboxStatus
 from tracker.notifications.outbox import (
     FlushResult,
+    flush_budget,
     outbox_claim,
     outbox_flush,
     outbox_reclaim,
@@ -440,3 +442,48 @@ def test_a_large_fan_out_queues_several_flush_tasks(transactional_db, settings, 
     assert queued_tasks(celery_queue) == 3 + 4 + 1
     with celery_app.connection_for_write() as conn:
         conn.default_channel.queue_purge(celery_queue)
+
+
+def test_a_batch_of_alert_emails_is_rendered_from_two_queries(smtp, team, settings):
+    """The renderers' reads are preloaded per claimed batch: a flush of many alert emails
+    costs the same reads as a flush of one, plus one UPDATE per outcome."""
+    settings.OUTBOX_BATCH_SIZE = 50
+    people = [UserFactory(email=f"p{n}@example.com") for n in range(8)]
+    for person in people:
+        team.node(NOW - H, assignee=person, title=f"Task of {person.username}")
+    alerts_scan(now=NOW)
+    emails = OutboxMessage.objects.filter(recipient__isnull=False).count()
+    assert emails == len(people) + 1  # each assignee, and the lead with all of them
+    with CaptureQueriesContext(connection) as captured:
+        assert flush_at(NOW).sent == emails
+    reads = [q["sql"] for q in captured if q["sql"].startswith("SELECT")]
+    assert sum('FROM "alerts_alert"' in sql for sql in reads) == 1
+    assert sum('FROM "notifications_notificationpreference"' in sql for sql in reads) == 1
+    records = [q["sql"] for q in captured if "SET \"status\" = 'sent'" in q["sql"]]
+    assert len(records) == emails
+    # The rest, whatever the number of emails: the sweep, one claim, the preload, the check
+    # that nothing is left (with the test's savepoints).
+    assert len(captured) - len(records) == 15, "\n".join(q["sql"][:100] for q in captured)
+    assert {len(smtp.handler.to(f"p{n}@example.com")) for n in range(8)} == {1}
+
+
+@pytest.mark.parametrize(
+    ("timelimit", "soft_setting", "hard_setting", "budget"),
+    [
+        ((240, 300), 240, 300, 210),  # the task's own limits, less EMAIL_TIMEOUT (30 s)
+        ((None, None), 240, 300, 210),  # none on the task: the settings'
+        ((None, 100), None, None, 70),  # only a hard limit
+        (None, None, 300, 270),
+        ((None, None), None, None, None),  # no limit anywhere: until the queue is empty
+        ((20, 30), 240, 300, 0),  # a limit shorter than one send: no send started
+    ],
+)
+def test_a_flush_task_sends_until_its_soft_time_limit_less_one_send(
+    settings, timelimit, soft_setting, hard_setting, budget
+):
+    settings.EMAIL_TIMEOUT, settings.WEBHOOK_TIMEOUT_SECONDS = 30, 15
+    settings.CELERY_TASK_SOFT_TIME_LIMIT, settings.CELERY_TASK_TIME_LIMIT = (
+        soft_setting,
+        hard_setting,
+    )
+    assert flush_budget(timelimit) == budget
