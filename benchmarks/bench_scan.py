@@ -463,6 +463,20 @@ def start_worker(env: dict[str, str], processes: int, log: Path) -> subprocess.P
     return process
 
 
+def process_tree_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) used so far by process `pid` and its children (the worker
+    and its pool), read from /proc; None where there is no /proc."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        total = 0
+        for each in [str(pid), *children]:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def stop_worker(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.terminate()
@@ -547,6 +561,7 @@ def measure_email(now, data: dict) -> None:
                 sink.reset()
                 worker = start_worker(env, processes, Path(folder) / f"worker-{processes}.log")
                 try:
+                    cpu_at_start = process_tree_cpu(worker.pid)
                     child = scan_in_child(env, now)
                     next_sweep = time.monotonic() + BEAT_SECONDS
                     deadline = time.monotonic() + EMAIL_TIMEOUT_S
@@ -559,6 +574,7 @@ def measure_email(now, data: dict) -> None:
                     time.sleep(0.5)  # the last answer may still be on its way to the counters
                     statuses = dict(emails.values_list("status").annotate(n=Count("id")).order_by())
                     inbox = sink.stats()
+                    cpu_at_end = process_tree_cpu(worker.pid)
                 finally:
                     stop_worker(worker)
                 seconds = (
@@ -577,6 +593,9 @@ def measure_email(now, data: dict) -> None:
                         "largest_bytes": inbox["largest_bytes"],
                         "statuses": statuses,
                         "scan": child,
+                        "worker_cpu_s": None
+                        if cpu_at_start is None or cpu_at_end is None
+                        else cpu_at_end - cpu_at_start,
                     }
                 )
                 undo_scan(now)
@@ -625,6 +644,19 @@ def measure_email(now, data: dict) -> None:
             f" {throughput / run['processes']:.1f} emails/s per worker process"
             + ("" if run["finished"] else " (not finished)"),
         )
+    for run in runs:
+        # What a machine's load does not change: the worker's own CPU time per email, whence
+        # the rate of one process with a core of its own (docs/scaling.md).
+        if run["worker_cpu_s"] and run["delivered"]:
+            per_email_ms = run["worker_cpu_s"] * 1000 / run["delivered"]
+            figure(
+                f"worker CPU time per email, {run['processes']} worker process(es)",
+                [per_email_ms],
+                unit=" ms",
+                target=None,
+                detail=f"{run['worker_cpu_s']:.1f} CPU s in all; a process with a core of its"
+                f" own: about {1000 / per_email_ms:.0f} emails/s",
+            )
 
 
 def measure_rescans(now, data: dict) -> None:
