@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from benchmarks.harness import (
@@ -234,6 +234,7 @@ def generate(now) -> dict[str, int]:
                 d_day=now,
                 owner=owners[i % OWNERS],
                 status=ProjectStatus.ACTIVE,
+                baselined_at=now - timedelta(days=400),  # before every node: all are reported
                 # Around the clock (a war room over the whole data set), so the windows are the
                 # plain hours the steady state above was generated with, whatever the clock.
                 war_room=True,

@@ -281,6 +281,14 @@ class Milestone(TimeStampedModel):
             models.Index(fields=["due_at"]),
             # Reports select a period's nodes by their planned due (baseline, else due date).
             models.Index(PLANNED_DUE, name="milestones_planned_due"),
+            # The reports' backlog: nodes still open from earlier periods, by planned due. The
+            # condition is spelled as the report's filter (not done, not cancelled), so the
+            # planner can prove it.
+            models.Index(
+                PLANNED_DUE,
+                condition=~Q(status=MilestoneStatus.DONE) & ~Q(status=MilestoneStatus.CANCELLED),
+                name="milestones_open_planned_due",
+            ),
             models.Index(
                 fields=["due_at"],
                 condition=Q(status__in=OPEN_STATUSES, overdue_flagged_at__isnull=True),
