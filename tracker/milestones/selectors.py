@@ -202,6 +202,18 @@ def project_board(
             )
         )
     )
+    return board_lanes(
+        nodes,
+        department_codes=department_codes,
+        filtered=bool(assignee_username or overdue_only or at_risk_only),
+    )
+
+
+def board_lanes(
+    nodes: Iterable[Milestone], *, department_codes: list[str], filtered: bool
+) -> list[BoardLane]:
+    """Loaded nodes in lanes (departments by name; only the named ones, when given) and
+    status columns, in the order given; a filtered board leaves out its empty lanes."""
     departments = Department.objects.order_by("name")
     if department_codes:
         departments = departments.filter(code__in=department_codes)
@@ -213,7 +225,6 @@ def project_board(
     }
     for node in nodes:
         lanes[node.department_id].columns[node.status].append(node)
-    filtered = bool(assignee_username or overdue_only or at_risk_only)
     return [lane for lane in lanes.values() if lane.count or not filtered]
 
 

@@ -19,12 +19,20 @@ from tracker.alerts.models import Alert
 from tracker.milestones.models import (
     Milestone,
     MilestoneChange,
+    MilestoneDependency,
     MilestoneStatus,
     due_soon_condition,
     open_condition,
     overdue_condition,
 )
-from tracker.milestones.selectors import annotate_flags, forecast_days_late, milestone_queryset
+from tracker.milestones.selectors import (
+    BoardLane,
+    annotate_flags,
+    board_lanes,
+    forecast_days_late,
+    milestone_queryset,
+    project_nodes,
+)
 from tracker.notifications.inbox import inbox_unread_count
 from tracker.projects.models import Project
 from tracker.reports.periods import week_period
@@ -195,6 +203,58 @@ def project_rows(*, projects: QuerySet[Project], now: datetime | None = None) ->
             )
         )
     return rows
+
+
+# What a board card reads of a node (tracker/web/cards.py), and of its assignee.
+CARD_FIELDS = (
+    *("id", "project_id", "department_id", "assignee_id", "title", "status", "version"),
+    *("due_at", "baseline_due_at", "completed_at", "forecast_at"),
+    *("assignee__username", "assignee__first_name", "assignee__last_name"),
+)
+
+
+def board(
+    *,
+    project: Project,
+    department_codes: list[str],
+    assignee_username: str | None = None,
+    overdue_only: bool = False,
+    at_risk_only: bool = False,
+    now: datetime | None = None,
+) -> list[BoardLane]:
+    """The board page's lanes (`project_board`'s filters and lanes), loading only what a card
+    shows: no project or department row per node, no link rows (each node's
+    `dependency_count` comes from one grouped query). Constant queries."""
+    department_codes = [code for code in department_codes if code]
+    nodes = list(
+        project_nodes(
+            project=project,
+            department_codes=department_codes,
+            assignee_username=assignee_username,
+            overdue_only=overdue_only,
+            at_risk_only=at_risk_only,
+            now=now,
+        )
+        .select_related(None)
+        .select_related("assignee")
+        .prefetch_related(None)
+        .only(*CARD_FIELDS)
+    )
+    counts = dict(
+        MilestoneDependency.objects.filter(milestone__project=project)
+        .values("milestone_id")
+        .annotate(n=Count("id"))
+        .values_list("milestone_id", "n")
+        .order_by()
+    )
+    for node in forecast_days_late(nodes):
+        node.project = project  # the one project: no row per node
+        node.dependency_count = counts.get(node.pk, 0)
+    return board_lanes(
+        nodes,
+        department_codes=department_codes,
+        filtered=bool(assignee_username or overdue_only or at_risk_only),
+    )
 
 
 def project_assignees(*, project: Project) -> list[User]:

@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -36,8 +37,8 @@ from tracker.milestones.selectors import (
     annotate_flags,
     board_stamp,
     due_date_warnings,
+    forecast_days_late,
     milestone_queryset,
-    project_board,
     project_nodes,
 )
 from tracker.milestones.services import (
@@ -45,6 +46,7 @@ from tracker.milestones.services import (
     milestone_create,
     milestone_update,
 )
+from tracker.web.cards import CARD_TEMPLATE, Card, card_for, render_cards
 from tracker.web.forms import (
     DATETIME_FORMAT,
     BoardFilterForm,
@@ -54,7 +56,12 @@ from tracker.web.forms import (
     MoveForm,
     NodeListFilterForm,
 )
-from tracker.web.selectors import assignee_choices, bulk_assignee_choices, project_assignees
+from tracker.web.selectors import (
+    assignee_choices,
+    bulk_assignee_choices,
+    project_assignees,
+)
+from tracker.web.selectors import board as board_lanes
 from tracker.web.templatetags.milepost import status_symbol
 from tracker.web.views.common import get_project
 
@@ -85,8 +92,9 @@ def _card_labels() -> dict[str, str]:
 
 
 class CardDecorator:
-    """Sets what a card shows beyond the node itself: whether the user may edit it, its URL and
-    its Move choices. URLs are built from one reversed prefix, not reversed per card."""
+    """A node as its card (`Card`), with what it shows beyond the node itself: whether the
+    user may edit it, its URL and its Move choices. URLs are built from one reversed prefix,
+    not reversed per card."""
 
     def __init__(self, user: Any) -> None:
         self.user = user
@@ -101,11 +109,13 @@ class CardDecorator:
             for status, _label in columns
         }
 
-    def __call__(self, node: Milestone) -> Milestone:
-        node.can_edit = can_edit_milestone(self.user, node)
-        node.url = f"{self.prefix}{node.pk}/"
-        node.move_choices = self.choices[node.status]
-        return node
+    def __call__(self, node: Milestone) -> Card:
+        return card_for(
+            node,
+            can_edit=can_edit_milestone(self.user, node),
+            url=f"{self.prefix}{node.pk}/",
+            move_choices=self.choices[node.status],
+        )
 
 
 @require_POST
@@ -240,7 +250,7 @@ def board(request: HttpRequest, project_id: int) -> HttpResponse:
         assignees=project_assignees(project=project),
     )
     options = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
-    lanes = project_board(
+    lanes = board_lanes(
         project=project,
         department_codes=[options.get("department") or ""],
         assignee_username=options.get("assignee") or None,
@@ -251,23 +261,34 @@ def board(request: HttpRequest, project_id: int) -> HttpResponse:
     user = request.user
     columns = _columns()
     decorate = CardDecorator(user)
+    labels = _card_labels()
+    csrf_token = get_token(request)
     card_count = 0
     collapsed = set(user.collapsed_lanes.values_list("id", flat=True))
     for lane in lanes:
         lane.can_add = can_create_milestone(user, project, lane.department.pk)
         lane.collapsed = lane.department.pk in collapsed
-        lane.column_list = [(value, label, lane.columns[value]) for value, label in columns]
-        for nodes in lane.columns.values():
-            for node in nodes:
-                decorate(node)
-                card_count += 1
+        lane.column_list = [
+            (
+                value,
+                label,
+                len(lane.columns[value]),
+                render_cards(
+                    [decorate(node) for node in lane.columns[value]],
+                    labels=labels,
+                    csrf_token=csrf_token,
+                ),
+            )
+            for value, label in columns
+        ]
+        card_count += lane.count
     return render(
         request,
         BOARD,
         {
             "project": project,
             "lanes": lanes,
-            "labels": _card_labels(),
+            "labels": labels,
             "filters": filters,
             "filtered": bool(options and any(options.values())),
             "card_count": card_count,
@@ -281,19 +302,22 @@ def board(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 def _card_node(node_id: int, *, user: Any, now: datetime | None = None) -> Milestone:
-    """One card with the flags and permissions the board would have given it."""
+    """One node with the flags the board would have given it."""
     node = get_object_or_404(
         milestone_queryset().visible_to(user, include_archived=True), pk=node_id
     )
     annotate_flags([node], now=now)
-    return CardDecorator(user)(node)
+    forecast_days_late([node])
+    node.dependency_count = len(node.upstream_links.all())
+    return node
 
 
 def _card(
     request: HttpRequest, node: Milestone, *, status: int = 200, **extra: Any
 ) -> HttpResponse:
-    context = {"node": node, "labels": _card_labels(), **extra}
-    return render(request, f"{BOARD}#card", context, status=status)
+    card = CardDecorator(request.user)(node)
+    context = {"card": card, "labels": _card_labels(), **extra}
+    return render(request, CARD_TEMPLATE, context, status=status)
 
 
 def _not_htmx(request: HttpRequest, node: Milestone, message: str, *, ok: bool) -> HttpResponse:
@@ -507,4 +531,4 @@ def node_add(request: HttpRequest, project_id: int, department_id: int) -> HttpR
     node = _card_node(node.pk, user=request.user)
     if not request.htmx:
         return _not_htmx(request, node, _("“%(title)s” is added.") % {"title": node.title}, ok=True)
-    return render(request, template, {**context, "created": node})
+    return render(request, template, {**context, "created": CardDecorator(request.user)(node)})
