@@ -1,3 +1,6 @@
+from datetime import datetime, tzinfo
+
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -9,6 +12,7 @@ from tracker.milestones.models import (
     LatenessEpisode,
     Milestone,
     MilestoneChange,
+    MilestoneDependency,
     MilestoneStatus,
     Promise,
 )
@@ -93,49 +97,78 @@ class MilestoneSerializer(serializers.ModelSerializer):
         ]
 
 
-_DATETIME = serializers.DateTimeField(read_only=True)
+def _iso(value: datetime | None, zone: tzinfo) -> str | None:
+    """What DRF's DateTimeField writes for an aware datetime: ISO 8601 in the current zone,
+    "Z" for UTC."""
+    if value is None:
+        return None
+    text = value.astimezone(zone).isoformat()
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
+
+
+class MilestoneListRowsSerializer(serializers.ListSerializer):
+    """A page of list rows: their dependency links in one query for the whole page."""
+
+    def to_representation(self, data):
+        rows = list(data)
+        links: dict[int, list[tuple[int, int | None]]] = {row["id"]: [] for row in rows}
+        for milestone_id, depends_on, lead in (
+            MilestoneDependency.objects.filter(milestone_id__in=links)
+            .order_by("depends_on_id")
+            .values_list("milestone_id", "depends_on_id", "min_lead_days")
+        ):
+            links[milestone_id].append((depends_on, lead))
+        zone = timezone.get_current_timezone()
+        return [self.child.row(row, links[row["id"]], zone) for row in rows]
 
 
 class MilestoneListSerializer(MilestoneSerializer):
     """A node as the list shows it: the very fields and values of MilestoneSerializer (a test
-    compares them), written straight from the lean list queryset, which loads only `LOADS`
-    (no project row, no user's password hash), rather than through a field object per value.
-    The detail and the writes' answers keep MilestoneSerializer."""
+    compares them), written straight from the list queryset's plain rows (`ROW`: no model
+    instances, no project row, no user's password hash) rather than through a field object
+    per value. The detail and the writes' answers keep MilestoneSerializer."""
 
-    LOADS = (
-        *("id", "project", "title", "description", "due_at", "baseline_due_at", "status"),
+    ROW = (
+        *("id", "project_id", "title", "description", "due_at", "baseline_due_at", "status"),
         *("completed_at", "position", "added_after_baseline", "version", "created_at"),
         *("updated_at", "forecast_at", "float_days", "on_critical_path"),
-        *("department__code", "assignee__username"),
+        *("department__code", "assignee__username", "is_overdue", "is_at_risk"),
     )
 
-    def to_representation(self, milestone):
-        when = _DATETIME.to_representation
-        assignee = milestone.assignee
+    class Meta(MilestoneSerializer.Meta):
+        list_serializer_class = MilestoneListRowsSerializer
+
+    @staticmethod
+    def row(row: dict, links: list[tuple[int, int | None]], zone: tzinfo) -> dict:
+        """One list row; `links` are its (depends_on, min_lead_days) sorted by depends_on."""
+
+        def when(value: datetime | None) -> str | None:
+            return _iso(value, zone)
+
         return {
-            "id": milestone.pk,
-            "project": milestone.project_id,
-            "title": milestone.title,
-            "description": milestone.description,
-            "department": milestone.department.code,
-            "assignee": assignee.username if assignee is not None else None,
-            "due_at": when(milestone.due_at),
-            "baseline_due_at": when(milestone.baseline_due_at),
-            "status": milestone.status,
-            "completed_at": when(milestone.completed_at),
-            "depends_on": self.get_depends_on(milestone),
-            "dependencies": self.get_dependencies(milestone),
-            "position": milestone.position,
-            "added_after_baseline": milestone.added_after_baseline,
-            "is_overdue": bool(getattr(milestone, "is_overdue", False)),
-            "is_at_risk": bool(getattr(milestone, "is_at_risk", False)),
-            "forecast_at": when(milestone.forecast_at),
-            "float_days": milestone.float_days,
-            "on_critical_path": milestone.on_critical_path,
-            "warnings": self.get_warnings(milestone),
-            "version": milestone.version,
-            "created_at": when(milestone.created_at),
-            "updated_at": when(milestone.updated_at),
+            "id": row["id"],
+            "project": row["project_id"],
+            "title": row["title"],
+            "description": row["description"],
+            "department": row["department__code"],
+            "assignee": row["assignee__username"],
+            "due_at": when(row["due_at"]),
+            "baseline_due_at": when(row["baseline_due_at"]),
+            "status": row["status"],
+            "completed_at": when(row["completed_at"]),
+            "depends_on": [depends_on for depends_on, _lead in links],
+            "dependencies": [{"depends_on": d, "min_lead_days": lead} for d, lead in links],
+            "position": row["position"],
+            "added_after_baseline": row["added_after_baseline"],
+            "is_overdue": bool(row["is_overdue"]),
+            "is_at_risk": bool(row["is_at_risk"]),
+            "forecast_at": when(row["forecast_at"]),
+            "float_days": row["float_days"],
+            "on_critical_path": row["on_critical_path"],
+            "warnings": [],
+            "version": row["version"],
+            "created_at": when(row["created_at"]),
+            "updated_at": when(row["updated_at"]),
         }
 
 

@@ -87,25 +87,22 @@ class MilestoneViewSet(
 
     def get_queryset(self):
         params = self.request.query_params
-        queryset = milestone_queryset()
-        if self.action == "list":  # only what the list's rows show
-            queryset = (
-                queryset.select_related(None)
-                .select_related("department", "assignee")
-                .only(*MilestoneListSerializer.LOADS)
-            )
+        listing = self.action == "list"
         # `is_overdue`/`is_at_risk` come from the queryset's rules; the `overdue` filter reads
         # the same column, so the flag and the filter always agree.
-        return (
-            queryset.visible_to(
+        queryset = (
+            (Milestone.objects.all() if listing else milestone_queryset())
+            .visible_to(
                 self.request.user,
-                include_archived=self.action != "list"
+                include_archived=not listing
                 or bool(params.get("project"))
                 or params.get("archived") in {"true", "1"},
             )
             .with_flags(timezone.now())
             .order_by("due_at", "id")
         )
+        # The list's rows are plain values of only what they show (MilestoneListSerializer).
+        return queryset.values(*MilestoneListSerializer.ROW) if listing else queryset
 
     def check_create(self) -> None:
         milestone_authorize_create_any(actor=self.request.user)
