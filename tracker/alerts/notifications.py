@@ -9,7 +9,7 @@ each platform's format.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -23,7 +23,7 @@ from tracker.alerts import texts
 from tracker.alerts.models import Alert, AlertKind
 from tracker.alerts.snoozing import CHOICES, snooze_token
 from tracker.core.delivery import NothingToSend
-from tracker.milestones.episodes import episode_stories
+from tracker.milestones.episodes import EpisodeStory, episode_stories
 from tracker.notifications import links
 from tracker.notifications.chat import chat_renderer
 from tracker.notifications.emails import (
@@ -125,14 +125,21 @@ def _snooze_links(recipient, alert: Alert) -> list[tuple[str, str]]:
     ]
 
 
-def email_entries(alerts: Sequence[Alert], now: datetime, recipient=None) -> list[EmailEntry]:
+def email_entries(
+    alerts: Sequence[Alert],
+    now: datetime,
+    recipient=None,
+    stories: Mapping[int, EpisodeStory] | None = None,
+) -> list[EmailEntry]:
     """`alerts` as one entry per node, most urgent node first. An entry of an open lateness
     episode tells how long it is late, its re-plans and promise, and (for a `recipient`)
-    offers signed one-click snooze links."""
+    offers signed one-click snooze links. `stories`: the episodes' stories when a batch has
+    read them already (`alerts_email_preload`)."""
     by_node: dict[int, list[Alert]] = {}
     for alert in by_urgency(alerts):
         by_node.setdefault(alert.milestone_id, []).append(alert)
-    stories = episode_stories({a.episode_id for a in alerts if a.episode_id})
+    if stories is None:
+        stories = episode_stories({a.episode_id for a in alerts if a.episode_id})
     entries = []
     for node_alerts in by_node.values():
         first = node_alerts[0]  # the most urgent
@@ -180,7 +187,8 @@ def email_entries(alerts: Sequence[Alert], now: datetime, recipient=None) -> lis
 @email_preloader(OutboxEvent.ALERTS, OutboxEvent.DIGEST)
 def alerts_email_preload(messages: Sequence[OutboxMessage]) -> None:
     """The alerts each message lists (`email_alerts`), without the kinds its recipient switched
-    off since it was queued: two queries for a whole batch of emails."""
+    off since it was queued, and their lateness episodes' stories (`episode_stories`): the same
+    few queries for a whole batch of emails as for one."""
     alerts = Alert.objects.select_related(
         "project", "milestone__department", "milestone__assignee"
     ).in_bulk({pk for message in messages for pk in message.payload.get("alert_ids", [])})
@@ -194,6 +202,9 @@ def alerts_email_preload(messages: Sequence[OutboxMessage]) -> None:
             for pk in dict.fromkeys(message.payload.get("alert_ids", []))
             if pk in alerts and alerts[pk].kind not in switched_off
         ]
+    stories = episode_stories({a.episode_id for a in alerts.values() if a.episode_id})
+    for message in messages:
+        message.episode_stories = stories
 
 
 @email_renderer(OutboxEvent.ALERTS, OutboxEvent.DIGEST)
@@ -206,7 +217,9 @@ def alerts_email(message: OutboxMessage, now: datetime) -> RenderedEmail:
     alerts = by_urgency(message.email_alerts)
     if not alerts:
         raise NothingToSend
-    entries = email_entries(alerts, now, recipient=message.recipient)
+    entries = email_entries(
+        alerts, now, recipient=message.recipient, stories=message.episode_stories
+    )
     digest = message.event == OutboxEvent.DIGEST
     subject = texts.alerts_title(len(alerts), (a.project.name for a in alerts), digest=digest)
     kinds = sorted({a.kind for a in alerts}, key=AlertKind.urgency)
