@@ -131,6 +131,11 @@ class World:
             make_token(user)
         return ApiToken.objects.filter(user=user).first().pk
 
+    def own_comment(self, role: str) -> int:
+        from tracker.notifications.comments import comment_post
+
+        return comment_post(actor=self.user(role), milestone_id=self.node.pk, body="Mine").pk
+
     def own_feed(self, role: str) -> int:
         feed = CalendarFeed.objects.filter(user=self.user(role), project=None).first()
         if feed is None:
@@ -371,6 +376,10 @@ ROUTES: dict[str, list[Case]] = {
         api("delete", p("/api/v1/milestones/{node}/"), NODE_CREATORS, if_match=True),
     ],
     "api:milestone-history": [api("get", p("/api/v1/milestones/{node}/history/"), READERS)],
+    "api:milestone-comments-list": [
+        api("get", p("/api/v1/milestones/{node}/comments/"), READERS),
+        api("post", p("/api/v1/milestones/{node}/comments/"), SESSION, lambda w: {"body": "Hi"}),
+    ],
     # Everyone lists channels, and sees the ones they manage (none for most: an empty list).
     "api:channel-list": [
         api("get", p("/api/v1/channels/"), READERS),
@@ -500,6 +509,13 @@ ROUTES: dict[str, list[Case]] = {
             NODE_EDITORS,
             lambda w: {"version": str(w.node.version)},
         )
+    ],
+    "web:node_comment_post": [
+        web("post", p("/nodes/{node}/comments/"), SESSION, lambda w: {"body": "Hi"})
+    ],
+    # Everyone deletes their own comment (staff anyone's).
+    "web:node_comment_delete": [
+        web("post", lambda w, role: f"/comments/{w.own_comment(role)}/delete/", SESSION)
     ],
     "web:card": [web("get", p("/nodes/{node}/card/"), SESSION)],
     "web:card_edit": [

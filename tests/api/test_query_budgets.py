@@ -126,6 +126,15 @@ def history() -> str:
     return f"/api/v1/milestones/{node.pk}/history/"
 
 
+def comments() -> str:
+    from tracker.notifications.comments import comment_post
+
+    node = MilestoneFactory()
+    for _ in range(ROWS):
+        comment_post(actor=UserFactory(), milestone_id=node.pk, body="A comment")
+    return f"/api/v1/milestones/{node.pk}/comments/"
+
+
 def deviation_reasons() -> str:
     for i in range(ROWS):
         DeviationReason.objects.create(code=f"r{i}", name_en=f"R{i}", name_zh_hans=f"原因{i}")
@@ -190,6 +199,7 @@ BUDGETS: dict[str, tuple[Callable[[], str], int]] = {
     "project-forecast": (forecast, 6),
     "milestone-list": (milestones, 6),
     "milestone-history": (history, 6),
+    "milestone-comments-list": (comments, 5),
     "channel-list": (channels, 4),
     "deviation-reason-list": (deviation_reasons, 3),
     "project-baselines": (baselines, 5),

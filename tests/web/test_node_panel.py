@@ -73,3 +73,47 @@ def test_a_description_renders_markdown_and_nothing_unsafe(client_for, owner, pr
     body = html[html.index('class="prose"') :]
     assert "<strong>Stock</strong>" in body and "<li>one</li>" in body
     assert "<script>alert(1)" not in html and "javascript:alert" not in html
+
+
+def test_each_dependency_takes_a_minimum_lead(client_for, owner, chain):
+    a, b, c = chain
+    client = client_for(owner)
+    url = reverse("web:node_dependencies", args=[c.pk])
+    response = client.post(
+        url,
+        {"depends_on": [a.pk, b.pk], f"lead-{a.pk}": "3", f"lead-{b.pk}": "", "version": c.version},
+        headers=HTMX,
+    )
+    assert response.status_code == 200
+    leads = dict(
+        MilestoneDependency.objects.filter(milestone=c).values_list(
+            "depends_on_id", "min_lead_days"
+        )
+    )
+    assert leads == {a.pk: 3, b.pk: None}
+    html = response.content.decode()
+    assert f'name="lead-{a.pk}" min="0" max="365" step="1" inputmode="numeric" value="3"' in html
+    assert "minimum lead 3 working days" in html
+    c.refresh_from_db()
+    # Only the lead changes: the links stay, the lead goes back to none.
+    response = client.post(
+        url, {"depends_on": [a.pk, b.pk], f"lead-{a.pk}": "0", "version": c.version}, headers=HTMX
+    )
+    assert response.status_code == 200
+    assert MilestoneDependency.objects.get(milestone=c, depends_on=a).min_lead_days == 0
+
+
+@pytest.mark.parametrize("lead", ["-1", "2.5", "abc", "366"])
+def test_a_bad_lead_is_refused_naming_the_node_and_nothing_changes(client_for, owner, chain, lead):
+    a, b, c = chain
+    url = reverse("web:node_dependencies", args=[c.pk])
+    response = client_for(owner).post(
+        url, {"depends_on": [a.pk, b.pk], f"lead-{a.pk}": lead, "version": c.version}, headers=HTMX
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "The minimum lead after “Forecast” must be a whole number" in html
+    assert f'value="{lead}"' in html  # kept on screen to correct
+    assert list(
+        MilestoneDependency.objects.filter(milestone=c).values_list("depends_on_id", flat=True)
+    ) == [b.pk]

@@ -5,7 +5,8 @@
 - a department's lead: create, edit, move into their lane and delete that department's nodes
   in every project; import nodes;
 - a member: edit the nodes assigned to them;
-- any signed-in user: read everything; create a project of their own.
+- any signed-in user: read everything; comment on the nodes of projects not archived; create
+  a project of their own.
 
 Services enforce the rules with `authorize(actor, rule, …)`, which raises the one refusal,
 `PermissionDeniedError` (403 in the API, the 403 page or a form message in the UI, a reply in
@@ -32,7 +33,7 @@ from tracker.core.errors import PermissionDeniedError
 
 if TYPE_CHECKING:
     from tracker.accounts.models import User
-    from tracker.milestones.models import Milestone
+    from tracker.milestones.models import Comment, Milestone
     from tracker.projects.models import Project
 
 
@@ -174,6 +175,16 @@ def can_acknowledge_lateness(user: User, milestone: Milestone) -> bool:
     if not is_active_user(user):
         return False
     return milestone.assignee_id == user.id or milestone.department_id in _led_department_ids(user)
+
+
+def can_comment(user: User, milestone: Milestone) -> bool:
+    """Whoever reads a node's project may comment on it, while the project is not archived."""
+    return can_read(user) and milestone.project.status != ARCHIVED
+
+
+def can_delete_comment(user: User, comment: Comment) -> bool:
+    """A comment's author, and staff."""
+    return is_active_user(user) and (user.is_staff or comment.author_id == user.id)
 
 
 def can_move_milestone_to_department(user: User, milestone: Milestone, department_id: int) -> bool:

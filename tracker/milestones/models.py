@@ -343,6 +343,46 @@ class MilestoneDependency(models.Model):
         return f"{self.milestone_id} ← {self.depends_on_id}"
 
 
+class CommentQuerySet(models.QuerySet):
+    def shown(self) -> CommentQuerySet:
+        """The comments a thread shows: those not deleted."""
+        return self.filter(deleted_at__isnull=True)
+
+
+class Comment(models.Model):
+    """One message in a node's thread. The body is Markdown, cleaned when shown; posting goes
+    through `tracker.notifications.comments.comment_post`, which tells the people it names
+    (@username) and the node's assignee. Deleting keeps the row (the thread's order and the
+    inbox items that point at it) and clears the body."""
+
+    milestone = models.ForeignKey(
+        Milestone, on_delete=models.CASCADE, related_name="comments", verbose_name=_("milestone")
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    body = models.TextField(_("comment"), max_length=5000)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
+
+    objects = CommentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("comment")
+        verbose_name_plural = _("comments")
+        indexes = [
+            models.Index(fields=["milestone", "created_at"], name="milestones_comment_thread")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.milestone_id} · {self.author_id} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class BaselineEntry(models.Model):
     """A node's planned due in one baseline of its project (number 1 is the first; a
     re-baseline adds the next). Every baseline is kept, so a closed period stays measured

@@ -14,4 +14,6 @@ class NotificationsConfig(AppConfig):
     label = "notifications"
 
     def ready(self) -> None:
+        from tracker.notifications import comments  # noqa: F401  (registers its email renderer)
+
         autodiscover_modules("notifications")

@@ -1,8 +1,8 @@
 """The in-app inbox (the bell): what is addressed to a person, shown at once.
 
 Alerts reach it through the scan's fan-out (`tracker.alerts.fanout`), mentions and comments
-through `inbox_notify`; both leave out whoever switched the kind off "in the app"
-(`preferences`), muted the project or is inactive. The email digest never delays an item.
+through `inbox_notify`; both leave out whoever switched the kind off "in the app", muted the
+project or is inactive (`preferences.people_receiving`). The email digest never delays an item.
 """
 
 from __future__ import annotations
@@ -11,24 +11,15 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from tracker.accounts.models import User
-from tracker.milestones.models import Milestone
+from tracker.milestones.models import Comment, Milestone
 from tracker.notifications.models import InboxItem, PreferenceChannel
-from tracker.notifications.preferences import users_receiving
+from tracker.notifications.preferences import people_receiving
 
 PAGE_SIZE = 50
 TEXT_LENGTH = InboxItem._meta.get_field("text").max_length
-
-
-def inbox_recipients(users: QuerySet[User], *, kind: str, project_id: int) -> QuerySet[User]:
-    """`users` who get `kind` about project `project_id` in the app: active, the kind not
-    switched off in the app, the project not muted (the fan-out's SQL says the same)."""
-    return users_receiving(
-        users.filter(is_active=True), kind=kind, channel=PreferenceChannel.IN_APP
-    ).exclude(muted_projects=project_id)
 
 
 def inbox_notify(
@@ -38,6 +29,7 @@ def inbox_notify(
     milestone: Milestone,
     actor: User | None = None,
     text: str = "",
+    comment: Comment | None = None,
     now: datetime | None = None,
 ) -> list[InboxItem]:
     """An item of `kind` about `milestone` for each of `recipients` who wants it in the app
@@ -46,8 +38,11 @@ def inbox_notify(
     if not ids:
         return []
     now = now or timezone.now()
-    wanted = inbox_recipients(
-        User.objects.filter(pk__in=ids), kind=kind, project_id=milestone.project_id
+    wanted = people_receiving(
+        User.objects.filter(pk__in=ids),
+        kind=kind,
+        channel=PreferenceChannel.IN_APP,
+        project_id=milestone.project_id,
     ).values_list("pk", flat=True)
     if len(text) > TEXT_LENGTH:
         text = text[: TEXT_LENGTH - 1] + "…"
@@ -60,6 +55,7 @@ def inbox_notify(
                 milestone=milestone,
                 actor=actor,
                 text=text,
+                comment=comment,
                 created_at=now,
             )
             for pk in sorted(wanted)

@@ -171,6 +171,7 @@ class OutboxEvent(models.TextChoices):
     DIGEST = "digest", _("Daily digest")
     WEEKLY_REPORT = "weekly_report", _("Weekly report")
     MONTHLY_REPORT = "monthly_report", _("Monthly report")
+    COMMENT = "comment", _("Comment")
     TEST = "test", _("Test message")
 
 
@@ -367,9 +368,9 @@ class InboxItem(models.Model):
     INSERT … SELECT shape as the emails), a mention or a comment.
 
     The label is rendered when shown, in the reader's language, from `kind` and the node; `text`
-    holds what cannot be (a comment's opening words). `alert` is kept to show each alert once
-    per person (a unique constraint); the database does not check it: alerts go with their
-    node through a trigger, and the node's cascade removes these rows first.
+    holds what cannot be (a comment's opening words). `alert` and `comment` are kept to show
+    each once per person (unique constraints); the database does not check `alert`: alerts go
+    with their node through a trigger, and the node's cascade removes these rows first.
     """
 
     recipient = models.ForeignKey(
@@ -401,6 +402,14 @@ class InboxItem(models.Model):
         db_index=False,  # the unique (recipient, alert) index
         db_constraint=False,
     )
+    comment = models.ForeignKey(
+        "milestones.Comment",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the unique (comment, recipient) index
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -424,6 +433,11 @@ class InboxItem(models.Model):
                 fields=["recipient", "alert"],
                 condition=Q(alert__isnull=False),
                 name="notifications_inbox_alert_once",
+            ),
+            models.UniqueConstraint(
+                fields=["comment", "recipient"],
+                condition=Q(comment__isnull=False),
+                name="notifications_inbox_comment_once",
             ),
         ]
         indexes = [

@@ -117,6 +117,17 @@ def users_receiving(users: QuerySet[User], *, kind: str, channel: str) -> QueryS
     return users.filter(~Exists(off))
 
 
+def people_receiving(
+    users: QuerySet[User], *, kind: str, channel: str, project_id: int
+) -> QuerySet[User]:
+    """`users` who hear of `kind` about project `project_id` by `channel`: active, the kind
+    not switched off by that channel, the project not muted (the scan's fan-out SQL says the
+    same for alerts)."""
+    return users_receiving(users.filter(is_active=True), kind=kind, channel=channel).exclude(
+        muted_projects=project_id
+    )
+
+
 # The signed one-click link (RFC 8058) --------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from tracker.accounts.models import Department, User
 from tracker.alerts.models import Alert
 from tracker.milestones.models import (
+    Comment,
     Milestone,
     MilestoneChange,
     MilestoneDependency,
@@ -287,7 +288,8 @@ def bulk_assignee_choices(*, project: Project) -> QuerySet[User]:
 
 
 def node_detail(*, milestone_id: int, user: User, now: datetime | None = None) -> Milestone:
-    """One node `user` reads, with its dependencies both ways, its alerts and its history."""
+    """One node `user` reads, with its dependencies both ways, its alerts, its history and its
+    comments."""
     now = now or timezone.now()
     node = (
         milestone_queryset()
@@ -307,6 +309,7 @@ def node_detail(*, milestone_id: int, user: User, now: datetime | None = None) -
             ),
             Prefetch("changes", queryset=MilestoneChange.objects.select_related("actor")),
             Prefetch("alerts", queryset=Alert.objects.order_by("-created_at", "-id")),
+            Prefetch("comments", queryset=comment_thread()),
         )
         .get(pk=milestone_id)
     )
@@ -316,6 +319,11 @@ def node_detail(*, milestone_id: int, user: User, now: datetime | None = None) -
         upstream.min_lead_days = leads.get(upstream.pk)
     forecast_days_late([node])
     return node
+
+
+def comment_thread() -> QuerySet[Comment]:
+    """A node's thread as shown: oldest first, with each author's name."""
+    return Comment.objects.shown().select_related("author").order_by("created_at", "id")
 
 
 def dependency_choices(*, milestone: Milestone) -> QuerySet[Milestone]:

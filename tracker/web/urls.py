@@ -71,6 +71,12 @@ urlpatterns = [
         nodes.node_dependencies_view,
         name="node_dependencies",
     ),
+    path("nodes/<int:node_id>/comments/", nodes.node_comment_post, name="node_comment_post"),
+    path(
+        "comments/<int:comment_id>/delete/",
+        nodes.node_comment_delete,
+        name="node_comment_delete",
+    ),
     path("nodes/<int:node_id>/card/", board.card, name="card"),
     path("nodes/<int:node_id>/edit/", board.card_edit, name="card_edit"),
     path("nodes/<int:node_id>/move/", board.card_move, name="card_move"),

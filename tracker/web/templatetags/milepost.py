@@ -137,6 +137,11 @@ def can_manage(user, project) -> bool:
     return permissions.can_manage_project(user, project)
 
 
+@register.filter
+def can_delete_comment(user, comment) -> bool:
+    return permissions.can_delete_comment(user, comment)
+
+
 @register.simple_tag
 def shows_channels(user) -> bool:
     """The channels page is for staff and for people who own a project."""
@@ -219,3 +224,9 @@ def inbox_unread(context) -> int:
     """The bell's unread count (one query per request, however often a page asks)."""
     request = context.get("request")
     return request_inbox_unread(request) if request is not None else 0
+
+
+@register.filter
+def get_item(mapping, key):
+    """`mapping[key]` in a template (None when absent or no mapping)."""
+    return mapping.get(key) if mapping else None
