@@ -279,14 +279,15 @@ def test_project_settings_set_working_time(client_for, owner):
     assert url in board
     assert client_for(owner).get(url).status_code == 200
     assert client_for(UserFactory()).get(url).status_code == 403
-    data = {
-        "working_hours": "10:00-19:00",
-        "due_soon_hours": "16",
-        "escalate_after_hours": "8",
-        "war_room": "on",
-        "war_room_days_before": "5",
-        "war_room_days_after": "2",
-    }
+    data = _settings_data(
+        project,
+        working_hours="10:00-19:00",
+        due_soon_hours="16",
+        escalate_after_hours="8",
+        war_room="on",
+        war_room_days_before="5",
+        war_room_days_after="2",
+    )
     assert client_for(owner).post(url, data).status_code == 302
     project.refresh_from_db()
     assert project.working_hours == "10:00-19:00" and project.war_room
@@ -368,3 +369,85 @@ def test_past_nodes_are_done_left_out_or_rescheduled_as_chosen(
     assert rescheduled and all(node.due_at > timezone.now() for node in rescheduled)
     assert not project.milestones.open().overdue(timezone.now()).exists()
     assert not MilestoneDependency.objects.filter(depends_on__template_key=skipped_key).exists()
+
+
+def _settings_data(project, **changes) -> dict:
+    data = {
+        "name": project.name,
+        "d_day": timezone.localtime(project.d_day).strftime(DATETIME_FORMAT),
+        "status": project.status,
+        "owner": str(project.owner_id),
+        "threshold_percent": str((project.deviation_threshold * 100).quantize(Decimal("0.01"))),
+        "working_hours": project.working_hours,
+        "due_soon_hours": "24",
+        "escalate_after_hours": "24",
+        "war_room_days_before": "3",
+        "war_room_days_after": "3",
+    }
+    return {**data, **changes}
+
+
+def test_project_settings_name_status_owner_threshold_audited(client_for, owner):
+    from tracker.accounts.models import AuditEntry
+
+    project = ProjectFactory(owner=owner, war_room=False, status="planning")
+    heir = UserFactory(username="heir", first_name="Hui", last_name="Zhang")
+    url = reverse("web:project_settings", args=[project.pk])
+    page = client_for(owner).get(url).content.decode()
+    assert "Hui Zhang" in page and ">heir<" not in page  # names, not usernames
+    data = _settings_data(
+        project, name="Renamed", status="active", owner=str(heir.pk), threshold_percent="15"
+    )
+    assert client_for(owner).post(url, data).status_code == 302
+    project.refresh_from_db()
+    assert (project.name, project.status, project.owner) == ("Renamed", "active", heir)
+    assert project.deviation_threshold == Decimal("0.15")
+    assert project.baselined_at is not None  # activation baselines, as the service does
+    fields = set(AuditEntry.objects.filter(project_ref=project.pk).values_list("field", flat=True))
+    assert {"owner", "deviation_threshold", "status"} <= fields
+    # The former owner is no longer allowed in.
+    assert client_for(owner).get(url).status_code == 403
+
+
+def test_moving_the_d_day_previews_then_needs_a_reason(client_for, owner):
+    project = ProjectFactory(owner=owner, war_room=False)
+    dept = DepartmentFactory(code="merch", name="Merchandising")
+    node = MilestoneFactory(project=project, department=dept, title="Pricing")
+    MilestoneFactory(project=project, department=dept, title="Done one", status="done")
+    url = reverse("web:project_settings", args=[project.pk])
+    later = timezone.localtime(project.d_day + timedelta(days=7)).strftime(DATETIME_FORMAT)
+    client = client_for(owner)
+
+    preview = client.post(url, _settings_data(project, d_day=later, preview="1"))
+    html = preview.content.decode()
+    assert preview.status_code == 200 and "1 node moves:" in html
+    assert "Pricing" in html and "Done one" not in html
+    moved_to = timezone.localtime(node.due_at + timedelta(days=7)).strftime("%Y-%m-%d %H:%M")
+    assert moved_to in html
+    node.refresh_from_db()
+    project.refresh_from_db()
+    assert timezone.localtime(project.d_day).strftime(DATETIME_FORMAT) != later  # nothing saved
+
+    refused = client.post(url, _settings_data(project, d_day=later))
+    assert refused.status_code == 422 and "Say why the D-day moves." in refused.content.decode()
+    project.refresh_from_db()
+    assert timezone.localtime(project.d_day).strftime(DATETIME_FORMAT) != later
+
+    saved = client.post(url, _settings_data(project, d_day=later, change_reason="Supplier late"))
+    assert saved.status_code == 302
+    project.refresh_from_db()
+    old_due = node.due_at
+    node.refresh_from_db()
+    assert timezone.localtime(project.d_day).strftime(DATETIME_FORMAT) == later
+    # The D-day typed is to the minute: the node moves by the same amount.
+    assert abs(node.due_at - (old_due + timedelta(days=7))) < timedelta(minutes=1)
+
+
+def test_project_settings_are_for_the_owner_and_staff(client_for, owner, staff):
+    project = ProjectFactory(owner=owner)
+    url = reverse("web:project_settings", args=[project.pk])
+    lead = UserFactory()
+    DepartmentFactory(code="merch", lead=lead)
+    assert client_for(lead).get(url).status_code == 403
+    assert client_for(lead).post(url, _settings_data(project, name="x")).status_code == 403
+    assert client_for(staff).get(url).status_code == 200

@@ -164,3 +164,14 @@ def test_the_restatements_table_exports(client_for, owner, week_data):
     )
     assert answer.status_code == 200
     assert answer.content.decode("utf-8-sig").splitlines()[0].startswith("node_id,node,project_id")
+
+
+def test_the_worst_slips_name_people_and_departments_not_codes(client_for, owner, week_data):
+    from tests.factories import UserFactory
+    from tracker.milestones.models import Milestone
+
+    assignee = UserFactory(username="zhw", first_name="Hui", last_name="Zhang")
+    Milestone.objects.filter(title="Banner").update(assignee=assignee)
+    html = client_for(owner).get(reverse("web:report_weekly")).content.decode()
+    assert "<td>Hui Zhang</td>" in html and "<td>zhw</td>" not in html
+    assert "<td>Design</td>" in html and "<td>design</td>" not in html

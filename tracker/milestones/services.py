@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, F, Max, Value, When
+from django.db.models import Case, F, Max, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -778,6 +778,12 @@ def milestone_bulk_create(
 
 
 @transaction.atomic
+def shifted_nodes(*, project_id: int) -> QuerySet[Milestone]:
+    """The nodes a shift of the whole project moves (a re-anchor, a bulk shift): all but the
+    done ones."""
+    return Milestone.objects.filter(project_id=project_id).exclude(status=MilestoneStatus.DONE)
+
+
 def milestone_bulk_shift(
     *,
     project_id: int,
@@ -795,7 +801,7 @@ def milestone_bulk_shift(
     now = now or timezone.now()
     if not delta:
         return 0
-    moving = Milestone.objects.filter(project_id=project_id).exclude(status=MilestoneStatus.DONE)
+    moving = shifted_nodes(project_id=project_id)
     before = list(
         moving.select_for_update().values_list(
             "pk", "due_at", "title", "project_id", "department_id", "baseline_due_at"

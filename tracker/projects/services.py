@@ -5,6 +5,7 @@ The nodes themselves are written by `tracker.milestones.services` (with their hi
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -40,6 +41,7 @@ from tracker.milestones.services import (
     milestone_bulk_shift,
     milestone_update,
     reason_resolve,
+    shifted_nodes,
 )
 from tracker.projects.models import (
     OffsetUnit,
@@ -588,6 +590,38 @@ def reanchor_move(
     return move
 
 
+@dataclass(frozen=True)
+class ReanchorRow:
+    node: Milestone
+    due_at: datetime  # now
+    new_due_at: datetime  # after the re-anchor
+
+
+def reanchor_preview(*, project: Project, new_d_day: datetime) -> list[ReanchorRow]:
+    """Where `project_reanchor` would put each node if the D-day moved to `new_d_day`, by
+    the same rule (`reanchor_move`), without writing anything: the nodes that would move, by
+    due date."""
+    if new_d_day == project.d_day:
+        return []
+    moved = copy.copy(project)
+    moved.d_day = new_d_day
+    move = reanchor_move(project=moved, old_d_day=project.d_day)
+    delta = new_d_day - project.d_day
+    nodes = (
+        shifted_nodes(project_id=project.pk)
+        .select_related("department", "assignee")
+        .order_by("due_at", "id")
+    )
+    return [
+        ReanchorRow(
+            node=node,
+            due_at=node.due_at,
+            new_due_at=move(node.due_at) if move else node.due_at + delta,
+        )
+        for node in nodes
+    ]
+
+
 @transaction.atomic
 def project_update(
     *,
@@ -615,7 +649,10 @@ def project_update(
         )
     new_d_day = data.pop("d_day", None)
     new_status = data.pop("status", None)
-    before = {field: getattr(project, field) for field in ("deviation_threshold", "owner")}
+    # The owner changes last: the re-anchor and the activation check the actor against the
+    # project as it was, so an owner may hand the project over in the same save.
+    new_owner = data.pop("owner", None)
+    before = {field: getattr(project, field) for field in ("deviation_threshold",)}
     for field, value in data.items():
         setattr(project, field, value)
     project.full_clean(exclude=["template"])
@@ -649,6 +686,12 @@ def project_update(
             old=old_status,
             new=new_status,
             reason=reason,
+        )
+    if new_owner is not None and new_owner != project.owner:
+        old_owner, project.owner = project.owner, new_owner
+        project.save(update_fields=["owner", "updated_at"])
+        project_audit(
+            project=project, actor=actor, field="owner", old=old_owner, new=new_owner, reason=reason
         )
     return project
 

@@ -221,6 +221,14 @@ def _week_pass(
     return result
 
 
+def _display_name(row: dict[str, Any]) -> str | None:
+    """The assignee's name as `User.__str__` gives it (full name, else username), from values."""
+    if row["assignee__username"] is None:
+        return None
+    full = f"{row['assignee__first_name']} {row['assignee__last_name']}".strip()
+    return full or row["assignee__username"]
+
+
 def deviation_report(
     *,
     period: Period,
@@ -311,7 +319,11 @@ def deviation_report(
         {
             row["id"]: row
             for row in Milestone.objects.filter(pk__in=[s["id"] for s in slips]).values(
-                "id", "title", "assignee__username"
+                "id",
+                "title",
+                "assignee__username",
+                "assignee__first_name",
+                "assignee__last_name",
             )
         }
         if slips
@@ -340,7 +352,9 @@ def deviation_report(
                 "project_id": slip["project_id"],
                 "project": projects[slip["project_id"]]["name"],
                 "department": departments[slip["department_id"]]["code"],
+                "department_name": departments[slip["department_id"]]["name"],  # people read it
                 "assignee": details[slip["id"]]["assignee__username"],
+                "assignee_name": _display_name(details[slip["id"]]),
                 "planned_due": slip["planned_due"],
                 "completed_at": slip["completed_at"],
                 "status": slip["status"],
@@ -481,6 +495,7 @@ def report_restatements(
             "old_value": change.old_value,
             "new_value": change.new_value,
             "actor": change.actor.username if change.actor else None,
+            "actor_name": str(change.actor) if change.actor else None,
             "at": change.created_at,
             "reason_code": change.reason_code,
             "reason_name": names.get(change.reason_code, ""),
@@ -504,6 +519,7 @@ def report_restatements(
                 "old_value": entry.old_value,
                 "new_value": entry.new_value,
                 "actor": entry.actor.username if entry.actor else None,
+                "actor_name": str(entry.actor) if entry.actor else None,
                 "at": entry.created_at,
                 "reason_code": entry.reason_code,
                 "reason_name": names.get(entry.reason_code, ""),

@@ -3,13 +3,14 @@ services, whose ValidationErrors are copied onto the form by `add_service_errors
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.forms.renderers import DjangoTemplates
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -39,6 +40,18 @@ def datetime_widget() -> forms.DateTimeInput:
 
 def tz_help() -> str:
     return _("Times are in %(zone)s.") % {"zone": settings.TIME_ZONE}
+
+
+def reason_code_field() -> forms.ChoiceField:
+    """The deviation reason select of a form whose change may need one on a baselined
+    project (the service says when, on this field)."""
+    return forms.ChoiceField(label=_("Reason code"), required=False, choices=reason_choices)
+
+
+def reason_choices() -> list[tuple[str, str]]:
+    return [("", _("No reason needed"))] + [
+        (reason.code, reason.name) for reason in DeviationReason.objects.active()
+    ]
 
 
 class UIRenderer(DjangoTemplates):
@@ -125,8 +138,28 @@ class ProjectCreateForm(UIForm):
 
 
 class ProjectSettingsForm(UIForm):
-    """A project's working time: its hours, its reminder windows and its war room."""
+    """A project's settings (owner and staff): its name, D-day (moving it re-anchors the
+    nodes, with a reason), status, owner, deviation threshold, and its working time: hours,
+    reminder windows and war room. `project_update` checks and audits them."""
 
+    name = forms.CharField(label=_("Name"), max_length=200)
+    d_day = forms.DateTimeField(label=_("D-day"), widget=datetime_widget())
+    change_reason = forms.CharField(
+        label=_("Why the D-day moves"),
+        required=False,
+        max_length=500,
+        help_text=_("Needed when the D-day moves; kept in the audit log and each node's history."),
+    )
+    reason_code = reason_code_field()
+    status = forms.ChoiceField(label=_("Status"), choices=ProjectStatus.choices)
+    owner = forms.ModelChoiceField(label=_("Owner"), queryset=User.objects.none())
+    threshold_percent = forms.DecimalField(
+        label=_("Deviation threshold (%)"),
+        min_value=Decimal(0),
+        max_value=Decimal(100),
+        decimal_places=2,
+        help_text=_("Share of nodes allowed to miss their planned date."),
+    )
     working_hours = forms.CharField(
         label=_("Working hours"),
         required=False,
@@ -151,9 +184,22 @@ class ProjectSettingsForm(UIForm):
         label=_("War room until D+"), min_value=0, max_value=60
     )
 
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+        self.fields["owner"].queryset = User.objects.filter(
+            Q(is_active=True) | Q(pk=project.owner_id)
+        ).order_by("first_name", "last_name", "username")
+        self.fields["d_day"].help_text = tz_help()
+
     @classmethod
     def initial_for(cls, project: Project) -> dict[str, Any]:
         return {
+            "name": project.name,
+            "d_day": timezone.localtime(project.d_day).replace(second=0, microsecond=0),
+            "status": project.status,
+            "owner": project.owner_id,
+            "threshold_percent": (project.deviation_threshold * 100).quantize(Decimal("0.01")),
             "working_hours": project.working_hours,
             "due_soon_hours": int(project.due_soon_window.total_seconds() // 3600),
             "escalate_after_hours": int(project.escalate_after.total_seconds() // 3600),
@@ -162,10 +208,23 @@ class ProjectSettingsForm(UIForm):
             "war_room_days_after": project.war_room_days_after,
         }
 
+    @property
+    def new_d_day(self) -> datetime | None:
+        """The D-day asked for when it differs from the project's (to the minute)."""
+        d_day = self.cleaned_data.get("d_day")
+        if d_day is None:
+            return None
+        current = self.project.d_day.replace(second=0, microsecond=0)
+        return d_day if d_day != current else None
+
     def project_data(self) -> dict[str, Any]:
-        """The fields as `project_update` takes them."""
+        """The fields as `project_update` takes them (the D-day only when it moves)."""
         data = self.cleaned_data
-        return {
+        fields = {
+            "name": data["name"].strip(),
+            "status": data["status"],
+            "owner": data["owner"],
+            "deviation_threshold": data["threshold_percent"] / 100,
             "working_hours": data["working_hours"].strip(),
             "due_soon_window": timedelta(hours=data["due_soon_hours"]),
             "escalate_after": timedelta(hours=data["escalate_after_hours"]),
@@ -173,6 +232,9 @@ class ProjectSettingsForm(UIForm):
             "war_room_days_before": data["war_room_days_before"],
             "war_room_days_after": data["war_room_days_after"],
         }
+        if self.new_d_day is not None:
+            fields["d_day"] = self.new_d_day
+        return fields
 
 
 class MilestoneEditForm(UIForm):
@@ -544,18 +606,6 @@ class TemplateNodeForm(UIForm):
 TemplateNodeFormSet = forms.formset_factory(
     TemplateNodeForm, extra=3, can_delete=True, max_num=500, validate_max=True
 )
-
-
-def reason_code_field() -> forms.ChoiceField:
-    """The deviation reason select of a form whose change may need one on a baselined
-    project (the service says when, on this field)."""
-    return forms.ChoiceField(label=_("Reason code"), required=False, choices=reason_choices)
-
-
-def reason_choices() -> list[tuple[str, str]]:
-    return [("", _("No reason needed"))] + [
-        (reason.code, reason.name) for reason in DeviationReason.objects.active()
-    ]
 
 
 class BulkEditForm(UIForm):

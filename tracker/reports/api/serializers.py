@@ -35,8 +35,12 @@ class SlipSerializer(serializers.Serializer):
     title = serializers.CharField()
     project_id = serializers.IntegerField()
     project = serializers.CharField()
-    department = serializers.CharField()
-    assignee = serializers.CharField(allow_null=True)
+    department = serializers.CharField(help_text="The department's code.")
+    department_name = serializers.CharField(required=False)
+    assignee = serializers.CharField(allow_null=True, help_text="The assignee's username.")
+    assignee_name = serializers.CharField(
+        allow_null=True, required=False, help_text="The assignee's display name."
+    )
     planned_due = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
     status = serializers.CharField()
@@ -60,6 +64,9 @@ class RestatementSerializer(serializers.Serializer):
     old_value = serializers.CharField(allow_blank=True)
     new_value = serializers.CharField(allow_blank=True)
     actor = serializers.CharField(allow_null=True)
+    actor_name = serializers.CharField(
+        allow_null=True, required=False, help_text="Who, by display name."
+    )
     at = serializers.DateTimeField()
     reason_code = serializers.CharField(allow_blank=True)
     reason_name = serializers.CharField(allow_blank=True)

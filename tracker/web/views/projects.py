@@ -21,6 +21,7 @@ from tracker.projects.services import (
     project_baseline,
     project_create,
     project_update,
+    reanchor_preview,
     template_schedule,
 )
 from tracker.web.forms import ProjectCreateForm, ProjectFilterForm, ProjectSettingsForm
@@ -154,24 +155,38 @@ def project_create_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def project_settings_view(request: HttpRequest, project_id: int) -> HttpResponse:
-    """The project's working hours, reminder windows and war room (owner and staff)."""
+    """The project's settings (owner and staff), all through `project_update`: its checks and
+    audit. "Preview" shows where a new D-day would put the nodes and saves nothing."""
     project = get_project(request.user, project_id)
     authorize(request.user, can_manage_project, project)  # the form, too
+    page = "web/projects/settings.html"
     if request.method != "POST":
-        form = ProjectSettingsForm(initial=ProjectSettingsForm.initial_for(project))
-        return render(request, "web/projects/settings.html", {"project": project, "form": form})
-    form = ProjectSettingsForm(request.POST)
-    if form.is_valid():
-        try:
-            project_update(project=project, actor=request.user, data=form.project_data())
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("The project's working time is saved."))
-            return redirect("web:board", project_id=project.pk)
-    return render(
-        request, "web/projects/settings.html", {"project": project, "form": form}, status=422
-    )
+        form = ProjectSettingsForm(
+            initial=ProjectSettingsForm.initial_for(project), project=project
+        )
+        return render(request, page, {"project": project, "form": form})
+    form = ProjectSettingsForm(request.POST, project=project)
+    if not form.is_valid():
+        return render(request, page, {"project": project, "form": form}, status=422)
+    context = {"project": project, "form": form}
+    if form.new_d_day is not None:
+        context["preview"] = reanchor_preview(project=project, new_d_day=form.new_d_day)
+    if "preview" in request.POST:
+        return render(request, page, context)
+    try:
+        project_update(
+            project=project,
+            actor=request.user,
+            data=form.project_data(),
+            change_reason=form.cleaned_data["change_reason"],
+            reason_code=form.cleaned_data["reason_code"],
+        )
+    except ValidationError as error:
+        project.refresh_from_db()
+        add_service_errors(form, error)
+        return render(request, page, context, status=422)
+    messages.success(request, _("The project's settings are saved."))
+    return redirect("web:board", project_id=project.pk)
 
 
 @login_required
