@@ -9,8 +9,8 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('alerts', '0006_forecast_alert_kinds'),
-        ('milestones', '0006_comments'),
-        ('notifications', '0005_inbox_items_and_comment_kinds'),
+        ('milestones', '0007_comments'),
+        ('notifications', '0006_ladder_kinds'),
         ('projects', '0006_baselines_kept'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

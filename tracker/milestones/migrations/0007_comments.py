@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('milestones', '0005_forecast'),
+        ('milestones', '0006_lateness_episodes_promises'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
