@@ -18,8 +18,9 @@ from django.db import connection, transaction
 from tests.alerts.support import database_url, wait_until
 from tracker.alerts.models import Alert, AlertKind
 from tracker.alerts.services import ScanLock, ScanResult, alerts_scan
-from tracker.milestones.models import Milestone, MilestoneStatus
+from tracker.milestones.models import Comment, LatenessEpisode, Milestone, MilestoneStatus
 from tracker.milestones.services import milestone_delete
+from tracker.notifications.models import InboxItem
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -161,9 +162,16 @@ def test_a_scan_waits_for_a_delete_in_progress_and_skips_the_node(team, kind):
 
 @pytest.mark.postgresql(reason="a trigger; on SQLite nodes are deleted through Django's cascade")
 def test_deleting_nodes_in_sql_deletes_their_alerts(team):
+    """...and what else hangs on them: episodes, inbox items, comments."""
     kept, deleted = team.node(NOW - H), team.node(NOW - 2 * H)
     assert scan_at(NOW).overdue == 2
+    for node in (kept, deleted):
+        Comment.objects.create(milestone=node, author=team.owner, body="Why late?")
+    assert set(InboxItem.objects.values_list("milestone_id", flat=True)) == {kept.pk, deleted.pk}
     with psycopg.connect(database_url(), autocommit=True) as sql:
         sql.execute("DELETE FROM milestones_milestone WHERE id = %s", [deleted.pk])
     assert set(Alert.objects.values_list("milestone_id", flat=True)) == {kept.pk}
+    assert set(LatenessEpisode.objects.values_list("milestone_id", flat=True)) == {kept.pk}
+    assert set(InboxItem.objects.values_list("milestone_id", flat=True)) == {kept.pk}
+    assert set(Comment.objects.values_list("milestone_id", flat=True)) == {kept.pk}
     assert orphans() == 0

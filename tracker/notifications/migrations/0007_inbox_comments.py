@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('alerts', '0006_forecast_alert_kinds'),
-        ('milestones', '0007_comments'),
+        ('milestones', '0008_comments'),
         ('notifications', '0006_ladder_kinds'),
         ('projects', '0006_baselines_kept'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('milestones', '0006_lateness_episodes_promises'),
+        ('milestones', '0007_report_backlog_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
