@@ -573,6 +573,9 @@ BUDGET = {
     "monthly_report": 27,
     "weekly_trend": 2,
 }
+# Without GROUPING SETS (SQLite) the pass is six queries: headline, departments, projects and
+# their names, working-day slips, worst slips (selectors._week_pass_portable).
+PORTABLE_PASS_EXTRA = 5
 
 
 @pytest.mark.parametrize("name", REPORTS)
@@ -586,9 +589,13 @@ def test_query_count_does_not_grow_with_the_nodes(db, name):
     large = _count_queries(lambda: REPORTS[name](project_id))
 
     assert small == large
-    assert large <= BUDGET[name]
+    extra = (
+        0 if connection.vendor == "postgresql" or name == "weekly_trend" else PORTABLE_PASS_EXTRA
+    )
+    assert large <= BUDGET[name] + extra
 
 
+@pytest.mark.postgresql(reason="GROUPING SETS; SQLite has the portable pass")
 @pytest.mark.parametrize("scope", ["all", "project", "department"])
 def test_weekly_report_reads_its_week_in_one_grouping_sets_pass(db, scope):
     """Headline, departments, projects, slips in working days and the worst slips come from one

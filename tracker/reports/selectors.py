@@ -170,8 +170,13 @@ class _WeekPass:
 def _week_pass(
     population: QuerySet[Milestone], *, as_of: datetime, worst_slips: int, working_days: bool
 ) -> _WeekPass:
-    """The period's figures in ONE statement over its population (see `_PASS`)."""
+    """The period's figures in ONE statement over its population (see `_PASS`); on a database
+    without GROUPING SETS (SQLite, the embedded default) the same figures in a few queries."""
     zone = timezone.get_current_timezone()
+    if connection.vendor != "postgresql":
+        return _week_pass_portable(
+            population, as_of=as_of, worst_slips=worst_slips, working_days=working_days
+        )
     week = population.annotate(
         is_late=_flag(LATE),
         is_open=_flag(OPEN),
@@ -186,7 +191,8 @@ def _week_pass(
     sql, params = week.order_by().query.sql_with_params()
     statement = _PASS.format(
         population=sql,
-        groups=", ".join(v for k, v in _GROUPS.items() if working_days or k != "days"),
+        # every set, even when the day pairs go unused: GROUPING() names all four columns
+        groups=", ".join(_GROUPS.values()),
         project_table=connection.ops.quote_name(Project._meta.db_table),
         project_grouping=_GROUPING["project"],
     )
@@ -218,6 +224,50 @@ def _week_pass(
             case "days" if deviated:
                 result.day_pairs[(planned, done)] = deviated
     result.slips.sort(key=lambda node: (-node["slip"], node["id"]))  # UNION ALL keeps no order
+    return result
+
+
+def _week_pass_portable(
+    population: QuerySet[Milestone], *, as_of: datetime, worst_slips: int, working_days: bool
+) -> _WeekPass:
+    """`_week_pass` as one query per grouping, from the same definitions."""
+    zone = timezone.get_current_timezone()
+    aggregates = _aggregates(as_of)
+    base = population.order_by()
+    result = _WeekPass(headline=base.aggregate(**aggregates))
+    result.departments = list(
+        base.values("department_id").annotate(**aggregates).order_by("department_id")
+    )
+    rows = list(base.values("project_id").annotate(**aggregates).order_by("project_id"))
+    projects = Project.objects.in_bulk([row["project_id"] for row in rows])
+    result.projects = [
+        {
+            "id": row.pop("project_id"),
+            "name": projects[row_id].name,
+            "deviation_threshold": projects[row_id].deviation_threshold,
+            **row,
+        }
+        for row in rows
+        for row_id in [row["project_id"]]
+    ]
+    deviated = base.filter(DEVIATED)
+    if working_days:
+        result.day_pairs = {
+            (row["planned_day"], row["done_day"]): row["count"]
+            for row in deviated.annotate(
+                planned_day=TruncDate("planned_due", tzinfo=zone),
+                done_day=TruncDate(_completion(as_of), tzinfo=zone),
+            )
+            .values("planned_day", "done_day")
+            .annotate(count=Count("id"))
+        }
+    result.slips = list(
+        deviated.annotate(slip=_slip(as_of))
+        .order_by("-slip", "id")
+        .values(
+            "id", "department_id", "project_id", "status", "planned_due", "completed_at", "slip"
+        )[:worst_slips]
+    )
     return result
 
 
