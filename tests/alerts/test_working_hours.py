@@ -128,6 +128,29 @@ def test_a_war_room_goes_out_day_and_night(team):
     assert kinds_at(node, "2026-11-09 15:01") == {"due_soon", "overdue", "escalation"}
 
 
+def test_projects_with_different_hours_each_get_their_own_moments(team):
+    """Three projects, three settings, three moments: each node is judged by its own project's
+    (the scan groups the settings in SQL and lists the ids of all but one group's projects)."""
+    from tests.factories import ProjectFactory
+
+    war_room = ProjectFactory(
+        d_day=at("2026-11-11 00:00"),
+        war_room_days_before=3,
+        war_room_days_after=3,
+        due_soon_window=8 * H,
+    )
+    late = ProjectFactory(war_room=False, working_hours="10:00-23:30", due_soon_window=8 * H)
+    office = team.node(at("2026-11-10 10:30"))  # Monday 19:00 is quiet: nothing yet
+    evening = team.node(at("2026-11-10 10:30"), project=late)  # 4.5 h tonight, 3.5 tomorrow
+    night = team.node(at("2026-11-10 01:00"), project=war_room)  # 8 h around the clock: 03:00
+    morning = team.node(at("2026-11-10 10:30"), project=war_room)
+    with time_machine.travel(at("2026-11-09 19:00"), tick=False):
+        alerts_scan(now=timezone.now())
+    reminded = set(Alert.objects.filter(kind="due_soon").values_list("milestone", flat=True))
+    assert reminded == {evening.pk, night.pk}
+    assert not reminded & {office.pk, morning.pk}
+
+
 def test_project_working_hours(team):
     team.project.working_hours = "10:00-19:00"
     team.project.save()

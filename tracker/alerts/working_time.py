@@ -11,7 +11,8 @@ nothing is raised until the next working period starts, when the first scan rais
 and resolved notices never wait.
 
 Projects that share a window, working hours and war room share the arithmetic, so the cost
-is one query for the projects and one calendar per scan, whatever the number of projects.
+is one query for the projects' distinct settings (grouped in SQL) and one calendar per scan,
+whatever the number of projects.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Case, DateTimeField, Expression, QuerySet, Value, When
+from django.db.models import Case, Count, DateTimeField, Expression, F, QuerySet, Value, When
 
 from tracker.projects.models import Project
 from tracker.workcal.calendar import WorkingCalendar
@@ -42,13 +43,21 @@ class Deadlines:
     latest: datetime | None
 
 
-def _expression(moments: dict[datetime | None, list[int]]) -> Expression:
-    """CASE project_id … over the groups, the largest as the default (no id list)."""
-    default = max(moments, key=lambda moment: len(moments[moment]))
+def _expression(
+    moments: dict[datetime | None, list[tuple]],
+    groups: dict[tuple, tuple[Project, int]],
+    ids: dict[tuple, list[int]],
+) -> Expression:
+    """CASE project_id … over the moments, the one most projects share as the default (no id
+    list: with a single moment, no list at all)."""
+    default = max(moments, key=lambda moment: sum(groups[key][1] for key in moments[moment]))
     return Case(
         *(
-            When(project_id__in=ids, then=Value(moment, output_field=DateTimeField()))
-            for moment, ids in moments.items()
+            When(
+                project_id__in=[pk for key in keys for pk in ids[key]],
+                then=Value(moment, output_field=DateTimeField()),
+            )
+            for moment, keys in moments.items()
             if moment != default
         ),
         default=Value(default, output_field=DateTimeField()),
@@ -82,9 +91,71 @@ def _passed_before(
     return since + TICK
 
 
-def _deadlines(moments: dict[datetime | None, list[int]]) -> Deadlines:
+# What a project's moments depend on, per function (with `WAR_ROOM_FIELDS`: the D-day and the
+# war room's days only count while its war room is on, `Project.war_room_window`).
+DUE_SOON_FIELDS = ("due_soon_window", "working_hours", "war_room")
+LADDER_FIELDS = (
+    "escalate_after",
+    "escalate_owner_after",
+    "escalate_contact_after",
+    "nudge_every",
+    "working_hours",
+    "war_room",
+)
+WAR_ROOM_FIELDS = ("d_day", "war_room_days_before", "war_room_days_after")
+
+
+def _war_room_only(field: str) -> Case:
+    return Case(When(war_room=True, then=F(field)))
+
+
+def _groups(
+    projects: QuerySet[Project], fields: tuple[str, ...]
+) -> dict[tuple, tuple[Project, int]]:
+    """The projects' distinct `fields` (one row each, grouped in SQL, so a scan never builds
+    every project), as an unsaved `Project` that holds them, and how many projects share them."""
+    keys = {f"room_{field}": field for field in WAR_ROOM_FIELDS}  # aliases: not the fields' names
+    rows = (
+        projects.order_by()
+        .values(*fields, **{alias: _war_room_only(field) for alias, field in keys.items()})
+        .annotate(count=Count("pk"))
+    )
+    groups = {}
+    for row in rows:
+        count = row.pop("count")
+        values = {keys.get(name, name): value for name, value in row.items()}
+        groups[tuple(values.values())] = (Project(**values), count)
+    return groups
+
+
+def _group_key(project: Project, fields: tuple[str, ...]) -> tuple:
+    """A project's key among `_groups` (its war-room fields only while its war room is on)."""
+    return tuple(
+        getattr(project, field) if field in fields or project.war_room else None
+        for field in (*fields, *WAR_ROOM_FIELDS)
+    )
+
+
+def _project_ids(
+    projects: QuerySet[Project], fields: tuple[str, ...], *moments: dict
+) -> dict[tuple, list[int]]:
+    """The ids of the projects of each group, read only when some `moments` differ (with one
+    moment each, every CASE is its default and needs no list)."""
+    ids: dict[tuple, list[int]] = defaultdict(list)
+    if all(len(each) <= 1 for each in moments):
+        return ids
+    for project in projects.order_by().only("pk", *fields, *WAR_ROOM_FIELDS):
+        ids[_group_key(project, fields)].append(project.pk)
+    return ids
+
+
+def _deadlines(
+    moments: dict[datetime | None, list[tuple]],
+    groups: dict[tuple, tuple[Project, int]],
+    ids: dict[tuple, list[int]],
+) -> Deadlines:
     return Deadlines(
-        _expression(moments) if moments else Value(None, output_field=DateTimeField()),
+        _expression(moments, groups, ids) if moments else Value(None, output_field=DateTimeField()),
         max((m for m in moments if m is not None), default=None),
     )
 
@@ -109,83 +180,60 @@ class Ladder:
 
 def ladder_deadlines(*, now: datetime, projects: QuerySet[Project], kinds: list[str]) -> Ladder:
     """The ladder's moments (see `Ladder`); `kinds` names the rungs after the first, in the
-    order of the project fields that delay them."""
+    order of the project fields that delay them.
+
+    Like `working_deadlines`: one query for the projects' distinct ladder settings, and their
+    ids only when the settings give more than one moment."""
     calendar = WorkingCalendar()
-    fields = [
-        "escalate_after",
-        "escalate_owner_after",
-        "escalate_contact_after",
-        "nudge_every",
-        "working_hours",
-        "war_room",
-        "war_room_days_before",
-        "war_room_days_after",
-        "d_day",
-    ]
-    groups: dict[tuple, list[Project]] = defaultdict(list)
-    for project in projects.only("pk", *fields):
-        delays = (
-            project.escalate_after,
-            project.escalate_owner_after,
-            project.escalate_contact_after,
-        )
-        groups[
-            (*delays, project.nudge_every, project.working_hours, project.war_room_window)
-        ].append(project)
+    groups = _groups(projects, LADDER_FIELDS)
     slots = settings.NUDGE_MAX_PER_EPISODE
     rungs: dict[str, dict] = {kind: defaultdict(list) for kind in kinds}
     nudges: list[dict] = [defaultdict(list) for _slot in range(slots)]
     settled: dict = defaultdict(list)
     awake: dict = defaultdict(list)
-    for members in groups.values():
-        sample = members[0]
+    for key, (sample, _count) in groups.items():
         hours, war_room = sample.hours, sample.war_room_window
-        ids = [p.pk for p in members]
         quiet = _quiet(calendar, now, hours=hours, war_room=war_room)
         options = {"working_hours": hours, "war_room": war_room}
         delays = (sample.escalate_after, sample.escalate_owner_after, sample.escalate_contact_after)
         for kind, delay in zip(kinds, delays, strict=True):
-            rungs[kind][None if quiet else _passed_before(calendar, now, delay, options)] += ids
+            rungs[kind][None if quiet else _passed_before(calendar, now, delay, options)].append(
+                key
+            )
         every = sample.nudge_every or hours.per_day
         since = now
         for moments in nudges:  # slot n: n × `every` before now, a step back from slot n - 1
             if quiet:
-                moments[None] += ids
+                moments[None].append(key)
                 continue
             since = calendar.add_working_hours(since, -every, **options)
-            moments[_passed_before(calendar, now, every, options, since=since)] += ids
-        settled[None if quiet else _passed_before(calendar, now, hours.per_day, options)] += ids
-        awake[None if quiet else now] += ids
+            moments[_passed_before(calendar, now, every, options, since=since)].append(key)
+        settled[None if quiet else _passed_before(calendar, now, hours.per_day, options)].append(
+            key
+        )
+        awake[None if quiet else now].append(key)
+    ids = _project_ids(projects, LADDER_FIELDS, *rungs.values(), *nudges, settled, awake)
     return Ladder(
-        rungs={kind: _deadlines(moments) for kind, moments in rungs.items()},
-        nudges=[_deadlines(moments) for moments in nudges],
-        settled=_deadlines(settled),
-        awake=_deadlines(awake),
+        rungs={kind: _deadlines(moments, groups, ids) for kind, moments in rungs.items()},
+        nudges=[_deadlines(moments, groups, ids) for moments in nudges],
+        settled=_deadlines(settled, groups, ids),
+        awake=_deadlines(awake, groups, ids),
     )
 
 
 def working_deadlines(*, now: datetime, projects: QuerySet[Project]) -> Deadlines:
-    """Remind until: the due-soon window's far edge for the alerting `projects` as of `now`."""
+    """Remind until: the due-soon window's far edge for the alerting `projects` as of `now`.
+
+    One query for the projects' distinct settings and one calendar per setting; the ids of
+    projects are only read when their settings give more than one moment (the moment most of
+    them share is the CASE's default, which needs no list)."""
     calendar = WorkingCalendar()
-    groups: dict[tuple, list[Project]] = defaultdict(list)
-    fields = [
-        "due_soon_window",
-        "working_hours",
-        "war_room",
-        "war_room_days_before",
-        "war_room_days_after",
-        "d_day",
-    ]
-    for project in projects.only("pk", *fields):
-        key = (project.due_soon_window, project.working_hours)
-        groups[(*key, project.war_room_window)].append(project)
-    remind: dict[datetime | None, list[int]] = defaultdict(list)
-    for members in groups.values():
-        sample = members[0]
+    groups = _groups(projects, DUE_SOON_FIELDS)
+    remind: dict[datetime | None, list[tuple]] = defaultdict(list)
+    for key, (sample, _count) in groups.items():
         hours, war_room = sample.hours, sample.war_room_window
-        ids = [p.pk for p in members]
         if _quiet(calendar, now, hours=hours, war_room=war_room):
-            remind[None] += ids
+            remind[None].append(key)
             continue
         options = {"working_hours": hours, "war_room": war_room}
         # Due soon while at most the window of working time is left: up to the end of the
@@ -193,5 +241,5 @@ def working_deadlines(*, now: datetime, projects: QuerySet[Project]) -> Deadline
         until = calendar.add_working_hours(now, sample.due_soon_window, **options)
         if sample.due_soon_window:
             until = calendar.next_working_start(until, **options)
-        remind[until] += ids
-    return _deadlines(remind)
+        remind[until].append(key)
+    return _deadlines(remind, groups, _project_ids(projects, DUE_SOON_FIELDS, remind))
