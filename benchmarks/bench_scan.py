@@ -18,7 +18,9 @@ turn, both committed, medians and ranges over BENCH_ROUNDS rounds:
 
 The data is the steady state previous scans would have left: older overdue nodes flagged with
 their alerts and escalations, nodes in the due-soon window already reminded, and a history of
-resolved alerts, so the only new work is the nodes that just went overdue.
+resolved alerts, so the only new work is the nodes that just went overdue. Projects and nodes
+were written two days ago, but one node in a thousand half an hour ago: what the quarter-hour
+scan's watermark (`alerts.marks`) reads again.
 Usage: ``python -m benchmarks.bench_scan`` (``make bench`` runs it with the other benchmarks).
 ``BENCH_SCAN_PARTS`` picks the parts to run, comma-separated, of ``scan``, ``report``, ``email``
 and ``rescans`` (default: all); e.g. ``BENCH_SCAN_PARTS=scan,rescans`` skips the long email runs.
@@ -131,7 +133,10 @@ INSERT INTO milestones_milestone (
     position, version, template_key, overdue_flagged_at, assignee_id, department_id, project_id,
     added_after_baseline, on_critical_path
 )
-SELECT %(now)s, %(now)s, 'Node ' || g, '', due, NULL, status,
+SELECT %(now)s - interval '30 days',
+    -- written two days ago, but one node in a thousand half an hour ago (a title, a note)
+    %(now)s - CASE WHEN g %% 1000 = 999 THEN interval '30 minutes' ELSE interval '2 days' END,
+    'Node ' || g, '', due, NULL, status,
     CASE WHEN status = 'done'
          THEN due + CASE WHEN r < 0.9 THEN interval '-1 hour' ELSE interval '1 day' END END,
     g, 1, '',  -- positions: unique, whatever the lanes
@@ -274,6 +279,11 @@ def generate(now) -> dict[str, int]:
         "people": PEOPLE,
     }
     with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE projects_project SET created_at = %(now)s - interval '30 days',"
+            " updated_at = %(now)s - interval '2 days'",
+            params,
+        )
         cursor.execute(NODES_SQL, params)
         cursor.execute(ALERTS_SQL, params)
         cursor.execute(EPISODES_SQL, params)

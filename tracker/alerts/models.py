@@ -247,3 +247,20 @@ class AlertSnooze(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alert_id} snoozed by {self.user_id} until {self.until:%Y-%m-%d %H:%M}"
+
+
+class ScanMark(models.Model):
+    """Where a kind of scan left off: the `now` of its last run, and for the quarter-hour scan
+    the due date up to which every project's due-soon window had reached (`reminded_until`).
+
+    The next run reads only what can have changed since: nodes written after `scanned_at`
+    (`MilestoneQuerySet.changed_since`), nodes that went overdue after it, and due dates past
+    `reminded_until`. One row per kind of scan, locked by the run that uses it, so racing runs
+    take turns. Without a row (or with one ahead of `now`), a run reads everything."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    scanned_at = models.DateTimeField(null=True, blank=True)  # None: no run yet
+    reminded_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.scanned_at}"

@@ -41,7 +41,7 @@ from tracker.alerts.sql import (
 )
 from tracker.alerts.working_time import Deadlines
 from tracker.milestones.forecast import d_day_threats
-from tracker.milestones.models import LatenessEpisode, Milestone, MilestoneStatus
+from tracker.milestones.models import CHANGE_MARGIN, LatenessEpisode, Milestone, MilestoneStatus
 from tracker.projects.models import Project, ProjectStatus
 
 CLOSED_STATUSES = [MilestoneStatus.DONE, MilestoneStatus.CANCELLED]
@@ -254,9 +254,22 @@ def _flag_and_raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
         return max(cursor.rowcount, 0)
 
 
-def raise_due_soon(*, now: datetime, scan_id: uuid.UUID, until: Deadlines) -> int:
+def raise_due_soon(
+    *,
+    now: datetime,
+    scan_id: uuid.UUID,
+    until: Deadlines,
+    changed_since: datetime | None = None,
+    reminded_until: datetime | None = None,
+) -> int:
     """Remind about open nodes due within their project's window of working time (due no later
-    than `until`; `due_at` == now included)."""
+    than `until`; `due_at` == now included).
+
+    With the previous run's watermark (`marks.Since`), only what can be new is read: the due
+    dates past `reminded_until` (up to there every project's window had reached, and each node
+    in it was judged), and the nodes or projects written since `changed_since`. Both are ranges
+    of an index, so a run that finds nothing costs what entered the window since, not what is
+    in it."""
     if until.latest is None:
         return 0
     candidates = (
@@ -271,8 +284,26 @@ def raise_due_soon(*, now: datetime, scan_id: uuid.UUID, until: Deadlines) -> in
             )
         )
     )
-    return _insert_alerts(
-        candidates, milestone="pk", kind=AlertKind.DUE_SOON, now=now, scan_id=scan_id
+    if changed_since is None or reminded_until is None:
+        return _insert_alerts(
+            candidates, milestone="pk", kind=AlertKind.DUE_SOON, now=now, scan_id=scan_id
+        )
+    # Each part on its own index: the window's new due dates, the nodes written since.
+    parts = [candidates.filter(due_at__gte=reminded_until), candidates.changed_since(changed_since)]
+    projects = list(_changed_project_ids(changed_since))
+    if projects:
+        parts.append(candidates.filter(project_id__in=projects))
+    return sum(
+        _insert_alerts(part, milestone="pk", kind=AlertKind.DUE_SOON, now=now, scan_id=scan_id)
+        for part in parts
+    )
+
+
+def _changed_project_ids(changed_since: datetime) -> QuerySet:
+    """Projects written since `changed_since` (a window, working hours or status changed):
+    their nodes' windows may have moved without a node changing."""
+    return Project.objects.filter(updated_at__gt=changed_since - CHANGE_MARGIN).values_list(
+        "pk", flat=True
     )
 
 
@@ -317,25 +348,28 @@ def raise_d_day_at_risk(*, now: datetime, scan_id: uuid.UUID) -> int:
     )
 
 
-def resolve(*, now: datetime, scan_id: uuid.UUID) -> int:
+def resolve(*, now: datetime, scan_id: uuid.UUID, changed_since: datetime | None = None) -> int:
     """Close open alerts of nodes that are done, cancelled or moved to a later date, with one
     `resolved` alert per node and due date.
 
-    Every open alert is checked against its node (one join, a few microseconds an alert), so
-    this runs every 15 minutes rather than every minute; the ids found (only the alerts to
-    close) are then written in chunks. A node with several open alerts selects the same
-    `resolved` row more than once; the unique constraint keeps one.
+    Only a write of its node can resolve an alert, so with the previous run's watermark only
+    the open alerts of the nodes written since `changed_since` are read (a range of the nodes'
+    `updated_at` index joined to the open alerts): an empty run costs the nodes that changed,
+    not the open alerts. Without it (the first run) every open alert is checked
+    against its node. The ids found (only the alerts to close) are then written in chunks. A
+    node with several open alerts selects the same `resolved` row more than once; the unique
+    constraint keeps one.
     """
-    stale_ids = list(
-        Alert.objects.open_problems()
-        .filter(
-            Q(milestone__status__in=CLOSED_STATUSES)
-            # A re-plan resolves a single alert; an episode's last until the node is closed.
-            | Q(milestone__due_at__gt=F("due_at"), episode__isnull=True)
-        )
-        .order_by()
-        .values_list("pk", flat=True)
+    stale = Alert.objects.open_problems().filter(
+        Q(milestone__status__in=CLOSED_STATUSES)
+        # A re-plan resolves a single alert; an episode's last until the node is closed.
+        | Q(milestone__due_at__gt=F("due_at"), episode__isnull=True)
     )
+    if changed_since is not None:
+        stale = stale.filter(
+            milestone__in=Milestone.objects.changed_since(changed_since).values("pk")
+        )
+    stale_ids = list(stale.order_by().values_list("pk", flat=True))
     created = 0
     for start in range(0, len(stale_ids), CHUNK):
         stale = Alert.objects.filter(pk__in=stale_ids[start : start + CHUNK])

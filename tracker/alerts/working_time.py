@@ -37,10 +37,13 @@ PERIOD_END_GRACE = timedelta(minutes=2)
 @dataclass(frozen=True)
 class Deadlines:
     """Per-project moments as SQL expressions over `project_id`, and their latest value (for a
-    range on the index before the per-project test); None when every project is quiet."""
+    range on the index before the per-project test; None when every project is quiet), and
+    their earliest, a quiet project's counting as `now` (up to there every project's window
+    reached: the due-soon watermark)."""
 
     expression: Expression
     latest: datetime | None
+    earliest: datetime | None = None
 
 
 def _expression(
@@ -153,10 +156,13 @@ def _deadlines(
     moments: dict[datetime | None, list[tuple]],
     groups: dict[tuple, tuple[Project, int]],
     ids: dict[tuple, list[int]],
+    *,
+    now: datetime,
 ) -> Deadlines:
     return Deadlines(
         _expression(moments, groups, ids) if moments else Value(None, output_field=DateTimeField()),
         max((m for m in moments if m is not None), default=None),
+        min((now if m is None else m for m in moments), default=None),
     )
 
 
@@ -214,10 +220,10 @@ def ladder_deadlines(*, now: datetime, projects: QuerySet[Project], kinds: list[
         awake[None if quiet else now].append(key)
     ids = _project_ids(projects, LADDER_FIELDS, *rungs.values(), *nudges, settled, awake)
     return Ladder(
-        rungs={kind: _deadlines(moments, groups, ids) for kind, moments in rungs.items()},
-        nudges=[_deadlines(moments, groups, ids) for moments in nudges],
-        settled=_deadlines(settled, groups, ids),
-        awake=_deadlines(awake, groups, ids),
+        rungs={kind: _deadlines(moments, groups, ids, now=now) for kind, moments in rungs.items()},
+        nudges=[_deadlines(moments, groups, ids, now=now) for moments in nudges],
+        settled=_deadlines(settled, groups, ids, now=now),
+        awake=_deadlines(awake, groups, ids, now=now),
     )
 
 
@@ -242,4 +248,4 @@ def working_deadlines(*, now: datetime, projects: QuerySet[Project]) -> Deadline
         if sample.due_soon_window:
             until = calendar.next_working_start(until, **options)
         remind[until].append(key)
-    return _deadlines(remind, groups, _project_ids(projects, DUE_SOON_FIELDS, remind))
+    return _deadlines(remind, groups, _project_ids(projects, DUE_SOON_FIELDS, remind), now=now)

@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from functools import cached_property
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from tracker.milestones.models import (
@@ -580,21 +580,53 @@ def project_forecast_refresh(*, project, now: datetime | None = None) -> Project
     return projects_forecast_refresh(projects=[project], now=now)[project.pk]
 
 
-def stale_forecasts(projects: QuerySet, *, now: datetime) -> QuerySet:
-    """Of `projects`, those whose forecast must be recomputed: never computed, a node or the
-    project changed since, or an open overdue node (its forecast moves with the clock)."""
-    computed = ProjectForecast.objects.filter(project=OuterRef("pk"))
-    changed_node = Milestone.objects.filter(
-        project=OuterRef("project"), updated_at__gt=OuterRef("computed_at")
+def stale_forecasts(
+    projects: QuerySet, *, now: datetime, since: datetime | None = None
+) -> QuerySet:
+    """Of `projects`, those whose forecast must be recomputed: never computed, the project or
+    a node changed since, or an open overdue node (its forecast moves with the clock).
+
+    `since` is the previous refresh's `now` (the scan's watermark): what it left fresh stays
+    fresh until a node (written since its project's forecast: the nodes written since `since`
+    are the range read) or the project changes, or a node goes overdue, and an overdue node moves
+    its project's forecast only once a day. Everything but the overdue node's own forecast_at
+    (`now`, as of the last refresh) is counted in local working days, so the first refresh of a
+    local day recomputes the projects with an open overdue node, and the later ones leave them.
+    That reads ranges of indexes (nodes written or gone overdue since), not every project's
+    nodes."""
+    if since is None:
+        computed = ProjectForecast.objects.filter(project=OuterRef("pk"))
+        changed_node = Milestone.objects.filter(
+            project=OuterRef("project"), updated_at__gt=OuterRef("computed_at")
+        )
+        overdue = Milestone.objects.filter(overdue_condition(now), project=OuterRef("pk"))
+        fresh = computed.filter(computed_at__gte=OuterRef("updated_at")).exclude(
+            Exists(changed_node)
+        )
+        return projects.filter(~Exists(fresh) | Exists(overdue))
+    fresh = ProjectForecast.objects.filter(computed_at__gte=F("project__updated_at"))
+    changed = (
+        Milestone.objects.changed_since(since)
+        .filter(updated_at__gt=F("project__forecast__computed_at"))
+        .values("project_id")
     )
-    overdue = Milestone.objects.filter(overdue_condition(now), project=OuterRef("pk"))
-    fresh = computed.filter(computed_at__gte=OuterRef("updated_at")).exclude(Exists(changed_node))
-    return projects.filter(~Exists(fresh) | Exists(overdue))
+    went_overdue = Milestone.objects.open().filter(due_at__gte=since, due_at__lt=now)
+    stale = (  # each an uncorrelated subquery: hashed once, not probed once per project
+        ~Q(pk__in=fresh.values("project_id"))
+        | Q(pk__in=changed)
+        | Q(pk__in=went_overdue.values("project_id"))
+    )
+    if local_day(since) != local_day(now):
+        stale |= Q(pk__in=Milestone.objects.filter(overdue_condition(now)).values("project_id"))
+    return projects.filter(stale)
 
 
-def forecasts_refresh(*, projects: QuerySet, now: datetime) -> list[int]:
-    """Recompute the stale forecasts of `projects` (the scan calls this); returns their ids."""
-    stale = stale_forecasts(projects, now=now).order_by("pk")
+def forecasts_refresh(
+    *, projects: QuerySet, now: datetime, since: datetime | None = None
+) -> list[int]:
+    """Recompute the stale forecasts of `projects` (the scan calls this, with its watermark as
+    `since`: see `stale_forecasts`); returns their ids."""
+    stale = stale_forecasts(projects, now=now, since=since).order_by("pk")
     return list(projects_forecast_refresh(projects=stale, now=now))
 
 

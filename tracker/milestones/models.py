@@ -43,6 +43,11 @@ class MilestoneStatus(models.TextChoices):
 
 
 OPEN_STATUSES = MilestoneStatus.open_values()
+# How long a write of a node may take from stamping `updated_at` to its COMMIT and still be
+# seen by a reader of `changed_since` (the scan's watermark): the stamp is taken before the
+# transaction commits, so a reader looking only after its previous run would miss a write that
+# was in flight during that run.
+CHANGE_MARGIN = timedelta(hours=1)
 # A node's planned due: its baseline due once the plan is locked, else its due date.
 # Deviation (the reports) is judged against it; overdue and due soon against `due_at`.
 PLANNED_DUE = Coalesce("baseline_due_at", "due_at")
@@ -155,6 +160,12 @@ class MilestoneQuerySet(models.QuerySet):
     def in_active_projects(self) -> MilestoneQuerySet:
         return self.filter(in_active_projects_condition())
 
+    def changed_since(self, moment: datetime) -> MilestoneQuerySet:
+        """Written since `moment` (every write of a node stamps `updated_at`; forecast refreshes
+        and the overdue flag are not changes), `CHANGE_MARGIN` included: a range of the
+        `milestones_updated` index."""
+        return self.filter(updated_at__gt=moment - CHANGE_MARGIN)
+
     def overdue(self, at: datetime) -> MilestoneQuerySet:
         return self.filter(overdue_condition(at))
 
@@ -201,8 +212,9 @@ class MilestoneQuerySet(models.QuerySet):
 class Milestone(TimeStampedModel):
     """A node on a project's board, owned by one department."""
 
-    # No single-column indexes on project, assignee or template_key: the composite indexes
-    # below lead with project and assignee, and nothing filters on template_key alone. Every
+    # No single-column indexes on project, assignee or template_key: the lane's unique index
+    # leads with project and an index below with assignee, and nothing filters on template_key
+    # alone. Every
     # index is written by each non-HOT update, and the deadline scan flags thousands of nodes.
     project = models.ForeignKey(
         "projects.Project", on_delete=models.CASCADE, related_name="milestones", db_index=False
@@ -275,9 +287,15 @@ class Milestone(TimeStampedModel):
                 name="milestones_lane_position_unique",
             ),
         ]
+        # Each index below is written by every non-HOT update of a node (the overdue flag's
+        # among them), so each has a named hot reader (docs/benchmarks.md, "Indexes"). The
+        # project's own lookups (the board, forecasts, cascades) read the lane's unique index
+        # above, which leads with the project.
         indexes = [
-            models.Index(fields=["project", "department", "status"]),
+            # My work: a person's open nodes.
             models.Index(fields=["assignee", "status"]),
+            # Lists by due date: the API's `due_before` and order, calendar feeds, the chat
+            # commands' overdue list; the forecast's nodes that went overdue since a scan.
             models.Index(fields=["due_at"]),
             # Reports select a period's nodes by their planned due (baseline, else due date).
             models.Index(PLANNED_DUE, name="milestones_planned_due"),
@@ -289,6 +307,8 @@ class Milestone(TimeStampedModel):
                 condition=~Q(status=MilestoneStatus.DONE) & ~Q(status=MilestoneStatus.CANCELLED),
                 name="milestones_open_planned_due",
             ),
+            # The scan's overdue step (every minute) and its due-soon step: open nodes no scan
+            # has judged overdue yet, by due date.
             models.Index(
                 fields=["due_at"],
                 condition=Q(status__in=OPEN_STATUSES, overdue_flagged_at__isnull=True),
@@ -300,6 +320,9 @@ class Milestone(TimeStampedModel):
                 condition=Q(status__in=OPEN_STATUSES, forecast_at__gt=F("due_at")),
                 name="milestones_open_forecast_late",
             ),
+            # `changed_since`: the nodes written since the previous quarter-hour scan, which
+            # its resolution, due-soon and forecast steps read instead of every node.
+            models.Index(fields=["updated_at"], name="milestones_updated"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,38 @@
+"""The quarter-hour scan's watermark (`ScanMark`): what its previous run already judged, so an
+empty run costs what changed since, not what exists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q
+
+from tracker.alerts.models import ScanMark
+
+
+@dataclass(frozen=True)
+class Since:
+    """What the previous run judged; None where this run must read everything."""
+
+    scanned_at: datetime | None = None
+    reminded_until: datetime | None = None
+
+
+def scan_mark_claim(*, name: str, now: datetime) -> Since:
+    """Lock this kind of scan's mark until the transaction ends (a racing run waits, then
+    reads what this one wrote) and say what the previous run judged. A mark ahead of `now` (a
+    scan run for a moment in the past) says nothing: that run reads everything."""
+    ScanMark.objects.bulk_create([ScanMark(name=name)], ignore_conflicts=True)
+    mark = ScanMark.objects.select_for_update().get(name=name)
+    if mark.scanned_at is None or mark.scanned_at > now:
+        return Since()
+    return Since(scanned_at=mark.scanned_at, reminded_until=mark.reminded_until)
+
+
+def scan_mark_advance(*, name: str, now: datetime, reminded_until: datetime | None) -> None:
+    """Record this run (in its transaction, under the lock `scan_mark_claim` took); never move
+    the mark back."""
+    ScanMark.objects.filter(Q(scanned_at__isnull=True) | Q(scanned_at__lte=now), name=name).update(
+        scanned_at=now, reminded_until=reminded_until
+    )
