@@ -364,9 +364,11 @@ def test_scan_costs_a_constant_number_of_queries(db, size):
     # resolve 1, overdue 1, the ladder 8 (as above), working deadlines 1, due soon 3 (the
     # projects changed, the window's new due dates, the changed nodes), the stale projects 1
     # (none), forecast_slip 1, the D-day threats 1; on SQLite no JIT -1, overdue +1.
-    with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
-        with CaptureQueriesContext(connection) as queries:
-            assert alerts_scan(now=timezone.now(), lock=ScanLock.NONE) == ScanResult()
+    with (
+        time_machine.travel(NOW + timedelta(minutes=1), tick=False),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        assert alerts_scan(now=timezone.now(), lock=ScanLock.NONE) == ScanResult()
     assert len(queries) == 23, [q["sql"][:80] for q in queries]
 
 
