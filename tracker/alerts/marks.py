@@ -23,8 +23,11 @@ def scan_mark_claim(*, name: str, now: datetime) -> Since:
     """Lock this kind of scan's mark until the transaction ends (a racing run waits, then
     reads what this one wrote) and say what the previous run judged. A mark ahead of `now` (a
     scan run for a moment in the past) says nothing: that run reads everything."""
-    ScanMark.objects.bulk_create([ScanMark(name=name)], ignore_conflicts=True)
-    mark = ScanMark.objects.select_for_update().get(name=name)
+    locked = ScanMark.objects.select_for_update()
+    mark = locked.filter(name=name).first()
+    if mark is None:  # the first run: racing first runs create it once, then take turns
+        ScanMark.objects.bulk_create([ScanMark(name=name)], ignore_conflicts=True)
+        mark = locked.get(name=name)
     if mark.scanned_at is None or mark.scanned_at > now:
         return Since()
     return Since(scanned_at=mark.scanned_at, reminded_until=mark.reminded_until)
