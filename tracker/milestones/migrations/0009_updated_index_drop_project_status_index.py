@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_email_mode_moved_to_preferences'),
-        ('milestones', '0006_lateness_episodes_promises'),
+        ('milestones', '0008_comments'),
         ('projects', '0006_baselines_kept'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
