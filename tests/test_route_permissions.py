@@ -131,6 +131,25 @@ class World:
             make_token(user)
         return ApiToken.objects.filter(user=user).first().pk
 
+    def late_node(self) -> int:
+        """The node, late, with the open lateness episode a scan would have started."""
+        from tracker.milestones.models import LatenessEpisode
+
+        started = timezone.now() - timedelta(hours=2)
+        self.node.due_at = started
+        self.node.save(update_fields=["due_at"])
+        LatenessEpisode.objects.get_or_create(
+            milestone=self.node,
+            ended_at=None,
+            defaults={
+                "project": self.node.project,
+                "started_at": started,
+                "started_due_at": started,
+                "scan_id": uuid.uuid4(),
+            },
+        )
+        return self.node.pk
+
     def own_comment(self, role: str) -> int:
         from tracker.notifications.comments import comment_post
 
@@ -271,6 +290,7 @@ GATES = {
     "network": {403},  # outside METRICS_ALLOWED_NETWORKS and without METRICS_TOKEN
     "failed sign-in": {401},  # a provider's callback without its code and state
     "unconfigured": {404},  # a sign-in provider without credentials
+    "signed link": {400},  # a link whose signature does not check out, whoever follows it
 }
 
 ROUTES: dict[str, list[Case]] = {
@@ -376,6 +396,16 @@ ROUTES: dict[str, list[Case]] = {
         api("delete", p("/api/v1/milestones/{node}/"), NODE_CREATORS, if_match=True),
     ],
     "api:milestone-history": [api("get", p("/api/v1/milestones/{node}/history/"), READERS)],
+    "api:milestone-episodes": [api("get", p("/api/v1/milestones/{node}/episodes/"), READERS)],
+    # The people the first two rungs name: the assignee and the lead.
+    "api:milestone-acknowledge": [
+        api(
+            "post",
+            lambda w, role: f"/api/v1/milestones/{w.late_node()}/acknowledge/",
+            {"lead", "member"},
+            lambda w: {"promised_at": SOON.isoformat(), "reason_code": "other", "note": "Supplier"},
+        )
+    ],
     "api:milestone-comments-list": [
         api("get", p("/api/v1/milestones/{node}/comments/"), READERS),
         api("post", p("/api/v1/milestones/{node}/comments/"), SESSION, lambda w: {"body": "Hi"}),
@@ -516,6 +546,22 @@ ROUTES: dict[str, list[Case]] = {
     # Everyone deletes their own comment (staff anyone's).
     "web:node_comment_delete": [
         web("post", lambda w, role: f"/comments/{w.own_comment(role)}/delete/", SESSION)
+    ],
+    # Refusals come back as a message on the page the form was on, for every signed-in role.
+    "web:node_acknowledge": [
+        web(
+            "post",
+            lambda w, role: f"/nodes/{w.late_node()}/acknowledge/",
+            SESSION,
+            lambda w: {"promised_at": timezone.localtime(SOON).strftime("%Y-%m-%dT%H:%M")},
+        )
+    ],
+    "web:node_snooze": [
+        web("post", p("/nodes/{node}/snooze/"), SESSION, lambda w: {"until": "1h"})
+    ],
+    # The signed link is the credential; a bad one is the same 400 for everyone.
+    "web:alert_snooze_link": [
+        Case("get", p("/snooze/not-a-token/"), NOBODY, json=False, gate="signed link")
     ],
     "web:card": [web("get", p("/nodes/{node}/card/"), SESSION)],
     "web:card_edit": [

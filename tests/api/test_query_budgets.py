@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -126,6 +127,23 @@ def history() -> str:
     return f"/api/v1/milestones/{node.pk}/history/"
 
 
+def episodes() -> str:
+    from tracker.milestones.models import LatenessEpisode
+
+    node = MilestoneFactory()
+    start = node.due_at
+    for i in range(ROWS):  # closed episodes: the node was late, done, re-opened, late again
+        LatenessEpisode.objects.create(
+            milestone=node,
+            project=node.project,
+            started_at=start + timedelta(days=2 * i),
+            started_due_at=start,
+            ended_at=start + timedelta(days=2 * i + 1),
+            scan_id=uuid.uuid4(),
+        )
+    return f"/api/v1/milestones/{node.pk}/episodes/"
+
+
 def comments() -> str:
     from tracker.notifications.comments import comment_post
 
@@ -200,6 +218,7 @@ BUDGETS: dict[str, tuple[Callable[[], str], int]] = {
     "milestone-list": (milestones, 6),
     "milestone-history": (history, 6),
     "milestone-comments-list": (comments, 5),
+    "milestone-episodes": (episodes, 9),
     "channel-list": (channels, 4),
     "deviation-reason-list": (deviation_reasons, 3),
     "project-baselines": (baselines, 5),
