@@ -11,10 +11,18 @@ from tests.factories import MilestoneFactory, ProjectFactory
 from tracker.alerts.services import alerts_scan
 from tracker.notifications import tasks
 from tracker.notifications.models import OutboxMessage, OutboxStatus
+from tracker.projects.models import ProjectStatus
 from tracker.reports.periods import week_period
 from tracker.reports.services import report_publish
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def project(owner):
+    """An active project: a planning project's past-due nodes raise no alerts until it is
+    active (docs/escalation.md)."""
+    return ProjectFactory(owner=owner, name="Double 11", status=ProjectStatus.ACTIVE)
 
 
 def test_overdue_nodes_reach_the_group_as_one_signed_grouped_message(

@@ -9,16 +9,25 @@ import pytest
 from django.utils import timezone
 from jsonschema import Draft202012Validator, FormatChecker
 
-from tests.factories import MilestoneFactory, UserFactory
+from tests.factories import MilestoneFactory, ProjectFactory, UserFactory
 from tracker.alerts.services import alerts_scan
 from tracker.integrations.platforms.webhook import SCHEMA_ID
 from tracker.integrations.services import channel_send_test
 from tracker.notifications import tasks
 from tracker.notifications.models import OutboxMessage, OutboxStatus
+from tracker.projects.models import ProjectStatus
 from tracker.reports.periods import week_period
 from tracker.reports.services import report_publish
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def project(owner):
+    """An active project: a planning project's past-due nodes raise no alerts until it is
+    active (docs/escalation.md)."""
+    return ProjectFactory(owner=owner, name="Double 11", status=ProjectStatus.ACTIVE)
+
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "webhook-v1.json"
 
