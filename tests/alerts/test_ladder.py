@@ -142,6 +142,17 @@ def test_a_replan_during_an_episode_does_not_reset_the_ladder(team):
     assert not Alert.objects.filter(milestone=node, resolved_at__isnull=False).exists()
 
 
+def test_a_replan_inside_an_episode_raises_no_due_soon_reminder(team):
+    late = team.node(at("2026-11-02 10:00"), title="Late")
+    other = team.node(at("2026-11-05 18:00"), title="On time")
+    scan_at("2026-11-02 10:01")
+    update(late, "2026-11-03 15:00", team.assignee, due_at=at("2026-11-05 18:00"))
+    scan_at("2026-11-03 15:01")  # both due Thursday 18:00, inside the due-soon window
+    due_soon = Alert.objects.filter(kind="due_soon")
+    assert list(due_soon.values_list("milestone_id", flat=True)) == [other.pk]
+    assert kinds(late) == ["overdue", "escalation", "nudge1"]  # the episode goes on
+
+
 def test_a_replan_before_overdue_starts_no_episode(team):
     node = team.node(at("2026-11-02 10:00"))
     scan_at("2026-11-02 09:00")

@@ -263,7 +263,7 @@ def raise_due_soon(
     reminded_until: datetime | None = None,
 ) -> int:
     """Remind about open nodes due within their project's window of working time (due no later
-    than `until`; `due_at` == now included).
+    than `until`; `due_at` == now included), but not a node inside an open lateness episode.
 
     With the previous run's watermark (`marks.Since`), only what can be new is read: the due
     dates past `reminded_until` (up to there every project's window had reached, and each node
@@ -282,6 +282,11 @@ def raise_due_soon(
                     milestone=OuterRef("pk"), kind=AlertKind.DUE_SOON, due_at=OuterRef("due_at")
                 )
             )
+        )
+        # A node re-planned inside its lateness episode: the episode's nudges and rungs
+        # already speak of it, so its new date raises no reminder.
+        .exclude(
+            Exists(LatenessEpisode.objects.filter(milestone=OuterRef("pk"), ended_at__isnull=True))
         )
     )
     if changed_since is None or reminded_until is None:
