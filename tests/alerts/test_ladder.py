@@ -186,6 +186,51 @@ def test_a_promise_kept_holds_the_ladder_and_the_nudges(team):
     assert [(r["promised_at"], r["kept"]) for r in rows] == [(at("2026-11-04 12:00"), True)]
 
 
+def test_done_ends_the_episode_at_the_save_and_a_reopen_starts_a_new_one(team):
+    node = team.node(at("2026-11-02 10:00"))
+    scan_at("2026-11-02 10:01")
+    promise = acknowledge(node, "2026-11-02 10:30", team.assignee, "2026-11-02 15:00")
+    update(node, "2026-11-02 11:00", team.assignee, status="done")
+    first = LatenessEpisode.objects.get(milestone=node)
+    assert first.ended_at == at("2026-11-02 11:00")  # at the save, before any scan
+    promise.refresh_from_db()
+    assert promise.outcome == PromiseOutcome.KEPT
+    update(node, "2026-11-02 11:00:30", team.assignee, status="in_progress")  # the same minute
+    scan_at("2026-11-02 11:01")
+    episodes = list(LatenessEpisode.objects.filter(milestone=node).order_by("started_at"))
+    assert [(e.pk, e.started_at, e.ended_at) for e in episodes] == [
+        (first.pk, at("2026-11-02 10:00"), at("2026-11-02 11:00")),
+        (episodes[1].pk, at("2026-11-02 11:00"), None),
+    ]
+    assert kinds(node) == ["overdue", "overdue"]  # the new episode's first rung
+
+
+def test_a_cancelled_node_s_episode_ends_at_the_save(team):
+    node = team.node(at("2026-11-02 10:00"))
+    scan_at("2026-11-02 10:01")
+    promise = acknowledge(node, "2026-11-02 10:30", team.assignee, "2026-11-02 15:00")
+    with time_machine.travel(at("2026-11-02 11:00"), tick=False):
+        milestone_update(
+            milestone_id=node.pk,
+            actor=team.lead,
+            data={"status": "cancelled"},
+            reason_code="scope_change",
+            change_reason="Dropped",
+        )
+    promise.refresh_from_db()
+    episode = LatenessEpisode.objects.get(milestone=node)
+    assert (episode.ended_at, promise.outcome) == (at("2026-11-02 11:00"), PromiseOutcome.VOID)
+
+
+def test_the_scan_ends_an_episode_a_write_past_the_services_left_open(team):
+    node = team.node(at("2026-11-02 10:00"))
+    scan_at("2026-11-02 10:01")
+    Milestone.objects.filter(pk=node.pk).update(status="done", completed_at=at("2026-11-02 11:00"))
+    assert LatenessEpisode.objects.get(milestone=node).ended_at is None
+    scan_at("2026-11-02 11:01")
+    assert LatenessEpisode.objects.get(milestone=node).ended_at == at("2026-11-02 11:00")
+
+
 def test_a_broken_promise_climbs_at_once_and_says_so(team):
     node = team.node(at("2026-11-02 10:00"))
     scan_at("2026-11-02 10:01")

@@ -1,7 +1,8 @@
 """The escalation ladder of a lateness episode, one set-based statement a step (and the mark
 that takes its rows out of the next scan's work), every minute after the overdue step:
 
-- end: episodes of nodes now done or cancelled end; their pending promises are judged;
+- end: episodes of nodes done or cancelled that their save did not end (a safety net) end;
+  their pending promises are judged;
 - broken promises: an episode whose promise passed with the node still open climbs one rung
   at once, and the promise is marked broken;
 - rungs: an episode reaches the lead's, the owner's and the escalation contact's rung once
@@ -22,7 +23,6 @@ from datetime import datetime
 from django.db.models import (
     Case,
     CharField,
-    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -32,14 +32,13 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
 
 from tracker.alerts.models import Alert, AlertKind
 from tracker.alerts.raising import _insert_alerts
 from tracker.alerts.working_time import Ladder, ladder_deadlines
+from tracker.milestones.episodes import episodes_end
 from tracker.milestones.models import (
     LatenessEpisode,
-    Milestone,
     MilestoneStatus,
     Promise,
     PromiseOutcome,
@@ -56,36 +55,14 @@ def ladder_for(*, now: datetime) -> Ladder:
 
 
 def end_episodes(*, now: datetime) -> int:
-    """End the open episodes of nodes done or cancelled (at their completion time, else now),
-    and judge their pending promises: kept when done by the promised time, broken when done
-    later, void when cancelled."""
-    closed = LatenessEpisode.objects.filter(
-        ended_at__isnull=True,
-        milestone__status__in=[MilestoneStatus.DONE, MilestoneStatus.CANCELLED],
-    )
-    ids = list(closed.values_list("pk", flat=True))
-    if not ids:
-        return 0
-    node = Milestone.objects.filter(pk=OuterRef("milestone_id"))
-    Promise.objects.filter(episode_id__in=ids, outcome=PromiseOutcome.PENDING).update(
-        outcome=Case(
-            When(
-                Exists(
-                    node.filter(
-                        status=MilestoneStatus.DONE, completed_at__lte=OuterRef("promised_at")
-                    )
-                ),
-                then=Value(PromiseOutcome.KEPT),
-            ),
-            When(
-                Exists(node.filter(status=MilestoneStatus.DONE)), then=Value(PromiseOutcome.BROKEN)
-            ),
-            default=Value(PromiseOutcome.VOID),
-            output_field=CharField(),
-        )
-    )
-    return LatenessEpisode.objects.filter(pk__in=ids).update(
-        ended_at=Coalesce(Subquery(node.values("completed_at")[:1]), Value(now))
+    """End the open episodes of nodes done or cancelled that the save did not end (the safety
+    net of `milestones.episodes.episodes_end`: a write that bypassed the services)."""
+    return episodes_end(
+        LatenessEpisode.objects.filter(
+            ended_at__isnull=True,
+            milestone__status__in=[MilestoneStatus.DONE, MilestoneStatus.CANCELLED],
+        ),
+        now=now,
     )
 
 

@@ -1,8 +1,10 @@
 """Lateness episodes as people act on and read them: acknowledging one with a promise, and
 the episodes of a node with their rungs, promises and snoozes (docs/escalation.md).
 
-The deadline scan starts, climbs and ends episodes (`tracker.alerts.ladder`); this module is
-the domain's side, which `tracker.reports` may read too (the promise-kept rate).
+The deadline scan starts and climbs episodes (`tracker.alerts.ladder`); a node's save that
+makes it done or cancelled ends its episode (`episodes_end`, with the scan as a safety net).
+This module is the domain's side, which `tracker.reports` may read too (the promise-kept
+rate).
 """
 
 from __future__ import annotations
@@ -13,7 +15,18 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,10 +37,11 @@ from tracker.milestones.models import (
     LatenessEpisode,
     Milestone,
     MilestoneChange,
+    MilestoneStatus,
     Promise,
     PromiseOutcome,
 )
-from tracker.milestones.services import reason_resolve
+from tracker.milestones.reasons import reason_resolve
 
 
 def episode_authorize_acknowledge(*, milestone: Milestone, actor: User | None) -> None:
@@ -104,6 +118,37 @@ def episode_acknowledge(
         episode.promised_at = promised_at
         episode.save(update_fields=["promised_at"])
     return promise
+
+
+def episodes_end(episodes: QuerySet[LatenessEpisode], *, now: datetime) -> int:
+    """End these open episodes of nodes done or cancelled, at the node's completion time (else
+    `now`), and judge their pending promises: kept when done by the promised time, broken
+    when done later, void when cancelled. Set-based: one query when there is nothing to end,
+    three otherwise."""
+    ids = list(episodes.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    node = Milestone.objects.filter(pk=OuterRef("milestone_id"))
+    Promise.objects.filter(episode_id__in=ids, outcome=PromiseOutcome.PENDING).update(
+        outcome=Case(
+            When(
+                Exists(
+                    node.filter(
+                        status=MilestoneStatus.DONE, completed_at__lte=OuterRef("promised_at")
+                    )
+                ),
+                then=Value(PromiseOutcome.KEPT),
+            ),
+            When(
+                Exists(node.filter(status=MilestoneStatus.DONE)), then=Value(PromiseOutcome.BROKEN)
+            ),
+            default=Value(PromiseOutcome.VOID),
+            output_field=CharField(),
+        )
+    )
+    return LatenessEpisode.objects.filter(pk__in=ids).update(
+        ended_at=Coalesce(Subquery(node.values("completed_at")[:1]), Value(now))
+    )
 
 
 def episodes_of(*, milestone: Milestone) -> QuerySet[LatenessEpisode]:

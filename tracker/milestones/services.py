@@ -29,9 +29,11 @@ from tracker.core.permissions import (
     can_edit_milestone,
     can_move_milestone_to_department,
 )
+from tracker.milestones.episodes import episodes_end
 from tracker.milestones.models import (
     BaselineEntry,
     DeviationReason,
+    LatenessEpisode,
     Milestone,
     MilestoneChange,
     MilestoneDependency,
@@ -44,6 +46,7 @@ from tracker.milestones.positions import (
     lane_position_taken,
     lane_save,
 )
+from tracker.milestones.reasons import Reason, reason_resolve
 from tracker.milestones.selectors import ProjectRef, dependency_edges, find_cycle
 
 EDITABLE_FIELDS = (
@@ -89,42 +92,6 @@ def deviation_reasons_install() -> int:
         if code not in existing
     )
     return len(DEFAULT_REASONS) - len(existing & {row[0] for row in DEFAULT_REASONS})
-
-
-@dataclass(frozen=True)
-class Reason:
-    """A checked reason: a code of an active `DeviationReason` and its text."""
-
-    code: str = ""
-    text: str = ""
-
-
-def reason_resolve(
-    *, reason_code: str | None, change_reason: str = "", needed: str | None = None
-) -> Reason:
-    """Check a reason given with a write. `needed` says why one is required (the message of
-    the `reason_code` field error when none is given); an unknown or inactive code, or
-    "other" without a text, is refused too. Nothing needed and nothing given: an empty one."""
-    code = (reason_code or "").strip()
-    text = (change_reason or "").strip()
-    if not code:
-        if needed:
-            raise ValidationError({"reason_code": needed})
-        return Reason(text=text)
-    reason = DeviationReason.objects.active().filter(code=code).first()
-    if reason is None:
-        codes = ", ".join(DeviationReason.objects.active().values_list("code", flat=True))
-        raise ValidationError(
-            {
-                "reason_code": _("Unknown reason code %(code)s; use one of: %(codes)s.")
-                % {"code": code, "codes": codes}
-            }
-        )
-    if reason.requires_text and not text:
-        raise ValidationError(
-            {"change_reason": _("Reason %(code)s needs a text: say why.") % {"code": code}}
-        )
-    return Reason(code=code, text=text)
 
 
 def reason_required_for(
@@ -567,6 +534,12 @@ def milestone_update(
     lane_save(lambda: milestone.save(update_fields=fields), milestone=milestone)
     milestone.refresh_from_db(fields=["version"])
     MilestoneChange.objects.bulk_create(changes)
+    if "status" in updated and not milestone.is_open:
+        # Done or cancelled: its lateness episode ends now, not at the next scan, so a node
+        # re-opened within the minute starts a new one.
+        episodes_end(
+            LatenessEpisode.objects.filter(milestone=milestone, ended_at__isnull=True), now=now
+        )
     return milestone
 
 
