@@ -183,3 +183,16 @@ def test_chat_channels_get_the_headline_top_three_reasons_and_a_link(campaigns, 
         "主要原因：供应商或库存延误 2（40.0%）、资源不足 1（20.0%）、上游节点延误 1（20.0%）"
         in (chinese["summary"])
     )
+
+
+def test_the_email_names_departments_not_their_codes(smtp, campaigns, settings):
+    send_monthly(campaigns, settings)
+    (received,) = smtp.handler.to("owner@example.com")
+    html = received.message.get_body(preferencelist=("html",)).get_content()
+    text = received.message.get_body(preferencelist=("plain",)).get_content()
+    slips = html.split(">Worst slips</h2>")[1]
+    text_slips = text.split("Worst slips")[1]
+    for department in campaigns.departments.values():
+        assert f"· {department.code}<" not in slips and f"· {department.code}:" not in text_slips
+    assert re.search(r"· (Supply|Design|Operations)</div>", slips)
+    assert re.search(r" · (Supply|Design|Operations): ", text_slips)
