@@ -64,6 +64,7 @@ def test_one_message_per_channel_per_scan(team, settings):
         "project": "Double 11",
         "department": "Merchandising",
         "assignee": "lena",
+        "assignee_name": "lena",  # no full name: the username
         "due_at": (NOW - 2 * H).isoformat(),
         "url": f"https://milepost.example.com/nodes/{late.pk}/",
     }

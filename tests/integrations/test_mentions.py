@@ -29,7 +29,7 @@ IDS = {
 @pytest.fixture
 def nodes():
     lena = UserFactory(username="lena")
-    bo = UserFactory(username="bo")  # no chat identity anywhere
+    bo = UserFactory(username="bo", first_name="Bo", last_name="Chen")  # no chat identity
     lead = UserFactory(username="mei")
     department = DepartmentFactory(lead=lead)
     project = ProjectFactory(name="Double 11")
@@ -81,7 +81,8 @@ def test_feishu_card_mentions_with_at_id(nodes, chat_server, make_channel):
     text = "\n".join(e["text"]["content"] for e in body["card"]["elements"] if e["tag"] == "div")
     assert f"<at id={IDS['feishu']}></at>" in text
     assert text.count("<at ") == 1
-    assert "· bo ·" in text  # named, not mentioned
+    assert "· Bo Chen ·" in text  # named by display name, not mentioned
+    assert "· bo ·" not in text
 
 
 def test_dingtalk_mentions_through_at_user_ids_with_the_matching_text(
@@ -130,7 +131,7 @@ def test_wecom_markdown_mentions_with_angle_at(nodes, chat_server, make_channel)
     )
     content = body["markdown"]["content"]
     assert f"<@{IDS['wecom']}>" in content
-    assert "<@bo>" not in content and " bo " in content.replace("·", " ")
+    assert "<@bo>" not in content and " Bo Chen " in content.replace("·", " ")
 
 
 def test_slack_mentions_linked_users_in_blocks_and_fallback(nodes, chat_server, make_channel):
@@ -200,7 +201,7 @@ def test_wecom_sends_text_with_mention_lists_when_someone_is_known_only_by_mobil
     assert text["mentioned_list"] == [IDS["wecom"]]
     assert text["mentioned_mobile_list"] == ["13800001111"]
     assert "<@" not in text["content"] and "13800001111" not in text["content"]
-    assert "lena" in text["content"] and "bo" in text["content"]
+    assert "lena" in text["content"] and "Bo Chen" in text["content"]
     assert f"https://milepost.example.com/nodes/{unmapped.pk}/" in text["content"]
 
 
@@ -277,7 +278,7 @@ def test_teams_mentions_linked_users_with_card_entities(nodes, chat_server, make
     ]
     texts = json.dumps(card["body"], ensure_ascii=False)
     assert texts.count("<at>lena</at>") == 1
-    assert "<at>bo" not in texts and "· bo ·" in texts
+    assert "<at>Bo" not in texts and "· Bo Chen ·" in texts
 
 
 def test_teams_mention_name_is_escaped(nodes, chat_server, make_channel):

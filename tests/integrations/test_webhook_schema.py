@@ -72,6 +72,26 @@ def test_every_alert_reaches_the_webhook_in_one_complete_valid_message(
     assert OutboxMessage.objects.get(channel=channel).status == OutboxStatus.SENT
 
 
+def test_alert_items_name_the_assignee_for_people_and_keep_the_username_for_programs(
+    validator, chat_server, make_channel, project
+):
+    make_channel("webhook", project=project, events=["overdue"])
+    make_channel("slack", project=project, events=["overdue"])
+    lena = UserFactory(username="lena", first_name="Lena", last_name="Wang")
+    MilestoneFactory(project=project, assignee=lena, due_at=timezone.now() - timedelta(hours=2))
+    alerts_scan(now=timezone.now(), due_soon=False)
+    tasks.outbox_flush()
+
+    [webhook] = chat_server.received("webhook")
+    assert errors_of(validator, webhook.json) == []
+    [item] = webhook.json["data"]["items"]
+    assert (item["assignee"], item["assignee_name"]) == ("lena", "Lena Wang")
+    [slack] = chat_server.received("slack")
+    text = json.dumps(slack.json, ensure_ascii=False)
+    assert "Lena Wang" in text
+    assert "· lena" not in text
+
+
 def test_a_broken_body_fails_the_schema(validator):
     """The schema is not a rubber stamp: a cut list, a missing field or a wrong type fail."""
     good = {
@@ -93,6 +113,7 @@ def test_a_broken_body_fails_the_schema(validator):
                     "project": "Double 11",
                     "department": "Merchandising",
                     "assignee": "",
+                    "assignee_name": "",
                     "due_at": "2026-11-02T18:00:00+08:00",
                     "url": "https://milepost.example.com/nodes/7/",
                 }

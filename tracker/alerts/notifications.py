@@ -65,6 +65,15 @@ class AlertRow(NamedTuple):
     department_id: int
     department: str
     assignee: str | None
+    assignee_first_name: str | None
+    assignee_last_name: str | None
+
+    @property
+    def assignee_name(self) -> str:
+        """The assignee as `User.__str__` names them (full name, else username)."""
+        if self.assignee is None:
+            return ""
+        return f"{self.assignee_first_name} {self.assignee_last_name}".strip() or self.assignee
 
 
 ALERT_ROW_FIELDS = (
@@ -78,6 +87,8 @@ ALERT_ROW_FIELDS = (
     "department_id",
     "department__name",
     "milestone__assignee__username",
+    "milestone__assignee__first_name",
+    "milestone__assignee__last_name",
 )
 
 
@@ -259,7 +270,8 @@ def alert_item(alert: AlertRow) -> dict[str, Any]:
         "project_id": alert.project_id,
         "project": alert.project,
         "department": alert.department,
-        "assignee": alert.assignee or "",
+        "assignee": alert.assignee or "",  # the username, for programs (webhook-v1.json)
+        "assignee_name": alert.assignee_name,  # what people read
         "due_at": timezone.localtime(alert.due_at).isoformat(),
         "url": links.node_url(alert.milestone_id),
     }

@@ -72,14 +72,18 @@ def chat_people(
         "pk",
         "assignee_id",
         "assignee__username",
+        "assignee__first_name",
+        "assignee__last_name",
         "department__lead_id",
         "department__lead__username",
+        "department__lead__first_name",
+        "department__lead__last_name",
     )
     wanted: dict[int, list[tuple[int, str]]] = {}
-    for pk, assignee_id, assignee, lead_id, lead in rows:
-        people = [(assignee_id, assignee)] if assignee_id else []
+    for pk, assignee_id, *assignee, lead_id, lead, lead_first, lead_last in rows:
+        people = [(assignee_id, display_name(*assignee))] if assignee_id else []
         if pk in escalated and lead_id and lead_id != assignee_id:
-            people.append((lead_id, lead))
+            people.append((lead_id, display_name(lead, lead_first, lead_last)))
         if people:
             wanted[pk] = people
     identities: dict[int, ChatIdentity] = {}
@@ -103,6 +107,11 @@ def chat_people(
                 )
             )
     return result
+
+
+def display_name(username: str, first_name: str, last_name: str) -> str:
+    """A user as `User.__str__` names them (full name, else username), from values."""
+    return f"{first_name} {last_name}".strip() or username
 
 
 def mention_external_id(identity: ChatIdentity) -> str:

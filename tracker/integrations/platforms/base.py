@@ -83,7 +83,8 @@ class Item:
             title=one_line(data.get("title")),
             project=one_line(data.get("project")),
             department=one_line(data.get("department")),
-            assignee=one_line(data.get("assignee")),
+            # The display name; a payload queued before it was added names the username.
+            assignee=one_line(data.get("assignee_name") or data.get("assignee")),
             due_at=due_at,
             url=str(data.get("url") or ""),
         )
