@@ -231,3 +231,64 @@ def test_staff_edit_templates_and_bad_templates_are_400(api_client, departments)
     )
     assert response.status_code == 201
     assert response.json()["nodes"][0]["time"] == "18:00"
+
+
+LADDER = {
+    "escalate_after": "04:00:00",
+    "escalate_owner_after": "12:00:00",
+    "escalate_contact_after": "20:00:00",
+    "nudge_every": "03:00:00",
+}
+
+
+def test_the_escalation_ladder_is_read_created_and_patched_audited(client):
+    from tracker.accounts.models import AuditEntry
+
+    contact = UserFactory(username="duty")
+    response = create(client, **LADDER, escalation_contact="duty")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert {key: body[key] for key in LADDER} == LADDER
+    assert body["escalation_contact"] == "duty"
+
+    response = client.patch(
+        f"/api/v1/projects/{body['id']}/",
+        {"escalate_owner_after": "1 00:00:00", "nudge_every": None, "escalation_contact": None},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    patched = response.json()
+    assert (patched["escalate_owner_after"], patched["nudge_every"]) == ("1 00:00:00", None)
+    assert patched["escalation_contact"] is None
+    project = Project.objects.get(pk=body["id"])
+    assert project.escalation_contact is None and contact.is_active
+    audit = {
+        field: (old, new)
+        for field, old, new in AuditEntry.objects.filter(project_ref=project.pk).values_list(
+            "field", "old_value", "new_value"
+        )
+    }
+    assert audit["escalate_owner_after"] == ("12:00:00", "1 day, 0:00:00")
+    assert audit["nudge_every"] == ("3:00:00", "")
+    assert audit["escalation_contact"] == ("duty", "")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("escalate_after", "00:00:00"),
+        ("escalate_owner_after", "-01:00:00"),
+        ("escalate_contact_after", "00:00:00"),
+        ("nudge_every", "00:00:00"),
+        ("escalation_contact", "nobody"),
+    ],
+)
+def test_a_bad_ladder_value_is_a_400_and_changes_nothing(client, field, value):
+    body = create(client, **LADDER).json()
+    response = client.patch(f"/api/v1/projects/{body['id']}/", {field: value}, format="json")
+    assert response.status_code == 400 and field in response.json()
+    after = client.get(f"/api/v1/projects/{body['id']}/").json()
+    assert {key: after[key] for key in LADDER} == LADDER
+    created = create(client, **{**LADDER, field: value})
+    assert created.status_code == 400 and field in created.json()
+    assert Project.objects.count() == 1

@@ -108,8 +108,8 @@ def test_creating_an_active_project_from_a_template_records_creation_and_baselin
         ({}, (timedelta(hours=6), timedelta(hours=12))),
         ({"due_soon_window": timedelta(hours=2)}, (timedelta(hours=2), timedelta(hours=12))),
         (
-            {"due_soon_window": timedelta(days=3), "escalate_after": timedelta(0)},
-            (timedelta(days=3), timedelta(0)),
+            {"due_soon_window": timedelta(days=3), "escalate_after": timedelta(hours=1)},
+            (timedelta(days=3), timedelta(hours=1)),
         ),
     ],
     ids=["settings", "one given", "both given"],

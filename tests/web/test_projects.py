@@ -381,10 +381,69 @@ def _settings_data(project, **changes) -> dict:
         "working_hours": project.working_hours,
         "due_soon_hours": "24",
         "escalate_after_hours": "24",
+        "escalate_owner_after_hours": "48",
+        "escalate_contact_after_hours": "72",
         "war_room_days_before": "3",
         "war_room_days_after": "3",
     }
     return {**data, **changes}
+
+
+def test_project_settings_edit_the_escalation_ladder_audited(client_for, owner):
+    from tracker.accounts.models import AuditEntry
+
+    project = ProjectFactory(owner=owner, war_room=False)
+    contact = UserFactory(username="duty", first_name="Dao", last_name="Li")
+    url = reverse("web:project_settings", args=[project.pk])
+    page = client_for(owner).get(url).content.decode()
+    assert "Escalate to the owner after" in page and "Dao Li" in page
+    data = _settings_data(
+        project,
+        escalate_after_hours="4",
+        escalate_owner_after_hours="12",
+        escalate_contact_after_hours="20",
+        nudge_every_hours="3",
+        escalation_contact=str(contact.pk),
+    )
+    assert client_for(owner).post(url, data).status_code == 302
+    project.refresh_from_db()
+    assert (
+        project.escalate_after,
+        project.escalate_owner_after,
+        project.escalate_contact_after,
+        project.nudge_every,
+        project.escalation_contact,
+    ) == (timedelta(hours=4), timedelta(hours=12), timedelta(hours=20), timedelta(hours=3), contact)
+    entries = dict(
+        AuditEntry.objects.filter(project_ref=project.pk).values_list("field", "new_value")
+    )
+    assert entries["escalate_owner_after"] == "12:00:00"
+    assert entries["nudge_every"] == "3:00:00"
+    assert entries["escalation_contact"] == "duty"
+
+    cleared = client_for(owner).post(
+        url, {**data, "nudge_every_hours": "", "escalation_contact": ""}
+    )
+    assert cleared.status_code == 302
+    project.refresh_from_db()
+    assert (project.nudge_every, project.escalation_contact) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "field", ["escalate_after_hours", "escalate_owner_after_hours", "nudge_every_hours"]
+)
+@pytest.mark.parametrize("value", ["0", "-2"])
+def test_project_settings_refuse_a_ladder_window_that_is_not_positive(
+    client_for, owner, field, value
+):
+    project = ProjectFactory(owner=owner, war_room=False)
+    url = reverse("web:project_settings", args=[project.pk])
+    response = client_for(owner).post(url, _settings_data(project, **{field: value}))
+    assert response.status_code == 422
+    assert "Ensure this value is greater than or equal to 1." in response.content.decode()
+    before = (project.escalate_after, project.escalate_owner_after, project.nudge_every)
+    project.refresh_from_db()
+    assert (project.escalate_after, project.escalate_owner_after, project.nudge_every) == before
 
 
 def test_project_settings_name_status_owner_threshold_audited(client_for, owner):

@@ -239,7 +239,17 @@ class Project(TimeStampedModel):
     def __str__(self) -> str:
         return self.name
 
+    # The ladder's windows: each a positive working time (`clean`).
+    LADDER_WINDOWS = ("escalate_after", "escalate_owner_after", "escalate_contact_after")
+
     def clean(self) -> None:
+        errors = {
+            field: _("Enter a positive duration.")
+            for field in (*self.LADDER_WINDOWS, "nudge_every")
+            if getattr(self, field) is not None and getattr(self, field) <= timedelta(0)
+        }
+        if errors:
+            raise ValidationError(errors)
         if self.working_hours:
             try:
                 WorkingHours.parse(self.working_hours)

@@ -297,6 +297,10 @@ def project_create(
     deviation_threshold: Decimal | None = None,
     due_soon_window: timedelta | None = None,
     escalate_after: timedelta | None = None,
+    escalate_owner_after: timedelta | None = None,
+    escalate_contact_after: timedelta | None = None,
+    nudge_every: timedelta | None = None,
+    escalation_contact: User | None = None,
     status: str = ProjectStatus.PLANNING,
     now: datetime | None = None,
     working_hours: str = "",
@@ -333,11 +337,15 @@ def project_create(
         template=template,
         working_hours=working_hours,
         war_room=war_room,
+        nudge_every=nudge_every,
+        escalation_contact=escalation_contact,
     )
     for field, value in (
         ("deviation_threshold", deviation_threshold),
         ("due_soon_window", due_soon_window),
         ("escalate_after", escalate_after),
+        ("escalate_owner_after", escalate_owner_after),
+        ("escalate_contact_after", escalate_contact_after),
         ("war_room_days_before", war_room_days_before),
         ("war_room_days_after", war_room_days_after),
     ):
@@ -632,8 +640,8 @@ def project_update(
     reason_code: str = "",
 ) -> Project:
     """Change a project's fields; a new D-day re-anchors its nodes, a move to active baselines.
-    Changes of the threshold, D-day, owner and status go to the audit log; only the owner
-    and staff may change the threshold."""
+    Changes of the threshold, the escalation ladder, D-day, owner and status go to the audit
+    log; only the owner and staff may change the threshold."""
     authorize(actor, can_manage_project, project, message=_MANAGE_PROJECT)
     data = dict(data)
     if (
@@ -652,7 +660,8 @@ def project_update(
     # The owner changes last: the re-anchor and the activation check the actor against the
     # project as it was, so an owner may hand the project over in the same save.
     new_owner = data.pop("owner", None)
-    before = {field: getattr(project, field) for field in ("deviation_threshold",)}
+    audited = ("deviation_threshold", *Project.LADDER_WINDOWS, "nudge_every", "escalation_contact")
+    before = {field: getattr(project, field) for field in audited}
     for field, value in data.items():
         setattr(project, field, value)
     project.full_clean(exclude=["template"])

@@ -140,7 +140,8 @@ class ProjectCreateForm(UIForm):
 class ProjectSettingsForm(UIForm):
     """A project's settings (owner and staff): its name, D-day (moving it re-anchors the
     nodes, with a reason), status, owner, deviation threshold, and its working time: hours,
-    reminder windows and war room. `project_update` checks and audits them."""
+    reminder windows, the escalation ladder and war room. `project_update` checks and audits
+    them."""
 
     name = forms.CharField(label=_("Name"), max_length=200)
     d_day = forms.DateTimeField(label=_("D-day"), widget=datetime_widget())
@@ -170,7 +171,31 @@ class ProjectSettingsForm(UIForm):
         label=_("Remind before due (working hours)"), min_value=0, max_value=10000
     )
     escalate_after_hours = forms.IntegerField(
-        label=_("Escalate after overdue (working hours)"), min_value=0, max_value=10000
+        label=_("Escalate to the department lead after (working hours)"),
+        min_value=1,
+        max_value=10000,
+    )
+    escalate_owner_after_hours = forms.IntegerField(
+        label=_("Escalate to the owner after (working hours)"), min_value=1, max_value=10000
+    )
+    escalate_contact_after_hours = forms.IntegerField(
+        label=_("Escalate to the escalation contact after (working hours)"),
+        min_value=1,
+        max_value=10000,
+    )
+    nudge_every_hours = forms.IntegerField(
+        label=_("Nudge the assignee every (working hours)"),
+        min_value=1,
+        max_value=10000,
+        required=False,
+        help_text=_("Empty: once per working day."),
+    )
+    escalation_contact = forms.ModelChoiceField(
+        label=_("Escalation contact"),
+        queryset=User.objects.none(),
+        required=False,
+        empty_label=_("The organisation's"),
+        help_text=_("The ladder's last rung."),
     )
     war_room = forms.BooleanField(
         label=_("War room"),
@@ -190,10 +215,16 @@ class ProjectSettingsForm(UIForm):
         self.fields["owner"].queryset = User.objects.filter(
             Q(is_active=True) | Q(pk=project.owner_id)
         ).order_by("first_name", "last_name", "username")
+        self.fields["escalation_contact"].queryset = User.objects.filter(
+            Q(is_active=True) | Q(pk=project.escalation_contact_id)
+        ).order_by("first_name", "last_name", "username")
         self.fields["d_day"].help_text = tz_help()
 
     @classmethod
     def initial_for(cls, project: Project) -> dict[str, Any]:
+        def hours(window: timedelta | None) -> int | None:
+            return None if window is None else int(window.total_seconds() // 3600)
+
         return {
             "name": project.name,
             "d_day": timezone.localtime(project.d_day).replace(second=0, microsecond=0),
@@ -201,8 +232,12 @@ class ProjectSettingsForm(UIForm):
             "owner": project.owner_id,
             "threshold_percent": (project.deviation_threshold * 100).quantize(Decimal("0.01")),
             "working_hours": project.working_hours,
-            "due_soon_hours": int(project.due_soon_window.total_seconds() // 3600),
-            "escalate_after_hours": int(project.escalate_after.total_seconds() // 3600),
+            "due_soon_hours": hours(project.due_soon_window),
+            "escalate_after_hours": hours(project.escalate_after),
+            "escalate_owner_after_hours": hours(project.escalate_owner_after),
+            "escalate_contact_after_hours": hours(project.escalate_contact_after),
+            "nudge_every_hours": hours(project.nudge_every),
+            "escalation_contact": project.escalation_contact_id,
             "war_room": project.war_room,
             "war_room_days_before": project.war_room_days_before,
             "war_room_days_after": project.war_room_days_after,
@@ -228,6 +263,12 @@ class ProjectSettingsForm(UIForm):
             "working_hours": data["working_hours"].strip(),
             "due_soon_window": timedelta(hours=data["due_soon_hours"]),
             "escalate_after": timedelta(hours=data["escalate_after_hours"]),
+            "escalate_owner_after": timedelta(hours=data["escalate_owner_after_hours"]),
+            "escalate_contact_after": timedelta(hours=data["escalate_contact_after_hours"]),
+            "nudge_every": (
+                timedelta(hours=data["nudge_every_hours"]) if data["nudge_every_hours"] else None
+            ),
+            "escalation_contact": data["escalation_contact"],
             "war_room": data["war_room"],
             "war_room_days_before": data["war_room_days_before"],
             "war_room_days_after": data["war_room_days_after"],

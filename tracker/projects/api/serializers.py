@@ -82,6 +82,13 @@ class ProjectSerializer(serializers.ModelSerializer):
         max_length=40,
         help_text="A deviation reason code; required to move a baselined project's D-day.",
     )
+    escalation_contact = SlugRelatedField(
+        slug_field="username",
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        help_text="The ladder's last rung (a username); null: the organisation's.",
+    )
     milestone_count = serializers.IntegerField(read_only=True, required=False)
 
     class Meta:
@@ -98,6 +105,10 @@ class ProjectSerializer(serializers.ModelSerializer):
             "baseline_number",
             "due_soon_window",
             "escalate_after",
+            "escalate_owner_after",
+            "escalate_contact_after",
+            "nudge_every",
+            "escalation_contact",
             "working_hours",
             "war_room",
             "war_room_days_before",
