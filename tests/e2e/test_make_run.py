@@ -49,7 +49,7 @@ project = ProjectFactory(owner=owner, name="Double 11", status="active")
 nodes = {}
 for title, hours, assignee in [
     ("Price approval", -2, lena),  # overdue; completed during the run
-    ("Stock check", -60, lena),  # overdue and escalated
+    ("Stock check", -60, lena),  # overdue long before the project existed
     ("Banner copy", 3, lena),  # due soon
     ("Ad slots", -1, None),  # overdue, nobody assigned; moved later during the run
 ]:
@@ -61,22 +61,18 @@ _token, key = token_issue(user=owner, scope=TokenScope.WRITE)
 print(json.dumps({"nodes": nodes, "token": key}))
 """
 
-# (recipient, node, kind): who hears of what (README, "Recipients").
+# (recipient, node, kind): who hears of what (README, "Recipients"; docs/escalation.md). The
+# project is minutes old, so its lateness episodes start now and nothing climbs the ladder
+# during the run: the assignee hears of an overdue node, the lead only of the unassigned one.
 FIRST = {
     ("lena@example.com", "Price approval", "overdue"),
-    ("li@example.com", "Price approval", "overdue"),
     ("lena@example.com", "Stock check", "overdue"),
-    ("li@example.com", "Stock check", "overdue"),
-    ("olga@example.com", "Stock check", "escalation"),
-    ("li@example.com", "Stock check", "escalation"),
     ("lena@example.com", "Banner copy", "due_soon"),
     ("li@example.com", "Ad slots", "overdue"),  # as the lead, and for nobody assigned: once
 }
-RESOLVED = {
-    ("lena@example.com", "Price approval", "resolved"),
-    ("li@example.com", "Price approval", "resolved"),
-    ("li@example.com", "Ad slots", "resolved"),
-}
+# Done ends the episode and resolves its alert; a re-plan does not ("Ad slots" moved later stays
+# in its episode: docs/escalation.md).
+RESOLVED = {("lena@example.com", "Price approval", "resolved")}
 
 
 def environment(var: Path, smtp: SmtpServer, port: int) -> dict[str, str]:

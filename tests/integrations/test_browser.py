@@ -29,7 +29,7 @@ def test_owner_connects_a_feishu_group_and_sends_a_test_message(
     page.get_by_label("Webhook URL").fill(chat_server.url(PATHS["feishu"]))
     page.get_by_label("Secret").fill("feishu-secret")
     page.get_by_label("Project").select_option(label="Double 11 2026")
-    page.get_by_label("Overdue").check()
+    page.get_by_label("Overdue", exact=True).check()
     page.get_by_label("Weekly report").check()
     screenshot(page, "integrations-channel-form")
     page.get_by_role("button", name="Save").click()
