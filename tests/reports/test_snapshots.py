@@ -160,7 +160,7 @@ def test_weekly_email(smtp, team, settings):
     text, html = email.body(), email.body("html")
     assert "Deviation rate: 66.7% (threshold 10.0%)  ABOVE THRESHOLD" in text
     assert "Merchandising: 66.7% (3 due, 1 late, 1 open)" in text
-    assert "Stock check · Double 11 · merch: 4.62 days late" in text
+    assert "Stock check · Double 11 · Merchandising: 4.62 days late" in text
     assert f"https://milepost.example.com/nodes/{nodes['open'].pk}/" in text
     assert "color:#b91c1c" in html and "above threshold" in html
     assert "Weekly trend" not in text
