@@ -26,6 +26,19 @@ class ProjectStatus(models.TextChoices):
     ARCHIVED = permissions.ARCHIVED, _("Archived")
 
     @classmethod
+    def allowed_next(cls, old: str) -> list[str]:
+        """The statuses a project in `old` may move to (`project_status_check` enforces it):
+        forward one step at a time (planning → active → closed → archived), a plan abandoned
+        (planning → archived) or a closed project re-opened (closed → active); archived is
+        final. Creating a project is no transition: it may start in any status."""
+        return {
+            cls.PLANNING: [cls.ACTIVE, cls.ARCHIVED],
+            cls.ACTIVE: [cls.CLOSED],
+            cls.CLOSED: [cls.ARCHIVED, cls.ACTIVE],
+            cls.ARCHIVED: [],
+        }.get(old, [])
+
+    @classmethod
     def quiet_values(cls) -> list[str]:
         """Closed and archived: finished projects. They raise no alerts and none of their
         nodes is overdue, due soon or at risk; their history stays in the reports."""

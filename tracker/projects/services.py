@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import pgettext
 
 from tracker.accounts.models import AuditEntry, User
 from tracker.core.errors import StateConflictError
@@ -314,7 +315,8 @@ def project_create(
     key, what to do with a node the schedule puts in the past (`schedule_past_nodes`).
 
     Windows left out come from the `DUE_SOON_HOURS` and `ESCALATE_AFTER_HOURS` settings (the
-    model's defaults); `status` active baselines the new plan at once."""
+    model's defaults); `status` active baselines the new plan at once, and any other status
+    is where the project starts (creation is not a transition: see `project_status_check`)."""
     authorize(
         actor,
         can_create_project,
@@ -335,6 +337,9 @@ def project_create(
         d_day=d_day,
         owner=owner,
         template=template,
+        # Creation is no transition: a project may start in any status (the historical
+        # import creates closed ones); active goes through the activation below.
+        status=ProjectStatus.PLANNING if status == ProjectStatus.ACTIVE else status,
         working_hours=working_hours,
         war_room=war_room,
         nudge_every=nudge_every,
@@ -630,6 +635,28 @@ def reanchor_preview(*, project: Project, new_d_day: datetime) -> list[ReanchorR
     ]
 
 
+def project_status_check(*, project: Project, new_status: str) -> None:
+    """Refuse a status change that `ProjectStatus.allowed_next` does not allow, on the status
+    field, naming the statuses the project may move to. The settings page, the API and
+    `project_update` all ask here (the admin shows the status read-only)."""
+    if new_status == project.status:
+        return
+    allowed = ProjectStatus.allowed_next(project.status)
+    if new_status in allowed:
+        return
+    current = ProjectStatus(project.status).label
+    if not allowed:
+        message = _("An archived project stays archived: its status cannot change.")
+    else:
+        message = _("A project that is “%(current)s” can move only to: %(allowed)s.") % {
+            "current": current,
+            "allowed": pgettext("between the items of a list", ", ").join(
+                str(ProjectStatus(status).label) for status in allowed
+            ),
+        }
+    raise ValidationError({"status": message}, code="transition")
+
+
 @transaction.atomic
 def project_update(
     *,
@@ -644,6 +671,8 @@ def project_update(
     log; only the owner and staff may change the threshold."""
     authorize(actor, can_manage_project, project, message=_MANAGE_PROJECT)
     data = dict(data)
+    if data.get("status") is not None:
+        project_status_check(project=project, new_status=data["status"])
     if (
         "deviation_threshold" in data
         and data["deviation_threshold"] is not None

@@ -26,6 +26,7 @@ from tracker.projects.models import (
     ProjectStatus,
     ProjectTemplate,
 )
+from tracker.projects.services import project_status_check
 from tracker.reports.periods import PeriodKind, parse_period
 from tracker.web.selectors import Health
 from tracker.workcal.calendar import WarRoom
@@ -219,6 +220,20 @@ class ProjectSettingsForm(UIForm):
             Q(is_active=True) | Q(pk=project.escalation_contact_id)
         ).order_by("first_name", "last_name", "username")
         self.fields["d_day"].help_text = tz_help()
+        # The page offers only the statuses the project may move to; a status posted anyway
+        # is refused by `project_status_check`, which names them (a crafted POST, a stale tab).
+        offered = [project.status, *ProjectStatus.allowed_next(project.status)]
+        self.fields["status"].widget.choices = [
+            (value, label) for value, label in ProjectStatus.choices if value in offered
+        ]
+
+    def clean_status(self) -> str:
+        status = self.cleaned_data["status"]
+        try:
+            project_status_check(project=self.project, new_status=status)
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["status"]) from error
+        return status
 
     @classmethod
     def initial_for(cls, project: Project) -> dict[str, Any]:

@@ -28,9 +28,10 @@ from tracker.integrations.spreadsheets.importing import (
     validate_rows,
 )
 from tracker.milestones.models import Milestone
+from tracker.milestones.reasons import Reason
 from tracker.milestones.services import milestone_create, milestone_update
 from tracker.projects.models import Project, ProjectStatus, ProjectTemplate
-from tracker.projects.services import project_baseline, project_create, project_update
+from tracker.projects.services import project_audit, project_baseline, project_create
 
 HISTORY_STAFF_ONLY = gettext_lazy("Only staff can import a past project.")
 
@@ -96,7 +97,14 @@ def project_import_historical(
             d_day=d_day,
             owner=owner,
             deviation_threshold=deviation_threshold,
+            # A past project is created closed (a creation, not a transition: planning →
+            # closed is no step a project may take), so no node of it ever raises an alert.
+            status=ProjectStatus.CLOSED,
             now=now,
+        )
+        reason = Reason(text=_("Imported history from %(file)s") % {"file": filename})
+        project_audit(
+            project=project, actor=actor, field="status", old="", new=project.status, reason=reason
         )
         if template is not None:
             # Set after creation: `project_create` would schedule the template's own nodes.
@@ -114,12 +122,6 @@ def project_import_historical(
                 for row in parsed
                 if row.planned_due_at != row.due_at
             },
-        )
-        project_update(
-            project=project,
-            actor=actor,
-            data={"status": ProjectStatus.CLOSED},
-            change_reason=_("Imported history from %(file)s") % {"file": filename},
         )
         project.refresh_from_db()
     return project

@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -11,6 +12,7 @@ from tracker.projects.models import (
     ProjectStatus,
     ProjectTemplate,
 )
+from tracker.projects.services import project_status_check
 
 
 @extend_schema_field(
@@ -121,6 +123,16 @@ class ProjectSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["baselined_at", "baseline_number", "created_at", "updated_at"]
+
+    def validate_status(self, value: str) -> str:
+        """A change of status follows `project_status_check` (a 400 naming the statuses the
+        project may move to); a new project may start in any status."""
+        if self.instance is not None:
+            try:
+                project_status_check(project=self.instance, new_status=value)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError(error.message_dict["status"]) from error
+        return value
 
     def validate(self, attrs):
         if self.instance is not None and "template" in attrs:
