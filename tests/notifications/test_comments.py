@@ -112,13 +112,34 @@ def test_each_channel_follows_the_preference_of_its_kind(people, choices, inbox,
     assert told("comment") == []  # mentioned: not told twice
 
 
-def test_muted_or_inactive_people_hear_nothing(people):
-    owner, lead, assignee, _reader, node = people
-    lead.muted_projects.add(node.project)
+def test_inactive_people_hear_nothing(people):
+    owner, _lead, assignee, _reader, node = people
     assignee.is_active = False
     assignee.save(update_fields=["is_active"])
-    comment_post(actor=owner, milestone_id=node.pk, body="@wchen @lena ping")
+    comment_post(actor=owner, milestone_id=node.pk, body="@lena ping")
+    comment_post(actor=owner, milestone_id=node.pk, body="a plain comment for the assignee")
     assert not InboxItem.objects.exists() and not OutboxMessage.objects.exists()
+
+
+@pytest.mark.parametrize("kind", ["mention", "comment"])
+def test_a_muted_project_silences_the_email_not_the_inbox(people, kind):
+    """The one muted-project rule (as for alerts, tests/alerts/test_preferences.py): muting
+    silences the pushes of every kind; the inbox still gets the item."""
+    owner, lead, assignee, _reader, node = people
+    lead.muted_projects.add(node.project)
+    assignee.muted_projects.add(node.project)
+    body = "@wchen see this" if kind == "mention" else "a comment for the assignee"
+    # The assignee hears of every comment; the lead of the one that mentions them.
+    expected = [("lena", "comment"), *([("wchen", "mention")] if kind == "mention" else [])]
+    comment_post(actor=owner, milestone_id=node.pk, body=body)
+    assert sorted((name, k) for k in ("comment", "mention") for name in told(k)) == expected
+    assert emailed() == []
+    # Not held for later either: unmuting sends nothing about the past.
+    lead.muted_projects.clear()
+    assignee.muted_projects.clear()
+    assert not OutboxMessage.objects.exists()
+    comment_post(actor=owner, milestone_id=node.pk, body=body + " again")
+    assert emailed() == expected
 
 
 def test_the_email_names_the_author_and_carries_one_click_unsubscribe(people, settings):

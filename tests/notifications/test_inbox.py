@@ -77,7 +77,7 @@ def test_a_digest_reader_sees_the_item_at_once(team):
     ("silence", "expected"),
     [
         ("in_app_off", []),
-        ("muted", [("overdue", "Price approval")]),  # muting drops nothing (issue 18)
+        ("muted", [("overdue", "Price approval")]),  # muting silences the pushes only
         ("inactive", []),
     ],
 )

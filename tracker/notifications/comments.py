@@ -1,7 +1,8 @@
 """Comments on nodes, and who hears of them: posting tells the people a comment names
 (@username: a "mention") and the node's assignee, or its department's lead when nobody is
 assigned (a "comment"), each once, never the author, by email and in the app as their
-preferences for that kind say (`preferences`; muted projects and inactive people hear nothing).
+preferences for that kind say (`preferences`): inactive people hear nothing, and a person who
+muted the project gets the inbox item but no email (`preferences.MUTE_SILENCES`).
 
 It lives here, not in `milestones`, because telling people needs the outbox and the inbox.
 """

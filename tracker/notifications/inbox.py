@@ -1,8 +1,9 @@
 """The in-app inbox (the bell): what is addressed to a person, shown at once.
 
 Alerts reach it through the scan's fan-out (`tracker.alerts.fanout`), mentions and comments
-through `inbox_notify`; both leave out whoever switched the kind off "in the app", muted the
-project or is inactive (`preferences.people_receiving`). The email digest never delays an item.
+through `inbox_notify`; both leave out whoever switched the kind off "in the app" or is
+inactive (`preferences.people_receiving`). A muted project's items are in it too: muting
+silences the pushes only (`preferences.MUTE_SILENCES`). The email digest never delays an item.
 """
 
 from __future__ import annotations

@@ -317,7 +317,8 @@ class NotificationPreference(models.Model):
     """How one person gets one kind of message by one channel, when not the default
     (immediately): a row per choice that differs, so a person who never changed anything has
     none, and a new kind starts on for everybody. The outbox's fan-outs read these rows;
-    muted projects (`User.muted_projects`) still silence a whole project on every kind."""
+    muted projects (`User.muted_projects`) still silence a whole project's pushes (email and
+    chat) on every kind, not its inbox items (`preferences.MUTE_SILENCES`)."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

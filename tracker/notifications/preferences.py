@@ -28,6 +28,11 @@ from tracker.notifications.models import (
 
 KINDS = tuple(kind for kind, _label in NOTIFICATION_KINDS)
 CHANNELS = tuple(PreferenceChannel.values)
+# The muted-project rule, its one home: muting a project silences the *pushes* about it
+# (email and chat, of every kind: alerts, mentions, comments), and nothing waits for the mute
+# to end; the in-app inbox still gets every item (it is quiet: the reader pulls it).
+# `people_receiving` applies it, and the scan's fan-out SQL (`tracker.alerts.fanout`) reads it.
+MUTE_SILENCES = frozenset({PreferenceChannel.EMAIL, PreferenceChannel.CHAT})
 UNSUBSCRIBE_SALT = "milepost.notifications.unsubscribe"
 
 Matrix = dict[tuple[str, str], str]
@@ -121,11 +126,12 @@ def people_receiving(
     users: QuerySet[User], *, kind: str, channel: str, project_id: int
 ) -> QuerySet[User]:
     """`users` who hear of `kind` about project `project_id` by `channel`: active, the kind
-    not switched off by that channel, the project not muted (the scan's fan-out SQL says the
-    same for alerts)."""
-    return users_receiving(users.filter(is_active=True), kind=kind, channel=channel).exclude(
-        muted_projects=project_id
-    )
+    not switched off by that channel, and for a push channel (`MUTE_SILENCES`) the project
+    not muted (the scan's fan-out SQL says the same for alerts)."""
+    receiving = users_receiving(users.filter(is_active=True), kind=kind, channel=channel)
+    if channel in MUTE_SILENCES:
+        receiving = receiving.exclude(muted_projects=project_id)
+    return receiving
 
 
 # The signed one-click link (RFC 8058) --------------------------------------------------------

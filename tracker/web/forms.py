@@ -514,7 +514,10 @@ class PreferencesForm(UIForm):
         queryset=Project.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text=_("You hear nothing about these projects, by any channel."),
+        help_text=_(
+            "No email or chat message about these projects, of any kind; your inbox (the bell) "
+            "still lists everything, quietly."
+        ),
     )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
