@@ -92,7 +92,7 @@ def node_row(node: Milestone) -> Row:
     """A node as a reply row: id, title, project, department, assignee, due (overdue marked)."""
     facts = [node.project.name, node.department.name]
     if node.assignee_id:
-        facts.append(f"@{node.assignee.username}")
+        facts.append(str(node.assignee))  # the display name: a label, not a chat mention
     facts.append(_("due %(when)s") % {"when": format_due(node.due_at)})
     prefix = _("OVERDUE") + " " if node.is_overdue else ""
     return Row(f"{prefix}#{node.pk} {node.title} · {' · '.join(facts)}", node_url(node.pk), node.pk)

@@ -244,31 +244,54 @@ def report_table(
             for row in report["by_project"]
         ]
     if table == "slips":
+        # People read the department's and the assignee's names; the code and the username
+        # follow at the end, for programs (a snapshot taken before the names were kept in it
+        # names them by code and username in both).
         columns = ["id", "title", "project", "department", "assignee", "status", "slip_days"]
-        return [*columns[:5], "planned_due", "completed_at", *columns[5:]], [
+        return [
+            *columns[:5],
+            "planned_due",
+            "completed_at",
+            *columns[5:],
+            "department_code",
+            "assignee_username",
+        ], [
             [
                 row["id"],
                 row["title"],
                 row["project"],
-                row["department"],
-                row["assignee"] or "",
+                row.get("department_name") or row["department"],
+                row.get("assignee_name") or row["assignee"] or "",
                 _local(row["planned_due"]),
                 _local(row["completed_at"]),
                 row["status"],
                 row["slip_days"],
+                row["department"],
+                row["assignee"] or "",
             ]
             for row in report["worst_slips"]
         ]
     if table == "restatements":
-        # What changed since the figure of record was taken (empty while it stands).
-        columns = ["node_id", "node", "project_id", "field", "old_value", "new_value", "actor"]
-        return [*columns, "at", "reason_code", "reason_name", "reason"], [
+        # What changed since the figure of record was taken (empty while it stands); who did
+        # it by name, the username last, for programs.
+        columns = ["node_id", "node", "project_id", "field", "old_value", "new_value"]
+        return [
+            *columns,
+            "actor",
+            "at",
+            "reason_code",
+            "reason_name",
+            "reason",
+            "actor_username",
+        ], [
             [
                 *(row[c] if row[c] is not None else "" for c in columns),
+                row.get("actor_name") or row["actor"] or "",
                 _local(row["at"]),
                 row["reason_code"],
                 row["reason_name"],
                 row["reason"],
+                row["actor"] or "",
             ]
             for row in report["restatements"]
         ]
