@@ -1,6 +1,7 @@
 """Chinese pages, the shipped catalogue, and the wording of times and counts."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,6 +51,34 @@ def test_every_catalogue_is_complete(catalogue):
     )
     assert "translated messages" in result.stderr
     assert "untranslated" not in result.stderr and "fuzzy" not in result.stderr
+
+
+# An ASCII colon right after Chinese text (or its closing punctuation): Chinese takes "：".
+HALF_WIDTH_COLON = re.compile(r"[\u3400-\u9fff\uff09\u300b\u300d\u201d]:")
+
+
+@pytest.mark.parametrize(
+    "catalogue", SHIPPED_CATALOGUES, ids=lambda p: str(p.relative_to(settings.BASE_DIR))
+)
+def test_chinese_reads_as_chinese_full_width_colons_and_no_ambiguous_anyone(catalogue):
+    """Issue 16: full-width colons throughout, and "Anyone" (a filter's empty choice) is 不限,
+    never 所有人 (which reads as "owner")."""
+    flat = subprocess.run(
+        ["msgcat", "--no-wrap", "--no-location", str(catalogue)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    translations = [line for line in flat.splitlines() if line.startswith("msgstr")]
+    assert translations
+    assert [line for line in translations if HALF_WIDTH_COLON.search(line)] == []
+    assert [line for line in translations if "所有人" in line] == []
+
+
+def test_anyone_is_bu_xian_on_the_board_filter(compiled):
+    with translation.override("zh-hans"):
+        assert translation.gettext("Anyone") == "不限"
+        assert translation.gettext(":") == "："  # Django's label suffix
 
 
 def test_every_message_in_the_source_is_translated(tmp_path):
