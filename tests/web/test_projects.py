@@ -336,6 +336,25 @@ def test_past_nodes_are_marked_and_nothing_is_created_until_chosen(
     assert not Project.objects.exists()
 
 
+def test_apply_sets_every_past_node_to_the_choice_for_all(client_for, owner, shipped_templates):
+    """Each past row's own select is posted with the form; "Apply" beside the choice for all
+    sets every row to it (it used to fill only rows without a choice, so it did nothing)."""
+    for code in TEMPLATE_DEPARTMENTS:
+        DepartmentFactory(code=code)
+    data = _create_data(template=shipped_templates["sale-campaign"].pk, d_day=_close_d_day())
+    client = client_for(owner)
+    html = client.post(reverse("web:project_create"), {**data, "preview": "1"}).content.decode()
+    past_keys = [k for k in re.findall(r'name="past-([\w-]+)" id=', html) if k != "all"]
+    rows = {f"past-{key}": "reschedule" for key in past_keys}
+    applied = client.post(
+        reverse("web:project_create"), {**data, **rows, "past-all": "done", "apply-all": "1"}
+    ).content.decode()
+    for key in past_keys:
+        select = applied.split(f'name="past-{key}"', 1)[1].split("</select>", 1)[0]
+        assert 'value="done" selected' in select, key
+    assert not Project.objects.exists()  # still a preview
+
+
 def test_past_nodes_are_done_left_out_or_rescheduled_as_chosen(
     client_for, owner, shipped_templates
 ):

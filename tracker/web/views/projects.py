@@ -53,6 +53,9 @@ def project_list(request: HttpRequest) -> HttpResponse:
 
 
 PAST_ALL = "past-all"
+# The "Apply" button beside the "for all" choice: it sets every past node to that choice
+# (each row's own select is posted too, and would otherwise win).
+APPLY_ALL = "apply-all"
 
 
 def _past_choices(request: HttpRequest) -> dict[str, str]:
@@ -75,7 +78,7 @@ def _preview(form: ProjectCreateForm, request: HttpRequest, now: datetime) -> di
     )
     codes = {node.department_code for node in nodes}
     departments = {d.code: d for d in Department.objects.filter(code__in=codes)}
-    chosen = _past_choices(request)
+    chosen = {} if APPLY_ALL in request.POST else _past_choices(request)
     past_keys = past_node_keys(nodes, now=now)
     default = request.POST.get(PAST_ALL) or PastNodeAction.RESCHEDULE
     rows = [
