@@ -19,7 +19,6 @@ from tracker.alerts.notifications import EMAIL_MAX_NODES
 from tracker.alerts.services import alerts_scan
 from tracker.notifications.models import (
     Delivery,
-    InboxItem,
     NotificationPreference,
     OutboxMessage,
     OutboxStatus,
@@ -109,23 +108,20 @@ def test_a_kind_switched_off_after_queueing_is_left_out_when_sent(smtp, settings
     ).exists()
 
 
-def test_a_muted_project_silences_the_emails_of_every_kind_and_the_inbox_keeps_them(
-    smtp, settings, team
-):
+def test_a_muted_project_silences_every_kind_until_unmuted(smtp, settings, team):
     team.assignee.muted_projects.add(team.project)
     team.node(NOW - 60 * H)  # the lead's rung too
     team.node(NOW + 2 * H)
     scan_and_send(settings)
     assert not smtp.handler.to("lena@example.com")
     assert smtp.handler.to("li@example.com")
-    # The inbox has both at once; no email waits for the unmute (the one muted-project rule).
-    kinds = InboxItem.objects.filter(recipient=team.assignee).values_list("kind", flat=True)
-    assert sorted(kinds) == ["due_soon", "overdue"]
+    # Held, not dropped: the first digest after unmuting sends them.
     team.assignee.muted_projects.remove(team.project)
     with time_machine.travel(NOW + 14 * H, tick=False):
-        assert alerts_digest_send(now=timezone.now()) == 0
+        assert alerts_digest_send(now=timezone.now()) == 1
         outbox_flush(budget_seconds=30)
-    assert not smtp.handler.to("lena@example.com")
+    (digest,) = smtp.handler.to("lena@example.com")
+    assert digest.subject == "Daily digest: 2 alerts in Double 11"
 
 
 def test_a_report_switched_off_is_not_sent(smtp, settings, team):

@@ -271,7 +271,7 @@ def test_resolved_goes_to_whoever_heard_of_the_problem(team, due, expected):
     assert recipients(AlertKind.RESOLVED) == expected
 
 
-def test_addressless_and_muting_people_get_no_email_and_nothing_waits_for_the_unmute(team):
+def test_inactive_and_addressless_people_get_nothing_and_muted_ones_later(team):
     team.assignee.muted_projects.add(team.project)
     team.lead.email = ""
     team.lead.save()
@@ -279,9 +279,14 @@ def test_addressless_and_muting_people_get_no_email_and_nothing_waits_for_the_un
     with time_machine.travel(NOW, tick=False):
         result = scan()
     assert (result.overdue, result.escalated, result.messages) == (1, 1, 0)
-    assert not OutboxMessage.objects.exists()  # muting silences the email: nothing is held
+    (held,) = OutboxMessage.objects.all()  # the muted assignee's, for a digest after unmuting
+    assert (held.recipient, held.status) == (team.assignee, OutboxStatus.HELD)
+    assert held.payload["muted_project"] == team.project.pk
+    assert alerts_digest_send(now=NOW + H) == 0  # still muted: it waits
     team.assignee.muted_projects.remove(team.project)
-    assert alerts_digest_send(now=NOW + 2 * H) == 0
+    assert alerts_digest_send(now=NOW + 2 * H) == 1
+    held.refresh_from_db()
+    assert held.status == OutboxStatus.MERGED
 
 
 def test_digest_mode_waits_for_the_digest(team):

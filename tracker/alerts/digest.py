@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from tracker.accounts.models import User
 from tracker.alerts.sql import CHUNK
 from tracker.notifications.models import OutboxEvent, OutboxMessage, OutboxStatus
 from tracker.notifications.services import outbox_flush_after_commit
@@ -25,8 +26,8 @@ def alerts_digest_send(*, now: datetime) -> int:
     """Merge each person's held alert emails into one digest email. Returns digests queued.
 
     The held rows are locked (SKIP LOCKED), so two digests running at once split the work
-    instead of sending a row twice. (A muted project's alerts are never held: muting
-    silences their emails, `preferences.MUTE_SILENCES`.)
+    instead of sending a row twice. Rows held because the person muted the project
+    (`muted_project`) wait while it stays muted, and go in the first digest after unmuting.
     """
     with transaction.atomic():
         held = list(
@@ -35,6 +36,12 @@ def alerts_digest_send(*, now: datetime) -> int:
             .order_by("created_at")
             .values_list("pk", "recipient_id", "payload")
         )
+        muted = set(
+            User.muted_projects.through.objects.filter(
+                user_id__in={recipient for _pk, recipient, _payload in held}
+            ).values_list("user_id", "project_id")
+        )
+        held = [row for row in held if (row[1], row[2].get("muted_project")) not in muted]
         if not held:
             return 0
         alert_ids: dict[int, set[int]] = defaultdict(set)

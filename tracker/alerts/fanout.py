@@ -141,37 +141,44 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
     (per the person's preferences). Returns the emails to send now.
 
     From `_recipients_sql`'s pairs, `chosen` gives each pair the person's email delivery of
-    the alert's kind (`NotificationPreference`: immediately when they chose nothing), leaving
-    out the projects the person muted (email is a push, which muting silences:
-    `preferences.MUTE_SILENCES`; the inbox still gets the alert, `_queue_inbox`); `lists`
-    groups them by person and delivery, leaving out the kinds switched off: one email now,
-    and one row held for the digest with the kinds they want in it. Inactive people and
-    people without an email address are skipped.
+    the alert's kind (`NotificationPreference`: immediately when they chose nothing), and the
+    project when they muted it; `lists` groups them by person and delivery, leaving out the
+    kinds switched off: one email now, and one row held for the digest with the kinds they
+    want in it. Alerts of a muted project are held too, one row per project marked
+    `muted_project`: the first digest after the person unmutes it sends them (`digest`), none
+    is dropped. Inactive people and people without an email address are skipped.
     """
     u = Names(User)
     pref = Names(NotificationPreference)
     muted = Names(User.muted_projects.through)
+    muted_list = vendor_sql("muted_list", key="alert_ids", column="c.id", project="c.muted_project")
     recipients, branch_params = _recipients_sql()
     sql = f"""
         {recipients}, chosen AS (
-            SELECT r.id, r.to_user, COALESCE(pref.{pref.delivery}, %s) AS delivery
+            SELECT r.id, r.to_user, COALESCE(pref.{pref.delivery}, %s) AS delivery,
+                muted.{muted.project} AS muted_project
             FROM pairs AS r
             LEFT JOIN {pref.table} AS pref ON pref.{pref.user} = r.to_user
                 AND pref.{pref.kind} = r.kind AND pref.{pref.channel} = %s
-            WHERE NOT EXISTS (
-                SELECT 1 FROM {muted.table} AS muted WHERE muted.{muted.user} = r.to_user
-                    AND muted.{muted.project} = r.project_id
-            )
+            LEFT JOIN {muted.table} AS muted ON muted.{muted.user} = r.to_user
+                AND muted.{muted.project} = r.project_id
         ), lists AS (
-            SELECT c.to_user, c.delivery,
-                {vendor_sql("id_list", key="alert_ids", column="c.id")} AS payload
+            SELECT c.to_user,
+                CASE WHEN c.muted_project IS NULL THEN c.delivery ELSE %s END AS delivery,
+                c.muted_project,
+                CASE WHEN c.muted_project IS NULL
+                    THEN {vendor_sql("id_list", key="alert_ids", column="c.id")}
+                    ELSE {muted_list}
+                END AS payload
             FROM chosen AS c
             WHERE c.delivery <> %s
-            GROUP BY c.to_user, c.delivery
+            GROUP BY c.to_user, CASE WHEN c.muted_project IS NULL THEN c.delivery ELSE %s END,
+                c.muted_project
         )
         {_outbox_insert("recipient_id")}
         SELECT {vendor_sql("new_uuid")}, %s, l.to_user, l.payload,
-            %s || CAST(l.to_user AS TEXT) || CASE WHEN l.delivery = %s THEN ':digest' ELSE '' END,
+            %s || CAST(l.to_user AS TEXT) || CASE WHEN l.delivery = %s THEN ':digest' ELSE '' END
+                || COALESCE(':muted:' || CAST(l.muted_project AS TEXT), ''),
             CASE WHEN l.delivery = %s THEN %s ELSE %s END, 0, %s, '', '', '', %s
         FROM lists AS l
         INNER JOIN {u.table} AS u ON u.{u.id} = l.to_user
@@ -185,7 +192,9 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
         *branch_params,
         Delivery.IMMEDIATE,
         PreferenceChannel.EMAIL,
+        Delivery.DIGEST,
         Delivery.OFF,
+        Delivery.DIGEST,
         OutboxEvent.ALERTS,
         f"alerts:{scan_id}:user:",
         Delivery.DIGEST,
@@ -203,8 +212,8 @@ def _queue_inbox(*, scan_id: uuid.UUID, now: datetime) -> int:
     """An inbox item per person and new alert, in one INSERT … SELECT from the same pairs as
     the emails: at once whatever their email delivery (a digest reader sees it now), leaving
     out those who switched the kind off in the app or are inactive. A muted project's alerts
-    are in the inbox too (muting silences the pushes only: `preferences.MUTE_SILENCES`).
-    Returns the items written."""
+    are in the inbox too (issue 18: muting silences the emails, it drops nothing). Returns the
+    items written."""
     u, pref, item = Names(User), Names(NotificationPreference), Names(InboxItem)
     recipients, branch_params = _recipients_sql()
     columns = ("recipient", "kind", "project", "milestone", "alert", "text", "created_at")

@@ -21,10 +21,16 @@ VENDOR_SQL = {
     "postgresql": {
         "new_uuid": "gen_random_uuid()",
         "id_list": "jsonb_build_object('{key}', array_agg({column}))",
+        "muted_list": (
+            "jsonb_build_object('{key}', array_agg({column}), 'muted_project', max({project}))"
+        ),
     },
     "sqlite": {
         "new_uuid": "lower(hex(randomblob(16)))",  # Django keeps UUIDs as 32 hex digits here
         "id_list": "json_object('{key}', json_group_array({column}))",
+        "muted_list": (
+            "json_object('{key}', json_group_array({column}), 'muted_project', max({project}))"
+        ),
     },
 }
 

@@ -28,10 +28,12 @@ from tracker.notifications.models import (
 
 KINDS = tuple(kind for kind, _label in NOTIFICATION_KINDS)
 CHANNELS = tuple(PreferenceChannel.values)
-# The muted-project rule, its one home: muting a project silences the *pushes* about it
-# (email and chat, of every kind: alerts, mentions, comments), and nothing waits for the mute
-# to end; the in-app inbox still gets every item (it is quiet: the reader pulls it).
-# `people_receiving` applies it, and the scan's fan-out SQL (`tracker.alerts.fanout`) reads it.
+# The muted-project rule, its one home: while a project is muted, nothing about it is pushed
+# to the person (email and chat, of every kind: alerts, mentions, comments); the in-app inbox
+# still gets every item at once (it is quiet: the reader pulls it). Nothing is lost: alert
+# emails raised while muted are held for the first daily digest after unmuting (issue 18,
+# `tracker.alerts.fanout` and `digest`); mentions and comments, which have no digest, are in
+# the inbox. `people_receiving` applies it to mentions and comments.
 MUTE_SILENCES = frozenset({PreferenceChannel.EMAIL, PreferenceChannel.CHAT})
 UNSUBSCRIBE_SALT = "milepost.notifications.unsubscribe"
 
