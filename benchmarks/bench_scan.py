@@ -81,23 +81,58 @@ FLOOR_SCAN_RESET = (
     "UPDATE bench_floor_scan SET overdue_flagged_at = NULL WHERE overdue_flagged_at = %(now)s"
 )
 
-# The report's floor: headline, departments and projects in one pass.
+# The report's floor: what the weekly report gives (headline, departments, projects with their
+# names and thresholds, the (planned day, completion day) pairs the working-day slip is counted
+# from, the worst slips with their titles and assignees) in one GROUPING SETS statement over the
+# same week's rows of a bare copy (only the columns it reads, in a covering index on the
+# planned due, as the node table's), the same baselined-projects filter, names joined from the
+# small lookup tables (the worst slips' titles from the node table by id, as the report does).
 FLOOR_REPORT_TABLE = """
 CREATE TABLE bench_floor_report AS
 SELECT id, project_id, department_id, status, due_at, baseline_due_at, completed_at
 FROM milestones_milestone ORDER BY id;
-CREATE INDEX bench_floor_report_planned ON bench_floor_report ((COALESCE(baseline_due_at, due_at)));
+CREATE INDEX bench_floor_report_planned ON bench_floor_report ((COALESCE(baseline_due_at, due_at)))
+    INCLUDE (id, project_id, department_id, status, due_at, baseline_due_at, completed_at);
 """
 FLOOR_REPORT = """
-SELECT department_id, project_id, count(*),
-    count(*) FILTER (WHERE status = 'done' AND completed_at > planned),
-    count(*) FILTER (WHERE status <> 'done'),
-    avg(CASE WHEN status = 'done' THEN completed_at ELSE %(as_of)s END - planned)
-        FILTER (WHERE status <> 'done' OR completed_at > planned)
-FROM (SELECT *, COALESCE(baseline_due_at, due_at) AS planned FROM bench_floor_report) AS f
-WHERE status <> 'cancelled' AND COALESCE(baseline_due_at, due_at) >= %(start)s
-  AND COALESCE(baseline_due_at, due_at) < %(end)s AND COALESCE(baseline_due_at, due_at) <= %(as_of)s
-GROUP BY GROUPING SETS ((), (department_id), (project_id))
+WITH week AS MATERIALIZED (
+    SELECT f.id, f.department_id, f.project_id, f.status, f.planned, f.completed_at,
+        f.status = 'done' AND f.completed_at > f.planned AS is_late,
+        f.status <> 'done' AS is_open,
+        f.status <> 'done' OR f.completed_at > f.planned AS is_deviated,
+        f.finish - f.planned AS slip,
+        (f.planned AT TIME ZONE %(zone)s)::date AS planned_day,
+        (f.finish AT TIME ZONE %(zone)s)::date AS done_day
+    FROM (
+        SELECT *, COALESCE(baseline_due_at, due_at) AS planned,
+            CASE WHEN status = 'done' THEN completed_at ELSE %(as_of)s END AS finish
+        FROM bench_floor_report
+        WHERE status <> 'cancelled' AND COALESCE(baseline_due_at, due_at) >= %(start)s
+          AND COALESCE(baseline_due_at, due_at) < %(end)s
+          AND COALESCE(baseline_due_at, due_at) <= %(as_of)s
+    ) AS f
+    JOIN projects_project AS p ON p.id = f.project_id AND p.baselined_at IS NOT NULL
+), grouped AS (
+    SELECT GROUPING(department_id, project_id, planned_day, done_day) AS grouping_set,
+        department_id, project_id, planned_day, done_day, count(*),
+        count(*) FILTER (WHERE is_late), count(*) FILTER (WHERE is_open),
+        avg(slip) FILTER (WHERE is_deviated), count(*) FILTER (WHERE is_deviated)
+    FROM week GROUP BY GROUPING SETS ((), (department_id), (project_id), (planned_day, done_day))
+)
+SELECT grouped.*, p.name, p.deviation_threshold, d.code, d.name,
+    NULL::bigint, NULL::varchar, NULL::timestamptz, NULL::timestamptz, NULL::interval,
+    NULL::varchar, NULL::varchar
+FROM grouped
+LEFT JOIN projects_project AS p ON p.id = grouped.project_id AND grouped.grouping_set = 11
+LEFT JOIN accounts_department AS d ON d.id = grouped.department_id AND grouped.grouping_set = 7
+UNION ALL (
+    SELECT NULL, worst.department_id, worst.project_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+        NULL, NULL, NULL, NULL, worst.id, worst.status, worst.planned, worst.completed_at,
+        worst.slip, node.title, u.username
+    FROM (SELECT * FROM week WHERE is_deviated ORDER BY slip DESC, id LIMIT 10) AS worst
+    JOIN milestones_milestone AS node ON node.id = worst.id
+    LEFT JOIN accounts_user AS u ON u.id = node.assignee_id
+)
 """
 
 NODES_SQL = """
@@ -304,7 +339,8 @@ def vacuum() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "VACUUM ANALYZE milestones_milestone, alerts_alert, alerts_outboxmessage,"
-            " accounts_user, bench_floor_scan"
+            " accounts_user, projects_project, accounts_department, bench_floor_scan,"
+            " bench_floor_report"
         )
         cursor.execute("CHECKPOINT")
 
@@ -409,7 +445,12 @@ def measure_report(now, data: dict) -> None:
     from tracker.reports.services import report_compute
 
     period = week_period(timezone.localtime(now))
-    params = {"start": period.start, "end": period.end, "as_of": now}
+    params = {
+        "start": period.start,
+        "end": period.end,
+        "as_of": now,
+        "zone": str(timezone.get_current_timezone()),
+    }
     report_ms: list[float] = []
     floor_ms: list[float] = []
     seen: dict = {}
