@@ -113,18 +113,26 @@ def _flag(condition: Q) -> ExpressionWrapper:
     return ExpressionWrapper(condition, output_field=BooleanField())
 
 
-# The week's pass: one scan of the population, every grouping at once. `week` is the
-# population with its flags and slip as columns (built by the ORM from LATE, OPEN, DEVIATED and
-# _slip, so the rules keep their one home); the grouping set of a row is told by GROUPING();
-# project rows get their name and threshold by id (a join on the few grouped rows, not an IN
-# list of thousands of ids); the worst slips are the same rows ordered by slip (the CTE is
-# computed once).
+# The week's pass: one statement reads everything the report shows. `week` is the population
+# with its flags and slip as columns (built by the ORM from LATE, OPEN, DEVIATED and _slip, so
+# the rules keep their one home); the grouping set of a row is told by GROUPING(); project and
+# department rows get their names (and a project its threshold) by id, joined onto the few
+# grouped rows (not an IN list of thousands of ids); the worst slips are the same rows ordered
+# by slip (the CTE is computed once), joined to their nodes' titles and assignees. With the
+# report's context, one more row carries the nodes left out (no baseline) and the backlog, and
+# a report scoped to a project one row with that project's name and threshold (it may have no
+# node in the period). Ids, counts and a few names cross the wire; nothing per node but the
+# worst slips.
 _GROUPS = {
     "headline": "()",
     "department": "(department_id)",
     "project": "(project_id)",
     "days": "(planned_day, done_day)",
 }
+# One row layout for every kind of row (a UNION ALL matches columns by position):
+# kind, grouping_set, department_id, project_id, planned_day, done_day, due, late,
+# open_overdue, slip, deviated, name, threshold, department_code, department_name,
+# node_id, status, planned_due, completed_at, title, username, first_name, last_name.
 _PASS = """
 WITH week AS MATERIALIZED ({population}),
 grouped AS (
@@ -137,26 +145,50 @@ grouped AS (
     FROM week GROUP BY GROUPING SETS ({groups})
 )
 SELECT 'group', grouped.*, project.name, project.deviation_threshold,
-    NULL::bigint, NULL::varchar, NULL::timestamptz, NULL::timestamptz
-FROM grouped LEFT JOIN {project_table} AS project
+    department.code, department.name,
+    NULL::bigint, NULL::varchar, NULL::timestamptz, NULL::timestamptz,
+    NULL::varchar, NULL::varchar, NULL::varchar, NULL::varchar
+FROM grouped
+LEFT JOIN {project_table} AS project
     ON project.id = grouped.project_id AND grouped.grouping_set = {project_grouping}
+LEFT JOIN {department_table} AS department
+    ON department.id = grouped.department_id AND grouped.grouping_set = {department_grouping}
 UNION ALL (
-    SELECT 'slip', NULL, department_id, project_id, NULL, NULL, NULL, NULL, NULL, slip, NULL,
-        NULL, NULL, id, status, planned_due, completed_at
-    FROM week WHERE is_deviated ORDER BY slip DESC, id LIMIT %s
-)
+    SELECT 'slip', NULL, worst.department_id, worst.project_id, NULL, NULL, NULL, NULL, NULL,
+        worst.slip, NULL, NULL, NULL, NULL, NULL,
+        worst.id, worst.status, worst.planned_due, worst.completed_at,
+        node.title, person.username, person.first_name, person.last_name
+    FROM (SELECT * FROM week WHERE is_deviated ORDER BY slip DESC, id LIMIT %s) AS worst
+    JOIN {node_table} AS node ON node.id = worst.id
+    LEFT JOIN {user_table} AS person ON person.id = node.assignee_id
+){context}{scope}
 """
+# The context row: the nodes left out (in `due`), the backlog's count (in `late`) and its
+# oldest planned due (in `planned_due`).
+_CONTEXT = """
+UNION ALL
+SELECT 'context', NULL, NULL, NULL, NULL, NULL, ({left_out}), backlog.count, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, backlog.oldest, NULL, NULL, NULL, NULL, NULL
+FROM (SELECT count(*) AS count, min(planned_due) AS oldest FROM ({backlog}) AS open) AS backlog"""
+_SCOPE = """
+UNION ALL
+SELECT 'scope', NULL, NULL, id, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    name, deviation_threshold, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM {project_table} WHERE id = %s"""
 # GROUPING(department_id, project_id, planned_day, done_day): a bit set for each column the
 # row is NOT grouped by, the first column the highest bit.
 _GROUPING = {"headline": 0b1111, "department": 0b0111, "project": 0b1011, "days": 0b1100}
 _FIGURES = ("due_count", "late_count", "open_overdue_count", "mean_slip")
+_SLIP_DETAILS = ("title", "assignee__username", "assignee__first_name", "assignee__last_name")
 
 
 @dataclass
 class _WeekPass:
-    """What the one pass over a period's population gives: the headline, department and
-    project rows (ids and aggregates; projects with their name and threshold), the deviated
-    nodes counted per (planned day, completion day), and the worst slips (worst first)."""
+    """What the one pass over a period's population gives: the headline, department rows (ids,
+    codes, names, aggregates) and project rows (ids, names, thresholds, aggregates), the
+    deviated nodes counted per (planned day, completion day), the worst slips (worst first,
+    with their titles and assignees), and, when asked for, the context (the nodes left out and
+    the backlog) and the scoped project's row."""
 
     headline: dict[str, Any] = field(
         default_factory=lambda: {**dict.fromkeys(_FIGURES, 0), "mean_slip": None}
@@ -165,17 +197,39 @@ class _WeekPass:
     projects: list[dict[str, Any]] = field(default_factory=list)
     day_pairs: dict[tuple[date, date], int] = field(default_factory=dict)
     slips: list[dict[str, Any]] = field(default_factory=list)
+    left_out: int | None = None
+    backlog: tuple[int, datetime | None] | None = None
+    scope: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What a report reads besides its population: the left-out and backlog querysets (None
+    without the context) and the project it is scoped to."""
+
+    left_out: QuerySet[Milestone] | None
+    backlog: QuerySet[Milestone] | None
+    project_id: int | None
 
 
 def _week_pass(
-    population: QuerySet[Milestone], *, as_of: datetime, worst_slips: int, working_days: bool
+    population: QuerySet[Milestone],
+    *,
+    as_of: datetime,
+    worst_slips: int,
+    working_days: bool,
+    scope: _Scope,
 ) -> _WeekPass:
     """The period's figures in ONE statement over its population (see `_PASS`); on a database
     without GROUPING SETS (SQLite, the embedded default) the same figures in a few queries."""
     zone = timezone.get_current_timezone()
     if connection.vendor != "postgresql":
         return _week_pass_portable(
-            population, as_of=as_of, worst_slips=worst_slips, working_days=working_days
+            population,
+            as_of=as_of,
+            worst_slips=worst_slips,
+            working_days=working_days,
+            scope=scope,
         )
     week = population.annotate(
         is_late=_flag(LATE),
@@ -189,34 +243,70 @@ def _week_pass(
         "is_late", "is_open", "is_deviated", "slip", "planned_day", "done_day",
     )  # fmt: skip
     sql, params = week.order_by().query.sql_with_params()
+    params = [*params, worst_slips]
+    table = {
+        name: connection.ops.quote_name(model._meta.db_table)
+        for name, model in (
+            ("project_table", Project),
+            ("department_table", Department),
+            ("node_table", Milestone),
+            ("user_table", User),
+        )
+    }
+    context = scope_sql = ""
+    if scope.left_out is not None and scope.backlog is not None:
+        left_out_sql, left_out_params = (
+            scope.left_out.values("id").order_by().query.sql_with_params()
+        )
+        backlog_sql, backlog_params = (
+            scope.backlog.values("planned_due").order_by().query.sql_with_params()
+        )
+        context = _CONTEXT.format(
+            left_out=f"SELECT count(*) FROM ({left_out_sql}) AS left_out", backlog=backlog_sql
+        )
+        params += [*left_out_params, *backlog_params]
+    if scope.project_id is not None:
+        scope_sql = _SCOPE.format(project_table=table["project_table"])
+        params.append(scope.project_id)
     statement = _PASS.format(
         population=sql,
         # every set, even when the day pairs go unused: GROUPING() names all four columns
         groups=", ".join(_GROUPS.values()),
-        project_table=connection.ops.quote_name(Project._meta.db_table),
         project_grouping=_GROUPING["project"],
+        department_grouping=_GROUPING["department"],
+        context=context,
+        scope=scope_sql,
+        **table,
     )
     with connection.cursor() as cursor:
-        cursor.execute(statement, [*params, worst_slips])
+        cursor.execute(statement, params)
         rows = cursor.fetchall()
     kinds = {bits: kind for kind, bits in _GROUPING.items()}
     result = _WeekPass()
     for kind, grouping, department, project, planned, done, *figures in rows:
-        due, late, open_, slip, deviated, name, threshold, *node = figures
+        due, late, open_, slip, deviated, name, threshold, code, department_name, *node = figures
         if kind == "slip":
-            slip_id, status, planned_due, completed_at = node
+            slip_id, status, planned_due, completed_at, *details = node
             result.slips.append(
                 {"id": slip_id, "department_id": department, "project_id": project,
                  "status": status, "planned_due": planned_due, "completed_at": completed_at,
-                 "slip": slip}
+                 "slip": slip, **dict(zip(_SLIP_DETAILS, details, strict=True))}
             )  # fmt: skip
+            continue
+        if kind == "context":
+            result.left_out, result.backlog = due, (late, node[2])
+            continue
+        if kind == "scope":
+            result.scope = {"id": project, "name": name, "deviation_threshold": threshold}
             continue
         row = dict(zip(_FIGURES, (due, late, open_, slip), strict=True))
         match kinds[grouping]:
             case "headline":
                 result.headline = row
             case "department":
-                result.departments.append({"department_id": department, **row})
+                result.departments.append(
+                    {"department_id": department, "code": code, "name": department_name, **row}
+                )
             case "project":
                 result.projects.append(
                     {"id": project, "name": name, "deviation_threshold": threshold, **row}
@@ -228,16 +318,30 @@ def _week_pass(
 
 
 def _week_pass_portable(
-    population: QuerySet[Milestone], *, as_of: datetime, worst_slips: int, working_days: bool
+    population: QuerySet[Milestone],
+    *,
+    as_of: datetime,
+    worst_slips: int,
+    working_days: bool,
+    scope: _Scope,
 ) -> _WeekPass:
-    """`_week_pass` as one query per grouping, from the same definitions."""
+    """`_week_pass` as one query per grouping and lookup, from the same definitions."""
     zone = timezone.get_current_timezone()
     aggregates = _aggregates(as_of)
     base = population.order_by()
     result = _WeekPass(headline=base.aggregate(**aggregates))
-    result.departments = list(
+    department_rows = list(
         base.values("department_id").annotate(**aggregates).order_by("department_id")
     )
+    departments = Department.objects.in_bulk([row["department_id"] for row in department_rows])
+    result.departments = [
+        {
+            **row,
+            "code": departments[row["department_id"]].code,
+            "name": departments[row["department_id"]].name,
+        }
+        for row in department_rows
+    ]
     rows = list(base.values("project_id").annotate(**aggregates).order_by("project_id"))
     projects = Project.objects.in_bulk([row["project_id"] for row in rows])
     result.projects = [
@@ -265,9 +369,20 @@ def _week_pass_portable(
         deviated.annotate(slip=_slip(as_of))
         .order_by("-slip", "id")
         .values(
-            "id", "department_id", "project_id", "status", "planned_due", "completed_at", "slip"
+            "id", "department_id", "project_id", "status", "planned_due", "completed_at", "slip",
+            *_SLIP_DETAILS,
         )[:worst_slips]
-    )
+    )  # fmt: skip
+    if scope.left_out is not None and scope.backlog is not None:
+        result.left_out = scope.left_out.count()
+        backlog = scope.backlog.aggregate(count=Count("id"), oldest=Min("planned_due"))
+        result.backlog = (backlog["count"], backlog["oldest"])
+    if scope.project_id is not None and scope.project_id not in projects:
+        result.scope = (
+            Project.objects.filter(pk=scope.project_id)
+            .values("id", "name", "deviation_threshold")
+            .first()
+        )
     return result
 
 
@@ -290,11 +405,12 @@ def deviation_report(
     context: bool = True,
 ) -> dict[str, Any]:
     """The deviation report of one period: headline, per department, per project, worst slips
-    (and, with `working_days`, slips in working days), all from one pass over the period's
-    nodes (`_week_pass`); names come from small lookups by id. With `context`, the nodes left
-    out (no baseline) and the backlog (two more queries).
+    (and, with `working_days`, slips in working days), all from one statement over the
+    period's nodes (`_week_pass`), names joined by id; with `context`, the nodes left out (no
+    baseline) and the backlog in the same statement.
 
-    About six queries, whatever the size.
+    Three queries, whatever the size: the re-baseline check, the pass, the working calendar
+    (one per year it reads).
     """
     as_of = as_of or timezone.now()
     population = report_population(
@@ -304,42 +420,37 @@ def deviation_report(
         project_id=project_id,
         department_id=department_id,
     )
-    week = _week_pass(
-        population, as_of=as_of, worst_slips=max(worst_slips, 0), working_days=working_days
+    scope = _Scope(
+        left_out=_left_out(period, as_of=as_of, project_id=project_id, department_id=department_id)
+        if context
+        else None,
+        backlog=_backlog(before=period.start, project_id=project_id, department_id=department_id)
+        if context
+        else None,
+        project_id=project_id,
     )
-    department_rows, project_rows, slips = week.departments, week.projects, week.slips
+    week = _week_pass(
+        population,
+        as_of=as_of,
+        worst_slips=max(worst_slips, 0),
+        working_days=working_days,
+        scope=scope,
+    )
     headline = _figures(week.headline)
-    projects = {row["id"]: row for row in project_rows}
-    if project_id is not None and project_id not in projects:  # none of its nodes in the period
-        projects.update(
-            (row["id"], row)
-            for row in Project.objects.filter(pk=project_id).values(
-                "id", "name", "deviation_threshold"
-            )
-        )
-    departments = {
-        row["id"]: row
-        for row in Department.objects.filter(
-            pk__in={row["department_id"] for row in department_rows}
-        ).values("id", "code", "name")
-    }
+    projects = {row["id"]: row for row in week.projects}
+    if week.scope is not None and project_id not in projects:  # none of its nodes in the period
+        projects[project_id] = week.scope
+    departments = {row["department_id"]: row for row in week.departments}
     threshold = projects[project_id]["deviation_threshold"] if project_id in projects else None
     if threshold is None:  # not `or`: a project's threshold of 0 is a real threshold
         threshold = default_threshold()
 
     by_department = sorted(
-        (
-            {
-                "code": departments[row["department_id"]]["code"],
-                "name": departments[row["department_id"]]["name"],
-                **_figures(row),
-            }
-            for row in department_rows
-        ),
+        ({"code": row["code"], "name": row["name"], **_figures(row)} for row in week.departments),
         key=lambda entry: (entry["name"], entry["code"]),
     )
     by_project = []
-    for row in sorted(project_rows, key=lambda r: (r["name"], r["id"])):
+    for row in sorted(week.projects, key=lambda r: (r["name"], r["id"])):
         figures = _figures(row)
         by_project.append(
             {
@@ -351,34 +462,14 @@ def deviation_report(
             }
         )
     calendar = WorkingCalendar()
-    left_out = Milestone.objects.left_out_of_reports().filter(
-        planned_due__gte=period.start, planned_due__lt=period.end, planned_due__lte=as_of
-    )
-    if project_id is not None:
-        left_out = left_out.filter(project_id=project_id)
-    if department_id is not None:
-        left_out = left_out.filter(department_id=department_id)
-    backlog = (
-        _backlog(
-            as_of=as_of, before=period.start, project_id=project_id, department_id=department_id
-        )
-        if context
-        else {"backlog_count": None, "backlog_oldest_slip_days": None}
-    )
-    details = (
-        {
-            row["id"]: row
-            for row in Milestone.objects.filter(pk__in=[s["id"] for s in slips]).values(
-                "id",
-                "title",
-                "assignee__username",
-                "assignee__first_name",
-                "assignee__last_name",
-            )
+    if week.backlog is None:
+        backlog = {"backlog_count": None, "backlog_oldest_slip_days": None}
+    else:
+        count, oldest = week.backlog
+        backlog = {
+            "backlog_count": count,
+            "backlog_oldest_slip_days": _days(as_of - oldest) if oldest else None,
         }
-        if slips
-        else {}
-    )
     return {
         "period": period.label,
         "start": period.start,
@@ -391,20 +482,20 @@ def deviation_report(
         "threshold": threshold,
         "breached": _breached(headline, threshold),
         "small_sample": headline["due_count"] < small_sample_size(),
-        "left_out_count": left_out.count() if context else None,
+        "left_out_count": week.left_out,
         **backlog,
         "by_department": by_department,
         "by_project": by_project,
         "worst_slips": [
             {
                 "id": slip["id"],
-                "title": details[slip["id"]]["title"],
+                "title": slip["title"],
                 "project_id": slip["project_id"],
                 "project": projects[slip["project_id"]]["name"],
                 "department": departments[slip["department_id"]]["code"],
                 "department_name": departments[slip["department_id"]]["name"],  # people read it
-                "assignee": details[slip["id"]]["assignee__username"],
-                "assignee_name": _display_name(details[slip["id"]]),
+                "assignee": slip["assignee__username"],
+                "assignee_name": _display_name(slip),
                 "planned_due": slip["planned_due"],
                 "completed_at": slip["completed_at"],
                 "status": slip["status"],
@@ -414,27 +505,36 @@ def deviation_report(
                     timezone.localtime(slip["completed_at"] or as_of).date(),
                 ),
             }
-            for slip in slips
+            for slip in week.slips
         ],
     }
 
 
+def _left_out(
+    period: Period, *, as_of: datetime, project_id: int | None, department_id: int | None
+) -> QuerySet[Milestone]:
+    """The nodes of the period the report leaves out: their projects have no baseline."""
+    queryset = Milestone.objects.left_out_of_reports().filter(
+        planned_due__gte=period.start, planned_due__lt=period.end, planned_due__lte=as_of
+    )
+    if project_id is not None:
+        queryset = queryset.filter(project_id=project_id)
+    if department_id is not None:
+        queryset = queryset.filter(department_id=department_id)
+    return queryset
+
+
 def _backlog(
-    *, as_of: datetime, before: datetime, project_id: int | None, department_id: int | None
-) -> dict[str, Any]:
-    """The nodes still open from earlier periods (planned due before `before`): how many, and
-    the oldest slip in days. One query."""
+    *, before: datetime, project_id: int | None, department_id: int | None
+) -> QuerySet[Milestone]:
+    """The nodes still open from earlier periods (planned due before `before`); the report
+    gives how many, and the oldest one's slip in days."""
     queryset = Milestone.objects.counted_in_reports().filter(OPEN, planned_due__lt=before)
     if project_id is not None:
         queryset = queryset.filter(project_id=project_id)
     if department_id is not None:
         queryset = queryset.filter(department_id=department_id)
-    row = queryset.aggregate(count=Count("id"), oldest=Min("planned_due"))
-    oldest = row["oldest"]
-    return {
-        "backlog_count": row["count"],
-        "backlog_oldest_slip_days": _days(as_of - oldest) if oldest else None,
-    }
+    return queryset
 
 
 def monthly_report(
