@@ -422,11 +422,12 @@ NODE_FIELDS = (
 
 
 def projects_nodes(
-    *, project_ids: Iterable[int]
+    *, project_ids: Iterable[int], persisted: bool = True
 ) -> tuple[dict[int, dict[int, Node]], dict[int, tuple]]:
     """The nodes of these projects as `Node`s, by project (one query for the nodes, one for
     their links, however many projects), and the forecast columns each node has now, to write
-    only what changed."""
+    only what changed (without `persisted`, for a reader that writes nothing, they are not
+    read: an empty tuple each)."""
     project_ids = list(project_ids)
     links: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
     for node_id, upstream_id, lead in (
@@ -437,10 +438,11 @@ def projects_nodes(
         links[node_id].append((upstream_id, lead))
     by_project: dict[int, dict[int, Node]] = {pk: {} for pk in project_ids}
     stored = {}
-    for pk, project_id, department, status, due, baseline, completed, *persisted in (
+    fields = NODE_FIELDS[1:] if persisted else NODE_FIELDS[1:6]
+    for pk, project_id, department, status, due, baseline, completed, *columns in (
         Milestone.objects.filter(project_id__in=project_ids)
         .order_by()
-        .values_list("id", "project_id", *NODE_FIELDS[1:])
+        .values_list("id", "project_id", *fields)
     ):
         by_project[project_id][pk] = Node(
             id=pk,
@@ -451,7 +453,7 @@ def projects_nodes(
             completed_at=completed,
             upstream=tuple(links.get(pk, ())),
         )
-        stored[pk] = tuple(persisted)
+        stored[pk] = tuple(columns)
     return by_project, stored
 
 
@@ -484,20 +486,30 @@ def project_slip_attribution(*, project, now: datetime | None = None) -> SlipAtt
 
 def slip_attribution(*, projects: Iterable, now: datetime | None = None) -> SlipAttribution:
     """Attribution over several projects at once (e.g. a month's campaigns): per node, per
-    department across them, and in total; the nodes in two queries, whatever the count."""
+    department across them, and in total; the nodes in two queries, whatever the count.
+
+    The projects that count the same days as worked (no war room, or the same war room) share
+    one table of working days over all their dates: `WorkingDays` gives the same answers over
+    any span (outside its table it asks the calendar day by day), so a month's campaigns ask
+    the calendar about each day once, not once per project."""
     now = now or timezone.now()
     projects = list(projects)
-    by_project, _stored = projects_nodes(project_ids=[p.pk for p in projects])
+    by_project, _stored = projects_nodes(project_ids=[p.pk for p in projects], persisted=False)
     calendar = WorkingCalendar()
+    windows = {project.pk: project.war_room_window for project in projects}
+    spans: dict = defaultdict(list)
+    for project in projects:
+        spans[windows[project.pk]].extend(by_project[project.pk].values())
+    tables = {
+        window: WorkingDays.for_nodes(nodes, now=now, calendar=calendar, war_room=window)
+        for window, nodes in spans.items()
+    }
     every_node: dict[int, Node] = {}
     attributions: dict[int, Attribution] = {}
     for project in projects:
         nodes = by_project[project.pk]
-        days = WorkingDays.for_nodes(
-            nodes.values(), now=now, calendar=calendar, war_room=project.war_room_window
-        )
         every_node.update(nodes)
-        attributions.update(attribute(nodes, now=now, days=days))
+        attributions.update(attribute(nodes, now=now, days=tables[windows[project.pk]]))
     return summarize(every_node, attributions)
 
 
