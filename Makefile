@@ -6,6 +6,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/milepost
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+# pytest-xdist workers for `make test`: one per core, at most 4 (TEST_WORKERS=0: one process).
+# Worker gwN uses the Redis database base + N of TEST_REDIS_URL (tests/conftest.py).
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n > 4 ? 4 : n )))
+# A test file stays on one worker (--dist loadfile): its module-scoped Celery worker starts once.
+XDIST := $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,-n 0)
 
 .PHONY: install system-deps run serve test bench lint format messages clean
 
@@ -51,12 +56,12 @@ serve: install messages ## Production: check settings, migrate, collectstatic, r
 # in `make run`). Exit status 5 is pytest's "nothing selected" (PYTEST_ARGS chose other tests).
 test: install messages ## Run the suite against the real PostgreSQL and Redis, the alert pipeline on SQLite too
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
-		$(BIN)/pytest --create-db $(PYTEST_ARGS)
+		$(BIN)/pytest --create-db $(XDIST) --durations=25 $(PYTEST_ARGS)
 	@embedded=$$(mktemp -d) && trap 'rm -rf "$$embedded"' EXIT && \
 	echo "Alert pipeline on SQLite ($$embedded):" && \
 	MILEPOST_VAR_DIR=$$embedded DATABASE_URL=sqlite:///$$embedded/milepost.sqlite3 \
 		TEST_BROKER_URL=$(TEST_REDIS_URL) REDIS_URL= \
-		$(BIN)/pytest --create-db $(PYTEST_ARGS) || [ $$? = 5 ]
+		$(BIN)/pytest --create-db $(XDIST) --durations=10 $(PYTEST_ARGS) || [ $$? = 5 ]
 
 # Each benchmark makes and drops a database of its own (BENCH_DATABASE_URL, else
 # milepost_bench_<pid>_<name> on TEST_DATABASE_URL's server); the email one needs Redis as the

@@ -1,4 +1,7 @@
+import os
 import re
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
@@ -22,6 +25,67 @@ def pytest_configure(config):
     settings.WHITENOISE_AUTOREFRESH = True
     # Password hashing is deliberately slow; tests create hundreds of users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+        _isolate_xdist_worker(worker)
+
+
+# What each pytest-xdist worker (`make test` runs the suite with `-n`) must not share with the
+# others. The test database is pytest-django's (its name gets the worker's id, test_…_gw1).
+# Redis: a test that empties the cache (`cache.clear()` is FLUSHDB) would drop the queue of a
+# Celery worker another test started, so worker gwN uses the Redis database base + N (the base
+# from the URL, e.g. redis://…/10 → 10, 11, …); the var/ folder (file-system broker, file
+# emails, static files) is a subfolder of its own. The variables are set for the processes the
+# tests start (Celery workers, manage.py), and the settings derived from them are recomputed by
+# config/settings.py itself for this process.
+REDIS_VARIABLES = ("REDIS_URL", "TEST_BROKER_URL", "CELERY_BROKER_URL")
+WORKER_SETTINGS = (
+    "REDIS_URL",
+    "CACHES",
+    "VAR_DIR",
+    "STATIC_ROOT",
+    "EMAIL_FILE_PATH",
+    "CELERY_BROKER_URL",
+    "CELERY_BROKER_TRANSPORT_OPTIONS",
+)
+REDIS_DATABASES = 16  # Redis's default `databases`
+
+
+def redis_url_for_worker(url: str, index: int) -> str:
+    """The Redis URL of xdist worker `index`: database base + index ("" and non-Redis URLs,
+    such as a file-system or AMQP broker, unchanged)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"redis", "rediss"}:
+        return url
+    base = int(parts.path.strip("/") or 0)
+    if base + index >= REDIS_DATABASES:
+        raise pytest.UsageError(
+            f"xdist worker {index} would use Redis database {base + index} of {url}: lower "
+            f"the base database or the number of workers (-n)"
+        )
+    return urlunsplit(parts._replace(path=f"/{base + index}"))
+
+
+def _isolate_xdist_worker(worker: str) -> None:
+    import runpy
+
+    from django.conf import settings
+    from django.test.signals import setting_changed
+
+    from config.celery import app as celery_app
+
+    index = int(worker.removeprefix("gw"))
+    for name in REDIS_VARIABLES:
+        if os.environ.get(name):
+            os.environ[name] = redis_url_for_worker(os.environ[name], index)
+    var_dir = Path(settings.VAR_DIR) / f"xdist-{worker}"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["MILEPOST_VAR_DIR"] = str(var_dir)
+    recomputed = runpy.run_module("config.settings")
+    for name in WORKER_SETTINGS:
+        setattr(settings, name, recomputed[name])
+    setting_changed.send(sender=None, setting="CACHES", value=settings.CACHES, enter=True)
+    celery_app.conf.broker_url = settings.CELERY_BROKER_URL
+    celery_app.conf.broker_transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
 
 
 # The tests that also run on `make run`'s SQLite (`make test` runs them a second time there):
