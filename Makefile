@@ -9,8 +9,9 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 # pytest-xdist workers for `make test`: one per core, at most 4 (TEST_WORKERS=0: one process).
 # Worker gwN uses the Redis database base + N of TEST_REDIS_URL (tests/conftest.py).
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n > 4 ? 4 : n )))
-# A test file stays on one worker (--dist loadfile): its module-scoped Celery worker starts once.
-XDIST := $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,-n 0)
+# Tests go to whichever worker is free, but those sharing an expensive fixture (a file's Celery
+# worker, the migrated template database) stay together on one (--dist loadgroup, conftest.py).
+XDIST := $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup,-n 0)
 
 .PHONY: install system-deps run serve test bench lint format messages clean
 

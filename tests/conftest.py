@@ -71,6 +71,7 @@ def _isolate_xdist_worker(worker: str) -> None:
     from django.conf import settings
     from django.test.signals import setting_changed
 
+    from config import settings as config_settings
     from config.celery import app as celery_app
 
     index = int(worker.removeprefix("gw"))
@@ -80,7 +81,7 @@ def _isolate_xdist_worker(worker: str) -> None:
     var_dir = Path(settings.VAR_DIR) / f"xdist-{worker}"
     var_dir.mkdir(parents=True, exist_ok=True)
     os.environ["MILEPOST_VAR_DIR"] = str(var_dir)
-    recomputed = runpy.run_module("config.settings")
+    recomputed = runpy.run_path(config_settings.__file__)
     for name in WORKER_SETTINGS:
         setattr(settings, name, recomputed[name])
     setting_changed.send(sender=None, setting="CACHES", value=settings.CACHES, enter=True)
@@ -93,10 +94,40 @@ def _isolate_xdist_worker(worker: str) -> None:
 EMBEDDED = ("tests/alerts/", "tests/demo/", "tests/reports/")
 
 
+# A session-scoped fixture of the tests' own that costs more than a test: a worker that runs
+# none of its tests never pays for it (`migrate` in a process of its own).
+EXPENSIVE_SESSION_FIXTURES = frozenset({"migrated_template"})
+
+
+def xdist_group(item) -> str | None:
+    """The tests that share an expensive fixture run on one xdist worker (`--dist loadgroup`),
+    so it is made once: a file's module-scoped fixtures (a Celery worker process, a database
+    built for the file), or the EXPENSIVE_SESSION_FIXTURES. The other tests go to any worker."""
+    fixtures = getattr(item, "_fixtureinfo", None)
+    if fixtures is None:
+        return None
+    names = set(fixtures.names_closure)
+    if shared := sorted(names & EXPENSIVE_SESSION_FIXTURES):
+        return shared[0]
+    for name in names:
+        for fixture in fixtures.name2fixturedefs.get(name, ()):
+            if fixture.scope in {
+                "module",
+                "class",
+                "package",
+            } and fixture.func.__module__.startswith("tests."):
+                return item.nodeid.split("::")[0]
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    """Mark the embedded tests; on SQLite run only those, and skip the ones that test a
-    PostgreSQL statement (`@pytest.mark.postgresql(reason=…)`)."""
+    """Group the tests that share an expensive fixture (xdist_group); mark the embedded tests;
+    on SQLite run only those, and skip the ones that test a PostgreSQL statement
+    (`@pytest.mark.postgresql(reason=…)`)."""
     for item in items:
+        if not item.get_closest_marker("xdist_group") and (group := xdist_group(item)):
+            item.add_marker(pytest.mark.xdist_group(group))
         if item.nodeid.startswith(EMBEDDED):
             item.add_marker(pytest.mark.embedded)
     if connection.vendor == "postgresql" or not items:
