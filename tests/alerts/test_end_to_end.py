@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from datetime import timedelta
 
 import pytest
@@ -79,15 +78,19 @@ def test_beat_tasks_through_redis_to_a_worker_and_smtp(celery_worker, smtp, team
     assert OutboxMessage.objects.count() == 3
 
 
+# A racer says it is ready (a file), then waits for the word go (a line on its stdin): they
+# all scan at the same moment however long each took to start, and none waits longer.
 RACER = """
 import json, sys, time
+from pathlib import Path
 import django
 django.setup()
 from datetime import datetime
 from django.db import transaction
 from tracker.alerts.services import ScanLock, alerts_scan
-now, start = datetime.fromisoformat(sys.argv[1]), float(sys.argv[2])
-time.sleep(max(0.0, start - time.time()))
+now = datetime.fromisoformat(sys.argv[1])
+Path(sys.argv[2]).touch()
+sys.stdin.readline()
 with transaction.atomic():
     result = alerts_scan(now=now, lock=ScanLock.NONE)
     time.sleep(0.3)  # keep the transaction open: the others run into its uncommitted rows
@@ -95,25 +98,35 @@ print(json.dumps(result.as_dict()))
 """
 
 
-def test_racing_scans_alert_and_email_once(celery_worker, smtp_server, smtp, team):
+def test_racing_scans_alert_and_email_once(celery_worker, smtp_server, smtp, team, tmp_path):
     now = timezone.now()
     nodes = [team.node(now - (i + 1) * H, title=f"Late {i}") for i in range(5)]
     nodes.append(team.node(now - 50 * H, title="Very late", assignee=None))
     nodes.append(team.node(now + H, title="Soon"))
 
     env = child_env(smtp_server, celery_worker.queue)
-    start = time.time() + 3  # past every process's start-up
+    ready = [tmp_path / f"racer-{i}-ready" for i in range(4)]
     racers = [
         subprocess.Popen(
-            [sys.executable, "-c", RACER, now.isoformat(), str(start)],
+            [sys.executable, "-c", RACER, now.isoformat(), str(flag)],
             cwd=REPO,
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(4)
+        for flag in ready
     ]
+    wait_until(
+        lambda: all(f.exists() for f in ready) or any(r.poll() is not None for r in racers),
+        timeout=120,
+        interval=0.02,
+    )
+    for racer in racers:  # go (one that died says why below)
+        if racer.poll() is None:
+            racer.stdin.write("go\n")
+            racer.stdin.flush()
     results = []
     for racer in racers:
         out, err = racer.communicate(timeout=60)
