@@ -23,18 +23,20 @@ $(STAMP): pyproject.toml
 
 install: system-deps $(STAMP) ## Create .venv with the project and its test tools
 
-# Browser tests need Debian's Chromium and CJK fonts; translations need gettext.
+# Browser tests need Debian's Chromium and CJK fonts; translations need gettext; `make bench`
+# loads the API with wrk (a C client: a Python one competes with the server for the cores).
 system-deps:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing="$$missing fonts-noto-cjk"; \
 	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "Installing system packages:$$missing"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 		else \
-			echo "Please install:$$missing (browser tests and translations need them)"; \
+			echo "Please install:$$missing (browser tests, translations and make bench need them)"; \
 		fi; \
 	fi
 
