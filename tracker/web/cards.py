@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
+from datetime import datetime, tzinfo
+from functools import lru_cache
 from html import escape
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.template.loader import get_template
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, ngettext
 
 from tracker.milestones.models import Milestone, MilestoneStatus
-from tracker.web.templatetags.milepost import relative, signed_days, slip_days
+from tracker.web.selectors import CardNode
+from tracker.web.templatetags.milepost import relative_local, signed_days, slip_days
 
 CARD_TEMPLATE = "web/board.html#card"
 
@@ -70,53 +75,83 @@ ESCAPED = frozenset(
 )
 
 
-def _iso_and_text(moment) -> tuple[str, str]:
-    """A moment as the `datetime` attribute (ISO 8601) and the text ("2026-11-11 18:00") of a
-    card's <time>, in local time, converted once."""
-    if moment is None:
+def _iso_and_text(local: datetime | None) -> tuple[str, str]:
+    """A moment already in local time as the `datetime` attribute (ISO 8601) and the text
+    ("2026-11-11 18:00") of a card's <time>."""
+    if local is None:
         return "", ""
-    local = timezone.localtime(moment)
     return local.isoformat(), local.strftime("%Y-%m-%d %H:%M")
 
 
-def card_for(node: Milestone, *, can_edit: bool, url: str, move_choices: list) -> Card:
-    """A node (with `is_overdue`, `is_at_risk`, `forecast_days_late` and
-    `dependency_count`) as a card's plain values, each formatted once."""
+def card_for(
+    node: CardNode | Milestone,
+    *,
+    can_edit: bool,
+    url: str,
+    move_choices: list,
+    now: datetime | None = None,
+    zone: tzinfo | None = None,
+) -> Card:
+    """A node (a board's `CardNode`, or a `Milestone` with `is_overdue`, `is_at_risk`,
+    `forecast_days_late`, `dependency_count` and `assignee_name`) as a card's plain values,
+    each formatted once. A board passes its one `now` and time zone for all its cards."""
+    zone = zone or timezone.get_current_timezone()
+    language = get_language()
     deps = node.dependency_count
-    late = getattr(node, "forecast_days_late", 0)
+    late = node.forecast_days_late
     done = node.status == MilestoneStatus.DONE
-    due_iso, due_text = ("", "") if done else _iso_and_text(node.due_at)
-    completed_iso, completed_text = _iso_and_text(node.completed_at) if done else ("", "")
+    due = None if done else node.due_at.astimezone(zone)
+    completed = node.completed_at.astimezone(zone) if done and node.completed_at else None
+    due_iso, due_text = _iso_and_text(due)
+    completed_iso, completed_text = _iso_and_text(completed)
     return Card(
         pk=str(node.pk),
         status=node.status,
         version=str(node.version),
         title=node.title,
         url=url,
-        assignee=str(node.assignee) if node.assignee_id else "",
+        assignee=node.assignee_name,
         due_iso=due_iso,
-        due_relative="" if done else relative(node.due_at),
+        due_relative="" if done else relative_local(due, (now or timezone.now()).astimezone(zone)),
         due_text=due_text,
         completed_iso=completed_iso,
         completed_text=completed_text,
         slip_text=signed_days(slip_days(node)),
-        deps_text=ngettext("%(counter)s dependency", "%(counter)s dependencies", deps)
-        % {"counter": deps}
-        if deps
-        else "",
-        forecast_text=ngettext(
-            "at risk: forecast %(counter)s day late",
-            "at risk: forecast %(counter)s days late",
-            late,
-        )
-        % {"counter": late}
-        if late
-        else "",
+        deps_text=_dependencies_text(language, deps) if deps else "",
+        forecast_text=_forecast_text(language, late) if late else "",
         is_overdue=bool(node.is_overdue),
         is_at_risk=bool(node.is_at_risk),
         can_edit=can_edit,
         move_choices=move_choices,
     )
+
+
+@lru_cache(maxsize=1024)
+def _dependencies_text(language: str, count: int) -> str:
+    """ "3 dependencies" in `language` (the active one; the cache's key)."""
+    return ngettext("%(counter)s dependency", "%(counter)s dependencies", count) % {
+        "counter": count
+    }
+
+
+@lru_cache(maxsize=1024)
+def _forecast_text(language: str, days: int) -> str:
+    """ "at risk: forecast 3 days late" in `language` (the active one; the cache's key)."""
+    return ngettext(
+        "at risk: forecast %(counter)s day late",
+        "at risk: forecast %(counter)s days late",
+        days,
+    ) % {"counter": days}
+
+
+@receiver(setting_changed)
+def _forget_translated_texts(*, setting: str, **kwargs) -> None:
+    """Tests that change the languages or the catalogues' folders get fresh texts and
+    fragments."""
+    if setting in {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS", "TEMPLATES"}:
+        _dependencies_text.cache_clear()
+        _forecast_text.cache_clear()
+        _FRAGMENTS.clear()
 
 
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: never escaped, never in a label

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 
 import markdown as markdown_lib
 import nh3
 from django import template
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
-from django.utils.translation import ngettext
 
 from tracker.core import permissions
 from tracker.core.permissions import can_manage_any_channel, can_manage_templates
@@ -40,30 +43,40 @@ def relative(moment: datetime | None, now: datetime | None = None) -> str:
     """“in 3 days”, “5 hours ago”, “today”: how far a moment is from now, in words."""
     if moment is None:
         return ""
-    now = now or timezone.now()
+    return relative_local(timezone.localtime(moment), timezone.localtime(now or timezone.now()))
+
+
+def relative_local(moment: datetime, now: datetime) -> str:
+    """`relative` of two moments already in local time (a board converts each card's once)."""
     seconds = (moment - now).total_seconds()
-    days = (timezone.localdate(moment) - timezone.localdate(now)).days
+    days = (moment.date() - now.date()).days
+    language = get_language()
     if abs(seconds) < 3600:
-        minutes = max(1, round(abs(seconds) / 60))
-        if seconds >= 0:
-            return ngettext("in %(count)d minute", "in %(count)d minutes", minutes) % {
-                "count": minutes
-            }
-        return ngettext("%(count)d minute ago", "%(count)d minutes ago", minutes) % {
-            "count": minutes
-        }
+        return _relative_words(language, "minute", seconds >= 0, max(1, round(abs(seconds) / 60)))
     if days == 0 or abs(seconds) < 12 * 3600:
-        hours = max(1, round(abs(seconds) / 3600))
-        if seconds >= 0:
-            return ngettext("in %(count)d hour", "in %(count)d hours", hours) % {"count": hours}
-        return ngettext("%(count)d hour ago", "%(count)d hours ago", hours) % {"count": hours}
-    if days > 0:
-        if days == 1:
+        return _relative_words(language, "hour", seconds >= 0, max(1, round(abs(seconds) / 3600)))
+    return _relative_words(language, "day", days > 0, abs(days))
+
+
+@lru_cache(maxsize=4096)
+def _relative_words(language: str, unit: str, ahead: bool, count: int) -> str:
+    """The words of one (unit, direction, count) in `language` (the active one, which is
+    what ngettext reads; it is the cache's key): a board's 300 cards have a few dozen."""
+    if unit == "minute":
+        if ahead:
+            return ngettext("in %(count)d minute", "in %(count)d minutes", count) % {"count": count}
+        return ngettext("%(count)d minute ago", "%(count)d minutes ago", count) % {"count": count}
+    if unit == "hour":
+        if ahead:
+            return ngettext("in %(count)d hour", "in %(count)d hours", count) % {"count": count}
+        return ngettext("%(count)d hour ago", "%(count)d hours ago", count) % {"count": count}
+    if ahead:
+        if count == 1:
             return _("tomorrow")
-        return ngettext("in %(count)d day", "in %(count)d days", days) % {"count": days}
-    if days == -1:
+        return ngettext("in %(count)d day", "in %(count)d days", count) % {"count": count}
+    if count == 1:
         return _("yesterday")
-    return ngettext("%(count)d day ago", "%(count)d days ago", -days) % {"count": -days}
+    return ngettext("%(count)d day ago", "%(count)d days ago", count) % {"count": count}
 
 
 @register.filter
@@ -104,9 +117,23 @@ def slip_days(node) -> float | None:
 def signed_days(days: float | None) -> str:
     if days is None:
         return ""
+    return _signed_days(get_language(), days)
+
+
+@lru_cache(maxsize=4096)
+def _signed_days(language: str, days: float) -> str:
+    """`signed_days` in `language` (the active one; the cache's key)."""
     text = f"{days:+g}"
     plural_count = 1 if abs(days) == 1 else 2
     return ngettext("%(days)s day", "%(days)s days", plural_count) % {"days": text}
+
+
+@receiver(setting_changed)
+def _forget_translated_words(*, setting: str, **kwargs) -> None:
+    """Tests that change the languages or the catalogues' folders get fresh words."""
+    if setting in {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS"}:
+        _relative_words.cache_clear()
+        _signed_days.cache_clear()
 
 
 @register.filter

@@ -57,6 +57,7 @@ from tracker.web.forms import (
     NodeListFilterForm,
 )
 from tracker.web.selectors import (
+    CardNode,
     assignee_choices,
     bulk_assignee_choices,
     project_assignees,
@@ -96,8 +97,10 @@ class CardDecorator:
     user may edit it, its URL and its Move choices. URLs are built from one reversed prefix,
     not reversed per card."""
 
-    def __init__(self, user: Any) -> None:
+    def __init__(self, user: Any, *, now: datetime | None = None) -> None:
         self.user = user
+        self.now = now or timezone.now()
+        self.zone = timezone.get_current_timezone()
         self.prefix = reverse("web:node_detail", args=[0]).removesuffix("0/")
         columns = _columns()
         self.choices = {
@@ -109,12 +112,14 @@ class CardDecorator:
             for status, _label in columns
         }
 
-    def __call__(self, node: Milestone) -> Card:
+    def __call__(self, node: CardNode | Milestone) -> Card:
         return card_for(
             node,
             can_edit=can_edit_milestone(self.user, node),
             url=f"{self.prefix}{node.pk}/",
             move_choices=self.choices[node.status],
+            now=self.now,
+            zone=self.zone,
         )
 
 
@@ -260,7 +265,7 @@ def board(request: HttpRequest, project_id: int) -> HttpResponse:
     )
     user = request.user
     columns = _columns()
-    decorate = CardDecorator(user)
+    decorate = CardDecorator(user, now=now)
     labels = _card_labels()
     csrf_token = get_token(request)
     card_count = 0
@@ -309,6 +314,7 @@ def _card_node(node_id: int, *, user: Any, now: datetime | None = None) -> Miles
     annotate_flags([node], now=now)
     forecast_days_late([node])
     node.dependency_count = len(node.upstream_links.all())
+    node.assignee_name = str(node.assignee) if node.assignee_id else ""
     return node
 
 
