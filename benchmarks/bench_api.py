@@ -1,7 +1,9 @@
 """The milestone list API under gunicorn (2 workers, DATABASE_CONN_MAX_AGE=60, Milepost's own
 gunicorn.conf.py): requests/s for a page of 100 nodes, against a bare Django JSON view that runs
-the very SQL that page ran (benchmarks/api_urls.py), measured in turn by a load client in a
-process of its own (`wrk` when installed, else benchmarks/load_client.py).
+the very SQL that page ran (benchmarks/api_urls.py) in the same workers through a Django handler
+with no middleware (benchmarks/api_wsgi.py), measured in turn by the same load client in a
+process of its own (`wrk` when installed, else benchmarks/load_client.py), with the same token
+header.
 
 Runs in a throwaway database of its own (benchmarks/harness.py). Usage:
 ``python -m benchmarks.bench_api`` (``make bench`` runs it with every other ``bench_*.py``).
@@ -143,7 +145,8 @@ def gunicorn(folder: Path, sql_file: Path, conn_max_age: str):
     log_path = folder / f"gunicorn-{conn_max_age}.log"
     with log_path.open("w") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+            # Milepost's gunicorn.conf.py; the application adds the bare floor beside Milepost.
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "benchmarks.api_wsgi"],
             cwd=REPO,
             env=env,
             stdout=log,

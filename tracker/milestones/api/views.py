@@ -10,6 +10,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from tracker.core.api.pagination import ValuesPage
 from tracker.core.api.preconditions import IF_MATCH_PATTERN, etag_for, required_version
 from tracker.core.api.views import ChecksWriteFirst
 from tracker.milestones.api.filters import MilestoneFilter
@@ -101,8 +102,16 @@ class MilestoneViewSet(
             .with_flags(timezone.now())
             .order_by("due_at", "id")
         )
-        # The list's rows are plain values of only what they show (MilestoneListSerializer).
-        return queryset.values(*MilestoneListSerializer.ROW) if listing else queryset
+        return queryset
+
+    def list(self, request, *args, **kwargs):
+        """The list's rows are plain values of only what they show (MilestoneListSerializer);
+        the count is of the filtered nodes alone (ValuesPage)."""
+        rows = ValuesPage(self.filter_queryset(self.get_queryset()), MilestoneListSerializer.ROW)
+        page = self.paginate_queryset(rows)
+        if page is None:
+            return Response(self.get_serializer(rows[:], many=True).data)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def check_create(self) -> None:
         milestone_authorize_create_any(actor=self.request.user)
