@@ -25,8 +25,10 @@ from tracker.web.forms import DATETIME_FORMAT
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
 
-# Queries of a board page, whatever its size: session, user, project, departments, assignees
-# (filter), nodes, dependency links, two for at-risk, departments for lanes, led departments.
+# Queries of a board page, whatever its size: session, user, project, departments (the filter's
+# and the lanes'), assignees (filter), dependency counts, nodes with their flags, folded lanes,
+# the board stamp, the channels link, the inbox bell; the working calendar's years when a node
+# is forecast late.
 BOARD_QUERY_BUDGET = 12
 
 

@@ -210,13 +210,21 @@ def project_board(
 
 
 def board_lanes(
-    nodes: Iterable[Milestone], *, department_codes: list[str], filtered: bool
+    nodes: Iterable[Milestone],
+    *,
+    department_codes: list[str],
+    filtered: bool,
+    departments: list[Department] | None = None,
 ) -> list[BoardLane]:
     """Loaded nodes in lanes (departments by name; only the named ones, when given) and
-    status columns, in the order given; a filtered board leaves out its empty lanes."""
-    departments = Department.objects.order_by("name")
-    if department_codes:
-        departments = departments.filter(code__in=department_codes)
+    status columns, in the order given; a filtered board leaves out its empty lanes.
+    `departments`: every department by name, when the caller has read them already."""
+    if departments is None:
+        departments = Department.objects.order_by("name")
+        if department_codes:
+            departments = departments.filter(code__in=department_codes)
+    elif department_codes:
+        departments = [d for d in departments if d.code in department_codes]
     lanes = {
         department.pk: BoardLane(
             department=department, columns={status: [] for status in MilestoneStatus.values}

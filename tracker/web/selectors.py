@@ -253,10 +253,12 @@ def board(
     overdue_only: bool = False,
     at_risk_only: bool = False,
     now: datetime | None = None,
+    departments: list[Department] | None = None,
 ) -> list[BoardLane]:
     """The board page's lanes (`project_board`'s filters and lanes) of `CardNode`s: only the
     columns a card shows, no project or department row per node, no link rows (each node's
-    `dependency_count` comes from one grouped query). Constant queries."""
+    `dependency_count` comes from one grouped query). Constant queries; `departments`, every
+    department by name, when the page has read them already (for its filter)."""
     department_codes = [code for code in department_codes if code]
     rows = (
         project_nodes(
@@ -290,6 +292,7 @@ def board(
         forecast_days_late(nodes),
         department_codes=department_codes,
         filtered=bool(assignee_username or overdue_only or at_risk_only),
+        departments=departments,
     )
 
 

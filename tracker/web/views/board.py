@@ -262,6 +262,7 @@ def board(request: HttpRequest, project_id: int) -> HttpResponse:
         overdue_only=bool(options.get("overdue")),
         at_risk_only=bool(options.get("at_risk")),
         now=now,
+        departments=departments,
     )
     user = request.user
     columns = _columns()
