@@ -26,7 +26,7 @@ from django.utils.translation import get_language, ngettext
 
 from tracker.milestones.models import Milestone, MilestoneStatus
 from tracker.web.selectors import CardNode
-from tracker.web.templatetags.milepost import relative_local, signed_days, slip_days
+from tracker.web.templatetags.milepost import relative_local, signed_days_in, slip_days
 
 CARD_TEMPLATE = "web/board.html#card"
 
@@ -91,17 +91,20 @@ def card_for(
     move_choices: list,
     now: datetime | None = None,
     zone: tzinfo | None = None,
+    language: str | None = None,
 ) -> Card:
     """A node (a board's `CardNode`, or a `Milestone` with `is_overdue`, `is_at_risk`,
     `forecast_days_late`, `dependency_count` and `assignee_name`) as a card's plain values,
-    each formatted once. A board passes its one `now` and time zone for all its cards."""
+    each formatted once. A board passes its one `now`, time zone and (active) language for
+    all its cards."""
     zone = zone or timezone.get_current_timezone()
-    language = get_language()
+    language = language or get_language()
     deps = node.dependency_count
     late = node.forecast_days_late
     done = node.status == MilestoneStatus.DONE
     due = None if done else node.due_at.astimezone(zone)
     completed = node.completed_at.astimezone(zone) if done and node.completed_at else None
+    slip = slip_days(node)
     due_iso, due_text = _iso_and_text(due)
     completed_iso, completed_text = _iso_and_text(completed)
     return Card(
@@ -112,11 +115,13 @@ def card_for(
         url=url,
         assignee=node.assignee_name,
         due_iso=due_iso,
-        due_relative="" if done else relative_local(due, (now or timezone.now()).astimezone(zone)),
+        due_relative=""
+        if done
+        else relative_local(due, (now or timezone.now()).astimezone(zone), language),
         due_text=due_text,
         completed_iso=completed_iso,
         completed_text=completed_text,
-        slip_text=signed_days(slip_days(node)),
+        slip_text="" if slip is None else signed_days_in(language, slip),
         deps_text=_dependencies_text(language, deps) if deps else "",
         forecast_text=_forecast_text(language, late) if late else "",
         is_overdue=bool(node.is_overdue),

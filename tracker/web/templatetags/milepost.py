@@ -46,11 +46,12 @@ def relative(moment: datetime | None, now: datetime | None = None) -> str:
     return relative_local(timezone.localtime(moment), timezone.localtime(now or timezone.now()))
 
 
-def relative_local(moment: datetime, now: datetime) -> str:
-    """`relative` of two moments already in local time (a board converts each card's once)."""
+def relative_local(moment: datetime, now: datetime, language: str | None = None) -> str:
+    """`relative` of two moments already in local time (a board converts each card's once),
+    in the active language (`language`: the caller has read it already)."""
     seconds = (moment - now).total_seconds()
     days = (moment.date() - now.date()).days
-    language = get_language()
+    language = language or get_language()
     if abs(seconds) < 3600:
         return _relative_words(language, "minute", seconds >= 0, max(1, round(abs(seconds) / 60)))
     if days == 0 or abs(seconds) < 12 * 3600:
@@ -117,12 +118,12 @@ def slip_days(node) -> float | None:
 def signed_days(days: float | None) -> str:
     if days is None:
         return ""
-    return _signed_days(get_language(), days)
+    return signed_days_in(get_language(), days)
 
 
 @lru_cache(maxsize=4096)
-def _signed_days(language: str, days: float) -> str:
-    """`signed_days` in `language` (the active one; the cache's key)."""
+def signed_days_in(language: str, days: float) -> str:
+    """`signed_days` in `language` (the active one, which ngettext reads; the cache's key)."""
     text = f"{days:+g}"
     plural_count = 1 if abs(days) == 1 else 2
     return ngettext("%(days)s day", "%(days)s days", plural_count) % {"days": text}
@@ -133,7 +134,7 @@ def _forget_translated_words(*, setting: str, **kwargs) -> None:
     """Tests that change the languages or the catalogues' folders get fresh words."""
     if setting in {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS"}:
         _relative_words.cache_clear()
-        _signed_days.cache_clear()
+        signed_days_in.cache_clear()
 
 
 @register.filter

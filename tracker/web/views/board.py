@@ -18,8 +18,8 @@ from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from tracker.accounts.models import Department
@@ -101,6 +101,7 @@ class CardDecorator:
         self.user = user
         self.now = now or timezone.now()
         self.zone = timezone.get_current_timezone()
+        self.language = get_language()
         self.prefix = reverse("web:node_detail", args=[0]).removesuffix("0/")
         columns = _columns()
         self.choices = {
@@ -120,6 +121,7 @@ class CardDecorator:
             move_choices=self.choices[node.status],
             now=self.now,
             zone=self.zone,
+            language=self.language,
         )
 
 
