@@ -335,7 +335,7 @@ REST_FRAMEWORK = {
     # JSON bodies only: a form or multipart body is refused with 415, and the schema declares
     # application/json alone (generated clients otherwise get three bodies per operation).
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["tracker.core.api.filters.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "tracker.core.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "tracker.core.api.schema.MilepostAutoSchema",
