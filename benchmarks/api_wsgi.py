@@ -7,10 +7,10 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.api_settings")
 
-from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
-from django.test.utils import override_settings  # noqa: E402
+from django.core.handlers.wsgi import WSGIHandler
+from django.test.utils import override_settings
 
-from config.wsgi import application as milepost  # noqa: E402
+from config.wsgi import application as milepost
 
 FLOOR_PATH = "/bench-floor/"
 

@@ -43,6 +43,7 @@ SECONDS = float(os.environ.get("BENCH_API_SECONDS", 6))  # per side per round
 CONNECTIONS = 4
 CONN_MAX_AGE = "60"
 FRESH_ROUNDS = 3  # of the list with DATABASE_CONN_MAX_AGE=0, for the docs' advice
+STARTUP_SECONDS = 180  # for gunicorn's workers to answer (minutes on a loaded 2-core machine)
 
 
 def generate() -> str:
@@ -153,7 +154,7 @@ def gunicorn(folder: Path, sql_file: Path, conn_max_age: str):
             stderr=subprocess.STDOUT,
         )
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + STARTUP_SECONDS
             while True:
                 try:
                     with urllib.request.urlopen(f"{base}/bench-floor/", timeout=5) as answer:
