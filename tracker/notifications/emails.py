@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import email.policy
 import logging
+import re
 import smtplib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence, Set
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import BaseHeader, HeaderRegistry
 from functools import cache
+from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -156,9 +158,54 @@ def email_render(
     )
 
 
+# Compiled fragments ---------------------------------------------------------------------------
+# An email listing many rows (an alert email's nodes) renders each row's partial once per
+# *shape* (what the partial branches on) and language, with placeholders where the values go,
+# and fills it per row: the fragment's literal parts joined with the row's own values, escaped
+# as the template would (HTML) or as they are (text, whose templates turn autoescaping off).
+
+_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use characters: never escaped, never in a text
+_PLACEHOLDER = re.compile(f"{_OPEN}(\\w+){_CLOSE}")
+_FRAGMENTS: dict[tuple, list[str]] = {}  # (template, language, shape) -> literal, name, literal…
+
+
+def placeholder(name: str) -> str:
+    """What stands for the value `name` when a fragment is rendered (`email_fragment`)."""
+    return f"{_OPEN}{name}{_CLOSE}"
+
+
+def email_fragment(
+    template: str, shape: Hashable, context: Callable[[], dict[str, Any]]
+) -> list[str]:
+    """The partial `template` (e.g. "emails/alerts.html#entry") rendered with the placeholders
+    of `context()` (called only the first time this shape is met in this language), split into
+    literal parts and value names: [literal, name, literal, …, literal]."""
+    key = (template, translation.get_language(), shape)
+    parts = _FRAGMENTS.get(key)
+    if parts is None:
+        parts = _FRAGMENTS[key] = _PLACEHOLDER.split(render_to_string(template, context()))
+    return parts
+
+
+def fragment_fill(
+    parts: list[str], values: Mapping[str, str], *, html: bool, raw: Set[str] = frozenset()
+) -> str:
+    """A fragment's parts with `values` in their places, escaped for HTML when `html` (but
+    those named in `raw`: HTML already)."""
+    out = [parts[0]]
+    for index in range(1, len(parts), 2):
+        name = parts[index]
+        out.append(escape(values[name]) if html and name not in raw else values[name])
+        out.append(parts[index + 1])
+    return "".join(out)
+
+
 @email_renderer(OutboxEvent.TEST)
 def _render_test(message: OutboxMessage, now: datetime) -> RenderedEmail:
     return email_render("test", _("Milepost test message"), {"recipient": message.recipient})
+
+
+_ASCII = bytes(range(128))
 
 
 def wire_size(rendered: RenderedEmail) -> int:
@@ -166,7 +213,7 @@ def wire_size(rendered: RenderedEmail) -> int:
     sends long UTF-8 lines quoted-printable, where each non-ASCII byte becomes three, and
     images base64 (4 bytes for 3, plus line breaks)."""
     return sum(
-        len(data) + 2 * sum(1 for byte in data if byte > 127)
+        len(data) + 2 * len(data.translate(None, _ASCII))  # what is left: the non-ASCII bytes
         for data in (rendered.text.encode(), rendered.html.encode())
     ) + sum(len(image.content) * 4 // 3 * 78 // 76 for image in rendered.images)
 
@@ -188,19 +235,63 @@ def message_id(message: OutboxMessage) -> str:
     return f"<{message.pk}@{urlsplit(settings.SITE_URL).hostname or 'milepost'}>"
 
 
+class _SharedHeader(BaseHeader):
+    """A parsed header that remembers how it folds under the last policy asked: the headers
+    every email repeats (`SHARED_HEADERS`) are parsed once per process and shared by the
+    messages, so each is folded once too. Header objects are never changed once made (setting
+    a parameter makes a new one), so sharing them is safe."""
+
+    def fold(self, *, policy: email.policy.Policy) -> str:
+        memo = self.__dict__.get("_folded")
+        if memo is not None and memo[0] is policy:
+            return memo[1]
+        folded = super().fold(policy=policy)
+        self._folded = (policy, folded)
+        return folded
+
+
+# The headers of an email that are the same in many emails: parsed once (`_HeaderClasses`).
+SHARED_HEADERS = frozenset(
+    {
+        "auto-submitted",
+        "content-disposition",
+        "content-language",
+        "content-transfer-encoding",
+        "content-type",
+        "from",
+        "list-unsubscribe-post",
+        "mime-version",
+    }
+)
+_SHARED_MAX = 512  # distinct (name, value) pairs kept; a multipart boundary is one of a kind
+
+
 class _HeaderClasses(HeaderRegistry):
-    """The standard header registry, making each header name's class once: the standard one
-    makes it anew for every header it parses (a third of building an email)."""
+    """The standard header registry, making each header name's class once (the standard one
+    makes it anew for every header it parses: a third of building an email), and parsing each
+    of the headers many emails repeat once (`SHARED_HEADERS`)."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(base_class=_SharedHeader)
         self._classes: dict[str, type[BaseHeader]] = {}
+        self._shared: dict[tuple[str, str], BaseHeader] = {}
 
     def __getitem__(self, name: str) -> type[BaseHeader]:
         key = name.lower()
         if key not in self._classes:
             self._classes[key] = super().__getitem__(name)
         return self._classes[key]
+
+    def __call__(self, name: str, value: str) -> BaseHeader:
+        if type(value) is not str or name.lower() not in SHARED_HEADERS:
+            return self[name](name, value)
+        key = (name, value)
+        header = self._shared.get(key)
+        if header is None:
+            if len(self._shared) >= _SHARED_MAX:
+                self._shared.clear()
+            header = self._shared[key] = self[name](name, value)
+        return header
 
 
 @cache
