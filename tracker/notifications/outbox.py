@@ -11,9 +11,11 @@ registered by `integrations`), between two short transactions, none of them open
    at once (email: the alerts and preferences the renderers read, a few queries per batch).
 3. Send each, outside any transaction; the emails of a whole flush share one SMTP connection
    (the transports' sessions).
-4. Record each outcome right after its send, one UPDATE committed on its own: `sent`, or back
-   to `pending` for a later attempt (an exponential, jittered delay), or `failed` (permanent
-   errors stay in the admin).
+4. Record the outcomes: the batch's `sent` ones together, one UPDATE committed once the
+   batch's sends are done (or cut short); any other right after its send, committed on its
+   own: back to `pending` for a later attempt (an exponential, jittered delay), or `failed`
+   (permanent errors stay in the admin). One statement per email was most of a flush's time
+   waiting on the database.
 
 A flush claims batch after batch until nothing is due. After a large scan several flush tasks
 share the queue (`outbox_flush_after_commit`). The only stop short of an empty queue is the
@@ -25,8 +27,9 @@ The guarantee: every message is delivered, or ends `failed` with its error. A ro
 twice by racing workers, and never again once `sent` is recorded. A worker that stops between
 claim and record (killed, or its machine lost) leaves the row `sending`; the sweep puts it back
 once its claim is older than OUTBOX_CLAIM_TIMEOUT_SECONDS (longer than any send takes), counting
-the lost attempt. So a message cut off mid-send may reach its recipient twice, with the same
-Message-ID (email) or idempotency key (chat), for the receiver to drop; it is never re-sent
+the lost attempt. So a message cut off mid-send, or sent by a worker that stopped before its
+batch's record (at most OUTBOX_BATCH_SIZE of them), may reach its recipient twice, with the
+same Message-ID (email) or idempotency key (chat), for the receiver to drop; it is never re-sent
 every minute while it stays pending.
 """
 
@@ -64,6 +67,7 @@ logger = logging.getLogger(__name__)
 
 # What recording an attempt writes.
 RECORDED = ("status", "attempts", "next_attempt_at", "last_error", "subject", "response", "sent_at")
+SENT_RECORDED = ("status", "attempts", "last_error", "subject", "response", "sent_at")
 
 
 @dataclass
@@ -108,13 +112,17 @@ def outbox_flush(*, budget_seconds: float | None = None) -> FlushResult:
                 return result
             transports_prepare(batch)
             claimed = time.monotonic()
-            for index, message in enumerate(batch):
-                now = time.monotonic()
-                if (deadline is not None and now >= deadline) or now - claimed >= claim_life:
-                    outbox_release(batch[index:])  # the rest is claimed afresh, or by others
-                    break
-                status = _attempt(message)
-                setattr(result, status, getattr(result, status) + 1)
+            sent: list[OutboxMessage] = []  # recorded together when the batch is done
+            try:
+                for index, message in enumerate(batch):
+                    now = time.monotonic()
+                    if (deadline is not None and now >= deadline) or now - claimed >= claim_life:
+                        outbox_release(batch[index:])  # the rest is claimed afresh, or by others
+                        break
+                    status = _attempt(message, sent=sent)
+                    setattr(result, status, getattr(result, status) + 1)
+            finally:
+                _record_sent(sent)
 
 
 def flush_budget(timelimit: tuple[float | None, float | None] | None) -> float | None:
@@ -218,9 +226,17 @@ def outbox_release(messages: list[OutboxMessage]) -> int:
     return released
 
 
-def _attempt(message: OutboxMessage) -> str:
+def _record_sent(messages: list[OutboxMessage]) -> None:
+    """Record that `messages` were sent, in one UPDATE (its own transaction): whatever happened
+    to their rows since, as `_attempt` records one."""
+    if messages:
+        OutboxMessage.objects.bulk_update(messages, SENT_RECORDED)
+
+
+def _attempt(message: OutboxMessage, *, sent: list[OutboxMessage] | None = None) -> str:
     """Send the claimed `message` once and record the outcome; returns the FlushResult field
-    to count."""
+    to count. With `sent`, a successful send is added to it for the caller to record
+    (`_record_sent`) rather than recorded here."""
     transport = gone = None
     outcome = "sent"
     try:
@@ -255,6 +271,10 @@ def _attempt(message: OutboxMessage) -> str:
         message.attempts += 1
         message.status, message.last_error = OutboxStatus.SENT, ""
         message.sent_at = timezone.now()
+    if outcome == "sent" and sent is not None:
+        sent.append(message)
+        logger.info("Outbox %s %s → sent", message.event, message.pk)
+        return outcome
     rows = OutboxMessage.objects.filter(pk=message.pk)
     if outcome != "sent":
         # Only while the claim is still ours: once the sweep gave the row to another worker,
