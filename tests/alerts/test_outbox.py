@@ -20,6 +20,7 @@ from config.celery import app as celery_app
 from tests.alerts.support import wait_until
 from tests.factories import UserFactory
 from tracker.alerts.services import alerts_scan
+from tracker.notifications import outbox as outbox_module
 from tracker.notifications.emails import message_id
 from tracker.notifications.models import Channel, OutboxEvent, OutboxMessage, OutboxStatus
 from tracker.notifications.outbox import (
@@ -408,6 +409,32 @@ def test_a_flush_out_of_time_hands_its_claims_back_unattempted(transactional_db,
     assert outbox_flush(budget_seconds=30) == FlushResult(sent=15)
 
 
+def test_a_batch_stopped_mid_way_records_the_emails_it_sent(
+    transactional_db, smtp, settings, monkeypatch
+):
+    """A batch's sent outcomes are recorded together when it ends, also when its worker stops
+    mid-way: those sent are `sent` (never sent again), the rest stay claimed for the sweep."""
+    queue_test_emails(5)
+    calls: list[OutboxMessage] = []
+
+    def stop_at_the_third(message: OutboxMessage):
+        calls.append(message)
+        if len(calls) == 3:
+            raise SystemExit("the worker stops")
+        return transport_for(message)
+
+    monkeypatch.setattr(outbox_module, "transport_for", stop_at_the_third)
+    with pytest.raises(SystemExit):
+        outbox_flush(budget_seconds=30)
+    statuses = OutboxMessage.objects.values_list("status", "attempts")
+    assert sorted(statuses) == [("sending", 0)] * 3 + [("sent", 1)] * 2
+    monkeypatch.undo()
+    later = timezone.now() + timedelta(seconds=settings.OUTBOX_CLAIM_TIMEOUT_SECONDS + 1)
+    with time_machine.travel(later, tick=False):
+        assert outbox_flush(budget_seconds=30) == FlushResult(sent=3, reclaimed=3)
+    assert len(set(message_ids(smtp))) == len(message_ids(smtp)) == 5
+
+
 def test_a_flush_claims_in_batches_and_runs_until_nothing_is_due(transactional_db, smtp, settings):
     settings.OUTBOX_BATCH_SIZE = 4
     queue_test_emails(11)
@@ -459,10 +486,8 @@ def test_a_batch_of_alert_emails_is_rendered_from_two_queries(smtp, team, settin
     reads = [q["sql"] for q in captured if q["sql"].startswith("SELECT")]
     assert sum('FROM "alerts_alert"' in sql for sql in reads) == 1
     assert sum('FROM "notifications_notificationpreference"' in sql for sql in reads) == 1
-    records = [
-        q["sql"] for q in captured if q["sql"].startswith("UPDATE") and "sent_at" in q["sql"]
-    ]
-    assert len(records) == 1  # the batch's outcomes, together
+    records = [q["sql"] for q in captured if "UPDATE" in q["sql"] and "sent_at" in q["sql"]]
+    assert len(records) == 1  # the batch's outcomes, together (one executemany)
     assert set(OutboxMessage.objects.filter(recipient__isnull=False).values_list("status")) == {
         ("sent",)
     }

@@ -227,10 +227,26 @@ def outbox_release(messages: list[OutboxMessage]) -> int:
 
 
 def _record_sent(messages: list[OutboxMessage]) -> None:
-    """Record that `messages` were sent, in one UPDATE (its own transaction): whatever happened
-    to their rows since, as `_attempt` records one."""
-    if messages:
-        OutboxMessage.objects.bulk_update(messages, SENT_RECORDED)
+    """Record that `messages` were sent, whatever happened to their rows since (as `_attempt`
+    records one): one UPDATE by id, executed for all of them at once in one transaction
+    (psycopg pipelines it: one round trip). `bulk_update`'s CASE per field and row cost more
+    CPU than the sends."""
+    if not messages:
+        return
+    meta, quote = OutboxMessage._meta, connection.ops.quote_name
+    fields = [meta.get_field(name) for name in SENT_RECORDED]
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET"
+        f" {', '.join(f'{quote(field.column)} = %s' for field in fields)}"
+        f" WHERE {quote(meta.pk.column)} = %s"
+    )
+    rows = [
+        [field.get_db_prep_save(getattr(message, field.attname), connection) for field in fields]
+        + [meta.pk.get_db_prep_value(message.pk, connection)]
+        for message in messages
+    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def _attempt(message: OutboxMessage, *, sent: list[OutboxMessage] | None = None) -> str:
