@@ -245,7 +245,7 @@ def _record_sent(messages: list[OutboxMessage]) -> None:
         + [meta.pk.get_db_prep_value(message.pk, connection)]
         for message in messages
     ]
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.executemany(sql, rows)
 
 
