@@ -1,8 +1,8 @@
 """The escalation ladder of a lateness episode, one set-based statement a step (and the mark
-that takes its rows out of the next scan's work), every minute after the overdue step:
+that takes its rows out of the next scan's work), every minute after the overdue step, each
+step only when `ladder_pending` (one statement of index probes) says an open episode may be
+due for it:
 
-- end: episodes of nodes done or cancelled that their save did not end (a safety net) end;
-  their pending promises are judged;
 - broken promises: an episode whose promise passed with the node still open climbs one rung
   at once, and the promise is marked broken;
 - rungs: an episode reaches the lead's, the owner's and the escalation contact's rung once
@@ -11,18 +11,26 @@ that takes its rows out of the next scan's work), every minute after the overdue
 - nudges: the assignee hears again every `nudge_every` of working time (once per working
   day by default) unless a promise or a snooze pauses it.
 
+The safety net that ends the episodes of nodes done or cancelled by a write past the services
+(`end_episodes`) runs every quarter hour, on the nodes written since its previous run.
+
 Episodic alerts are unique per (episode, kind, slot), so racing scans raise each rung once
 (docs/escalation.md).
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
+    DateTimeField,
     F,
     IntegerField,
     OuterRef,
@@ -35,10 +43,12 @@ from django.db.models import (
 
 from tracker.alerts.models import Alert, AlertKind
 from tracker.alerts.raising import _insert_alerts
+from tracker.alerts.sql import compile_queryset, execute
 from tracker.alerts.working_time import Ladder, ladder_deadlines
 from tracker.milestones.episodes import episodes_end
 from tracker.milestones.models import (
     LatenessEpisode,
+    Milestone,
     MilestoneStatus,
     Promise,
     PromiseOutcome,
@@ -54,16 +64,114 @@ def ladder_for(*, now: datetime) -> Ladder:
     return ladder_deadlines(now=now, projects=Project.objects.alerting(), kinds=CLIMBING)
 
 
-def end_episodes(*, now: datetime) -> int:
+def end_episodes(*, now: datetime, changed_since: datetime | None = None) -> int:
     """End the open episodes of nodes done or cancelled that the save did not end (the safety
-    net of `milestones.episodes.episodes_end`: a write that bypassed the services)."""
-    return episodes_end(
-        LatenessEpisode.objects.filter(
-            ended_at__isnull=True,
-            milestone__status__in=[MilestoneStatus.DONE, MilestoneStatus.CANCELLED],
-        ),
-        now=now,
+    net of `milestones.episodes.episodes_end`: a write that bypassed the services). With the
+    quarter-hour scan's watermark, only the nodes written since `changed_since` are read (every
+    write stamps `updated_at`, `MilestoneQuerySet.changed_since`), as resolution reads them."""
+    episodes = LatenessEpisode.objects.filter(
+        ended_at__isnull=True,
+        milestone__status__in=[MilestoneStatus.DONE, MilestoneStatus.CANCELLED],
     )
+    if changed_since is not None:
+        episodes = episodes.filter(
+            milestone__in=Milestone.objects.changed_since(changed_since).values("pk")
+        )
+    return episodes_end(episodes, now=now)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The earliest start of the open episodes at each rung and at each nudge count, and the
+    earliest promise in force: enough to tell, against the ladder's latest moments, which steps
+    may find something (`steps`)."""
+
+    rungs: dict[int, datetime | None]
+    nudges: dict[int, datetime | None]
+    promised: datetime | None
+
+    @property
+    def idle(self) -> bool:
+        """No open episode below the top rung or the last nudge, and no promise: the ladder has
+        nothing left to do, whatever the clock says."""
+        return self.promised is None and not any((*self.rungs.values(), *self.nudges.values()))
+
+    def steps(self, ladder: Ladder, *, now: datetime) -> tuple[bool, set[str], bool]:
+        """Broken promises?, the rungs, nudges: the steps an open episode may be due for. An
+        episode at rung r may reach any rung above it; one with n nudges is due its next once
+        it started before slot n + 1's moment. Conservative: a promise, a snooze or a young
+        project may still hold what a step then finds."""
+        broken = (
+            self.promised is not None and self.promised <= now and ladder.awake.latest is not None
+        )
+        rungs = {
+            kind
+            for number, kind in enumerate(CLIMBING, start=2)
+            if (latest := ladder.rungs[kind].latest) is not None
+            and any(
+                start is not None and start < latest
+                for rung, start in self.rungs.items()
+                if rung < number
+            )
+        }
+        nudges = any(
+            start is not None
+            and count < len(ladder.nudges)
+            and (latest := ladder.nudges[count].latest) is not None
+            and start < latest
+            for count, start in self.nudges.items()
+        )
+        return broken, rungs, nudges
+
+
+def ladder_pending() -> Pending:
+    """One statement of index probes (`milestones_episode_rungs`, `…_nudges`,
+    `…_promised`): the earliest open episode per rung below the top and per nudge count below
+    the last, and the earliest promise."""
+    rungs = len(AlertKind.rungs()) - 1
+    sql, params = _pending_sql(connection.vendor, rungs, settings.NUDGE_MAX_PER_EPISODE)
+    (row,) = execute(sql, params)
+    values = _datetimes(row)
+    return Pending(
+        rungs=dict(enumerate(values[:rungs], start=1)),
+        nudges=dict(enumerate(values[rungs:-1])),
+        promised=values[-1],
+    )
+
+
+@functools.cache
+def _pending_sql(_vendor: str, rungs: int, nudges: int) -> tuple[str, tuple]:
+    """The probe's statement, compiled once per database and ladder shape: it has no moment in
+    it, and compiling its 24 subqueries would cost an empty scan more than running them."""
+    open_episodes = LatenessEpisode.objects.filter(ended_at__isnull=True).order_by()
+    earliest = [
+        *(
+            open_episodes.filter(rung=rung).order_by("started_at").values("started_at")[:1]
+            for rung in range(1, rungs + 1)
+        ),
+        *(
+            open_episodes.filter(nudges=count).order_by("started_at").values("started_at")[:1]
+            for count in range(nudges)
+        ),
+        open_episodes.filter(promised_at__isnull=False)
+        .order_by("promised_at")
+        .values("promised_at")[:1],
+    ]
+    parts = [compile_queryset(queryset) for queryset in earliest]
+    sql = "SELECT " + ", ".join(f"({part})" for part, _params in parts)
+    return sql, tuple(param for _part, params in parts for param in params)
+
+
+def _datetimes(values) -> list[datetime | None]:
+    """Raw datetimes as the ORM would read them (SQLite answers text)."""
+    field = Value(None, output_field=DateTimeField())
+    converters = connection.ops.get_db_converters(field)
+    converted = []
+    for value in values:
+        for converter in converters:
+            value = converter(value, field, connection)
+        converted.append(value)
+    return converted
 
 
 def _climbing(ladder: Ladder) -> QuerySet[LatenessEpisode]:
@@ -127,19 +235,38 @@ def raise_broken_promises(*, now: datetime, scan_id: uuid.UUID, ladder: Ladder) 
     return created
 
 
+def ladder_climb(*, now: datetime, scan_id: uuid.UUID) -> tuple[int, int]:
+    """The every-minute ladder: the steps `ladder_pending` says may find something, in order
+    (broken promises, the rungs, the nudges); none at all, and no ladder moments worked out,
+    when no open episode has a rung, a nudge or a promise left. Returns (escalated, nudged)."""
+    pending = ladder_pending()
+    if pending.idle:
+        return 0, 0
+    moments = ladder_for(now=now)
+    broken, rungs, nudges = pending.steps(moments, now=now)
+    escalated = raise_broken_promises(now=now, scan_id=scan_id, ladder=moments) if broken else 0
+    if rungs:
+        escalated += raise_rungs(now=now, scan_id=scan_id, ladder=moments, kinds=rungs)
+    nudged = raise_nudges(now=now, scan_id=scan_id, ladder=moments) if nudges else 0
+    return escalated, nudged
+
+
 def _unpromised(episodes: QuerySet[LatenessEpisode], now: datetime) -> QuerySet[LatenessEpisode]:
     """Episodes no promise holds: none made, or the one made has passed."""
     return episodes.filter(Q(promised_at__isnull=True) | Q(promised_at__lte=now))
 
 
-def raise_rungs(*, now: datetime, scan_id: uuid.UUID, ladder: Ladder) -> int:
-    """The lead's, the owner's and the contact's rungs, one INSERT … SELECT each, for the open
-    episodes that started before the rung's moment and have not reached it; then the rung is
-    marked on the episode (which takes it out of this step's next reads)."""
+def raise_rungs(
+    *, now: datetime, scan_id: uuid.UUID, ladder: Ladder, kinds: set[str] | None = None
+) -> int:
+    """The lead's, the owner's and the contact's rungs (those of `kinds`, default all), one
+    INSERT … SELECT each, for the open episodes that started before the rung's moment and have
+    not reached it; then the rung is marked on the episode (which takes it out of this step's
+    next reads)."""
     created = 0
     for number, kind in enumerate(CLIMBING, start=2):
         deadlines = ladder.rungs[kind]
-        if deadlines.latest is None:
+        if deadlines.latest is None or (kinds is not None and kind not in kinds):
             continue
         due = (
             _unpromised(_climbing(ladder), now)

@@ -5,9 +5,10 @@ A scan, in one transaction, as of `now`:
 - overdue: open nodes of active projects past their due date that no scan has judged yet start
   a lateness episode with an alert to the assignee, then the flag that takes them out of the
   next scan's index (every minute);
-- ladder: episodes of closed nodes end; broken promises climb at once; episodes climb to the
-  lead, the owner and the escalation contact after their working-hour delays; the assignee is
-  nudged again every working day (`ladder`, every minute);
+- ladder: broken promises climb at once; episodes climb to the lead, the owner and the
+  escalation contact after their working-hour delays; the assignee is nudged again every
+  working day (`ladder`, every minute, each step only when an index probe says an open episode
+  may be due for it); episodes of nodes closed past the services end (every 15 minutes);
 - due soon: open nodes within their project's `due_soon_window` (every 15 minutes);
   both in working hours, and only in working time (see `working_time`);
 - forecast: the projects whose nodes changed since their last forecast, or that have an open
@@ -107,28 +108,25 @@ def alerts_scan(
     scan_id = uuid.uuid4()
     counts = {}
     with transaction.atomic():
-        locked = lock == ScanLock.NONE or advisory_xact_lock(
-            scan_lock_name(steps), wait=lock == ScanLock.WAIT
-        )
-        if not locked:
+        if lock == ScanLock.NONE:
+            without_jit()
+        elif not advisory_xact_lock(
+            scan_lock_name(steps), wait=lock == ScanLock.WAIT, jit_off=True
+        ):
             logger.info("Another alert scan holds the lock; skipping this run.")
             return ScanResult(skipped=True)
-        without_jit()
         quarter = bool(steps & Step.EVERY_QUARTER_HOUR)
         since = scan_mark_claim(name=QUARTER_MARK, now=now) if quarter else Since()
         if Step.RESOLVE in steps:
+            # The safety net for episodes of nodes closed past the services (`ladder`).
+            ladder.end_episodes(now=now, changed_since=since.scanned_at)
             counts["resolved"] = raising.resolve(
                 now=now, scan_id=scan_id, changed_since=since.scanned_at
             )
         if Step.OVERDUE in steps:
             counts["overdue"] = raising.raise_overdue(now=now, scan_id=scan_id)
         if Step.ESCALATE in steps:
-            ladder.end_episodes(now=now)
-            moments = ladder.ladder_for(now=now)
-            counts["escalated"] = ladder.raise_broken_promises(
-                now=now, scan_id=scan_id, ladder=moments
-            ) + ladder.raise_rungs(now=now, scan_id=scan_id, ladder=moments)
-            counts["nudged"] = ladder.raise_nudges(now=now, scan_id=scan_id, ladder=moments)
+            counts["escalated"], counts["nudged"] = ladder.ladder_climb(now=now, scan_id=scan_id)
         if Step.DUE_SOON in steps:
             remind = working_deadlines(now=now, projects=Project.objects.active())
             counts["due_soon"] = raising.raise_due_soon(

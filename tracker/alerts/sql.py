@@ -125,7 +125,7 @@ def without_jit() -> None:
     running them."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SELECT set_config('jit', 'off', true)")
 
 
 @contextmanager
@@ -155,8 +155,9 @@ def lock_key(name: str) -> int:
     return zlib.crc32(f"milepost:{name}".encode())
 
 
-def advisory_xact_lock(name: str, *, wait: bool) -> bool:
-    """Take a PostgreSQL advisory lock until the end of the current transaction.
+def advisory_xact_lock(name: str, *, wait: bool, jit_off: bool = False) -> bool:
+    """Take a PostgreSQL advisory lock until the end of the current transaction (and, with
+    `jit_off`, switch JIT off for it in the same statement: `without_jit`).
 
     With `wait=False` answer False at once when someone else holds it. SQLite (one writer at a
     time anyway) always answers True.
@@ -164,9 +165,10 @@ def advisory_xact_lock(name: str, *, wait: bool) -> bool:
     if connection.vendor != "postgresql":
         return True
     key = lock_key(name)
+    jit = ", set_config('jit', 'off', true)" if jit_off else ""
     with connection.cursor() as cursor:
         if wait:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+            cursor.execute(f"SELECT pg_advisory_xact_lock(%s){jit}", [key])
             return True
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [key])
+        cursor.execute(f"SELECT pg_try_advisory_xact_lock(%s){jit}", [key])
         return bool(cursor.fetchone()[0])

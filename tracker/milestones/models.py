@@ -557,11 +557,24 @@ class LatenessEpisode(models.Model):
         ]
         indexes = [
             models.Index(fields=["milestone", "started_at"]),
-            # The open episodes, which every ladder step reads (ended ones cost nothing).
+            # The open episodes by rung and by nudges sent: the every-minute scan's probe of
+            # the earliest at each (`alerts.ladder.ladder_pending`), then the rungs' and the
+            # nudges' steps when it finds one due (ended episodes cost nothing).
             models.Index(
-                fields=["started_at"],
+                fields=["rung", "started_at"],
                 condition=Q(ended_at__isnull=True),
-                name="milestones_open_episodes",
+                name="milestones_episode_rungs",
+            ),
+            models.Index(
+                fields=["nudges", "started_at"],
+                condition=Q(ended_at__isnull=True),
+                name="milestones_episode_nudges",
+            ),
+            # The promises in force: the probe's earliest one, the broken promises' step.
+            models.Index(
+                fields=["promised_at"],
+                condition=Q(ended_at__isnull=True, promised_at__isnull=False),
+                name="milestones_episode_promised",
             ),
         ]
 
