@@ -378,6 +378,24 @@ def test_scan_costs_a_constant_number_of_queries(db, size):
     assert len(queries) == expected, [q["sql"][:80] for q in queries]
 
 
+@pytest.mark.parametrize("size", [1, 12])
+def test_an_empty_minute_with_the_ladder_at_its_top_is_the_overdue_step_and_one_probe(db, size):
+    with time_machine.travel(NOW - 2 * H, tick=False):
+        populate(size)
+    alerts_scan(now=NOW, lock=ScanLock.NONE)
+    # Every open episode has climbed to the top and been nudged to the last slot, no promise.
+    assert LatenessEpisode.objects.filter(ended_at__isnull=True).update(rung=4, nudges=20) > 0
+    with (
+        time_machine.travel(NOW + timedelta(minutes=1), tick=False),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        assert alerts_scan(now=timezone.now(), lock=ScanLock.NONE, due_soon=False) == ScanResult()
+    # Savepoint 2, no JIT 1, overdue 1, the ladder's probe 1 (no ladder moments worked out);
+    # SQLite: no JIT -1, overdue in three statements +2.
+    expected = {"postgresql": 5, "sqlite": 6}[connection.vendor]
+    assert len(queries) == expected, [q["sql"][:80] for q in queries]
+
+
 @pytest.mark.postgresql(reason="an advisory lock; on SQLite a racing scan waits for the write lock")
 def test_a_held_lock_skips_the_beat_run(transactional_db, team):
     team.node(NOW - H)
