@@ -338,9 +338,9 @@ def vacuum() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "VACUUM ANALYZE milestones_milestone, alerts_alert, alerts_outboxmessage,"
-            " accounts_user, projects_project, accounts_department, bench_floor_scan,"
-            " bench_floor_report"
+            "VACUUM ANALYZE milestones_milestone, milestones_latenessepisode, alerts_alert,"
+            " alerts_outboxmessage, accounts_user, projects_project, accounts_department,"
+            " bench_floor_scan, bench_floor_report"
         )
         cursor.execute("CHECKPOINT")
 

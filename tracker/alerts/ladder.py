@@ -69,14 +69,14 @@ def end_episodes(*, now: datetime, changed_since: datetime | None = None) -> int
     net of `milestones.episodes.episodes_end`: a write that bypassed the services). With the
     quarter-hour scan's watermark, only the nodes written since `changed_since` are read (every
     write stamps `updated_at`, `MilestoneQuerySet.changed_since`), as resolution reads them."""
-    episodes = LatenessEpisode.objects.filter(
-        ended_at__isnull=True,
-        milestone__status__in=[MilestoneStatus.DONE, MilestoneStatus.CANCELLED],
-    )
+    closed = Milestone.objects.filter(status__in=[MilestoneStatus.DONE, MilestoneStatus.CANCELLED])
     if changed_since is not None:
-        episodes = episodes.filter(
-            milestone__in=Milestone.objects.changed_since(changed_since).values("pk")
-        )
+        # From the nodes written since (`milestones_updated`) to their open episode (the one
+        # open episode per node's index): a probe per changed node, not every open episode.
+        closed = closed.changed_since(changed_since)
+    episodes = LatenessEpisode.objects.filter(
+        ended_at__isnull=True, milestone__in=closed.values("pk")
+    )
     return episodes_end(episodes, now=now)
 
 
