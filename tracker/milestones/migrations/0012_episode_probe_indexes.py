@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('milestones', '0009_updated_index_drop_project_status_index'),
+        ('milestones', '0011_covering_planned_due_indexes'),
         ('projects', '0007_escalation_ladder'),
     ]
 
