@@ -3,9 +3,11 @@
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
+from tracker.core.sqltemplate import SqlTemplate
 from tracker.milestones.forecast import project_forecast_refresh
 from tracker.milestones.models import Milestone, MilestoneChange, MilestoneStatus
 from tracker.projects.services import project_baseline
@@ -251,6 +253,61 @@ def test_each_list_row_is_the_nodes_detail(client, project, department):
     for row in rows:
         assert row == client.get(f"{url()}{row['id']}/").json()
     assert {row["id"]: row["is_at_risk"] for row in rows}[downstream.pk]
+
+
+class TestUnfilteredListSql:
+    """A list page that names no filter runs SQL compiled once per process and shape
+    (`SqlTemplate`): `now`, the reader's scope and the page are its parameters, never baked in."""
+
+    def test_rows_and_count_are_the_orms(self, client, project, department):
+        late = MilestoneFactory(
+            project=project, department=department, due_at=timezone.now() - timedelta(hours=1)
+        )
+        after = MilestoneFactory.create_batch(4, project=project, department=department)
+        client.patch(url(after[0]), {"depends_on": [late.pk]}, format="json")
+        project_forecast_refresh(project=project)
+        SqlTemplate.clear()
+        for _ in range(2):  # compiled, then reused
+            answer = client.get(url(), {"page_size": 3, "page": 2}).json()
+            assert answer["count"] == 5 and len(answer["results"]) == 2
+            assert client.get(url(), {"page_size": 3}).json()["results"][0]["id"] == late.pk
+        assert SqlTemplate._kept and None not in SqlTemplate._kept.values()  # none fell back
+        rows = client.get(url(), {"page_size": 10}).json()["results"]
+        filtered = client.get(url(), {"page_size": 10, "project": project.pk}).json()["results"]
+        assert rows == filtered  # the same nodes through the ORM (a filter)
+        assert {row["id"]: row["depends_on"] for row in rows}[after[0].pk] == [late.pk]
+        for row in rows:
+            assert row == client.get(f"{url()}{row['id']}/").json()
+
+    def test_now_is_the_requests(self, client, project, department):
+        start = timezone.now()
+        node = MilestoneFactory(
+            project=project, department=department, due_at=start + timedelta(hours=1)
+        )
+        SqlTemplate.clear()
+        with time_machine.travel(start, tick=False):
+            assert not client.get(url()).json()["results"][0]["is_overdue"]
+        with time_machine.travel(start + timedelta(hours=2), tick=False):
+            (row,) = client.get(url()).json()["results"]
+        assert row["id"] == node.pk and row["is_overdue"]
+
+    def test_archived_projects_are_a_shape_of_their_own(self, client, project, department):
+        MilestoneFactory(project=project, department=department)
+        archived = MilestoneFactory(department=department, project__status="archived")
+        SqlTemplate.clear()
+        for _ in range(2):
+            listed = {row["id"] for row in client.get(url()).json()["results"]}
+            assert archived.pk not in listed and len(listed) == 1
+            everything = client.get(url(), {"archived": "true"}).json()
+            assert archived.pk in {row["id"] for row in everything["results"]}
+            assert everything["count"] == 2
+
+    def test_an_inactive_reader_still_reads_nothing(self, client, owner, project, department):
+        MilestoneFactory(project=project, department=department)
+        assert client.get(url()).status_code == 200
+        owner.is_active = False
+        owner.save(update_fields=["is_active"])
+        assert client.get(url()).status_code in {401, 403}
 
 
 class TestFilters:

@@ -10,10 +10,16 @@ class FilterBackend(DjangoFilterBackend):
     A parameter counts as naming a filter when it starts with the filter's name, so the
     suffixed parameters of range filters (`<name>_min`, `<name>_after`) count too."""
 
+    @staticmethod
+    def names_a_filter(request, filterset_class) -> bool:
+        """Whether the request names one of `filterset_class`'s filters (None: no filters)."""
+        if filterset_class is None:
+            return False
+        names = tuple(filterset_class.base_filters)
+        return any(param.startswith(names) for param in request.query_params)
+
     def filter_queryset(self, request, queryset, view):
         filterset_class = self.get_filterset_class(view, queryset)
-        if filterset_class is not None:
-            names = tuple(filterset_class.base_filters)
-            if not any(param.startswith(names) for param in request.query_params):
-                return queryset
+        if filterset_class is not None and not self.names_a_filter(request, filterset_class):
+            return queryset
         return super().filter_queryset(request, queryset, view)
