@@ -1,11 +1,13 @@
 from datetime import datetime, tzinfo
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tracker.accounts.models import Department, User
 from tracker.core.api.fields import AwareDateTimeField, SlugRelatedField
+from tracker.core.sqltemplate import SqlTemplate, id_sentinels
 from tracker.milestones.models import (
     MAX_LEAD_DAYS,
     DeviationReason,
@@ -106,17 +108,33 @@ def _iso(value: datetime | None, zone: tzinfo) -> str | None:
     return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
+def _page_links(ids: list[int]) -> QuerySet:
+    return (
+        MilestoneDependency.objects.filter(milestone_id__in=ids)
+        .order_by("depends_on_id")
+        .values_list("milestone_id", "depends_on_id", "min_lead_days")
+    )
+
+
 class MilestoneListRowsSerializer(serializers.ListSerializer):
-    """A page of list rows: their dependency links in one query for the whole page."""
+    """A page of list rows: their dependency links in one query for the whole page, its SQL
+    compiled once per process and page length (`SqlTemplate`)."""
 
     def to_representation(self, data):
         rows = list(data)
         links: dict[int, list[tuple[int, int | None]]] = {row["id"]: [] for row in rows}
-        for milestone_id, depends_on, lead in (
-            MilestoneDependency.objects.filter(milestone_id__in=links)
-            .order_by("depends_on_id")
-            .values_list("milestone_id", "depends_on_id", "min_lead_days")
-        ):
+        ids = list(links)
+        template = (
+            SqlTemplate.get(
+                ("milestone-list-links", len(ids)),
+                lambda *ids: _page_links(list(ids)),
+                sentinels=id_sentinels(len(ids)),
+            )
+            if ids
+            else None
+        )
+        found = [] if not ids else _page_links(ids) if template is None else template.tuples(*ids)
+        for milestone_id, depends_on, lead in found:
             links[milestone_id].append((depends_on, lead))
         zone = timezone.get_current_timezone()
         return [self.child.row(row, links[row["id"]], zone) for row in rows]
