@@ -64,7 +64,7 @@ from tracker.web.selectors import (
 )
 from tracker.web.selectors import board as board_lanes
 from tracker.web.templatetags.milepost import status_symbol
-from tracker.web.views.common import get_project
+from tracker.web.views.common import get_project, request_person
 
 BOARD = "web/board.html"
 
@@ -266,7 +266,7 @@ def board(request: HttpRequest, project_id: int) -> HttpResponse:
         now=now,
         departments=departments,
     )
-    user = request.user
+    user = request_person(request)
     columns = _columns()
     decorate = CardDecorator(user, now=now)
     labels = _card_labels()

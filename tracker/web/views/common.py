@@ -19,6 +19,16 @@ def get_project(user: Any, project_id: int) -> Project:
     )
 
 
+def request_person(request: HttpRequest) -> Any:
+    """`request.user` itself rather than its lazy wrapper: a page that asks a rule about
+    each of 300 cards reads the user's attributes thousands of times, and every read through
+    `SimpleLazyObject` is a Python call. The same object, so what a rule caches on it (the led
+    departments) is seen through `request.user` too."""
+    user = request.user
+    user.is_authenticated  # noqa: B018 (evaluates the wrapper)
+    return getattr(user, "_wrapped", user)
+
+
 def safe_next(request: HttpRequest, value: str | None, fallback: str) -> str:
     """A same-site URL to go back to, never an open redirect."""
     if value and url_has_allowed_host_and_scheme(
