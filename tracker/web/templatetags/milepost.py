@@ -132,6 +132,8 @@ def signed_days_in(language: str, days: float) -> str:
 @receiver(setting_changed)
 def _forget_translated_words(*, setting: str, **kwargs) -> None:
     """Tests that change the languages or the catalogues' folders get fresh words."""
+    if setting in {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS", "TEMPLATES", "FORM_RENDERER"}:
+        _WIDGETS.clear()
     if setting in {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS"}:
         _relative_words.cache_clear()
         signed_days_in.cache_clear()
@@ -258,3 +260,37 @@ def inbox_unread(context) -> int:
 def get_item(mapping, key):
     """`mapping[key]` in a template (None when absent or no mapping)."""
     return mapping.get(key) if mapping else None
+
+
+# A filter form's widgets, rendered through Django's form templates option by option, are a
+# tenth of a board; the same widget with the same inputs is the same HTML. Kept per process,
+# keyed by everything that rendering reads (so a renamed person or a new department is a new
+# key, never a stale one), for fields whose widget reads nothing else (the board's filters).
+_WIDGETS: dict[tuple, str] = {}
+_WIDGETS_MAX = 2048
+
+
+@register.filter
+def cached_widget(field) -> SafeString:
+    """`{{ field }}` (the bound field's widget), rendered once per language, name, id, value,
+    choices, required/disabled and error state."""
+    form_field = field.field
+    key = (
+        get_language(),
+        type(form_field.widget),
+        repr(form_field.widget.attrs),
+        field.html_name,
+        field.auto_id,
+        repr(field.value()),
+        tuple((str(value), str(label)) for value, label in getattr(form_field, "choices", ())),
+        form_field.required,
+        form_field.disabled,
+        bool(field.errors),
+        str(field.help_text),
+    )
+    html = _WIDGETS.get(key)
+    if html is None:
+        if len(_WIDGETS) >= _WIDGETS_MAX:
+            _WIDGETS.clear()
+        html = _WIDGETS[key] = str(field)
+    return mark_safe(html)
