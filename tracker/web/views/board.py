@@ -6,6 +6,7 @@ someone else is never overwritten silently: the answer is 409 with the current v
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -90,6 +91,13 @@ def _card_labels() -> dict[str, str]:
         "edit": _("Edit"),
         "move": _("Move"),
     }
+
+
+def _lane_url(name: str, project_id: int) -> Callable[[int], str]:
+    """A lane's URL (`name` takes the project and the department) for any department, from
+    one `reverse()` per board rather than one per lane."""
+    head, _sep, tail = reverse(name, args=[project_id, 1]).rpartition("/1/")
+    return lambda department_id: f"{head}/{department_id}/{tail}"
 
 
 class CardDecorator:
@@ -273,9 +281,19 @@ def board(request: HttpRequest, project_id: int) -> HttpResponse:
     csrf_token = get_token(request)
     card_count = 0
     collapsed = set(user.collapsed_lanes.values_list("id", flat=True))
+    collapse_url = _lane_url("web:lane_collapse", project.pk)
+    add_url = _lane_url("web:node_add", project.pk)
+    fold, unfold = _("Fold this lane"), _("Unfold this lane")
     for lane in lanes:
-        lane.can_add = can_create_milestone(user, project, lane.department.pk)
-        lane.collapsed = lane.department.pk in collapsed
+        department_id = lane.department.pk
+        lane.can_add = can_create_milestone(user, project, department_id)
+        lane.collapsed = department_id in collapsed
+        lane.collapse_url = collapse_url(department_id)
+        lane.add_url = add_url(department_id)
+        lane.toggle_title = unfold if lane.collapsed else fold
+        lane.count_text = ngettext("%(counter)s node", "%(counter)s nodes", lane.count) % {
+            "counter": lane.count
+        }
         lane.column_list = [
             (
                 value,
@@ -509,7 +527,11 @@ def node_add(request: HttpRequest, project_id: int, department_id: int) -> HttpR
     department = get_object_or_404(Department, pk=department_id)
     authorize(request.user, can_create_milestone, project, department.pk)  # the form, too
     template = f"{BOARD}#node-add"
-    lane = {"department": department, "can_add": True}
+    lane = {
+        "department": department,
+        "can_add": True,
+        "add_url": reverse("web:node_add", args=[project.pk, department.pk]),
+    }
     context = {"project": project, "lane": lane, "labels": _card_labels()}
     assignees = assignee_choices(milestone=None, department=department)
     if request.method != "POST":
