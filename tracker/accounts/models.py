@@ -14,6 +14,12 @@ class Language(models.TextChoices):
     ZH_HANS = "zh-hans", _("Simplified Chinese")
 
 
+def display_name(username: str, first_name: str, last_name: str) -> str:
+    """A person as Milepost names them everywhere (full name, else username), from values:
+    `User.__str__` and every list read with `values()` use this one rule."""
+    return f"{first_name} {last_name}".strip() or username
+
+
 class User(AbstractUser):
     email = models.EmailField(_("email address"), blank=True)
     language = models.CharField(
@@ -44,7 +50,7 @@ class User(AbstractUser):
         ]
 
     def __str__(self) -> str:
-        return self.get_full_name() or self.username
+        return display_name(self.username, self.first_name, self.last_name)
 
 
 class Department(models.Model):

@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext as _
 
+from tracker.accounts.models import display_name
 from tracker.alerts import texts
 from tracker.alerts.models import Alert, AlertKind
 from tracker.alerts.snoozing import CHOICES, snooze_token
@@ -75,7 +76,7 @@ class AlertRow(NamedTuple):
         """The assignee as `User.__str__` names them (full name, else username)."""
         if self.assignee is None:
             return ""
-        return f"{self.assignee_first_name} {self.assignee_last_name}".strip() or self.assignee
+        return display_name(self.assignee, self.assignee_first_name, self.assignee_last_name)
 
 
 ALERT_ROW_FIELDS = (
@@ -127,7 +128,7 @@ class EmailAlert(NamedTuple):
         """The assignee as `User.__str__` names them (full name, else username)."""
         if self.assignee is None:
             return ""
-        return f"{self.assignee_first_name} {self.assignee_last_name}".strip() or self.assignee
+        return display_name(self.assignee, self.assignee_first_name, self.assignee_last_name)
 
 
 EMAIL_ALERT_FIELDS = (

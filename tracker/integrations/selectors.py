@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from django.db.models import QuerySet
 
-from tracker.accounts.models import User
+from tracker.accounts.models import User, display_name
 from tracker.core.permissions import managed_projects
 from tracker.integrations.models import CalendarFeed, ChatIdentity, ChatPlatform
 from tracker.integrations.platforms.base import Person
@@ -107,11 +107,6 @@ def chat_people(
                 )
             )
     return result
-
-
-def display_name(username: str, first_name: str, last_name: str) -> str:
-    """A user as `User.__str__` names them (full name, else username), from values."""
-    return f"{first_name} {last_name}".strip() or username
 
 
 def mention_external_id(identity: ChatIdentity) -> str:

@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from tracker.accounts.models import AuditEntry, Department, User
+from tracker.accounts.models import AuditEntry, Department, User, display_name
 from tracker.milestones.models import (
     Milestone,
     MilestoneChange,
@@ -390,8 +390,9 @@ def _display_name(row: dict[str, Any]) -> str | None:
     """The assignee's name as `User.__str__` gives it (full name, else username), from values."""
     if row["assignee__username"] is None:
         return None
-    full = f"{row['assignee__first_name']} {row['assignee__last_name']}".strip()
-    return full or row["assignee__username"]
+    return display_name(
+        row["assignee__username"], row["assignee__first_name"], row["assignee__last_name"]
+    )
 
 
 def deviation_report(
