@@ -286,6 +286,17 @@ def _mark_done_before_start(milestone: Milestone, *, actor: User | None, now: da
     )
 
 
+def template_kind_check(template: ProjectTemplate | None, kind: str) -> None:
+    """A project takes only a template of its own kind (a campaign's, or a launch's)."""
+    if template is not None and template.kind != kind:
+        raise ValidationError(
+            {
+                "template": _("Template “%(name)s” is for another kind of project.")
+                % {"name": template.name}
+            }
+        )
+
+
 @transaction.atomic
 def project_create(
     *,
@@ -324,13 +335,7 @@ def project_create(
         message=_("Only staff can create a project for another owner."),
     )
     now = now or timezone.now()
-    if template is not None and template.kind != kind:
-        raise ValidationError(
-            {
-                "template": _("Template “%(name)s” is for another kind of project.")
-                % {"name": template.name}
-            }
-        )
+    template_kind_check(template, kind)
     project = Project(
         name=name,
         kind=kind,

@@ -31,7 +31,12 @@ from tracker.milestones.models import Milestone
 from tracker.milestones.reasons import Reason
 from tracker.milestones.services import milestone_create, milestone_update
 from tracker.projects.models import Project, ProjectStatus, ProjectTemplate
-from tracker.projects.services import project_audit, project_baseline, project_create
+from tracker.projects.services import (
+    project_audit,
+    project_baseline,
+    project_create,
+    template_kind_check,
+)
 
 HISTORY_STAFF_ONLY = gettext_lazy("Only staff can import a past project.")
 
@@ -75,13 +80,7 @@ def project_import_historical(
         raise ValidationError(
             {"d_day": _("A past project's D-day has passed; import a coming one into a project.")}
         )
-    if template is not None and template.kind != kind:
-        raise ValidationError(
-            {
-                "template": _("Template “%(name)s” is for another kind of project.")
-                % {"name": template.name}
-            }
-        )
+    template_kind_check(template, kind)
     parsed = validate_rows(
         project=None,
         actor=actor,
