@@ -95,6 +95,24 @@ def test_the_editor_shows_the_nodes_and_saves_changes(client_for, template):
     assert nodes["launch"].time_of_day.strftime("%H:%M") == "10:00"
 
 
+def test_the_editor_saves_with_its_empty_rows_untouched(client_for, template):
+    """What the page posts: its nodes, then the three empty rows, whose time keeps its
+    default; those rows add nothing and are not refused as incomplete."""
+    client = client_for(UserFactory(is_staff=True))
+    url = reverse("web:template_edit", args=[template.pk])
+    rows = [
+        {"key": "spec", "title": "Spec", "department": "merch", "offset_days": "-12"},
+        {"key": "build", "title": "Build", "department": "tech", "offset_days": "-3"},
+    ]
+    rows = [{**row, "time": "18:00", "depends_on": "", "description": ""} for row in rows]
+    empty = {"key": "", "title": "", "department": "", "offset_days": "", "time": "18:00"}
+    data = _post_data(template, [*rows, empty, empty, empty])
+    data["nodes-INITIAL_FORMS"] = "2"
+    answer = client.post(url, data)
+    assert answer.status_code == 302
+    assert [(n.key, n.offset_days) for n in template.nodes.all()] == [("spec", -12), ("build", -3)]
+
+
 @pytest.mark.parametrize(
     ("row", "message"),
     [

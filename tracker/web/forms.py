@@ -3,7 +3,7 @@ services, whose ValidationErrors are copied onto the form by `add_service_errors
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -613,7 +613,11 @@ class TemplateNodeForm(UIForm):
         max_value=3650,
         help_text=_("From the D-day, in the template's unit; negative is before it."),
     )
-    time = forms.TimeField(label=_("Time"), initial="18:00", widget=forms.TimeInput(format="%H:%M"))
+    # A time, not "18:00": a string initial never equals the posted value's time, so every
+    # empty extra row would count as changed and be refused as incomplete.
+    time = forms.TimeField(
+        label=_("Time"), initial=time(18, 0), widget=forms.TimeInput(format="%H:%M")
+    )
     depends_on = forms.CharField(
         label=_("Depends on"),
         required=False,
