@@ -697,6 +697,9 @@ class BulkEditForm(UIForm):
     )
 
     def __init__(self, *args: Any, nodes: Any, assignees: Any, **kwargs: Any) -> None:
+        # Its own ids: the list page's filter form beside it has an assignee and a status too,
+        # and a label must point at its own field.
+        kwargs.setdefault("auto_id", "bulk_%s")
         super().__init__(*args, **kwargs)
         self.fields["ids"].choices = [(node.pk, node.title) for node in nodes]
         self.fields["assignee"].queryset = assignees
