@@ -54,6 +54,14 @@ EMAIL_MAX_BYTES = 95_000
 MAX_ITEMS = 100
 
 
+def _assignee_name(row: Any) -> str:
+    """A row's assignee as `User.__str__` names them (full name, else username); "" if none.
+    (Both row types carry the three columns; a NamedTuple cannot share a base class.)"""
+    if row.assignee is None:
+        return ""
+    return display_name(row.assignee, row.assignee_first_name, row.assignee_last_name)
+
+
 class AlertRow(NamedTuple):
     """What a chat item shows of an alert: one row of `ALERT_ROW_FIELDS`, no model instances
     (a scan may match thousands of alerts to a channel)."""
@@ -71,12 +79,7 @@ class AlertRow(NamedTuple):
     assignee_first_name: str | None
     assignee_last_name: str | None
 
-    @property
-    def assignee_name(self) -> str:
-        """The assignee as `User.__str__` names them (full name, else username)."""
-        if self.assignee is None:
-            return ""
-        return display_name(self.assignee, self.assignee_first_name, self.assignee_last_name)
+    assignee_name = property(_assignee_name)
 
 
 ALERT_ROW_FIELDS = (
@@ -123,12 +126,7 @@ class EmailAlert(NamedTuple):
     assignee_first_name: str | None
     assignee_last_name: str | None
 
-    @property
-    def assignee_name(self) -> str:
-        """The assignee as `User.__str__` names them (full name, else username)."""
-        if self.assignee is None:
-            return ""
-        return display_name(self.assignee, self.assignee_first_name, self.assignee_last_name)
+    assignee_name = property(_assignee_name)
 
 
 EMAIL_ALERT_FIELDS = (
