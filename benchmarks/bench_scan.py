@@ -4,7 +4,8 @@ in 2,000 projects, 1% of them newly overdue (BENCH_SCAN_NODES for a quicker try;
 In one throwaway database (benchmarks/harness.py), each figure against its floor, A and B in
 turn, both committed, medians and ranges over BENCH_ROUNDS rounds:
 
-- the overdue scan (flag + alerts + outbox rows, COMMIT and the hand-off to the queue included)
+- the overdue scan (episodes + alerts + the ladder's escalations + outbox rows and inbox items,
+  COMMIT and the hand-off to the queue included)
   ÷ `UPDATE … RETURNING` of the same rows on a bare table: a copy of the same rows in the same
   physical order (CREATE TABLE … AS SELECT … ORDER BY id) with only the columns and the one
   index that statement needs. Between rounds (untimed) a committed UPDATE/DELETE puts both
@@ -16,11 +17,12 @@ turn, both committed, medians and ranges over BENCH_ROUNDS rounds:
   one recipient got, the largest email; with one worker process, then two;
 - the empty rescans that follow (every minute; the every-15-minutes part).
 
-The data is the steady state previous scans would have left: older overdue nodes flagged with
-their alerts and escalations, nodes in the due-soon window already reminded, and a history of
-resolved alerts, so the only new work is the nodes that just went overdue. Projects and nodes
-were written two days ago, but one node in a thousand half an hour ago: what the quarter-hour
-scan's watermark (`alerts.marks`) reads again.
+The data is the steady state previous scans would have left: older overdue nodes inside their
+lateness episodes with their alerts and escalations, nodes in the due-soon window already
+reminded, and a history of resolved alerts, so the only new work is the nodes that just went
+overdue: the overdue step's mark sits just before their due dates (`set_overdue_mark`). Projects
+and nodes were written two days ago, but one node in a thousand half an hour ago: what the
+scans' watermarks (`alerts.marks`) read again.
 Usage: ``python -m benchmarks.bench_scan`` (``make bench`` runs it with the other benchmarks).
 ``BENCH_SCAN_PARTS`` picks the parts to run, comma-separated, of ``scan``, ``report``, ``email``
 and ``rescans`` (default: all); e.g. ``BENCH_SCAN_PARTS=scan,rescans`` skips the long email runs.
@@ -63,11 +65,17 @@ EMAIL_WORKERS = [int(n) for n in os.environ.get("BENCH_EMAIL_WORKERS", "1,2").sp
 EMAIL_TIMEOUT_S = float(os.environ.get("BENCH_EMAIL_TIMEOUT", 420))
 BEAT_SECONDS = 60  # the every-minute outbox sweep, played by this process while it waits
 OPEN = ("todo", "in_progress", "blocked")
+# The newly overdue nodes (bucket 0 of NODES_SQL) fell due over these last hours.
+NEWLY_OVERDUE_SPAN = timedelta(hours=12, minutes=2)
 
-# The scan's floor: the same rows, and only what the statement needs.
+# The scan's floor: the same rows, and only what the statement needs: a flag, set where the
+# node is inside an open lateness episode already (judged by an earlier scan).
 FLOOR_SCAN_TABLE = """
 CREATE TABLE bench_floor_scan AS
-SELECT id, status, due_at, overdue_flagged_at FROM milestones_milestone ORDER BY id;
+SELECT m.id, m.status, m.due_at, e.started_at + interval '1 minute' AS overdue_flagged_at
+FROM milestones_milestone AS m
+LEFT JOIN milestones_latenessepisode AS e ON e.milestone_id = m.id AND e.ended_at IS NULL
+ORDER BY m.id;
 CREATE INDEX bench_floor_scan_open_unflagged ON bench_floor_scan (due_at)
     WHERE status IN ('todo', 'in_progress', 'blocked') AND overdue_flagged_at IS NULL;
 """
@@ -165,7 +173,7 @@ WITH ids AS (
 )
 INSERT INTO milestones_milestone (
     created_at, updated_at, title, description, due_at, baseline_due_at, status, completed_at,
-    position, version, template_key, overdue_flagged_at, assignee_id, department_id, project_id,
+    position, version, template_key, assignee_id, department_id, project_id,
     added_after_baseline, on_critical_path
 )
 SELECT %(now)s - interval '30 days',
@@ -175,7 +183,6 @@ SELECT %(now)s - interval '30 days',
     CASE WHEN status = 'done'
          THEN due + CASE WHEN r < 0.9 THEN interval '-1 hour' ELSE interval '1 day' END END,
     g, 1, '',  -- positions: unique, whatever the lanes
-    CASE WHEN b IN (1, 2) THEN due + interval '1 minute' END,
     ids.people[(g + g / 100) %% %(people)s + 1],  -- g / 100: each bucket meets everyone
     ids.departments[(g + g / 100) %% %(departments)s + 1],
     -- consecutive runs of nodes per project, for any number of nodes
@@ -199,7 +206,7 @@ FROM (
            due_at - interval '20 hours' AS created, NULL::timestamptz AS resolved
     FROM milestones_milestone WHERE status = 'todo' AND due_at <= %(now)s + interval '24 hours'
     UNION ALL  -- older overdue nodes: alerted, and escalated after 48 hours
-    SELECT id, project_id, department_id, 'overdue', due_at, overdue_flagged_at, NULL
+    SELECT id, project_id, department_id, 'overdue', due_at, due_at + interval '1 minute', NULL
     FROM milestones_milestone WHERE status = 'in_progress'
     UNION ALL
     SELECT id, project_id, department_id, 'escalation', due_at, due_at + interval '49 hours', NULL
@@ -326,6 +333,7 @@ def generate(now) -> dict[str, int]:
         alerts = cursor.fetchone()[0]
         cursor.execute(FLOOR_SCAN_TABLE)
         cursor.execute(FLOOR_REPORT_TABLE)
+    set_overdue_mark(now)
     vacuum()
     return {"alerts_before": alerts}
 
@@ -339,31 +347,41 @@ def vacuum() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "VACUUM ANALYZE milestones_milestone, milestones_latenessepisode, alerts_alert,"
-            " alerts_outboxmessage, accounts_user, projects_project, accounts_department,"
+            " alerts_outboxmessage, notifications_inboxitem, accounts_user, projects_project,"
+            " accounts_department,"
             " bench_floor_scan, bench_floor_report"
         )
         cursor.execute("CHECKPOINT")
 
 
 def undo_scan(now) -> None:
-    """Put back what a scan as of `now` wrote (committed, untimed): its flags, alerts and
-    outbox rows; the bare table's flags too."""
+    """Put back what a scan as of `now` wrote (committed, untimed): its episodes, alerts, outbox
+    rows and inbox items, and the overdue step's mark; the bare table's flags too."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM alerts_outboxmessage WHERE created_at = %s", [now])
+        cursor.execute("DELETE FROM notifications_inboxitem WHERE created_at = %s", [now])
+        cursor.execute(  # the episodes the scan started: their first rung is its overdue alert
+            "DELETE FROM milestones_latenessepisode WHERE id IN (SELECT episode_id"
+            " FROM alerts_alert WHERE created_at = %s AND kind = 'overdue')",
+            [now],
+        )
         cursor.execute("DELETE FROM alerts_alert WHERE created_at = %s", [now])
-        cursor.execute(  # the episodes the scan started (their nodes it flagged)
-            "DELETE FROM milestones_latenessepisode WHERE milestone_id IN ("
-            "SELECT id FROM milestones_milestone WHERE overdue_flagged_at = %s)",
-            [now],
-        )
-        cursor.execute(
-            "UPDATE milestones_milestone SET overdue_flagged_at = NULL"
-            " WHERE overdue_flagged_at = %s",
-            [now],
-        )
         cursor.execute(FLOOR_SCAN_RESET, {"now": now})
+    set_overdue_mark(now)
+
+
+def set_overdue_mark(now) -> None:
+    """The overdue step's mark as the previous every-minute scan left it: just before the newly
+    overdue nodes went past due (as if 12 hours of deadlines fell due in this minute), so the
+    scan reads the same 10,000 nodes the floor's partial index gives it."""
+    from tracker.alerts.models import ScanMark
+    from tracker.alerts.services import OVERDUE_MARK
+
+    ScanMark.objects.update_or_create(
+        name=OVERDUE_MARK, defaults={"scanned_at": now - NEWLY_OVERDUE_SPAN}
+    )
 
 
 def floor_scan(now) -> int:

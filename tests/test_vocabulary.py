@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -32,7 +33,12 @@ from tracker.alerts.services import alerts_scan
 from tracker.integrations.commands import command_run
 from tracker.integrations.services import calendar_feed_create
 from tracker.milestones.forecast import forecasts_refresh
-from tracker.milestones.models import Milestone, MilestoneDependency, MilestoneStatus
+from tracker.milestones.models import (
+    LatenessEpisode,
+    Milestone,
+    MilestoneDependency,
+    MilestoneStatus,
+)
 from tracker.milestones.services import milestone_update
 from tracker.projects.models import Project, ProjectStatus
 from tracker.projects.services import project_baseline
@@ -286,8 +292,8 @@ OFFSETS = [
 def test_the_scan_selects_exactly_the_querysets_nodes(db):
     """Every project status × node status × due offset × reminder window: the alerts the scan
     raises (its PostgreSQL statement is raw SQL) are exactly `overdue(now)` in alerting
-    projects and `due_soon(now)` of the nodes no scan has judged yet, and it judges exactly the
-    open nodes past due but planning projects' (quiet projects' too, so they leave the index)."""
+    projects and `due_soon(now)`, but for nodes judged already (inside an open lateness
+    episode); and the nodes inside an open episode afterwards are exactly those."""
     department = DepartmentFactory(code="ops", lead=UserFactory())
     with time_machine.travel(NOW, tick=False):
         for project_status, window in itertools.product(ProjectStatus.values, [2 * H, 24 * H]):
@@ -297,27 +303,22 @@ def test_the_scan_selects_exactly_the_querysets_nodes(db):
                     project=project, department=department, status=status, due_at=NOW + offset
                 )
         # One node judged already: no scan raises anything for it again.
-        judged = MilestoneFactory(
-            project=ProjectFactory(),
-            department=department,
-            due_at=NOW - H,
-            overdue_flagged_at=NOW - H,
+        judged = MilestoneFactory(project=ProjectFactory(), department=department, due_at=NOW - H)
+        LatenessEpisode.objects.create(
+            milestone=judged,
+            project=judged.project,
+            started_at=NOW - H,
+            started_due_at=NOW - H,
+            scan_id=uuid.uuid4(),
         )
-        unjudged = Milestone.objects.filter(overdue_flagged_at__isnull=True)
+        unjudged = Milestone.objects.exclude(pk=judged.pk)
         # Overdue alerts (and episodes) only in alerting projects; a planning project's
         # past-due nodes are overdue but left unjudged until it is active (issue 16).
         alerting = Project.objects.alerting()
-        planning = Project.objects.filter(status=ProjectStatus.PLANNING)
         expected_overdue = set(
             unjudged.overdue(NOW).filter(project__in=alerting).values_list("pk", flat=True)
         )
         expected_soon = set(unjudged.due_soon(NOW).values_list("pk", flat=True))
-        expected_judged = set(
-            unjudged.open()
-            .filter(due_at__lt=NOW)
-            .exclude(project__in=planning)
-            .values_list("pk", flat=True)
-        ) | {judged.pk}
         assert expected_overdue and expected_soon  # the table has both kinds
 
         result = alerts_scan(now=NOW)
@@ -328,7 +329,5 @@ def test_the_scan_selects_exactly_the_querysets_nodes(db):
     assert alerted(AlertKind.OVERDUE) == expected_overdue
     assert alerted(AlertKind.DUE_SOON) == expected_soon
     assert (result.overdue, result.due_soon) == (len(expected_overdue), len(expected_soon))
-    assert (
-        set(Milestone.objects.filter(overdue_flagged_at__isnull=False).values_list("pk", flat=True))
-        == expected_judged
-    )
+    in_episode = LatenessEpisode.objects.filter(ended_at__isnull=True)
+    assert set(in_episode.values_list("milestone_id", flat=True)) == expected_overdue | {judged.pk}

@@ -28,7 +28,8 @@ from tracker.alerts.services import (
     alerts_scan,
     scan_lock_name,
 )
-from tracker.alerts.sql import advisory_xact_lock, lock_key
+from tracker.alerts.sql import scan_begin
+from tracker.core.locks import NODE_DELETION, lock_key
 from tracker.milestones.models import LatenessEpisode, Milestone, MilestoneStatus
 from tracker.milestones.services import milestone_update
 from tracker.notifications.models import OutboxMessage, OutboxStatus
@@ -70,8 +71,8 @@ def test_boundaries(team, due, status, expected):
     with time_machine.travel(NOW, tick=False):
         scan()
     assert kinds(node) == expected
-    node.refresh_from_db()
-    assert (node.overdue_flagged_at is not None) == ("overdue" in expected)
+    in_episode = LatenessEpisode.objects.filter(milestone=node, ended_at__isnull=True).exists()
+    assert in_episode == ("overdue" in expected)
 
 
 @pytest.mark.parametrize(
@@ -95,7 +96,7 @@ def test_project_settings(team, window, escalate_after, due, expected):
 
 
 @pytest.mark.parametrize("status", [ProjectStatus.CLOSED, ProjectStatus.ARCHIVED])
-def test_quiet_projects_raise_nothing_but_are_flagged(team, status):
+def test_quiet_projects_raise_nothing(team, status):
     team.project.status = status
     team.project.save()
     overdue = team.node(NOW - H)
@@ -104,10 +105,7 @@ def test_quiet_projects_raise_nothing_but_are_flagged(team, status):
         result = scan()
     assert result == ScanResult()
     assert not Alert.objects.exists()
-    overdue.refresh_from_db()
-    soon.refresh_from_db()
-    assert overdue.overdue_flagged_at == NOW  # out of the next scan's index
-    assert soon.overdue_flagged_at is None
+    assert not LatenessEpisode.objects.filter(milestone__in=[overdue, soon]).exists()
 
 
 def test_escalation_comes_a_scan_later(team):
@@ -154,14 +152,10 @@ def test_moving_a_node_later_keeps_its_episode_and_a_new_date_passing_alerts_not
         milestone_update(milestone_id=node.pk, actor=team.lead, data={"due_at": NOW + 2 * 24 * H})
         result = scan()
     assert result.resolved == 0  # the episode goes on: its overdue notice stays open
-    node.refresh_from_db()
-    assert node.overdue_flagged_at is None
 
     with time_machine.travel(NOW + 2 * 24 * H + M, tick=False):
         result = scan()
-    assert result.overdue == 0
-    node.refresh_from_db()
-    assert node.overdue_flagged_at == NOW + 2 * 24 * H + M  # judged: inside its episode
+    assert result.overdue == 0  # judged: inside its episode
     assert list(
         Alert.objects.filter(milestone=node, kind=AlertKind.OVERDUE).values_list(
             "due_at", "resolved_at"
@@ -348,33 +342,36 @@ def test_scan_costs_a_constant_number_of_queries(db, size):
     with CaptureQueriesContext(connection) as queries:
         result = alerts_scan(now=NOW, lock=ScanLock.NONE)
     assert result.overdue == 2 * size and result.resolved == size
-    # PostgreSQL: savepoint 2, no JIT 1, the quarter-hour watermark 4 (look, create, lock,
-    # advance), episodes closed past the services 1, resolve 3, overdue 1 (flag and alerts in
-    # one statement), the projects' working deadlines 1 (the calendar adds 1 per year it
+    # PostgreSQL: savepoint 2, no JIT and the node-deletion lock 1, the quarter-hour watermark 4
+    # (look, create, lock, advance), episodes closed past the services 1, resolve 3, the
+    # overdue step's mark 2 (move, and create the first time), overdue 1 (episodes and alerts
+    # in one statement), the projects' working deadlines 1 (the calendar adds 1 per year it
     # reads), the ladder 7 (the probe of the open episodes 1, the projects' ladder 1, three
     # rungs 3, nudges 2: the scan's new episodes' slots and the nudges; a broken promise's step
     # only when the probe finds a promise), due soon 1, fan-out 5 (hash joins on and off,
     # emails, channels, inbox items): the same for 4 nodes or 48 (resolve adds 2 per 5,000
     # alerts closed; a rung or a nudge raised adds its mark). SQLite: no planner settings (-3),
-    # overdue in three statements (+2). The forecast step 7: the stale projects 1, their nodes
+    # overdue in two statements (+1), its mark's look, create, lock and advance (+2). The
+    # forecast step 7: the stale projects 1, their nodes
     # and links 2, the changed forecasts 1 (per thousand nodes), the projects' forecasts 1,
     # forecast_slip 1, the D-day threats 1, however many projects.
-    expected = {"postgresql": 33, "sqlite": 32}[connection.vendor]
+    expected = {"postgresql": 35, "sqlite": 35}[connection.vendor]
     assert len(queries) == expected, [q["sql"][:80] for q in queries]
-    # The next run, from the watermark, finding nothing: savepoint 2, no JIT 1, watermark 2,
-    # episodes closed past the services 1, resolve 1, overdue 1, the ladder 5 (the probe 1;
+    # The next run, from the watermarks, finding nothing: savepoint 2, no JIT 1, watermark 2,
+    # episodes closed past the services 1, resolve 1, the overdue step's mark 1, overdue 1,
+    # the ladder 5 (the probe 1;
     # the projects' ladder 1 and the three rungs 3, because the probe finds episodes below the
     # top rung older than the rungs' moments, which only the projects' first working day holds
     # back, issue 16), working deadlines 1, due soon 3 (the projects changed, the window's new
     # due dates, the changed nodes), the stale projects 1 (none), forecast_slip 1, the D-day
-    # threats 1; on SQLite no JIT -1, overdue +2 (flag, episode and alert are three statements
-    # there).
+    # threats 1; on SQLite no JIT -1, overdue +1 (episodes and alerts are two statements
+    # there), its mark +1 (lock, advance).
     with (
         time_machine.travel(NOW + timedelta(minutes=1), tick=False),
         CaptureQueriesContext(connection) as queries,
     ):
         assert alerts_scan(now=timezone.now(), lock=ScanLock.NONE) == ScanResult()
-    expected = {"postgresql": 20, "sqlite": 21}[connection.vendor]
+    expected = {"postgresql": 21, "sqlite": 22}[connection.vendor]
     assert len(queries) == expected, [q["sql"][:80] for q in queries]
 
 
@@ -390,9 +387,10 @@ def test_an_empty_minute_with_the_ladder_at_its_top_is_the_overdue_step_and_one_
         CaptureQueriesContext(connection) as queries,
     ):
         assert alerts_scan(now=timezone.now(), lock=ScanLock.NONE, due_soon=False) == ScanResult()
-    # Savepoint 2, no JIT 1, overdue 1, the ladder's probe 1 (no ladder moments worked out);
-    # SQLite: no JIT -1, overdue in three statements +2.
-    expected = {"postgresql": 5, "sqlite": 6}[connection.vendor]
+    # Savepoint 2, no JIT and the node-deletion lock 1, the overdue step's mark 1, overdue 1,
+    # the ladder's probe 1 (no ladder moments worked out); SQLite: no JIT -1, overdue in two
+    # statements +1, its mark +1 (lock, advance).
+    expected = {"postgresql": 6, "sqlite": 7}[connection.vendor]
     assert len(queries) == expected, [q["sql"][:80] for q in queries]
 
 
@@ -412,6 +410,37 @@ def test_advisory_lock_is_per_transaction(transactional_db):
     from django.db import transaction
 
     with transaction.atomic():
-        assert advisory_xact_lock("probe", wait=False)
+        assert scan_begin("probe", wait=False)
     with transaction.atomic():
-        assert advisory_xact_lock("probe", wait=False)
+        assert scan_begin("probe", wait=False)
+
+
+@pytest.mark.postgresql(reason="the node-deletion lock is a PostgreSQL advisory lock")
+def test_a_node_deletion_waits_for_a_running_scan_and_a_scan_for_a_deletion(transactional_db, team):
+    """The lock that stands in for the foreign key checks (`tracker.core.locks`): a scan holds
+    its shared side, a deletion its exclusive side, each until its transaction ends."""
+    from django.db import OperationalError, transaction
+
+    from tracker.milestones.services import milestone_delete
+
+    node = team.node(NOW - H)
+    key = lock_key(NODE_DELETION)
+    with psycopg.connect(database_url(), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock_shared(%s)", [key])  # a scan, running
+        with pytest.raises(OperationalError), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '200ms'")
+            milestone_delete(milestone_id=node.pk, actor=team.project.owner)
+        assert alerts_scan(now=NOW, lock=ScanLock.NONE).overdue == 1  # scans share it
+        other.execute("SELECT pg_advisory_unlock_shared(%s)", [key])
+        other.execute("SELECT pg_advisory_lock(%s)", [key])  # a deletion, running
+        with pytest.raises(OperationalError), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '200ms'")
+            alerts_scan(now=NOW + H, lock=ScanLock.NONE)
+        other.execute("SELECT pg_advisory_unlock(%s)", [key])
+    milestone_delete(
+        milestone_id=node.pk, actor=team.project.owner
+    )  # and takes what the scan wrote with it
+    assert not Alert.objects.filter(milestone_id=node.pk).exists()
+    assert not LatenessEpisode.objects.filter(milestone_id=node.pk).exists()

@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from tests.alerts.support import make_team
 from tracker.alerts.models import Alert, AlertKind, ScanMark
-from tracker.alerts.services import QUARTER_MARK, alerts_scan
+from tracker.alerts.services import OVERDUE_MARK, QUARTER_MARK, alerts_scan
 from tracker.milestones.models import Milestone, MilestoneStatus
 from tracker.milestones.services import milestone_update
+from tracker.projects.models import Project, ProjectStatus
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -127,3 +128,65 @@ def test_a_node_going_overdue_between_scans_is_forecast_again(team):
     due.refresh_from_db()
     assert due.forecast_at == NOW + 15 * M  # overdue: at the earliest now
     assert Milestone.objects.at_risk().filter(pk=due.pk).exists()
+
+
+# The overdue step's mark (every minute): the scan never writes the node; what it judged is the
+# node's open lateness episode and the mark, and a run reads only the due dates passed since,
+# the nodes written since and the nodes of projects written since.
+
+
+def minute(moment: datetime):
+    """The every-minute scan as of `moment`, with the clock held there."""
+    with time_machine.travel(moment, tick=False):
+        return alerts_scan(now=timezone.now(), due_soon=False)
+
+
+def test_the_overdue_step_records_where_it_left_off_and_never_writes_the_node(team):
+    late = node(team, NOW - 3 * H)
+    written = late.updated_at
+    assert minute(NOW).overdue == 1
+    assert ScanMark.objects.get(name=OVERDUE_MARK).scanned_at == NOW
+    late.refresh_from_db()
+    assert late.updated_at == written and late.version == 1
+    assert minute(NOW + M).overdue == 0  # inside its episode: judged
+    assert minute(NOW - H).overdue == 0  # an earlier moment reads everything, raises nothing
+    assert ScanMark.objects.get(name=OVERDUE_MARK).scanned_at == NOW + M
+
+
+def test_a_due_date_passing_between_runs_is_alerted_without_any_write(team):
+    soon = node(team, NOW + 30 * M)
+    assert minute(NOW).overdue == 0
+    assert minute(NOW + 29 * M).overdue == 0
+    assert minute(NOW + 31 * M).overdue == 1
+    assert Alert.objects.get(kind=AlertKind.OVERDUE).milestone_id == soon.pk
+
+
+def test_a_node_moved_into_the_past_is_alerted_at_the_next_run(team):
+    moved = node(team, NOW + 5 * 24 * H)
+    assert minute(NOW).overdue == 0
+    with time_machine.travel(NOW + 5 * M, tick=False):
+        milestone_update(milestone_id=moved.pk, actor=team.lead, data={"due_at": NOW - 24 * H})
+    assert minute(NOW + 6 * M).overdue == 1  # due long before the mark, written after it
+
+
+def test_a_reopened_node_starts_a_second_episode(team):
+    late = node(team, NOW - 3 * H)
+    assert minute(NOW).overdue == 1
+    with time_machine.travel(NOW + 5 * M, tick=False):
+        milestone_update(milestone_id=late.pk, actor=team.lead, data={"status": "done"})
+    assert minute(NOW + 6 * M).overdue == 0
+    with time_machine.travel(NOW + 10 * M, tick=False):
+        milestone_update(milestone_id=late.pk, actor=team.lead, data={"status": "todo"})
+    assert minute(NOW + 11 * M).overdue == 1
+    assert late.episodes.count() == 2
+
+
+def test_an_activated_project_has_its_past_nodes_judged(team):
+    Project.objects.filter(pk=team.project.pk).update(status=ProjectStatus.PLANNING)
+    node(team, NOW - 3 * H)
+    assert minute(NOW).overdue == 0  # planning: left unjudged
+    with time_machine.travel(NOW + 5 * M, tick=False):
+        project = Project.objects.get(pk=team.project.pk)
+        project.status = ProjectStatus.ACTIVE
+        project.save()
+    assert minute(NOW + 6 * M).overdue == 1  # due before the mark, its project written after

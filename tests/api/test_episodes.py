@@ -126,7 +126,7 @@ def test_episodes_list_rungs_promises_and_snoozes_in_constant_queries(team):
     Milestone.objects.filter(pk=node.pk).update(status="done", completed_at=timezone.now())
     alerts_scan(now=timezone.now())
     Milestone.objects.filter(pk=node.pk).update(
-        status="todo", completed_at=None, overdue_flagged_at=None
+        status="todo", completed_at=None, updated_at=timezone.now()
     )
     with time_machine.travel(timezone.now() + H, tick=False):
         alerts_scan(now=timezone.now())

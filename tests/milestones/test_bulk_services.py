@@ -94,7 +94,6 @@ def test_bulk_shift_moves_every_node_but_done_ones_with_a_history_row_each():
     done = MilestoneFactory(project=project, status=MilestoneStatus.DONE, completed_at=NOW)
     cancelled = MilestoneFactory(project=project, status=MilestoneStatus.CANCELLED)
     late = MilestoneFactory(project=project, due_at=NOW - timedelta(days=1))
-    Milestone.objects.filter(pk=late.pk).update(overdue_flagged_at=NOW)
     other = MilestoneFactory()
     before = {n.pk: n.due_at for n in (done, cancelled, late, other)}
 
@@ -107,7 +106,6 @@ def test_bulk_shift_moves_every_node_but_done_ones_with_a_history_row_each():
     for node, shift, version in [(done, 0, 1), (cancelled, 3, 2), (late, 3, 2), (other, 0, 1)]:
         assert nodes[node.pk].due_at == before[node.pk] + timedelta(days=shift)
         assert nodes[node.pk].version == version
-    assert nodes[late.pk].overdue_flagged_at is None
     assert sorted(
         MilestoneChange.objects.values_list("milestone", "field", "old_value", "new_value")
     ) == sorted(

@@ -101,16 +101,6 @@ def test_board_filters(chain):
     assert {n.pk for lane in lanes for column in lane.columns.values() for n in column} == {a.pk}
 
 
-def test_moving_due_date_clears_the_overdue_flag(db):
-    node = MilestoneFactory(due_at=timezone.now() - timedelta(hours=1))
-    Milestone.objects.filter(pk=node.pk).update(overdue_flagged_at=timezone.now())
-    milestone_update(
-        milestone_id=node.pk, actor=None, data={"due_at": timezone.now() + timedelta(days=1)}
-    )
-    node.refresh_from_db()
-    assert node.overdue_flagged_at is None and node.version == 2
-
-
 def test_unknown_fields_are_refused(db):
     node = MilestoneFactory()
     with pytest.raises(ValidationError) as error:

@@ -71,7 +71,7 @@ def end_episodes(*, now: datetime, changed_since: datetime | None = None) -> int
     write stamps `updated_at`, `MilestoneQuerySet.changed_since`), as resolution reads them."""
     closed = Milestone.objects.filter(status__in=[MilestoneStatus.DONE, MilestoneStatus.CANCELLED])
     if changed_since is not None:
-        # From the nodes written since (`milestones_updated`) to their open episode (the one
+        # From the nodes written since (`milestones_updated_due`) to their open episode (the one
         # open episode per node's index): a probe per changed node, not every open episode.
         closed = closed.changed_since(changed_since)
     episodes = LatenessEpisode.objects.filter(

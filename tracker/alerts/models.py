@@ -94,11 +94,11 @@ class Alert(models.Model):
     """
 
     # Not checked by a database constraint: a scan raises thousands of alerts at once, and the
-    # check of each (a lookup and a row lock written to the WAL) would cost a scan more than
-    # flagging the nodes does. What the constraint would guard is kept instead by:
-    # - the scan, which locks every node it raises an alert for (the flag's UPDATE, or FOR KEY
-    #   SHARE like a foreign key check), so a concurrent DELETE waits for it to commit, or has
-    #   removed the node from what it reads;
+    # check of each (a lookup, and a row lock that writes the node's heap page) would cost a
+    # scan more than raising them. What the constraint would guard is kept instead by:
+    # - the node-deletion lock (`tracker.core.locks`): every scan holds its shared side for its
+    #   whole transaction, every service deleting nodes its exclusive side, so a deletion
+    #   waits for the running scans to commit and a scan never reads a node being deleted;
     # - a trigger (migration 0004) that deletes a deleted node's alerts, whoever deletes it,
     #   after those waits: its own query sees the alerts they committed;
     # - Django's cascade, which deletes them first when the ORM deletes the node.

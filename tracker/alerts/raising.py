@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
 from django.db.models import (
     CharField,
@@ -33,16 +34,22 @@ from tracker.accounts.models import Department
 from tracker.alerts.models import Alert, AlertKind
 from tracker.alerts.sql import (
     CHUNK,
+    AnyOfSubquery,
     Names,
-    compile_queryset,
     compile_where,
     insert_from_select,
     scan_params,
 )
 from tracker.alerts.working_time import Deadlines
 from tracker.milestones.forecast import d_day_threats
-from tracker.milestones.models import CHANGE_MARGIN, LatenessEpisode, Milestone, MilestoneStatus
-from tracker.projects.models import Project, ProjectStatus
+from tracker.milestones.models import (
+    CHANGE_MARGIN,
+    LatenessEpisode,
+    Milestone,
+    MilestoneStatus,
+    changed_since_condition,
+)
+from tracker.projects.models import Project
 
 CLOSED_STATUSES = [MilestoneStatus.DONE, MilestoneStatus.CANCELLED]
 # The columns an alert is raised with, in the order `_insert_alerts` selects them, and its key.
@@ -89,8 +96,8 @@ def _insert_alerts(
     field, the project, department and due date under `copies`, and the node's people under
     `node`), unless that
     node already has one for that due date, or, for an `episode` (its field) alert, that
-    episode already has one of that kind and `sequence` (the unique constraints). The nodes
-    read are locked as a foreign key would lock them (see `Alert.milestone`)."""
+    episode already has one of that kind and `sequence` (the unique constraints). The scan's
+    share of the node-deletion lock guards the nodes read (see `Alert.milestone`)."""
     rows = candidates.order_by().values_list(
         F(milestone),
         F(f"{copies}project_id"),
@@ -105,7 +112,7 @@ def _insert_alerts(
         F(episode) if episode else Value(None, output_field=IntegerField()),
         sequence if sequence is not None else Value(0, output_field=IntegerField()),
     )
-    return insert_from_select(Alert, ALERT_INSERT_COLUMNS, rows, key_share=Milestone)
+    return insert_from_select(Alert, ALERT_INSERT_COLUMNS, rows)
 
 
 def _quiet_project_ids() -> QuerySet:
@@ -114,24 +121,40 @@ def _quiet_project_ids() -> QuerySet:
     return Project.objects.quiet().order_by().values("pk")
 
 
-def _judged_project_ids() -> QuerySet:
-    """Projects whose past-due nodes the overdue step judges: all but those still planning.
-    A planning project's past-due nodes are overdue (the vocabulary) but raise no alert and
-    start no episode until it is active (`ProjectQuerySet.alerting`), so the scan leaves them
-    unjudged (issue 16: a wizard's past nodes are no alert storm)."""
-    planning = set(ProjectStatus.active_values()) - set(ProjectStatus.alerting_values())
-    return Project.objects.exclude(status__in=sorted(planning)).order_by().values("pk")
+def _alerting_project_ids() -> QuerySet:
+    """Active projects (`ProjectQuerySet.alerting`): a planning project's past-due nodes are
+    overdue (the vocabulary) but raise no alert and start no episode until it is active
+    (issue 16: a wizard's past nodes are no alert storm)."""
+    return Project.objects.alerting().order_by().values("pk")
 
 
-def _unjudged_past_due(now: datetime) -> QuerySet[Milestone]:
-    """Open nodes past their due date that no scan has judged yet, in every project but the
-    planning ones (quiet ones are judged too, so they leave the partial index); alerted:
-    those also `overdue(now)`."""
-    return (
-        Milestone.objects.open()
-        .filter(overdue_flagged_at__isnull=True, due_at__lt=now)
-        .filter(project_id__in=_judged_project_ids())
+def _unjudged_overdue(now: datetime, since: datetime | None) -> QuerySet[Milestone]:
+    """Overdue nodes of active projects outside any lateness episode that the overdue step's
+    previous run (as of `since`, its mark) could not have judged.
+
+    A node becomes one of them only by time passing its due date, or by a write: of the node
+    (a re-plan to an earlier date, a re-open, a new node: `changed_since`) or of its project
+    (an activation, a re-opened project). So with `since` only those are read: the due dates
+    from `since` on (a range of the open nodes' due-date index), the nodes and the projects
+    written since. Without it (a first run, or a run for a moment before the last one) every
+    overdue node is. The scan never writes the node: what it judged is its episode (one open
+    episode per node, a unique index) and the mark."""
+    open_episode = LatenessEpisode.objects.filter(milestone=OuterRef("pk"), ended_at__isnull=True)
+    overdue = (
+        Milestone.objects.overdue(now)
+        .filter(project_id__in=_alerting_project_ids())
+        .exclude(Exists(open_episode))
     )
+    if since is None:
+        return overdue
+    projects = _changed_project_ids(since)
+    if connection.vendor == "postgresql":
+        # `= ANY(ARRAY(…))`, an index condition: the three ranges OR into one bitmap scan,
+        # where `IN (…)` would be a filter over every node
+        in_projects = Q(AnyOfSubquery(F("project_id"), ArraySubquery(projects)))
+    else:
+        in_projects = Q(project_id__in=projects)
+    return overdue.filter(Q(due_at__gte=since) | changed_since_condition(since) | in_projects)
 
 
 def _episode_start(*, now: datetime) -> Greatest:
@@ -154,29 +177,27 @@ def _episode_start(*, now: datetime) -> Greatest:
     )
 
 
-def raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
+def raise_overdue(*, now: datetime, scan_id: uuid.UUID, since: datetime | None = None) -> int:
     """Start a lateness episode, with its first rung (the `overdue` alert, to the assignee),
-    for every open node of an active project past its due date that no scan has judged yet
-    and that is not inside an episode already; then flag the node.
+    for every overdue node of an active project that is not inside one already
+    (`_unjudged_overdue`: with the previous run's `since`, only what can be new).
 
-    A node re-planned during its episode and overdue again is flagged but raises nothing:
-    its episode goes on (`raising.ladder`). A node is flagged only once its episode exists (or
-    its project is quiet), so a node that becomes overdue between the statements is left for
-    the next scan, never lost.
-    """
+    A node re-planned during its episode and overdue again raises nothing: its episode goes
+    on (`raising.ladder`). A racing scan's episode insert waits on the one open episode per
+    node (a unique index) and does nothing. What guards the nodes read against a deletion is
+    the scan's share of `tracker.core.locks` (see `LatenessEpisode.milestone`)."""
+    candidates = _unjudged_overdue(now, since)
     if connection.vendor == "postgresql":
-        return _flag_and_raise_overdue(now=now, scan_id=scan_id)
-    newly = _unjudged_past_due(now)
-    quiet = _quiet_project_ids()
-    started = newly.overdue(now).values_list(
+        return _start_episodes_and_alerts(candidates, now=now, scan_id=scan_id)
+    started = candidates.values_list(
         F("pk"),
         F("project_id"),
         _episode_start(now=now),
         F("due_at"),
         Value(scan_id, output_field=UUIDField()),
     )
-    insert_from_select(LatenessEpisode, EPISODE_COLUMNS, started, key_share=Milestone)
-    created = _insert_alerts(
+    insert_from_select(LatenessEpisode, EPISODE_COLUMNS, started)
+    return _insert_alerts(
         LatenessEpisode.objects.filter(scan_id=scan_id, ended_at__isnull=True),
         milestone="milestone_id",
         node="milestone__",
@@ -186,23 +207,16 @@ def raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
         scan_id=scan_id,
         episode="pk",
     )
-    in_episode = LatenessEpisode.objects.filter(milestone=OuterRef("pk"), ended_at__isnull=True)
-    newly.filter(Exists(in_episode) | Q(project_id__in=quiet)).update(overdue_flagged_at=now)
-    return created
 
 
-def _flag_and_raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
-    """PostgreSQL: the flag, the episodes and their alerts in one statement (data-modifying
-    CTEs), so the open, unflagged nodes are read once, and a node is flagged in the same
-    statement, from the same snapshot, that starts its episode: the two can never disagree.
-    A racing scan's UPDATE waits for this one's row locks, finds the nodes flagged and
-    raises nothing; the one open episode per node (a unique index) holds whatever else races.
-
-    Both conditions are compiled from the querysets (`_unjudged_past_due`, the quiet
-    projects), so the nodes alerted are exactly `overdue(now)`'s unjudged ones of active
+def _start_episodes_and_alerts(
+    candidates: QuerySet[Milestone], *, now: datetime, scan_id: uuid.UUID
+) -> int:
+    """PostgreSQL: the episodes and their alerts in one statement (data-modifying CTEs), so the
+    candidate nodes are read once. The condition is compiled from the queryset
+    (`_unjudged_overdue`), so the nodes alerted are exactly `overdue(now)`'s of active
     projects (a table test in tests/test_vocabulary.py holds the two side by side)."""
-    judged_where, judged_params = compile_where(_unjudged_past_due(now))
-    quiet_sql, quiet_params = compile_queryset(_quiet_project_ids())
+    where, where_params = compile_where(candidates)
     m, a, d, e, p = (
         Names(Milestone),
         Names(Alert),
@@ -212,10 +226,9 @@ def _flag_and_raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
     )
     quote = connection.ops.quote_name
     sql = f"""
-        WITH flagged AS (
-            UPDATE {m.table} SET {m.overdue_flagged_at} = %s
-            WHERE {judged_where}
-            RETURNING {m.id}, {m.project}, {m.department}, {m.due_at}, {m.assignee}
+        WITH newly AS MATERIALIZED (
+            SELECT {m.id}, {m.project}, {m.department}, {m.due_at}, {m.assignee}
+            FROM {m.table} WHERE {where}
         ), started AS (
             INSERT INTO {e.table} ({", ".join(quote(c) for c in EPISODE_COLUMNS)},
                 {e.ended_at}, {e.rung}, {e.nudges}, {e.promised_at}, {e.snoozed_until})
@@ -224,9 +237,8 @@ def _flag_and_raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
                      WHERE pe.{e.milestone} = f.{m.id}),
                     p.{p.baselined_at})),
                 f.{m.due_at}, %s, NULL, 1, 0, NULL, NULL
-            FROM flagged AS f
+            FROM newly AS f
             INNER JOIN {p.table} AS p ON p.{p.id} = f.{m.project}
-            WHERE f.{m.project} NOT IN ({quiet_sql})
             ON CONFLICT DO NOTHING
             RETURNING {e.id}, {e.milestone}
         )
@@ -234,21 +246,12 @@ def _flag_and_raise_overdue(*, now: datetime, scan_id: uuid.UUID) -> int:
         SELECT f.{m.id}, f.{m.project}, f.{m.department}, %s, f.{m.due_at}, %s, NULL,
             COALESCE(f.{m.assignee}, d.{d.lead}), d.{d.lead}, %s, s.{e.id}, 0
         FROM started AS s
-        INNER JOIN flagged AS f ON f.{m.id} = s.{e.milestone}
+        INNER JOIN newly AS f ON f.{m.id} = s.{e.milestone}
         INNER JOIN {d.table} AS d ON d.{d.id} = f.{m.department}
         ON CONFLICT DO NOTHING
     """
     when, scan = scan_params(now=now, scan_id=scan_id)
-    params = (
-        when,
-        *judged_params,
-        when,
-        scan,
-        *quiet_params,
-        AlertKind.OVERDUE,
-        when,
-        scan,
-    )
+    params = (*where_params, when, scan, AlertKind.OVERDUE, when, scan)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return max(cursor.rowcount, 0)
@@ -274,8 +277,8 @@ def raise_due_soon(
         return 0
     candidates = (
         Milestone.objects.due_soon(now, until=until.expression)
-        # A range on the partial index of unflagged nodes before the per-project window.
-        .filter(overdue_flagged_at__isnull=True, due_at__lte=until.latest)
+        # A range of the open nodes' due-date index before the per-project window.
+        .filter(due_at__lte=until.latest)
         .exclude(
             Exists(
                 Alert.objects.filter(

@@ -39,8 +39,8 @@ from datetime import datetime
 from django.db import transaction
 
 from tracker.alerts import fanout, ladder, raising
-from tracker.alerts.marks import Since, scan_mark_advance, scan_mark_claim
-from tracker.alerts.sql import advisory_xact_lock, without_jit
+from tracker.alerts.marks import Since, scan_mark_advance, scan_mark_claim, scan_mark_move
+from tracker.alerts.sql import scan_begin
 from tracker.alerts.working_time import working_deadlines
 from tracker.milestones.forecast import forecasts_refresh
 from tracker.projects.models import Project
@@ -60,8 +60,10 @@ class Step:
     EVERY_QUARTER_HOUR = frozenset({DUE_SOON, RESOLVE, FORECAST})
 
 
-# The quarter-hour steps' watermark (`marks`): shared by the quarter-hour and the full scan.
+# The watermarks (`marks`) of the quarter-hour steps and of the overdue step, each shared by its
+# own kind of scan and the full scan.
 QUARTER_MARK = "quarter-hour"
+OVERDUE_MARK = "overdue"
 
 
 class ScanLock:
@@ -108,11 +110,8 @@ def alerts_scan(
     scan_id = uuid.uuid4()
     counts = {}
     with transaction.atomic():
-        if lock == ScanLock.NONE:
-            without_jit()
-        elif not advisory_xact_lock(
-            scan_lock_name(steps), wait=lock == ScanLock.WAIT, jit_off=True
-        ):
+        own_lock = None if lock == ScanLock.NONE else scan_lock_name(steps)
+        if not scan_begin(own_lock, wait=lock == ScanLock.WAIT):
             logger.info("Another alert scan holds the lock; skipping this run.")
             return ScanResult(skipped=True)
         quarter = bool(steps & Step.EVERY_QUARTER_HOUR)
@@ -124,7 +123,10 @@ def alerts_scan(
                 now=now, scan_id=scan_id, changed_since=since.scanned_at
             )
         if Step.OVERDUE in steps:
-            counts["overdue"] = raising.raise_overdue(now=now, scan_id=scan_id)
+            judged = scan_mark_move(name=OVERDUE_MARK, now=now)
+            counts["overdue"] = raising.raise_overdue(
+                now=now, scan_id=scan_id, since=judged.scanned_at
+            )
         if Step.ESCALATE in steps:
             counts["escalated"], counts["nudged"] = ladder.ladder_climb(now=now, scan_id=scan_id)
         if Step.DUE_SOON in steps:

@@ -8,12 +8,13 @@ The two SQL expressions the databases spell differently are in VENDOR_SQL.
 from __future__ import annotations
 
 import uuid
-import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
 from django.db import connection, models
+
+from tracker.core.locks import lock_key, scan_guard_sql
 
 CHUNK = 5000  # ids per statement, well under any database's parameter limit
 
@@ -33,6 +34,16 @@ VENDOR_SQL = {
         ),
     },
 }
+
+
+class AnyOfSubquery(models.Func):
+    """`value = ANY(ARRAY(subquery))` (PostgreSQL, with an `ArraySubquery`): the subquery runs
+    once, and the test is an index condition, so it can OR with other ranges into one bitmap
+    scan where `value IN (subquery)` is a filter over every row."""
+
+    template = "%(expressions)s)"
+    arg_joiner = " = ANY("
+    output_field = models.BooleanField()
 
 
 class Names:
@@ -93,21 +104,12 @@ def insert_from_select(
     rows: models.QuerySet,
     *,
     conflict: Sequence[str] = (),
-    key_share: type[models.Model] | None = None,
 ) -> int:
     """Insert the rows `rows` selects (one value per column, in order); rows that would break a
     unique constraint are skipped, duplicates among the selected rows included. Returns how
-    many rows were inserted.
-
-    `key_share` names a model whose rows the SELECT reads and the inserted rows refer to: on
-    PostgreSQL they are locked FOR KEY SHARE, as a foreign key check would lock them, so a
-    concurrent DELETE of one either waits for this transaction to commit or has already
-    removed it from the rows selected. (SQLite runs one writer at a time.)
-    """
+    many rows were inserted."""
     select_sql, params = compile_queryset(rows)
     quote = connection.ops.quote_name
-    if key_share is not None and connection.vendor == "postgresql":
-        select_sql += f" FOR KEY SHARE OF {quote(key_share._meta.db_table)}"
     target = f"({', '.join(quote(c) for c in conflict)}) " if conflict else ""
     # SQLite needs the SELECT to end in a WHERE clause before ON CONFLICT; every caller filters.
     sql = (
@@ -117,15 +119,6 @@ def insert_from_select(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return max(cursor.rowcount, 0)
-
-
-def without_jit() -> None:
-    """Switch PostgreSQL's JIT off for the current transaction: the scan's statements have high
-    cost estimates but touch few rows, and compiling them (~20 ms each) would cost more than
-    running them."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('jit', 'off', true)")
 
 
 @contextmanager
@@ -151,24 +144,26 @@ def without_nested_loops() -> Iterator[None]:
         cursor.execute("SELECT set_config('enable_nestloop', %s, true)", [previous])
 
 
-def lock_key(name: str) -> int:
-    return zlib.crc32(f"milepost:{name}".encode())
+def scan_begin(name: str | None, *, wait: bool) -> bool:
+    """A scan's first statement, all of it until its transaction ends (PostgreSQL):
 
+    - JIT off: the scan's statements have high cost estimates but touch few rows, and
+      compiling them (~20 ms each) would cost more than running them;
+    - the shared side of the node-deletion lock (`tracker.core.locks`), which guards the
+      episodes and alerts it writes in place of foreign key checks;
+    - with `name`, this kind of scan's own advisory lock: with `wait=False` answer False at
+      once when another run holds it.
 
-def advisory_xact_lock(name: str, *, wait: bool, jit_off: bool = False) -> bool:
-    """Take a PostgreSQL advisory lock until the end of the current transaction (and, with
-    `jit_off`, switch JIT off for it in the same statement: `without_jit`).
-
-    With `wait=False` answer False at once when someone else holds it. SQLite (one writer at a
-    time anyway) always answers True.
+    SQLite (one writer at a time anyway) always answers True.
     """
     if connection.vendor != "postgresql":
         return True
-    key = lock_key(name)
-    jit = ", set_config('jit', 'off', true)" if jit_off else ""
+    guard, params = scan_guard_sql()
+    select = [guard, "set_config('jit', 'off', true)"]
+    if name is not None:
+        select.insert(0, f"pg_{'' if wait else 'try_'}advisory_xact_lock(%s)")
+        params = [lock_key(name), *params]
     with connection.cursor() as cursor:
-        if wait:
-            cursor.execute(f"SELECT pg_advisory_xact_lock(%s){jit}", [key])
-            return True
-        cursor.execute(f"SELECT pg_try_advisory_xact_lock(%s){jit}", [key])
-        return bool(cursor.fetchone()[0])
+        cursor.execute(f"SELECT {', '.join(select)}", params)
+        acquired = cursor.fetchone()[0]
+    return name is None or wait or bool(acquired)

@@ -62,7 +62,6 @@ class MilestoneAdmin(admin.ModelAdmin):
         "completed_at",
         "position",
         "version",
-        "overdue_flagged_at",
     ]
     inlines = [DependencyInline, ChangeInline]
     date_hierarchy = "due_at"

@@ -70,6 +70,13 @@ def in_active_projects_condition() -> Q:
     return ~Q(project_id__in=project_model.objects.quiet().values("pk"))
 
 
+def changed_since_condition(moment: datetime) -> Q:
+    """Written since `moment` (every write of a node stamps `updated_at`; forecast refreshes
+    are not changes), `CHANGE_MARGIN` included: a range of the `milestones_updated_due`
+    index."""
+    return Q(updated_at__gt=moment - CHANGE_MARGIN)
+
+
 def overdue_condition(at: datetime) -> Q:
     """Open, in an active project, and its current due date (`due_at`) is before `at`."""
     return open_condition() & in_active_projects_condition() & Q(due_at__lt=at)
@@ -161,10 +168,7 @@ class MilestoneQuerySet(models.QuerySet):
         return self.filter(in_active_projects_condition())
 
     def changed_since(self, moment: datetime) -> MilestoneQuerySet:
-        """Written since `moment` (every write of a node stamps `updated_at`; forecast refreshes
-        and the overdue flag are not changes), `CHANGE_MARGIN` included: a range of the
-        `milestones_updated` index."""
-        return self.filter(updated_at__gt=moment - CHANGE_MARGIN)
+        return self.filter(changed_since_condition(moment))
 
     def overdue(self, at: datetime) -> MilestoneQuerySet:
         return self.filter(overdue_condition(at))
@@ -259,7 +263,6 @@ class Milestone(TimeStampedModel):
     )
     version = models.PositiveIntegerField(default=1, editable=False)
     template_key = models.SlugField(max_length=60, blank=True, editable=False, db_index=False)
-    overdue_flagged_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Written by the forecast recompute (`tracker.milestones.forecast`), never by an edit:
     # when the node is forecast to finish, its float in working days (negative: it pushes a
     # downstream due date or the D-day) and whether it is on its project's critical path.
@@ -287,8 +290,8 @@ class Milestone(TimeStampedModel):
                 name="milestones_lane_position_unique",
             ),
         ]
-        # Each index below is written by every non-HOT update of a node (the overdue flag's
-        # among them), so each has a named hot reader (docs/benchmarks.md, "Indexes"). The
+        # Each index below is written by every non-HOT update of a node (the scan writes none),
+        # so each has a named hot reader (docs/benchmarks.md, "Indexes"). The
         # project's own lookups (the board, forecasts, cascades) read the lane's unique index
         # above, which leads with the project.
         indexes = [
@@ -326,12 +329,14 @@ class Milestone(TimeStampedModel):
                 name="milestones_open_planned_due",
                 include=["due_at", "baseline_due_at", "project", "department"],
             ),
-            # The scan's overdue step (every minute) and its due-soon step: open nodes no scan
-            # has judged overdue yet, by due date.
+            # Open nodes by due date: the scan's overdue step (every minute: those that went
+            # past due since its previous run, `alerts.raising`) and its due-soon step (those
+            # entering the window). The scan never writes the node, so a node's row and its
+            # indexes are rewritten only when someone changes it.
             models.Index(
                 fields=["due_at"],
-                condition=Q(status__in=OPEN_STATUSES, overdue_flagged_at__isnull=True),
-                name="milestones_open_unflagged_due",
+                condition=Q(status__in=OPEN_STATUSES),
+                name="milestones_open_due",
             ),
             # The at-risk nodes (`at_risk_condition`): the scan's forecast alerts read them.
             models.Index(
@@ -339,9 +344,12 @@ class Milestone(TimeStampedModel):
                 condition=Q(status__in=OPEN_STATUSES, forecast_at__gt=F("due_at")),
                 name="milestones_open_forecast_late",
             ),
-            # `changed_since`: the nodes written since the previous quarter-hour scan, which
-            # its resolution, due-soon and forecast steps read instead of every node.
-            models.Index(fields=["updated_at"], name="milestones_updated"),
+            # `changed_since`: the nodes written since a scan step's previous run, which the
+            # quarter-hour resolution, due-soon and forecast steps and the every-minute overdue
+            # step read instead of every node. The due date in the key lets the overdue step's
+            # `due_at < now` and due soon's window be index conditions: an empty minute reads
+            # no heap page for the hour of nodes the margin keeps in range.
+            models.Index(fields=["updated_at", "due_at"], name="milestones_updated_due"),
         ]
 
     def __str__(self) -> str:
@@ -526,13 +534,28 @@ class LatenessEpisode(models.Model):
     `promised_at` (the promise in force) and `snoozed_until` are its bookkeeping, so each
     step reads only the open episodes that have something to do."""
 
+    # Neither foreign key is checked by a database constraint, for the reason `Alert.milestone`
+    # gives: a scan starts thousands of episodes at once, and checking each at commit cost it
+    # more than starting them. The node-deletion lock (`tracker.core.locks`) keeps a deletion
+    # and a scan apart; a trigger (alerts migration 0008) deletes a node's episodes whoever
+    # deletes it; Django's cascade deletes them first when the ORM deletes the node (or its
+    # project).
     milestone = models.ForeignKey(
-        Milestone, on_delete=models.CASCADE, related_name="episodes", verbose_name=_("milestone")
+        Milestone,
+        on_delete=models.CASCADE,
+        related_name="episodes",
+        verbose_name=_("milestone"),
+        db_index=False,  # (milestone, started_at) and the one open episode per node serve it
+        db_constraint=False,
     )
     # The node's project (copied when the episode starts): the scan's per-project deadlines
     # are expressions over `project_id`, as they are for alerts.
     project = models.ForeignKey(
-        "projects.Project", on_delete=models.CASCADE, related_name="+", db_index=False
+        "projects.Project",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     started_at = models.DateTimeField(_("overdue since"))
     started_due_at = models.DateTimeField(_("due when it started"))

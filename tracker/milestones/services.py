@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from tracker.accounts.models import AuditEntry, Department, User
 from tracker.core.errors import ConflictError, PermissionDeniedError, StateConflictError
+from tracker.core.locks import node_deletion_lock
 from tracker.core.permissions import (
     authorize,
     can_create_any_milestone,
@@ -474,11 +475,6 @@ def milestone_update(
         setattr(milestone, field, new)
         updated.append(field)
 
-    if "due_at" in updated or ("status" in updated and milestone.is_open):
-        # A re-planned or re-opened node is judged afresh by the next overdue scan.
-        milestone.overdue_flagged_at = None
-        updated.append("overdue_flagged_at")
-
     if "depends_on" in data:
         upstream = _validate_dependencies(
             milestone=milestone, project=milestone.project, depends_on=data["depends_on"]
@@ -591,6 +587,7 @@ def milestone_delete(
     audit log. A baselined project's node is never deleted (StateConflictError, a 409):
     cancel it with a reason, so that the figure of record shows the change."""
     now = now or timezone.now()
+    node_deletion_lock()  # first: the running alert scans commit before the node is read
     milestone = (
         Milestone.objects.select_for_update(of=("self",))
         .select_related("project")
@@ -788,7 +785,6 @@ def milestone_bulk_shift(
         if move
         else F("due_at") + delta,
         version=F("version") + 1,
-        overdue_flagged_at=None,
         updated_at=now,
     )
     MilestoneChange.objects.bulk_create(

@@ -382,17 +382,24 @@ class InboxItem(models.Model):
         db_index=False,  # first column of the indexes below
     )
     kind = models.CharField(_("kind"), max_length=20, choices=NOTIFICATION_KINDS)
+    # The node and its project are not checked by the database either, for the reason
+    # `Alert.milestone` gives (the scan's fan-out writes thousands at once, and each check would
+    # lock, and so write, its node's page): the node-deletion lock (`tracker.core.locks`)
+    # keeps a deletion and a scan apart, the trigger of migration 0008 deletes a deleted
+    # node's items, and Django's cascade deletes them first when the ORM deletes the node.
     project = models.ForeignKey(
         "projects.Project",
         on_delete=models.CASCADE,
         related_name="+",
         verbose_name=_("project"),
+        db_constraint=False,
     )
     milestone = models.ForeignKey(
         "milestones.Milestone",
         on_delete=models.CASCADE,
         related_name="+",
         verbose_name=_("milestone"),
+        db_constraint=False,
     )
     alert = models.ForeignKey(
         "alerts.Alert",

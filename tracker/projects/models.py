@@ -247,7 +247,12 @@ class Project(TimeStampedModel):
                 name="projects_project_threshold_fraction",
             )
         ]
-        indexes = [models.Index(fields=["status", "d_day"])]
+        indexes = [
+            models.Index(fields=["status", "d_day"]),
+            # The projects written since a scan step's previous run (`alerts.raising`): their
+            # nodes' windows and activation may have changed without a node being written.
+            models.Index(fields=["updated_at"], name="projects_updated"),
+        ]
 
     def __str__(self) -> str:
         return self.name

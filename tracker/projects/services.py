@@ -24,6 +24,7 @@ from django.utils.translation import pgettext
 
 from tracker.accounts.models import AuditEntry, User
 from tracker.core.errors import StateConflictError
+from tracker.core.locks import node_deletion_lock
 from tracker.core.permissions import (
     authorize,
     can_change_threshold,
@@ -744,6 +745,7 @@ def project_delete(*, project: Project, actor: User | None) -> None:
     """Delete a never-baselined project with its nodes; their history rows and an audit entry
     survive it. A project that was ever baselined is never deleted (StateConflictError, a
     409): archive it, so that its periods keep their figures."""
+    node_deletion_lock()  # first: the running alert scans commit before its nodes are read
     authorize(actor, can_manage_project, project, message=_MANAGE_PROJECT)
     if project.baselined_at is not None:
         raise StateConflictError(
