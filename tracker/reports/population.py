@@ -77,15 +77,24 @@ def _days(value: timedelta | None) -> float | None:
 
 
 def _figures(row: dict[str, Any]) -> dict[str, Any]:
-    deviated = row["late_count"] + row["open_overdue_count"]
+    return _figures_of(
+        row["due_count"], row["late_count"], row["open_overdue_count"], row["mean_slip"]
+    )
+
+
+def _figures_of(
+    due: int, late: int, open_overdue: int, mean_slip: timedelta | None
+) -> dict[str, Any]:
+    """A group's figures from its aggregates (`_aggregates`, in that order)."""
+    deviated = late + open_overdue
     return {
-        "due_count": row["due_count"],
-        "on_time_count": row["due_count"] - deviated,
+        "due_count": due,
+        "on_time_count": due - deviated,
         "deviated_count": deviated,
-        "late_count": row["late_count"],
-        "open_overdue_count": row["open_overdue_count"],
-        "deviation_rate": _rate(deviated, row["due_count"]),
-        "mean_slip_days": _days(row["mean_slip"]),
+        "late_count": late,
+        "open_overdue_count": open_overdue,
+        "deviation_rate": _rate(deviated, due),
+        "mean_slip_days": _days(mean_slip),
     }
 
 

@@ -46,6 +46,7 @@ from tracker.reports.population import (
     _completion,
     _days,
     _figures,
+    _figures_of,
     _reason_names,
     _slip,
     report_population,
@@ -129,10 +130,18 @@ _GROUPS = {
     "project": "(project_id)",
     "days": "(planned_day, done_day)",
 }
-# One row layout for every kind of row (a UNION ALL matches columns by position):
-# kind, grouping_set, department_id, project_id, planned_day, done_day, due, late,
-# open_overdue, slip, deviated, name, threshold, department_code, department_name,
-# node_id, status, planned_due, completed_at, title, username, first_name, last_name.
+# One row layout for every kind of row (`_LAYOUT`; a UNION ALL matches columns by position). A
+# project row's id, name, threshold and aggregates come first, taken as one slice
+# (`_PROJECT_ROW`): a report has as many of them as projects. The other rows are few, and read
+# by name: a department row has its id, name and code, a slip row its node's id and title, the
+# context row the nodes left out (in `due`), the backlog's count (in `late`) and its oldest
+# planned due (in `planned_due`), the scope row the project's id, name and threshold.
+_LAYOUT = (
+    "kind", "id", "name", "threshold", "due", "late", "open_overdue", "slip", "deviated", "code",
+    "planned_day", "done_day", "department_id", "project_id", "status", "planned_due",
+    "completed_at", "username", "first_name", "last_name",
+)  # fmt: skip
+_PROJECT_ROW = slice(1, 8)  # id, name, threshold, due, late, open_overdue, slip
 _PASS = """
 WITH week AS MATERIALIZED ({population}),
 grouped AS (
@@ -144,62 +153,60 @@ grouped AS (
         count(*) FILTER (WHERE is_deviated) AS deviated
     FROM week GROUP BY GROUPING SETS ({groups})
 )
-SELECT 'group', grouped.*, project.name, project.deviation_threshold,
-    department.code, department.name,
-    NULL::bigint, NULL::varchar, NULL::timestamptz, NULL::timestamptz,
-    NULL::varchar, NULL::varchar, NULL::varchar, NULL::varchar
+SELECT CASE grouped.grouping_set {kinds} END,
+    COALESCE(grouped.project_id, grouped.department_id), COALESCE(project.name, department.name),
+    project.deviation_threshold, due, late, open_overdue, slip, deviated, department.code,
+    planned_day, done_day, NULL::bigint, NULL::bigint, NULL::varchar, NULL::timestamptz,
+    NULL::timestamptz, NULL::varchar, NULL::varchar, NULL::varchar
 FROM grouped
 LEFT JOIN {project_table} AS project
     ON project.id = grouped.project_id AND grouped.grouping_set = {project_grouping}
 LEFT JOIN {department_table} AS department
     ON department.id = grouped.department_id AND grouped.grouping_set = {department_grouping}
 UNION ALL (
-    SELECT 'slip', NULL, worst.department_id, worst.project_id, NULL, NULL, NULL, NULL, NULL,
-        worst.slip, NULL, NULL, NULL, NULL, NULL,
-        worst.id, worst.status, worst.planned_due, worst.completed_at,
-        node.title, person.username, person.first_name, person.last_name
+    SELECT 'slip', worst.id, node.title, NULL, NULL, NULL, NULL, worst.slip, NULL, NULL, NULL,
+        NULL, worst.department_id, worst.project_id, worst.status, worst.planned_due,
+        worst.completed_at, person.username, person.first_name, person.last_name
     FROM (SELECT * FROM week WHERE is_deviated ORDER BY slip DESC, id LIMIT %s) AS worst
     JOIN {node_table} AS node ON node.id = worst.id
     LEFT JOIN {user_table} AS person ON person.id = node.assignee_id
 ){context}{scope}
 """
-# The context row: the nodes left out (in `due`), the backlog's count (in `late`) and its
-# oldest planned due (in `planned_due`).
 _CONTEXT = """
 UNION ALL
-SELECT 'context', NULL, NULL, NULL, NULL, NULL, ({left_out}), backlog.count, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, NULL, NULL, backlog.oldest, NULL, NULL, NULL, NULL, NULL
+SELECT 'context', NULL, NULL, NULL, ({left_out}), backlog.count, NULL, NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, backlog.oldest, NULL, NULL, NULL, NULL
 FROM (SELECT count(*) AS count, min(planned_due) AS oldest FROM ({backlog}) AS open) AS backlog"""
 _SCOPE = """
 UNION ALL
-SELECT 'scope', NULL, NULL, id, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-    name, deviation_threshold, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+SELECT 'scope', id, name, deviation_threshold, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM {project_table} WHERE id = %s"""
 # GROUPING(department_id, project_id, planned_day, done_day): a bit set for each column the
 # row is NOT grouped by, the first column the highest bit.
 _GROUPING = {"headline": 0b1111, "department": 0b0111, "project": 0b1011, "days": 0b1100}
-_FIGURES = ("due_count", "late_count", "open_overdue_count", "mean_slip")
 _SLIP_DETAILS = ("title", "assignee__username", "assignee__first_name", "assignee__last_name")
+# (due, late, open overdue, mean slip): a group's aggregates, in `_figures_of`'s order.
+_Aggregates = tuple[int, int, int, timedelta | None]
 
 
 @dataclass
 class _WeekPass:
-    """What the one pass over a period's population gives: the headline, department rows (ids,
-    codes, names, aggregates) and project rows (ids, names, thresholds, aggregates), the
-    deviated nodes counted per (planned day, completion day), the worst slips (worst first,
-    with their titles and assignees), and, when asked for, the context (the nodes left out and
-    the backlog) and the scoped project's row."""
+    """What the one pass over a period's population gives: the headline's aggregates,
+    department rows (id, code, name, *aggregates) and project rows (id, name, threshold,
+    *aggregates), the deviated nodes counted per (planned day, completion day), the worst
+    slips (worst first, with their titles and assignees), and, when asked for, the context
+    (the nodes left out and the backlog) and the scoped project's row (id, name, threshold).
+    Tuples, not dicts: a report has a row per project."""
 
-    headline: dict[str, Any] = field(
-        default_factory=lambda: {**dict.fromkeys(_FIGURES, 0), "mean_slip": None}
-    )
-    departments: list[dict[str, Any]] = field(default_factory=list)
-    projects: list[dict[str, Any]] = field(default_factory=list)
+    headline: _Aggregates = (0, 0, 0, None)
+    departments: list[tuple[Any, ...]] = field(default_factory=list)
+    projects: list[tuple[Any, ...]] = field(default_factory=list)
     day_pairs: dict[tuple[date, date], int] = field(default_factory=dict)
     slips: list[dict[str, Any]] = field(default_factory=list)
     left_out: int | None = None
     backlog: tuple[int, datetime | None] | None = None
-    scope: dict[str, Any] | None = None
+    scope: tuple[int, str, Decimal] | None = None
 
 
 @dataclass(frozen=True)
@@ -272,6 +279,7 @@ def _week_pass(
         population=sql,
         # every set, even when the day pairs go unused: GROUPING() names all four columns
         groups=", ".join(_GROUPS.values()),
+        kinds=" ".join(f"WHEN {bits} THEN '{kind}'" for kind, bits in _GROUPING.items()),
         project_grouping=_GROUPING["project"],
         department_grouping=_GROUPING["department"],
         context=context,
@@ -281,38 +289,36 @@ def _week_pass(
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
-    kinds = {bits: kind for kind, bits in _GROUPING.items()}
     result = _WeekPass()
-    for kind, grouping, department, project, planned, done, *figures in rows:
-        due, late, open_, slip, deviated, name, threshold, code, department_name, *node = figures
-        if kind == "slip":
-            slip_id, status, planned_due, completed_at, *details = node
-            result.slips.append(
-                {"id": slip_id, "department_id": department, "project_id": project,
-                 "status": status, "planned_due": planned_due, "completed_at": completed_at,
-                 "slip": slip, **dict(zip(_SLIP_DETAILS, details, strict=True))}
-            )  # fmt: skip
+    for row in rows:
+        if row[0] == "project":
+            result.projects.append(row[_PROJECT_ROW])
             continue
-        if kind == "context":
-            result.left_out, result.backlog = due, (late, node[2])
-            continue
-        if kind == "scope":
-            result.scope = {"id": project, "name": name, "deviation_threshold": threshold}
-            continue
-        row = dict(zip(_FIGURES, (due, late, open_, slip), strict=True))
-        match kinds[grouping]:
+        values = dict(zip(_LAYOUT, row, strict=True))
+        aggregates = (values["due"], values["late"], values["open_overdue"], values["slip"])
+        match values["kind"]:
             case "headline":
-                result.headline = row
+                result.headline = aggregates
             case "department":
-                result.departments.append(
-                    {"department_id": department, "code": code, "name": department_name, **row}
-                )
-            case "project":
-                result.projects.append(
-                    {"id": project, "name": name, "deviation_threshold": threshold, **row}
-                )
-            case "days" if deviated:
-                result.day_pairs[(planned, done)] = deviated
+                department = (values["id"], values["code"], values["name"])
+                result.departments.append((*department, *aggregates))
+            case "days" if values["deviated"]:
+                result.day_pairs[(values["planned_day"], values["done_day"])] = values["deviated"]
+            case "slip":
+                result.slips.append(
+                    {"id": values["id"], "department_id": values["department_id"],
+                     "project_id": values["project_id"], "status": values["status"],
+                     "planned_due": values["planned_due"], "completed_at": values["completed_at"],
+                     "slip": values["slip"], "title": values["name"],
+                     "assignee__username": values["username"],
+                     "assignee__first_name": values["first_name"],
+                     "assignee__last_name": values["last_name"]}
+                )  # fmt: skip
+            case "context":
+                result.left_out = values["due"]
+                result.backlog = (values["late"], values["planned_due"])
+            case "scope":
+                result.scope = (values["id"], values["name"], values["threshold"])
     result.slips.sort(key=lambda node: (-node["slip"], node["id"]))  # UNION ALL keeps no order
     return result
 
@@ -329,30 +335,22 @@ def _week_pass_portable(
     zone = timezone.get_current_timezone()
     aggregates = _aggregates(as_of)
     base = population.order_by()
-    result = _WeekPass(headline=base.aggregate(**aggregates))
+    result = _WeekPass(headline=_aggregates_of(base.aggregate(**aggregates)))
     department_rows = list(
         base.values("department_id").annotate(**aggregates).order_by("department_id")
     )
     departments = Department.objects.in_bulk([row["department_id"] for row in department_rows])
     result.departments = [
-        {
-            **row,
-            "code": departments[row["department_id"]].code,
-            "name": departments[row["department_id"]].name,
-        }
+        (department.pk, department.code, department.name, *_aggregates_of(row))
         for row in department_rows
+        for department in [departments[row["department_id"]]]
     ]
     rows = list(base.values("project_id").annotate(**aggregates).order_by("project_id"))
     projects = Project.objects.in_bulk([row["project_id"] for row in rows])
     result.projects = [
-        {
-            "id": row.pop("project_id"),
-            "name": projects[row_id].name,
-            "deviation_threshold": projects[row_id].deviation_threshold,
-            **row,
-        }
+        (project.pk, project.name, project.deviation_threshold, *_aggregates_of(row))
         for row in rows
-        for row_id in [row["project_id"]]
+        for project in [projects[row["project_id"]]]
     ]
     deviated = base.filter(DEVIATED)
     if working_days:
@@ -380,10 +378,15 @@ def _week_pass_portable(
     if scope.project_id is not None and scope.project_id not in projects:
         result.scope = (
             Project.objects.filter(pk=scope.project_id)
-            .values("id", "name", "deviation_threshold")
+            .values_list("id", "name", "deviation_threshold")
             .first()
         )
     return result
+
+
+def _aggregates_of(row: dict[str, Any]) -> _Aggregates:
+    """`_aggregates`' values from the ORM's dict, as the pass gives them."""
+    return (row["due_count"], row["late_count"], row["open_overdue_count"], row["mean_slip"])
 
 
 def _display_name(row: dict[str, Any]) -> str | None:
@@ -437,31 +440,36 @@ def deviation_report(
         working_days=working_days,
         scope=scope,
     )
-    headline = _figures(week.headline)
-    projects = {row["id"]: row for row in week.projects}
+    headline = _figures_of(*week.headline)
+    # id → (id, name, threshold, …): the slips' projects and departments, the scope's threshold
+    projects = {row[0]: row for row in week.projects}
     if week.scope is not None and project_id not in projects:  # none of its nodes in the period
         projects[project_id] = week.scope
-    departments = {row["department_id"]: row for row in week.departments}
-    threshold = projects[project_id]["deviation_threshold"] if project_id in projects else None
+    departments = {row[0]: row for row in week.departments}
+    threshold = projects[project_id][2] if project_id in projects else None
     if threshold is None:  # not `or`: a project's threshold of 0 is a real threshold
         threshold = default_threshold()
 
     by_department = sorted(
-        ({"code": row["code"], "name": row["name"], **_figures(row)} for row in week.departments),
+        (
+            {"code": code, "name": name, **_figures_of(*aggregates)}
+            for _, code, name, *aggregates in week.departments
+        ),
         key=lambda entry: (entry["name"], entry["code"]),
     )
     by_project = []
-    for row in sorted(week.projects, key=lambda r: (r["name"], r["id"])):
-        figures = _figures(row)
+    for project, name, project_threshold, *aggregates in week.projects:
+        figures = _figures_of(*aggregates)
         by_project.append(
             {
-                "id": row["id"],
-                "name": row["name"],
+                "id": project,
+                "name": name,
                 **figures,
-                "threshold": row["deviation_threshold"],
-                "breached": _breached(figures, row["deviation_threshold"]),
+                "threshold": project_threshold,
+                "breached": _breached(figures, project_threshold),
             }
         )
+    by_project.sort(key=lambda entry: (entry["name"], entry["id"]))
     calendar = WorkingCalendar()
     if week.backlog is None:
         backlog = {"backlog_count": None, "backlog_oldest_slip_days": None}
@@ -492,9 +500,9 @@ def deviation_report(
                 "id": slip["id"],
                 "title": slip["title"],
                 "project_id": slip["project_id"],
-                "project": projects[slip["project_id"]]["name"],
-                "department": departments[slip["department_id"]]["code"],
-                "department_name": departments[slip["department_id"]]["name"],  # people read it
+                "project": projects[slip["project_id"]][1],
+                "department": departments[slip["department_id"]][1],
+                "department_name": departments[slip["department_id"]][2],  # people read it
                 "assignee": slip["assignee__username"],
                 "assignee_name": _display_name(slip),
                 "planned_due": slip["planned_due"],
