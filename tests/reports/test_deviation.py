@@ -617,3 +617,34 @@ def test_weekly_report_reads_its_week_in_one_grouping_sets_pass(db, scope):
     assert not [sql for sql in statements if "GROUP BY" in sql and sql not in passes]
     assert report["due_count"] > 0 and report["worst_slips"] and report["by_project"]
     assert report["mean_slip_working_days"] is not None
+
+
+@pytest.mark.postgresql(reason="the pass's planner settings are PostgreSQL's")
+@pytest.mark.parametrize(
+    "in_transaction",
+    [
+        pytest.param(True, marks=pytest.mark.django_db),
+        pytest.param(False, marks=pytest.mark.django_db(transaction=True)),  # autocommit
+    ],
+)
+def test_the_weekly_pass_sets_its_planner_settings_for_itself_alone(in_transaction):
+    """The pass runs without parallel workers or JIT (the planner overestimates the backlog),
+    and leaves the connection's settings as they were, a session's own SET included."""
+    assert connection.get_autocommit() is not in_transaction
+    _bulk_nodes(20, projects=2, departments=2)
+    read = "SELECT current_setting('max_parallel_workers_per_gather'), current_setting('jit')"
+    with connection.cursor() as cursor:
+        cursor.execute("SET max_parallel_workers_per_gather = 1")
+        try:
+            cursor.execute(read)
+            before = cursor.fetchone()
+            with CaptureQueriesContext(connection) as captured:
+                report = deviation_report(period=parse_week(WEEK), as_of=t(AFTER_THE_WEEK))
+            cursor.execute(read)
+            assert cursor.fetchone() == before == ("1", before[1])
+        finally:
+            cursor.execute("RESET max_parallel_workers_per_gather")
+    (statement,) = [q["sql"] for q in captured if "GROUPING SETS" in q["sql"]]
+    assert "SET LOCAL max_parallel_workers_per_gather = 0;" in statement
+    assert "SET LOCAL jit = off;" in statement
+    assert report["due_count"] == 16 and report["by_project"] and report["worst_slips"]

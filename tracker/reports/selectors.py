@@ -182,6 +182,15 @@ UNION ALL
 SELECT 'scope', id, name, deviation_threshold, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM {project_table} WHERE id = %s"""
+# The pass runs without parallel workers or JIT, set for it alone in its own round trip
+# (`_serial_pass`). Both are the planner's answer to the backlog's estimate: it multiplies "not
+# done" by "planned before the period" as if they were independent, but the nodes of earlier
+# periods are mostly done (1M benchmark nodes: 17,580 open ones expected as 255,000), and two
+# workers' start-up costs more than the whole count (about 13 vs 4 ms); the same error grows
+# past `jit_above_cost` with the table (at 1M the plan costs a fifth of it), and compiling
+# costs more than the whole statement (56 ms at 1M nodes, forced) for a pass that reads a few
+# thousand index rows.
+_PASS_SETTINGS = {"max_parallel_workers_per_gather": "0", "jit": "off"}
 # GROUPING(department_id, project_id, planned_day, done_day): a bit set for each column the
 # row is NOT grouped by, the first column the highest bit.
 _GROUPING = {"headline": 0b1111, "department": 0b0111, "project": 0b1011, "days": 0b1100}
@@ -286,9 +295,7 @@ def _week_pass(
         scope=scope_sql,
         **table,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        rows = cursor.fetchall()
+    rows = _serial_pass(statement, params)
     result = _WeekPass()
     for row in rows:
         if row[0] == "project":
@@ -321,6 +328,27 @@ def _week_pass(
                 result.scope = (values["id"], values["name"], values["threshold"])
     result.slips.sort(key=lambda node: (-node["slip"], node["id"]))  # UNION ALL keeps no order
     return result
+
+
+def _serial_pass(statement: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """The rows of `statement`, run with `_PASS_SETTINGS`, in one round trip: the settings are
+    SET LOCAL before it in the same query string, which in autocommit is one implicit
+    transaction. Inside the caller's transaction they would last to its end, so there a
+    savepoint, rolled back after the (read-only) statement, puts back exactly what was set."""
+    settings = "".join(f"SET LOCAL {name} = {value};\n" for name, value in _PASS_SETTINGS.items())
+    before = len(_PASS_SETTINGS)  # results ahead of the statement's
+    sql = f"{settings}{statement}"
+    if not connection.get_autocommit():
+        sql = (
+            f"SAVEPOINT report_pass;\n{sql};\n"
+            "ROLLBACK TO SAVEPOINT report_pass;\nRELEASE SAVEPOINT report_pass"
+        )
+        before += 1
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for _result in range(before):
+            cursor.nextset()
+        return cursor.fetchall()
 
 
 def _week_pass_portable(
