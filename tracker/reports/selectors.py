@@ -182,7 +182,7 @@ UNION ALL
 SELECT 'scope', id, name, deviation_threshold, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM {project_table} WHERE id = %s"""
-# The pass runs without parallel workers or JIT, set for it alone in its own round trip
+# The pass runs without parallel workers or JIT, set for it alone and in its own round trip
 # (`_serial_pass`). Both are the planner's answer to the backlog's estimate: it multiplies "not
 # done" by "planned before the period" as if they were independent, but the nodes of earlier
 # periods are mostly done (1M benchmark nodes: 17,580 open ones expected as 255,000), and two
