@@ -8,7 +8,8 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
+from django.db.models.query import get_related_populators
 from django.utils import timezone
 
 # Two instants no request is at, for a template whose one argument is `now`.
@@ -36,18 +37,26 @@ class SqlTemplate:
     vary: whatever else the queryset is built from (the reader's scope, the filters a request
     names, a page's slice) must be in the key; the current time zone always is. A queryset
     that cannot be templated (a value derived from an argument, not the argument itself; an
-    empty result) is not kept, and `get` gives None: the caller runs it by the ORM."""
+    empty result) is not kept, and `get` gives None: the caller runs it by the ORM.
+
+    A template of a model queryset (not `values()`) also gives its rows as the model instances
+    the queryset would (`objects`: `select_related` rows included, by the ORM's own
+    populators)."""
 
     MAX_KEYS = 256
     _kept: dict[Hashable, SqlTemplate | None] = {}
 
-    def __init__(self, alias, sql, params, slots, names, converters) -> None:
+    def __init__(self, alias, sql, params, slots, names, converters, compiler) -> None:
         self.alias = alias
         self.sql = sql
         self.params = params
         self.slots = slots  # (parameter position, argument index)
         self.names = names
         self.converters = converters
+        # What ModelIterable builds instances from (None for a `values()` queryset).
+        self.klass_info = compiler.klass_info
+        self.select = compiler.select
+        self.annotation_col_map = compiler.annotation_col_map
 
     @classmethod
     def clear(cls) -> None:
@@ -104,7 +113,7 @@ class SqlTemplate:
         names = [*query.extra_select, *query.values_select, *query.annotation_select]
         select = [column for column, _sql, _alias in compiler.select]
         converters = compiler.get_converters(select)
-        return cls(alias, sql_a, params_a, tuple(slots), names, converters)
+        return cls(alias, sql_a, params_a, tuple(slots), names, converters, compiler)
 
     def tuples(self, *arguments: Any) -> list:
         """The rows as `values_list()` gives them (lists or tuples)."""
@@ -120,6 +129,23 @@ class SqlTemplate:
         """The rows as `values()` gives them."""
         names = self.names
         return [dict(zip(names, row, strict=True)) for row in self.tuples(*arguments)]
+
+    def objects(self, *arguments: Any) -> list[Model]:
+        """The rows as the model queryset gives them: what `ModelIterable` does with them."""
+        klass_info, select, alias = self.klass_info, self.select, self.alias
+        model = klass_info["model"]
+        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        names = [column.target.attname for column, _sql, _alias in select[start:end]]
+        populators = get_related_populators(klass_info, select, alias)
+        found = []
+        for row in self.tuples(*arguments):
+            obj = model.from_db(alias, names, row[start:end])
+            for populator in populators:
+                populator.populate(row, obj)
+            for name, position in self.annotation_col_map.items():
+                setattr(obj, name, row[position])
+            found.append(obj)
+        return found
 
     def count(self, *arguments: Any) -> int:
         (row,) = self.tuples(*arguments)
