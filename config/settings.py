@@ -335,6 +335,11 @@ REST_FRAMEWORK = {
     # JSON bodies only: a form or multipart body is refused with 415, and the schema declares
     # application/json alone (generated clients otherwise get three bodies per operation).
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON written by orjson (the same bytes, several times faster), and the browsable API.
+    "DEFAULT_RENDERER_CLASSES": [
+        "tracker.core.api.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["tracker.core.api.filters.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "tracker.core.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Model, QuerySet
+from django.db.models.lookups import In
 from django.db.models.query import get_related_populators
 from django.utils import timezone
 
@@ -19,9 +20,20 @@ AT_SENTINELS = (
 )
 
 
-def id_sentinels(count: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Two sets of `count` ids no row has (ids are positive), for a template of `count` ids."""
-    return tuple(-1 - n for n in range(count)), tuple(-1_000_001 - n for n in range(count))
+# Two lists of ids no row has (ids are positive), for a template whose one argument is the ids
+# of an `AnyOf`.
+IDS_SENTINELS = (([-1, -2],), ([-3, -4],))
+
+
+class AnyOf(In):
+    """`lhs IN (…)` that sends its values as one array parameter on PostgreSQL
+    (`lhs = ANY(%s)`), so one template serves every number of values (`IDS_SENTINELS`) and
+    psycopg reuses its parsing of the statement (it parses afresh every statement of more than
+    50 parameters). Elsewhere it is `In`, whose statement is not a template of the list."""
+
+    def as_postgresql(self, compiler, connection) -> tuple[str, list]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", [*lhs_params, list(self.rhs)]
 
 
 class SqlTemplate:

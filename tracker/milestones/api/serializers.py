@@ -1,13 +1,13 @@
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tracker.accounts.models import Department, User
 from tracker.core.api.fields import AwareDateTimeField, SlugRelatedField
-from tracker.core.sqltemplate import SqlTemplate, id_sentinels
+from tracker.core.sqltemplate import IDS_SENTINELS, AnyOf, SqlTemplate
 from tracker.milestones.models import (
     MAX_LEAD_DAYS,
     DeviationReason,
@@ -99,18 +99,20 @@ class MilestoneSerializer(serializers.ModelSerializer):
         ]
 
 
-def _iso(value: datetime | None, zone: tzinfo) -> str | None:
+# Since 1973 every zone's offset is whole minutes, which is all JSON renderers write.
+WHOLE_MINUTE_OFFSETS = datetime(1973, 1, 1, tzinfo=UTC)
+
+
+def _iso(value: datetime, zone: tzinfo) -> str:
     """What DRF's DateTimeField writes for an aware datetime: ISO 8601 in the current zone,
     "Z" for UTC."""
-    if value is None:
-        return None
     text = value.astimezone(zone).isoformat()
     return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
 def _page_links(ids: list[int]) -> QuerySet:
     return (
-        MilestoneDependency.objects.filter(milestone_id__in=ids)
+        MilestoneDependency.objects.filter(AnyOf(F("milestone_id"), ids))
         .order_by("depends_on_id")
         .values_list("milestone_id", "depends_on_id", "min_lead_days")
     )
@@ -118,22 +120,18 @@ def _page_links(ids: list[int]) -> QuerySet:
 
 class MilestoneListRowsSerializer(serializers.ListSerializer):
     """A page of list rows: their dependency links in one query for the whole page, its SQL
-    compiled once per process and page length (`SqlTemplate`)."""
+    compiled once per process (`SqlTemplate`)."""
 
     def to_representation(self, data):
         rows = list(data)
         links: dict[int, list[tuple[int, int | None]]] = {row["id"]: [] for row in rows}
         ids = list(links)
         template = (
-            SqlTemplate.get(
-                ("milestone-list-links", len(ids)),
-                lambda *ids: _page_links(list(ids)),
-                sentinels=id_sentinels(len(ids)),
-            )
+            SqlTemplate.get("milestone-list-links", _page_links, sentinels=IDS_SENTINELS)
             if ids
             else None
         )
-        found = [] if not ids else _page_links(ids) if template is None else template.tuples(*ids)
+        found = [] if not ids else _page_links(ids) if template is None else template.tuples(ids)
         for milestone_id, depends_on, lead in found:
             links[milestone_id].append((depends_on, lead))
         zone = timezone.get_current_timezone()
@@ -144,7 +142,10 @@ class MilestoneListSerializer(MilestoneSerializer):
     """A node as the list shows it: the very fields and values of MilestoneSerializer (a test
     compares them), written straight from the list queryset's plain rows (`ROW`: no model
     instances, no project row, no user's password hash) rather than through a field object
-    per value. The detail and the writes' answers keep MilestoneSerializer."""
+    per value. Its datetimes are left to the renderer, in the current time zone, as DRF's
+    DateTimeField leaves them with `DATETIME_FORMAT = None`: every JSON renderer writes them as
+    the field would (ISO 8601, "Z" for UTC); orjson's, in C. The detail and the writes' answers
+    keep MilestoneSerializer."""
 
     ROW = (
         *("id", "project_id", "title", "description", "due_at", "baseline_due_at", "status"),
@@ -156,38 +157,45 @@ class MilestoneListSerializer(MilestoneSerializer):
     class Meta(MilestoneSerializer.Meta):
         list_serializer_class = MilestoneListRowsSerializer
 
-    @staticmethod
-    def row(row: dict, links: list[tuple[int, int | None]], zone: tzinfo) -> dict:
+    DATETIMES = ("due_at", "baseline_due_at", "completed_at", "forecast_at")
+    DATETIMES += ("created_at", "updated_at")
+
+    @classmethod
+    def row(cls, row: dict, links: list[tuple[int, int | None]], zone: tzinfo) -> dict:
         """One list row; `links` are its (depends_on, min_lead_days) sorted by depends_on."""
-
-        def when(value: datetime | None) -> str | None:
-            return _iso(value, zone)
-
-        return {
+        answer = {
             "id": row["id"],
             "project": row["project_id"],
             "title": row["title"],
             "description": row["description"],
             "department": row["department__code"],
             "assignee": row["assignee__username"],
-            "due_at": when(row["due_at"]),
-            "baseline_due_at": when(row["baseline_due_at"]),
+            "due_at": row["due_at"],
+            "baseline_due_at": row["baseline_due_at"],
             "status": row["status"],
-            "completed_at": when(row["completed_at"]),
+            "completed_at": row["completed_at"],
             "depends_on": [depends_on for depends_on, _lead in links],
             "dependencies": [{"depends_on": d, "min_lead_days": lead} for d, lead in links],
             "position": row["position"],
             "added_after_baseline": row["added_after_baseline"],
             "is_overdue": bool(row["is_overdue"]),
             "is_at_risk": bool(row["is_at_risk"]),
-            "forecast_at": when(row["forecast_at"]),
+            "forecast_at": row["forecast_at"],
             "float_days": row["float_days"],
             "on_critical_path": row["on_critical_path"],
             "warnings": [],
             "version": row["version"],
-            "created_at": when(row["created_at"]),
-            "updated_at": when(row["updated_at"]),
+            "created_at": row["created_at"],
+            "updated_at": row["updated_at"],
         }
+        for name in cls.DATETIMES:
+            value = answer[name]
+            if value is not None:
+                # A local mean time's offset has seconds, which renderers may round: the text.
+                answer[name] = (
+                    value.astimezone(zone) if value >= WHOLE_MINUTE_OFFSETS else _iso(value, zone)
+                )
+        return answer
 
 
 class MilestoneWriteSerializer(serializers.Serializer):
