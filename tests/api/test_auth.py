@@ -10,8 +10,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tests.factories import DepartmentFactory, UserFactory, make_token
+from tracker.accounts.authentication import token_for
 from tracker.accounts.models import ApiToken, TokenScope
 from tracker.accounts.throttling import TokenRateThrottle
+from tracker.core.sqltemplate import SqlTemplate
 
 pytestmark = pytest.mark.django_db
 
@@ -207,3 +209,41 @@ def test_non_staff_cannot_create_users(api_client):
     api_client.force_login(UserFactory())
     response = api_client.post("/api/v1/users/", {"username": "x"}, format="json")
     assert response.status_code == 403
+
+
+class TestTokenLookupTemplate:
+    """The token's SELECT is compiled once per process (`token_for`, SqlTemplate): the same
+    token and user the ORM gives, looked up afresh on every request."""
+
+    def test_gives_the_orms_token_and_user(self, django_assert_num_queries):
+        user = UserFactory(first_name="Mei", language="zh-hans")
+        key = make_token(user, scope=TokenScope.READ)
+        SqlTemplate.clear()
+        for _ in range(2):  # compiled, then reused
+            with django_assert_num_queries(1):
+                token = token_for(ApiToken.hash_key(key))
+            expected = ApiToken.objects.select_related("user").get(user=user)
+            assert (token.pk, token.scope, token.key_hash) == (
+                expected.pk,
+                expected.scope,
+                expected.key_hash,
+            )
+            with django_assert_num_queries(0):  # the user came with the token
+                assert token.user == user and token.user.language == "zh-hans"
+                assert token.user.first_name == "Mei" and token.user.is_active
+        assert None not in SqlTemplate._kept.values()
+        assert token_for(ApiToken.hash_key("not-a-key")) is None
+
+    def test_the_password_hash_is_not_read_but_loads_when_asked(self, django_assert_num_queries):
+        user = UserFactory()
+        token = token_for(ApiToken.hash_key(make_token(user)))
+        assert "password" in token.user.get_deferred_fields()
+        with django_assert_num_queries(1):
+            assert token.user.password == user.password
+
+    def test_a_revocation_counts_on_the_next_request(self, api_client):
+        user = UserFactory()
+        key = make_token(user)
+        assert api_client.get("/api/v1/projects/", **auth(key)).status_code == 200
+        ApiToken.objects.filter(user=user).update(revoked_at=timezone.now())
+        assert api_client.get("/api/v1/projects/", **auth(key)).status_code == 401

@@ -1,15 +1,23 @@
 """Milestones over REST: the completion rules, baselines, dependencies, ETags, filters, history."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
 from django.utils import timezone
 
 from tests.factories import DepartmentFactory, MilestoneFactory, ProjectFactory, UserFactory
 from tracker.core.sqltemplate import SqlTemplate
+from tracker.milestones.api.serializers import _page_links
 from tracker.milestones.forecast import project_forecast_refresh
-from tracker.milestones.models import Milestone, MilestoneChange, MilestoneStatus
+from tracker.milestones.models import (
+    Milestone,
+    MilestoneChange,
+    MilestoneDependency,
+    MilestoneStatus,
+)
 from tracker.projects.services import project_baseline
 
 pytestmark = pytest.mark.django_db
@@ -391,3 +399,45 @@ def test_node_cannot_move_to_another_project(client, node):
 def test_delete(client, node):
     assert client.delete(url(node)).status_code == 204
     assert not Milestone.objects.filter(pk=node.pk).exists()
+
+
+def test_page_links_are_one_array_parameter(project, department):
+    """`AnyOf`: the page's ids as one parameter on PostgreSQL, the rows of `__in`."""
+    nodes = MilestoneFactory.create_batch(4, project=project, department=department)
+    for node, upstream in zip(nodes[1:], nodes, strict=False):
+        MilestoneDependency.objects.create(milestone=node, depends_on=upstream)
+    ids = [node.pk for node in nodes]
+    links = _page_links(ids)
+    if connection.vendor == "postgresql":
+        sql, params = links.query.sql_with_params()
+        assert "= ANY(%s)" in sql and list(params) == [ids]
+    assert list(links) == list(
+        MilestoneDependency.objects.filter(milestone_id__in=ids)
+        .order_by("depends_on_id")
+        .values_list("milestone_id", "depends_on_id", "min_lead_days")
+    )
+    assert list(_page_links([])) == []
+
+
+def test_list_rows_are_the_detail_across_page_lengths(client, project, department):
+    """One links template serves every page length (its ids are one argument)."""
+    nodes = MilestoneFactory.create_batch(5, project=project, department=department)
+    client.patch(url(nodes[4]), {"depends_on": [nodes[0].pk, nodes[2].pk]}, format="json")
+    SqlTemplate.clear()
+    for size in (1, 2, 5):
+        for row in client.get(url(), {"page_size": size}).json()["results"]:
+            assert row == client.get(f"{url()}{row['id']}/").json()
+    assert [key for key in SqlTemplate._kept if key[0] == "milestone-list-links"] != []
+    assert len([key for key in SqlTemplate._kept if key[0] == "milestone-list-links"]) == 1
+
+
+def test_a_local_mean_times_offset_is_the_details(client, project, department):
+    """Before 1973 some zones' offsets had seconds (Monrovia: -0:44:30), which JSON renderers
+    round: the list writes those as DRF's field does, the text."""
+    old = datetime(1970, 6, 1, 12, 0, 30, tzinfo=UTC)
+    node = MilestoneFactory(project=project, department=department)
+    Milestone.objects.filter(pk=node.pk).update(created_at=old, forecast_at=old)
+    with timezone.override(ZoneInfo("Africa/Monrovia")):
+        (row,) = client.get(url()).json()["results"]
+        assert row == client.get(url(node)).json()
+    assert row["created_at"] == "1970-06-01T11:16:00-00:44:30"

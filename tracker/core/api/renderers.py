@@ -8,6 +8,7 @@ import orjson
 from rest_framework import renderers
 from rest_framework.utils.encoders import JSONEncoder
 
+SEPARATORS = (("\u2028".encode(), b"\\u2028"), ("\u2029".encode(), b"\\u2029"))
 _default = JSONEncoder().default  # what DRF does with what JSON has no type for
 
 
@@ -34,6 +35,7 @@ class JSONRenderer(renderers.JSONRenderer):
             answer = orjson.dumps(data, default=_default, option=orjson.OPT_UTC_Z)
         except orjson.JSONEncodeError:
             return super().render(data, accepted_media_type, renderer_context)
-        if b"\xe2\x80\xa8" in answer or b"\xe2\x80\xa9" in answer:
-            answer = answer.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
+        for character, escaped in SEPARATORS:  # as DRF escapes them: JSON that is JavaScript
+            if character in answer:
+                answer = answer.replace(character, escaped)
         return answer
