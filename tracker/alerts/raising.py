@@ -10,9 +10,9 @@ scan raise nothing twice.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import cache
 
-from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
 from django.db.models import (
     CharField,
@@ -34,20 +34,21 @@ from tracker.accounts.models import Department
 from tracker.alerts.models import Alert, AlertKind
 from tracker.alerts.sql import (
     CHUNK,
-    AnyOfSubquery,
     Names,
-    compile_where,
+    compile_queryset,
+    in_subquery,
     insert_from_select,
     scan_params,
 )
 from tracker.alerts.working_time import Deadlines
+from tracker.core.sqltemplate import SqlTemplate
 from tracker.milestones.forecast import d_day_threats
 from tracker.milestones.models import (
-    CHANGE_MARGIN,
     LatenessEpisode,
     Milestone,
     MilestoneStatus,
-    changed_since_condition,
+    changed_after,
+    written_after_condition,
 )
 from tracker.projects.models import Project
 
@@ -128,17 +129,20 @@ def _alerting_project_ids() -> QuerySet:
     return Project.objects.alerting().order_by().values("pk")
 
 
-def _unjudged_overdue(now: datetime, since: datetime | None) -> QuerySet[Milestone]:
+def _unjudged_overdue(
+    now: datetime, since: datetime | None, written_after: datetime | None = None
+) -> QuerySet[Milestone]:
     """Overdue nodes of active projects outside any lateness episode that the overdue step's
     previous run (as of `since`, its mark) could not have judged.
 
     A node becomes one of them only by time passing its due date, or by a write: of the node
-    (a re-plan to an earlier date, a re-open, a new node: `changed_since`) or of its project
-    (an activation, a re-opened project). So with `since` only those are read: the due dates
-    from `since` on (a range of the open nodes' due-date index), the nodes and the projects
-    written since. Without it (a first run, or a run for a moment before the last one) every
-    overdue node is. The scan never writes the node: what it judged is its episode (one open
-    episode per node, a unique index) and the mark."""
+    (a re-plan to an earlier date, a re-open, a new node) or of its project (an activation, a
+    re-opened project). So with `since` only those are read: the due dates from `since` on (a
+    range of the open nodes' due-date index), the nodes and the projects stamped after
+    `written_after` (`changed_after(since)`, the margin for writes in flight). Without it (a
+    first run, or a run for a moment before the last one) every overdue node is. The scan
+    never writes the node: what it judged is its episode (one open episode per node, a unique
+    index) and the mark."""
     open_episode = LatenessEpisode.objects.filter(milestone=OuterRef("pk"), ended_at__isnull=True)
     overdue = (
         Milestone.objects.overdue(now)
@@ -147,14 +151,41 @@ def _unjudged_overdue(now: datetime, since: datetime | None) -> QuerySet[Milesto
     )
     if since is None:
         return overdue
-    projects = _changed_project_ids(since)
-    if connection.vendor == "postgresql":
-        # `= ANY(ARRAY(…))`, an index condition: the three ranges OR into one bitmap scan,
-        # where `IN (…)` would be a filter over every node
-        in_projects = Q(AnyOfSubquery(F("project_id"), ArraySubquery(projects)))
-    else:
-        in_projects = Q(project_id__in=projects)
-    return overdue.filter(Q(due_at__gte=since) | changed_since_condition(since) | in_projects)
+    written_after = written_after or changed_after(since)
+    # An index condition, so the three ranges OR into one bitmap scan, where `IN (…)` would
+    # be a filter over every node.
+    in_projects = in_subquery("project_id", _projects_stamped_after(written_after))
+    return overdue.filter(
+        Q(due_at__gte=since) | written_after_condition(written_after) | in_projects
+    )
+
+
+# Two sets of (now, since, written_after) no scan is at: the candidates' SQL is compiled once
+# per process (`SqlTemplate`), so an empty minute costs its round trips, not the ORM's build.
+_CANDIDATE_SENTINELS = tuple(
+    tuple(datetime(1901 + year, 2, 3, 4, 5, second, tzinfo=UTC) for second in (6, 7, 8))
+    for year in (0, 1)
+)
+CANDIDATE_COLUMNS = ("pk", "project_id", "department_id", "due_at", "assignee_id")
+
+
+def _candidates_sql(now: datetime, since: datetime | None) -> tuple[str, tuple]:
+    """The SELECT of `_unjudged_overdue`'s candidate rows (`CANDIDATE_COLUMNS`), with its
+    parameters: from the process's compiled template where the queryset allows one."""
+    known = since is not None
+
+    def build(now: datetime, since: datetime, written_after: datetime) -> QuerySet:
+        return (
+            _unjudged_overdue(now, since if known else None, written_after if known else None)
+            .order_by()
+            .values_list(*CANDIDATE_COLUMNS)
+        )
+
+    arguments = (now, since, changed_after(since) if known else None)
+    template = SqlTemplate.get(("overdue-candidates", known), build, sentinels=_CANDIDATE_SENTINELS)
+    if template is None:
+        return compile_queryset(build(*arguments))
+    return template.bind(*arguments)
 
 
 def _episode_start(*, now: datetime) -> Greatest:
@@ -186,10 +217,14 @@ def raise_overdue(*, now: datetime, scan_id: uuid.UUID, since: datetime | None =
     on (`raising.ladder`). A racing scan's episode insert waits on the one open episode per
     node (a unique index) and does nothing. What guards the nodes read against a deletion is
     the scan's share of `tracker.core.locks` (see `LatenessEpisode.milestone`)."""
-    candidates = _unjudged_overdue(now, since)
     if connection.vendor == "postgresql":
-        return _start_episodes_and_alerts(candidates, now=now, scan_id=scan_id)
-    started = candidates.values_list(
+        select_sql, select_params = _candidates_sql(now, since)
+        when, scan = scan_params(now=now, scan_id=scan_id)
+        params = (*select_params, when, scan, AlertKind.OVERDUE, when, scan)
+        with connection.cursor() as cursor:
+            cursor.execute(_episodes_and_alerts_sql().replace(NEWLY, select_sql), params)
+            return max(cursor.rowcount, 0)
+    started = _unjudged_overdue(now, since).values_list(
         F("pk"),
         F("project_id"),
         _episode_start(now=now),
@@ -209,52 +244,41 @@ def raise_overdue(*, now: datetime, scan_id: uuid.UUID, since: datetime | None =
     )
 
 
-def _start_episodes_and_alerts(
-    candidates: QuerySet[Milestone], *, now: datetime, scan_id: uuid.UUID
-) -> int:
+NEWLY = "/* the candidates */"
+
+
+@cache
+def _episodes_and_alerts_sql() -> str:
     """PostgreSQL: the episodes and their alerts in one statement (data-modifying CTEs), so the
-    candidate nodes are read once. The condition is compiled from the queryset
-    (`_unjudged_overdue`), so the nodes alerted are exactly `overdue(now)`'s of active
-    projects (a table test in tests/test_vocabulary.py holds the two side by side)."""
-    where, where_params = compile_where(candidates)
-    m, a, d, e, p = (
-        Names(Milestone),
-        Names(Alert),
-        Names(Department),
-        Names(LatenessEpisode),
-        Names(Project),
-    )
+    candidate nodes (`NEWLY`: `_candidates_sql`, compiled from the queryset, so the nodes
+    alerted are exactly `overdue(now)`'s of active projects; a table test in
+    tests/test_vocabulary.py holds the two side by side) are read once."""
+    a, d, e, p = Names(Alert), Names(Department), Names(LatenessEpisode), Names(Project)
     quote = connection.ops.quote_name
-    sql = f"""
-        WITH newly AS MATERIALIZED (
-            SELECT {m.id}, {m.project}, {m.department}, {m.due_at}, {m.assignee}
-            FROM {m.table} WHERE {where}
+    return f"""
+        WITH newly (id, project_id, department_id, due_at, assignee_id) AS MATERIALIZED (
+            {NEWLY}
         ), started AS (
             INSERT INTO {e.table} ({", ".join(quote(c) for c in EPISODE_COLUMNS)},
                 {e.ended_at}, {e.rung}, {e.nudges}, {e.promised_at}, {e.snoozed_until})
-            SELECT f.{m.id}, f.{m.project}, LEAST(%s, GREATEST(f.{m.due_at},
+            SELECT f.id, f.project_id, LEAST(%s, GREATEST(f.due_at,
                     (SELECT max(pe.{e.ended_at}) FROM {e.table} AS pe
-                     WHERE pe.{e.milestone} = f.{m.id}),
+                     WHERE pe.{e.milestone} = f.id),
                     p.{p.baselined_at})),
-                f.{m.due_at}, %s, NULL, 1, 0, NULL, NULL
+                f.due_at, %s, NULL, 1, 0, NULL, NULL
             FROM newly AS f
-            INNER JOIN {p.table} AS p ON p.{p.id} = f.{m.project}
+            INNER JOIN {p.table} AS p ON p.{p.id} = f.project_id
             ON CONFLICT DO NOTHING
             RETURNING {e.id}, {e.milestone}
         )
         INSERT INTO {a.table} ({", ".join(quote(c) for c in ALERT_INSERT_COLUMNS)})
-        SELECT f.{m.id}, f.{m.project}, f.{m.department}, %s, f.{m.due_at}, %s, NULL,
-            COALESCE(f.{m.assignee}, d.{d.lead}), d.{d.lead}, %s, s.{e.id}, 0
+        SELECT f.id, f.project_id, f.department_id, %s, f.due_at, %s, NULL,
+            COALESCE(f.assignee_id, d.{d.lead}), d.{d.lead}, %s, s.{e.id}, 0
         FROM started AS s
-        INNER JOIN newly AS f ON f.{m.id} = s.{e.milestone}
-        INNER JOIN {d.table} AS d ON d.{d.id} = f.{m.department}
+        INNER JOIN newly AS f ON f.id = s.{e.milestone}
+        INNER JOIN {d.table} AS d ON d.{d.id} = f.department_id
         ON CONFLICT DO NOTHING
     """
-    when, scan = scan_params(now=now, scan_id=scan_id)
-    params = (*where_params, when, scan, AlertKind.OVERDUE, when, scan)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return max(cursor.rowcount, 0)
 
 
 def raise_due_soon(
@@ -275,22 +299,15 @@ def raise_due_soon(
     in it."""
     if until.latest is None:
         return 0
-    candidates = (
+    candidates = _not_alerted(
         Milestone.objects.due_soon(now, until=until.expression)
         # A range of the open nodes' due-date index before the per-project window.
-        .filter(due_at__lte=until.latest)
-        .exclude(
-            Exists(
-                Alert.objects.filter(
-                    milestone=OuterRef("pk"), kind=AlertKind.DUE_SOON, due_at=OuterRef("due_at")
-                )
-            )
-        )
+        .filter(due_at__lte=until.latest),
+        AlertKind.DUE_SOON,
+    ).exclude(
         # A node re-planned inside its lateness episode: the episode's nudges and rungs
         # already speak of it, so its new date raises no reminder.
-        .exclude(
-            Exists(LatenessEpisode.objects.filter(milestone=OuterRef("pk"), ended_at__isnull=True))
-        )
+        Exists(LatenessEpisode.objects.filter(milestone=OuterRef("pk"), ended_at__isnull=True))
     )
     if changed_since is None or reminded_until is None:
         return _insert_alerts(
@@ -298,7 +315,7 @@ def raise_due_soon(
         )
     # Each part on its own index: the window's new due dates, the nodes written since.
     parts = [candidates.filter(due_at__gte=reminded_until), candidates.changed_since(changed_since)]
-    projects = list(_changed_project_ids(changed_since))
+    projects = list(_projects_stamped_after(changed_after(changed_since)))
     if projects:
         parts.append(candidates.filter(project_id__in=projects))
     return sum(
@@ -307,17 +324,27 @@ def raise_due_soon(
     )
 
 
-def _changed_project_ids(changed_since: datetime) -> QuerySet:
-    """Projects written since `changed_since` (a window, working hours or status changed):
-    their nodes' windows may have moved without a node changing."""
-    return Project.objects.filter(updated_at__gt=changed_since - CHANGE_MARGIN).values_list(
-        "pk", flat=True
-    )
+def _projects_stamped_after(stamp: datetime) -> QuerySet:
+    """Projects written after `stamp` (a window, working hours or status changed: their nodes'
+    windows or activation may have moved without a node changing), a range of
+    `projects_updated`."""
+    return Project.objects.filter(updated_at__gt=stamp).values_list("pk", flat=True)
 
 
 def _not_alerted(candidates: QuerySet[Milestone], kind: str) -> QuerySet[Milestone]:
+    """The candidates with no alert of `kind` (one outside any episode) for their due date: a
+    probe of the unique (node, kind, due date) index per candidate, whose predicate
+    (`episode IS NULL`) the subquery repeats so the planner may use it; without it the planner
+    hashes every alert of that kind."""
     return candidates.exclude(
-        Exists(Alert.objects.filter(milestone=OuterRef("pk"), kind=kind, due_at=OuterRef("due_at")))
+        Exists(
+            Alert.objects.filter(
+                milestone=OuterRef("pk"),
+                kind=kind,
+                due_at=OuterRef("due_at"),
+                episode__isnull=True,
+            )
+        )
     )
 
 
@@ -356,6 +383,31 @@ def raise_d_day_at_risk(*, now: datetime, scan_id: uuid.UUID) -> int:
     )
 
 
+def _stale_alert_ids(changed_since: datetime | None) -> QuerySet:
+    """The open alerts to close: a single alert whose node is closed or moved later, an
+    episode's whose node is closed (an episode's alerts last until then, re-plans or not).
+
+    With the watermark, each kind is read from the nodes written since by its own index: the
+    single alerts by the unique (node, kind, due date) one, an episode's through the node's
+    episodes to the unique (episode, kind, slot) one; one index serving both would be written
+    by every alert the scan raises."""
+    open_alerts = Alert.objects.open_problems().order_by()
+    closed = Q(milestone__status__in=CLOSED_STATUSES)
+    single = open_alerts.filter(episode__isnull=True).filter(
+        closed | Q(milestone__due_at__gt=F("due_at"))
+    )
+    in_episodes = open_alerts.filter(episode__isnull=False).filter(closed)
+    if changed_since is not None:
+        changed = Milestone.objects.changed_since(changed_since).order_by()
+        single = single.filter(in_subquery("milestone_id", changed.values("pk")))
+        in_episodes = in_episodes.filter(
+            episode__in=LatenessEpisode.objects.filter(
+                milestone__in=changed.filter(status__in=CLOSED_STATUSES).values("pk")
+            ).values("pk")
+        )
+    return single.values_list("pk", flat=True).union(in_episodes.values_list("pk", flat=True))
+
+
 def resolve(*, now: datetime, scan_id: uuid.UUID, changed_since: datetime | None = None) -> int:
     """Close open alerts of nodes that are done, cancelled or moved to a later date, with one
     `resolved` alert per node and due date.
@@ -368,16 +420,7 @@ def resolve(*, now: datetime, scan_id: uuid.UUID, changed_since: datetime | None
     node with several open alerts selects the same `resolved` row more than once; the unique
     constraint keeps one.
     """
-    stale = Alert.objects.open_problems().filter(
-        Q(milestone__status__in=CLOSED_STATUSES)
-        # A re-plan resolves a single alert; an episode's last until the node is closed.
-        | Q(milestone__due_at__gt=F("due_at"), episode__isnull=True)
-    )
-    if changed_since is not None:
-        stale = stale.filter(
-            milestone__in=Milestone.objects.changed_since(changed_since).values("pk")
-        )
-    stale_ids = list(stale.order_by().values_list("pk", flat=True))
+    stale_ids = list(_stale_alert_ids(changed_since))
     created = 0
     for start in range(0, len(stale_ids), CHUNK):
         stale = Alert.objects.filter(pk__in=stale_ids[start : start + CHUNK])

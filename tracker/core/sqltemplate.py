@@ -127,13 +127,19 @@ class SqlTemplate:
         converters = compiler.get_converters(select)
         return cls(alias, sql_a, params_a, tuple(slots), names, converters, compiler)
 
-    def tuples(self, *arguments: Any) -> list:
-        """The rows as `values_list()` gives them (lists or tuples)."""
+    def bind(self, *arguments: Any) -> tuple[str, tuple]:
+        """The SQL and its parameters with `arguments` in their places: for a statement that
+        embeds this one."""
         params = list(self.params)
         for position, index in self.slots:
             params[position] = arguments[index]
+        return self.sql, tuple(params)
+
+    def tuples(self, *arguments: Any) -> list:
+        """The rows as `values_list()` gives them (lists or tuples)."""
+        sql, params = self.bind(*arguments)
         with connections[self.alias].cursor() as cursor:
-            cursor.execute(self.sql, params)
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
         return self._convert(rows) if self.converters else rows
 

@@ -70,11 +70,20 @@ def in_active_projects_condition() -> Q:
     return ~Q(project_id__in=project_model.objects.quiet().values("pk"))
 
 
+def changed_after(moment: datetime) -> datetime:
+    """The earliest stamp a write not yet committed at `moment` can carry (`CHANGE_MARGIN`)."""
+    return moment - CHANGE_MARGIN
+
+
+def written_after_condition(stamp: datetime) -> Q:
+    """Stamped after `stamp` (every write of a node stamps `updated_at`; forecast refreshes
+    are not changes): a range of the `milestones_updated_due` index."""
+    return Q(updated_at__gt=stamp)
+
+
 def changed_since_condition(moment: datetime) -> Q:
-    """Written since `moment` (every write of a node stamps `updated_at`; forecast refreshes
-    are not changes), `CHANGE_MARGIN` included: a range of the `milestones_updated_due`
-    index."""
-    return Q(updated_at__gt=moment - CHANGE_MARGIN)
+    """Written since `moment`, `CHANGE_MARGIN` included (`changed_after`)."""
+    return written_after_condition(changed_after(moment))
 
 
 def overdue_condition(at: datetime) -> Q:
