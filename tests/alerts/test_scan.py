@@ -394,6 +394,45 @@ def test_an_empty_minute_with_the_ladder_at_its_top_is_the_overdue_step_and_one_
     assert len(queries) == expected, [q["sql"][:80] for q in queries]
 
 
+def test_an_episode_younger_than_every_delay_costs_the_probe_alone(team):
+    """The clock bound (`Pending.may_climb`): working time passes no faster than the clock,
+    so an episode that started less than the shortest delay ago needs no ladder moments worked
+    out; once it is older, they are, and it climbs."""
+    node = team.node(NOW - H)
+    with time_machine.travel(NOW, tick=False):
+        assert scan(lock=ScanLock.NONE).overdue == 1
+    minute = {"lock": ScanLock.NONE, "due_soon": False}
+    with (
+        time_machine.travel(NOW + M, tick=False),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        assert scan(**minute) == ScanResult()
+    # Savepoint 2, no JIT and the lock 1, the mark 1, overdue 1, the probe 1 (SQLite: no JIT
+    # -1, overdue in two statements +1, its mark +1): no projects' ladder read.
+    assert len(queries) == {"postgresql": 6, "sqlite": 7}[connection.vendor]
+    assert not any("escalate_after" in q["sql"] and "GROUP BY" in q["sql"] for q in queries)
+    with time_machine.travel(NOW + 3 * 24 * H, tick=False):
+        assert scan(**minute).escalated == 1  # 48 working hours later: the lead's rung
+    assert "escalation" in kinds(node)
+
+
+def test_nudges_by_a_projects_own_working_day_leave_the_bound_unknown(team):
+    """A project with working hours of its own and no nudge interval nudges once per its own
+    working day, which the probe cannot tell: the ladder's moments are worked out."""
+    team.project.working_hours = "10:00-12:00"
+    team.project.nudge_every = None
+    team.project.save()
+    team.node(NOW - H)
+    with time_machine.travel(NOW, tick=False):
+        scan(lock=ScanLock.NONE)
+    with (
+        time_machine.travel(NOW + M, tick=False),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        scan(lock=ScanLock.NONE, due_soon=False)
+    assert any("escalate_after" in q["sql"] and "GROUP BY" in q["sql"] for q in queries)
+
+
 @pytest.mark.postgresql(reason="an advisory lock; on SQLite a racing scan waits for the write lock")
 def test_a_held_lock_skips_the_beat_run(transactional_db, team):
     team.node(NOW - H)

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import functools
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
@@ -31,6 +31,7 @@ from django.db.models import (
     Case,
     CharField,
     DateTimeField,
+    DurationField,
     F,
     IntegerField,
     OuterRef,
@@ -43,8 +44,8 @@ from django.db.models import (
 
 from tracker.alerts.models import Alert, AlertKind
 from tracker.alerts.raising import _insert_alerts
-from tracker.alerts.sql import compile_queryset, execute
-from tracker.alerts.working_time import Ladder, ladder_deadlines
+from tracker.alerts.sql import Names, compile_queryset, execute
+from tracker.alerts.working_time import TICK, Ladder, ladder_deadlines
 from tracker.milestones.episodes import episodes_end
 from tracker.milestones.models import (
     LatenessEpisode,
@@ -54,6 +55,7 @@ from tracker.milestones.models import (
     PromiseOutcome,
 )
 from tracker.projects.models import Project, ProjectStatus
+from tracker.workcal.calendar import default_working_hours
 
 # The rungs after the first, in the order of the project fields that delay them.
 CLIMBING = AlertKind.rungs()[1:]
@@ -89,12 +91,42 @@ class Pending:
     rungs: dict[int, datetime | None]
     nudges: dict[int, datetime | None]
     promised: datetime | None
+    # The shortest delay of each climbing rung and between nudges over the alerting projects
+    # (None: no project, or one whose nudges follow working hours of its own): working time
+    # passes no faster than the clock, so no moment of the ladder is later than `now` minus
+    # them (`may_climb`).
+    shortest: dict[str, timedelta | None] = field(default_factory=dict)
 
     @property
     def idle(self) -> bool:
         """No open episode below the top rung or the last nudge, and no promise: the ladder has
         nothing left to do, whatever the clock says."""
         return self.promised is None and not any((*self.rungs.values(), *self.nudges.values()))
+
+    def may_climb(self, *, now: datetime) -> bool:
+        """Whether any step may find something, judged by the clock alone, before the ladder's
+        moments are worked out (a query and a calendar per setting): an episode below a rung
+        can reach it only once it started more than the rung's shortest delay before `now`,
+        and its next nudge only once its slot's count of the shortest interval has passed.
+        Conservative: True whenever a delay is unknown or a promise is in force."""
+        if self.promised is not None:
+            return True
+        delays = [self.shortest.get(kind) for kind in (*CLIMBING, "nudge")]
+        if any(delay is None for delay in delays):
+            return True
+        *rung_delays, every = delays
+        for number, delay in enumerate(rung_delays, start=2):
+            latest = now - delay + TICK
+            if any(
+                start is not None and start < latest
+                for rung, start in self.rungs.items()
+                if rung < number
+            ):
+                return True
+        return any(
+            start is not None and start < now - (count + 1) * every + TICK
+            for count, start in self.nudges.items()
+        )
 
     def steps(self, ladder: Ladder, *, now: datetime) -> tuple[bool, set[str], bool]:
         """Broken promises?, the rungs, nudges: the steps an open episode may be due for. An
@@ -131,11 +163,21 @@ def ladder_pending() -> Pending:
     rungs = len(AlertKind.rungs()) - 1
     sql, params = _pending_sql(connection.vendor, rungs, settings.NUDGE_MAX_PER_EPISODE)
     (row,) = execute(sql, params)
-    values = _datetimes(row)
+    *starts, lead, owner, contact, every, default_hours, own_hours = row
+    values = _datetimes(starts)
+    shortest: dict[str, timedelta | None] = dict(
+        zip(CLIMBING, _durations([lead, owner, contact]), strict=True)
+    )
+    # Nudges without an interval of their own come once per working day: the organisation's,
+    # or a project's own hours' (unknown here: no bound then).
+    intervals = [*_durations([every]), default_working_hours().per_day if default_hours else None]
+    intervals = [interval for interval in intervals if interval is not None]
+    shortest["nudge"] = None if own_hours or not intervals else min(intervals)
     return Pending(
         rungs=dict(enumerate(values[:rungs], start=1)),
         nudges=dict(enumerate(values[rungs:-1])),
         promised=values[-1],
+        shortest=shortest,
     )
 
 
@@ -158,8 +200,35 @@ def _pending_sql(_vendor: str, rungs: int, nudges: int) -> tuple[str, tuple]:
         .values("promised_at")[:1],
     ]
     parts = [compile_queryset(queryset) for queryset in earliest]
-    sql = "SELECT " + ", ".join(f"({part})" for part, _params in parts)
-    return sql, tuple(param for _part, params in parts for param in params)
+    # The shortest delays over the alerting projects (`Pending.shortest`), in the same trip.
+    p = Names(Project)
+    alerting = ", ".join(["%s"] * len(ProjectStatus.alerting_values()))
+    limits = (
+        f"SELECT min({p.escalate_after}), min({p.escalate_owner_after}),"
+        f" min({p.escalate_contact_after}), min({p.nudge_every}),"
+        f" count(*) FILTER (WHERE {p.nudge_every} IS NULL AND {p.working_hours} = ''),"
+        f" count(*) FILTER (WHERE {p.nudge_every} IS NULL AND {p.working_hours} <> '')"
+        f" FROM {p.table} WHERE {p.status} IN ({alerting})"
+    )
+    sql = (
+        "SELECT "
+        + ", ".join(f"({part})" for part, _params in parts)
+        + f", limits.* FROM ({limits}) AS limits"
+    )
+    params = tuple(param for _part, params in parts for param in params)
+    return sql, (*params, *ProjectStatus.alerting_values())
+
+
+def _durations(values) -> list[timedelta | None]:
+    """Raw durations as the ORM would read them (SQLite answers microseconds)."""
+    field = Value(None, output_field=DurationField())
+    converters = connection.ops.get_db_converters(field) + field.get_db_converters(connection)
+    converted = []
+    for value in values:
+        for converter in converters:
+            value = converter(value, field, connection)
+        converted.append(value)
+    return converted
 
 
 def _datetimes(values) -> list[datetime | None]:
@@ -240,7 +309,7 @@ def ladder_climb(*, now: datetime, scan_id: uuid.UUID) -> tuple[int, int]:
     (broken promises, the rungs, the nudges); none at all, and no ladder moments worked out,
     when no open episode has a rung, a nudge or a promise left. Returns (escalated, nudged)."""
     pending = ladder_pending()
-    if pending.idle:
+    if pending.idle or not pending.may_climb(now=now):
         return 0, 0
     moments = ladder_for(now=now)
     broken, rungs, nudges = pending.steps(moments, now=now)
