@@ -393,6 +393,9 @@ class InboxItem(models.Model):
         related_name="+",
         verbose_name=_("project"),
         db_constraint=False,
+        # No index: only a (never-baselined) project's deletion reads by it, and every item
+        # the scan's fan-out writes would write it too.
+        db_index=False,
     )
     milestone = models.ForeignKey(
         "milestones.Milestone",
@@ -425,6 +428,7 @@ class InboxItem(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         verbose_name=_("by"),
+        db_index=False,  # a partial index below: an alert's item has no actor
     )
     text = models.CharField(_("text"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -464,6 +468,12 @@ class InboxItem(models.Model):
             ),
             # The retention purge.
             models.Index(fields=["created_at"], name="notifications_inbox_created"),
+            # A deleted person's items by them (SET NULL): mentions and comments only.
+            models.Index(
+                fields=["actor"],
+                condition=Q(actor__isnull=False),
+                name="notifications_inbox_actor",
+            ),
         ]
 
     def __str__(self) -> str:
