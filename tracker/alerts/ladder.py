@@ -221,20 +221,18 @@ def _pending_sql(_vendor: str, rungs: int, nudges: int) -> tuple[str, tuple]:
 
 def _durations(values) -> list[timedelta | None]:
     """Raw durations as the ORM would read them (SQLite answers microseconds)."""
-    field = Value(None, output_field=DurationField())
-    converters = connection.ops.get_db_converters(field) + field.get_db_converters(connection)
-    converted = []
-    for value in values:
-        for converter in converters:
-            value = converter(value, field, connection)
-        converted.append(value)
-    return converted
+    return _as_read(values, DurationField())
 
 
 def _datetimes(values) -> list[datetime | None]:
     """Raw datetimes as the ORM would read them (SQLite answers text)."""
-    field = Value(None, output_field=DateTimeField())
-    converters = connection.ops.get_db_converters(field)
+    return _as_read(values, DateTimeField())
+
+
+def _as_read(values, output_field) -> list:
+    """Raw values of a statement's columns as the ORM reads a column of `output_field`."""
+    field = Value(None, output_field=output_field)
+    converters = connection.ops.get_db_converters(field) + field.get_db_converters(connection)
     converted = []
     for value in values:
         for converter in converters:

@@ -12,10 +12,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
-from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection, models
 
 from tracker.core.locks import lock_key, scan_guard_sql
+from tracker.core.sqltemplate import AnyOf
 
 CHUNK = 5000  # ids per statement, well under any database's parameter limit
 
@@ -37,22 +37,10 @@ VENDOR_SQL = {
 }
 
 
-class AnyOfSubquery(models.Func):
-    """`value = ANY(ARRAY(subquery))` (PostgreSQL, with an `ArraySubquery`): the subquery runs
-    once, and the test is an index condition, so it can OR with other ranges into one bitmap
-    scan where `value IN (subquery)` is a filter over every row."""
-
-    template = "%(expressions)s)"
-    arg_joiner = " = ANY("
-    output_field = models.BooleanField()
-
-
 def in_subquery(field: str, subquery: models.QuerySet) -> models.Q:
-    """`field IN (subquery)`, spelled as an index condition on PostgreSQL (`AnyOfSubquery`):
-    for a few ids the planner would otherwise hash the whole table against."""
-    if connection.vendor != "postgresql":
-        return models.Q(**{f"{field}__in": subquery})
-    return models.Q(AnyOfSubquery(models.F(field), ArraySubquery(subquery)))
+    """`field IN (subquery)`, spelled as an index condition on PostgreSQL (`AnyOf`): for a few
+    ids the planner would otherwise hash the whole table against."""
+    return models.Q(AnyOf(models.F(field), subquery))
 
 
 class Names:

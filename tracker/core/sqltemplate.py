@@ -26,14 +26,21 @@ IDS_SENTINELS = (([-1, -2],), ([-3, -4],))
 
 
 class AnyOf(In):
-    """`lhs IN (…)` that sends its values as one array parameter on PostgreSQL
-    (`lhs = ANY(%s)`), so one template serves every number of values (`IDS_SENTINELS`) and
-    psycopg reuses its parsing of the statement (it parses afresh every statement of more than
-    50 parameters). Elsewhere it is `In`, whose statement is not a template of the list."""
+    """`lhs IN (…)` spelled `lhs = ANY(…)` on PostgreSQL; elsewhere it is `In`.
+
+    - Of values: one array parameter (`lhs = ANY(%s)`), so one template serves every number of
+      values (`IDS_SENTINELS`) and psycopg reuses its parsing of the statement (it parses
+      afresh every statement of more than 50 parameters).
+    - Of a subquery: `lhs = ANY(ARRAY(subquery))`, which the subquery runs once for and which is
+      an index condition, so it can OR with other ranges into one bitmap scan where `IN
+      (subquery)` is a filter over every row."""
 
     def as_postgresql(self, compiler, connection) -> tuple[str, list]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", [*lhs_params, list(self.rhs)]
+        if self.rhs_is_direct_value():
+            return f"{lhs} = ANY(%s)", [*lhs_params, list(self.rhs)]
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY(ARRAY{rhs})", [*lhs_params, *rhs_params]
 
 
 class SqlTemplate:
