@@ -164,7 +164,7 @@ def test_a_deactivated_user_or_an_odd_id_is_not_mentioned(nodes, chat_server, ma
     assert "<at" not in text and "lena" in text
 
 
-def test_mentions_cost_two_queries_whatever_the_number_of_nodes(
+def test_mentions_cost_three_queries_whatever_the_number_of_nodes(
     nodes, chat_server, make_channel, django_assert_num_queries
 ):
     mapped, unmapped = nodes
@@ -176,7 +176,7 @@ def test_mentions_cost_two_queries_whatever_the_number_of_nodes(
     ]
     channel = make_channel("feishu")
     data = payload(*[(n, "overdue") for n in [mapped, unmapped, *many]])
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         deliver_chat(channel=channel, payload=data, idempotency_key="k")
 
 
@@ -296,3 +296,39 @@ def test_teams_without_linked_users_has_no_entities(nodes, chat_server, make_cha
     _mapped, unmapped = nodes
     body = send("teams", make_channel, chat_server, payload((unmapped, "overdue")))
     assert "msteams" not in teams_card(body)
+
+
+def feishu_text(body: dict) -> str:
+    return "\n".join(e["text"]["content"] for e in body["card"]["elements"] if e["tag"] == "div")
+
+
+def test_a_person_who_muted_the_project_is_named_not_mentioned(nodes, chat_server, make_channel):
+    mapped, _unmapped = nodes
+    mapped.assignee.muted_projects.add(mapped.project)
+    body = send("feishu", make_channel, chat_server, payload((mapped, "escalation")))
+    text = feishu_text(body)
+    assert f"<at id={IDS['feishu']}></at>" not in text and "lena" in text
+    assert f"<at id={IDS['feishu']}9></at>" in text  # the lead did not mute it
+
+
+def test_a_mute_of_another_project_changes_nothing(nodes, chat_server, make_channel):
+    mapped, _unmapped = nodes
+    mapped.assignee.muted_projects.add(ProjectFactory(name="618"))
+    body = send("feishu", make_channel, chat_server, payload((mapped, "overdue")))
+    assert f"<at id={IDS['feishu']}></at>" in feishu_text(body)
+
+
+def test_chat_switched_off_for_a_kind_names_the_person_for_that_kind_only(
+    nodes, chat_server, make_channel
+):
+    from tracker.notifications.preferences import preferences_save
+
+    mapped, _unmapped = nodes
+    preferences_save(user=mapped.assignee, choices={("nudge", "chat"): "off"})
+    body = send("wecom", make_channel, chat_server, payload((mapped, "nudge")))
+    content = body["markdown"]["content"]
+    assert f"<@{IDS['wecom']}>" not in content and "lena" in content
+    deliver_chat(
+        channel=make_channel("wecom"), payload=payload((mapped, "overdue")), idempotency_key="k2"
+    )
+    assert f"<@{IDS['wecom']}>" in chat_server.received("wecom")[-1].json["markdown"]["content"]

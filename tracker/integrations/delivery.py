@@ -27,7 +27,6 @@ from tracker.core.delivery import (
 )
 from tracker.integrations import ratelimit
 from tracker.integrations.platforms import Message, get_platform
-from tracker.integrations.platforms.base import ESCALATIONS
 from tracker.integrations.selectors import chat_people
 from tracker.integrations.ssrf import UnresolvableURLError, UnsafeURLError, check_url
 from tracker.integrations.transport import HttpAnswer, post_checked
@@ -60,11 +59,7 @@ def deliver_chat(*, channel: Channel, payload: dict[str, Any], idempotency_key: 
     if message.items:
         message.attach_people(
             chat_people(
-                platform=channel.kind,
-                milestone_ids=[
-                    i.milestone_id for i in message.items if isinstance(i.milestone_id, int)
-                ],
-                escalated_ids=[i.milestone_id for i in message.items if i.kind in ESCALATIONS],
+                platform=channel.kind, items=[(i.milestone_id, i.kind) for i in message.items]
             )
         )
     with translation.override(channel.language):

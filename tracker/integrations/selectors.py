@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet
 
 from tracker.accounts.models import User, display_name
 from tracker.core.permissions import managed_projects
 from tracker.integrations.models import CalendarFeed, ChatIdentity, ChatPlatform
-from tracker.integrations.platforms.base import Person
+from tracker.integrations.platforms.base import ESCALATIONS, Person
 from tracker.milestones.models import Milestone
-from tracker.notifications.models import Channel
+from tracker.notifications.models import Channel, PreferenceChannel
+from tracker.notifications.preferences import has_muted, kinds_switched_off_by_user
 
 
 def channel_list(*, user: User) -> QuerySet[Channel]:
@@ -60,44 +61,68 @@ def chat_identity_list(*, user: User) -> QuerySet[ChatIdentity]:
     return ChatIdentity.objects.filter(user=user)
 
 
-def chat_people(
-    *, platform: str, milestone_ids: Iterable[int], escalated_ids: Iterable[int] = ()
-) -> dict[int, list[Person]]:
-    """The people responsible for each node, as `platform` can mention them: its assignee, and
-    for an escalated node its department's lead too. A person with a linked chat identity on
-    `platform` carries its id (and mobile, where sign-in stored one); others only their name.
-    Two queries, whatever the number of nodes."""
-    escalated = set(escalated_ids)
-    rows = Milestone.objects.filter(pk__in=set(milestone_ids)).values_list(
-        "pk",
-        "assignee_id",
-        "assignee__username",
-        "assignee__first_name",
-        "assignee__last_name",
-        "department__lead_id",
-        "department__lead__username",
-        "department__lead__first_name",
-        "department__lead__last_name",
+def chat_people(*, platform: str, items: Iterable[tuple[int, str]]) -> dict[int, list[Person]]:
+    """The people responsible for each node of `items` ((node id, alert kind) pairs), as
+    `platform` can mention them: its assignee, and for an escalated node its department's lead
+    too. A person with a linked chat identity on `platform` carries its id (and mobile, where
+    sign-in stored one); others only their name.
+
+    An @ is a push to that person, so the preferences decide it as they decide an email
+    (`preferences.MUTE_SILENCES`): someone who muted the node's project, or switched every kind
+    the message says of the node off by chat, is named in plain text, not mentioned; the group
+    still sees the alert. Three queries at most, whatever the number of nodes."""
+    kinds: dict[int, set[str]] = {}
+    for milestone_id, kind in items:
+        if isinstance(milestone_id, int):
+            kinds.setdefault(milestone_id, set()).add(kind)
+    project = OuterRef("project_id")
+    rows = (
+        Milestone.objects.filter(pk__in=kinds)
+        .annotate(
+            assignee_muted=has_muted(user=OuterRef("assignee_id"), project=project),
+            lead_muted=has_muted(user=OuterRef("department__lead_id"), project=project),
+        )
+        .values_list(
+            "pk",
+            "assignee_id",
+            "assignee__username",
+            "assignee__first_name",
+            "assignee__last_name",
+            "assignee_muted",
+            "department__lead_id",
+            "department__lead__username",
+            "department__lead__first_name",
+            "department__lead__last_name",
+            "lead_muted",
+        )
     )
-    wanted: dict[int, list[tuple[int, str]]] = {}
-    for pk, assignee_id, *assignee, lead_id, lead, lead_first, lead_last in rows:
-        people = [(assignee_id, display_name(*assignee))] if assignee_id else []
-        if pk in escalated and lead_id and lead_id != assignee_id:
-            people.append((lead_id, display_name(lead, lead_first, lead_last)))
+    # (user id, name, may be mentioned as far as mutes go) per node.
+    wanted: dict[int, list[tuple[int, str, bool]]] = {}
+    for pk, assignee_id, *assignee, assignee_muted, lead_id, lead, first, last, lead_muted in rows:
+        people = [(assignee_id, display_name(*assignee), not assignee_muted)] if assignee_id else []
+        if kinds[pk] & set(ESCALATIONS) and lead_id and lead_id != assignee_id:
+            people.append((lead_id, display_name(lead, first, last), not lead_muted))
         if people:
             wanted[pk] = people
     identities: dict[int, ChatIdentity] = {}
     if platform in ChatPlatform.values:
-        user_ids = {user_id for people in wanted.values() for user_id, _name in people}
+        user_ids = {user_id for people in wanted.values() for user_id, _n, free in people if free}
         for identity in ChatIdentity.objects.filter(
             platform=platform, user_id__in=user_ids, user__is_active=True
         ).order_by("-created_at"):
             identities.setdefault(identity.user_id, identity)
+    switched_off = (
+        kinds_switched_off_by_user(user_ids=identities, channel=PreferenceChannel.CHAT)
+        if identities
+        else {}
+    )
     result: dict[int, list[Person]] = {}
     for pk, people in wanted.items():
         result[pk] = []
-        for user_id, name in people:
-            identity = identities.get(user_id)
+        for user_id, name, free in people:
+            identity = identities.get(user_id) if free else None
+            if identity is not None and kinds[pk] <= switched_off.get(user_id, set()):
+                identity = None
             result[pk].append(
                 Person(
                     name=name,

@@ -33,7 +33,8 @@ CHANNELS = tuple(PreferenceChannel.values)
 # still gets every item at once (it is quiet: the reader pulls it). Nothing is lost: alert
 # emails raised while muted are held for the first daily digest after unmuting (issue 18,
 # `tracker.alerts.fanout` and `digest`); mentions and comments, which have no digest, are in
-# the inbox. `people_receiving` applies it to mentions and comments.
+# the inbox. `people_receiving` applies it to mentions and comments, `has_muted` to the
+# @-mentions of group chat alerts (`integrations.selectors.chat_people`).
 MUTE_SILENCES = frozenset({PreferenceChannel.EMAIL, PreferenceChannel.CHAT})
 UNSUBSCRIBE_SALT = "milepost.notifications.unsubscribe"
 
@@ -134,6 +135,12 @@ def people_receiving(
     if channel in MUTE_SILENCES:
         receiving = receiving.exclude(muted_projects=project_id)
     return receiving
+
+
+def has_muted(*, user, project) -> Exists:
+    """Whether person `user` muted project `project` (ids, `OuterRef`s or expressions): the
+    mute as a condition, for a read that decides a push per row."""
+    return Exists(User.muted_projects.through.objects.filter(user_id=user, project_id=project))
 
 
 # The signed one-click link (RFC 8058) --------------------------------------------------------
