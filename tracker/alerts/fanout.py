@@ -228,7 +228,6 @@ def _queue_inbox(*, scan_id: uuid.UUID, now: datetime) -> int:
                 AND pref.{pref.kind} = r.kind AND pref.{pref.channel} = %s
                 AND pref.{pref.delivery} = %s
         )
-        ON CONFLICT DO NOTHING
         RETURNING {item.id}
     """
     when, scan = scan_params(now=now, scan_id=scan_id)

@@ -277,7 +277,6 @@ def _episodes_and_alerts_sql() -> str:
         FROM started AS s
         INNER JOIN newly AS f ON f.id = s.{e.milestone}
         INNER JOIN {d.table} AS d ON d.{d.id} = f.department_id
-        ON CONFLICT DO NOTHING
     """
 
 
