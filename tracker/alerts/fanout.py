@@ -10,11 +10,19 @@ import uuid
 from datetime import datetime
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Model
 
 from tracker.accounts.models import User
 from tracker.alerts.models import Alert, AlertKind
-from tracker.alerts.sql import Names, execute, scan_params, vendor_sql, without_nested_loops
+from tracker.alerts.sql import (
+    Names,
+    db_params,
+    execute,
+    scan_params,
+    vendor_sql,
+    without_nested_loops,
+)
 from tracker.notifications.models import (
     CHANNEL_SCOPE,
     Channel,
@@ -77,7 +85,6 @@ def fan_out(*, scan_id: uuid.UUID, now: datetime) -> int:
     with without_nested_loops():
         emails = _queue_emails(scan_id=scan_id, now=now)
         chats = _queue_chat_messages(scan_id=scan_id, now=now)
-        _queue_inbox(scan_id=scan_id, now=now)
     if emails or chats:
         outbox_flush_after_commit(emails + chats)
     return emails + chats
@@ -138,7 +145,10 @@ def _recipients_sql() -> tuple[str, list]:
 
 def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
     """One email per person listing all their new alerts, in one INSERT … SELECT … GROUP BY
-    (per the person's preferences). Returns the emails to send now.
+    (per the person's preferences), and the inbox items (`_inbox_sql`) from the same pairs:
+    on PostgreSQL in the same statement (a data-modifying CTE, so the scan's alerts and their
+    people are read once), on SQLite (no such CTE) in a statement of their own after it.
+    Returns the emails to send now.
 
     From `_recipients_sql`'s pairs, `chosen` gives each pair the person's email delivery of
     the alert's kind (`NotificationPreference`: immediately when they chose nothing), and the
@@ -153,8 +163,9 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
     muted = Names(User.muted_projects.through)
     muted_list = vendor_sql("muted_list", key="alert_ids", column="c.id", project="c.muted_project")
     recipients, branch_params = _recipients_sql()
-    sql = f"""
-        {recipients}, chosen AS (
+    inbox, inbox_params = _inbox_sql(now=now)
+    together = connection.vendor == "postgresql"
+    chosen = f"""chosen AS (
             SELECT r.id, r.to_user, COALESCE(pref.{pref.delivery}, %s) AS delivery,
                 muted.{muted.project} AS muted_project
             FROM pairs AS r
@@ -174,7 +185,9 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
             WHERE c.delivery <> %s
             GROUP BY c.to_user, CASE WHEN c.muted_project IS NULL THEN c.delivery ELSE %s END,
                 c.muted_project
-        )
+        )"""
+    sql = f"""
+        {recipients}, {f"inbox AS ({inbox})," if together else ""} {chosen}
         {_outbox_insert("recipient_id")}
         SELECT {vendor_sql("new_uuid")}, %s, l.to_user, l.payload,
             %s || CAST(l.to_user AS TEXT) || CASE WHEN l.delivery = %s THEN ':digest' ELSE '' END
@@ -190,6 +203,7 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
         when,
         scan,
         *branch_params,
+        *(inbox_params if together else ()),
         Delivery.IMMEDIATE,
         PreferenceChannel.EMAIL,
         Delivery.DIGEST,
@@ -205,20 +219,20 @@ def _queue_emails(*, scan_id: uuid.UUID, now: datetime) -> int:
         when,
     )
     rows = execute(sql, params)
+    if not together:
+        execute(f"{recipients} {inbox}", (when, scan, *branch_params, *inbox_params))
     return sum(1 for (status,) in rows if status == OutboxStatus.PENDING)
 
 
-def _queue_inbox(*, scan_id: uuid.UUID, now: datetime) -> int:
-    """An inbox item per person and new alert, in one INSERT … SELECT from the same pairs as
-    the emails: at once whatever their email delivery (a digest reader sees it now), leaving
-    out those who switched the kind off in the app or are inactive. A muted project's alerts
-    are in the inbox too (issue 18: muting silences the emails, it drops nothing). Returns the
-    items written."""
+def _inbox_sql(*, now: datetime) -> tuple[str, tuple]:
+    """The inbox items' INSERT … SELECT from `_recipients_sql`'s pairs, and its parameters: an
+    item per person and new alert, at once whatever their email delivery (a digest reader sees
+    it now), leaving out those who switched the kind off in the app or are inactive. A muted
+    project's alerts are in the inbox too (issue 18: muting silences the emails, it drops
+    nothing). The alerts are this scan's, so each item is new (no ON CONFLICT)."""
     u, pref, item = Names(User), Names(NotificationPreference), Names(InboxItem)
-    recipients, branch_params = _recipients_sql()
     columns = ("recipient", "kind", "project", "milestone", "alert", "text", "created_at")
     sql = f"""
-        {recipients}
         INSERT INTO {item.table} ({", ".join(getattr(item, column) for column in columns)})
         SELECT r.to_user, r.kind, r.project_id, r.milestone_id, r.id, '', %s
         FROM pairs AS r
@@ -228,11 +242,9 @@ def _queue_inbox(*, scan_id: uuid.UUID, now: datetime) -> int:
                 AND pref.{pref.kind} = r.kind AND pref.{pref.channel} = %s
                 AND pref.{pref.delivery} = %s
         )
-        RETURNING {item.id}
     """
-    when, scan = scan_params(now=now, scan_id=scan_id)
-    params = (when, scan, *branch_params, when, PreferenceChannel.IN_APP, Delivery.OFF)
-    return len(execute(sql, params))
+    (when,) = db_params((InboxItem._meta.get_field("created_at"), now))
+    return sql, (when, PreferenceChannel.IN_APP, Delivery.OFF)
 
 
 def _queue_chat_messages(*, scan_id: uuid.UUID, now: datetime) -> int:
